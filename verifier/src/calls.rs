@@ -1,0 +1,127 @@
+//! The call-graph pass: no recursion, and a static stack bound.
+
+use crate::{Config, Sink};
+use tal_ir::{ExternId, FuncId, Location, Module};
+
+/// Bytes every frame is charged besides slots and spills: return address,
+/// frame pointer, callee-saved registers and outgoing call arguments.
+pub const FRAME_OVERHEAD: u64 = 128;
+
+/// The verifier's model of a function's stack frame: the fixed overhead, its
+/// stack slots, and one 8-byte spill slot for every value of its largest
+/// block. Values are block scoped, so no more of them can be live at once;
+/// code generation checks the frames it emits against this model.
+pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
+    FRAME_OVERHEAD.saturating_add(slot_bytes).saturating_add(max_block_values.saturating_mul(8))
+}
+
+/// Calls found by the function pass, and each function's frame size.
+pub(crate) struct CallGraph {
+    callees: Vec<Vec<u32>>,
+    frames: Vec<u64>,
+    called_externs: Vec<bool>,
+}
+
+impl CallGraph {
+    pub fn new(funcs: usize, externs: usize) -> Self {
+        CallGraph { callees: vec![Vec::new(); funcs], frames: vec![0; funcs], called_externs: vec![false; externs] }
+    }
+
+    /// Records a call; `callee` has been checked to exist.
+    pub fn add_call(&mut self, caller: FuncId, callee: FuncId) {
+        self.callees[caller.index()].push(callee.0);
+    }
+
+    /// Records a call to an extern; `e` has been checked to exist.
+    pub fn add_extern_call(&mut self, e: ExternId) {
+        self.called_externs[e.index()] = true;
+    }
+
+    pub fn extern_called(&self, e: ExternId) -> bool {
+        self.called_externs[e.index()]
+    }
+
+    pub fn set_frame(&mut self, f: FuncId, bytes: u64) {
+        self.frames[f.index()] = bytes;
+    }
+
+    /// One iterative depth-first walk over all functions: reports every cycle
+    /// (recursion) it closes and computes, in post-order, the deepest stack
+    /// use below each function. Then checks the functions nothing calls (entry
+    /// points and dead code) against the limit, naming the deepest chain.
+    pub fn check(&self, m: &Module, config: &Config, sink: &mut Sink) {
+        #[derive(Clone, Copy, PartialEq)]
+        enum State {
+            New,
+            Open,
+            Done,
+        }
+        let n = self.callees.len();
+        let mut state = vec![State::New; n];
+        let mut deepest = vec![0u64; n];
+        let mut via: Vec<Option<u32>> = vec![None; n];
+        let mut called = vec![false; n];
+        for root in 0..n {
+            if state[root] != State::New {
+                continue;
+            }
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            state[root] = State::Open;
+            while let Some(&mut (f, ref mut next)) = stack.last_mut() {
+                if let Some(&callee) = self.callees[f].get(*next) {
+                    *next += 1;
+                    let c = callee as usize;
+                    called[c] = true;
+                    match state[c] {
+                        State::New => {
+                            state[c] = State::Open;
+                            stack.push((c, 0));
+                        }
+                        State::Open => {
+                            let start = stack.iter().position(|&(g, _)| g == c).unwrap_or(0);
+                            let cycle: Vec<&str> =
+                                stack[start..].iter().map(|&(g, _)| m.funcs[g].name.as_str()).chain([m.funcs[c].name.as_str()]).collect();
+                            let what = if cycle.len() == 2 { "recursion" } else { "mutual recursion" };
+                            sink.error(
+                                "V0501",
+                                Location::Func(FuncId(f as u32)),
+                                format!(
+                                    "{what}: @{}; without recursion the stack bound is static and every call returns",
+                                    cycle.join(" -> @")
+                                ),
+                            );
+                        }
+                        State::Done => {}
+                    }
+                    continue;
+                }
+                stack.pop();
+                state[f] = State::Done;
+                let below = self.callees[f]
+                    .iter()
+                    .filter(|&&c| state[c as usize] == State::Done && c as usize != f)
+                    .max_by_key(|&&c| deepest[c as usize]);
+                via[f] = below.copied();
+                deepest[f] = self.frames[f].saturating_add(below.map_or(0, |&c| deepest[c as usize]));
+            }
+        }
+        for f in (0..n).filter(|&f| !called[f] && deepest[f] > config.stack_limit) {
+            let mut chain = Vec::new();
+            let mut at = Some(f as u32);
+            while let Some(g) = at.filter(|_| chain.len() <= n) {
+                chain.push(format!("@{} ({} B)", m.funcs[g as usize].name, self.frames[g as usize]));
+                at = via[g as usize];
+            }
+            sink.error(
+                "V0502",
+                Location::Func(FuncId(f as u32)),
+                format!(
+                    "stack bound exceeded: {} = {} bytes, limit {} bytes",
+                    chain.join(" -> "),
+                    deepest[f],
+                    config.stack_limit
+                ),
+            );
+        }
+    }
+}
