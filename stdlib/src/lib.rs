@@ -16,6 +16,13 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Rights(u8);
 
+#[cfg(feature = "arbitrary")]
+impl<'a> arbitrary::Arbitrary<'a> for Rights {
+    fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Rights(u8::arbitrary(u)? & Self::ALL.0))
+    }
+}
+
 impl Rights {
     pub const NONE: Rights = Rights(0);
     /// Read attributes (`get_attribute`).
@@ -33,7 +40,11 @@ impl Rights {
     }
     /// `None` when unknown bits are set.
     pub const fn from_bits(bits: u8) -> Option<Rights> {
-        if bits & !Self::ALL.0 == 0 { Some(Rights(bits)) } else { None }
+        if bits & !Self::ALL.0 == 0 {
+            Some(Rights(bits))
+        } else {
+            None
+        }
     }
     pub const fn union(self, other: Rights) -> Rights {
         Rights(self.0 | other.0)

@@ -2,9 +2,10 @@
 //!
 //! Layout: the magic `SXTAL`, a little-endian `u16` format version, then the
 //! module in postcard's varint encoding (a stable, documented wire format) of
-//! the `ir` types. Decoding never panics: truncated, corrupt or trailing
-//! input is a [`FormatError`]. The encoding is deterministic — the same
-//! module always gives the same bytes — which objects rely on for hashing.
+//! the `ir` types. Decoding never panics: truncated, corrupt, non-canonical
+//! or trailing input is a [`FormatError`]. The encoding is a bijection — the
+//! same module always gives the same bytes, and only those bytes decode to
+//! it — which objects rely on for hashing.
 
 use crate::{FormatError, Module};
 
@@ -25,24 +26,47 @@ pub fn encode(module: &Module) -> Vec<u8> {
 
 /// Decodes a module, rejecting anything but exactly one well-formed module.
 pub fn decode(bytes: &[u8]) -> Result<Module, FormatError> {
-    let err = |code, message: String, at: usize| Err(FormatError { code, message, span: at..bytes.len() });
+    let err = |code, message: String, at: usize| {
+        Err(FormatError {
+            code,
+            message,
+            span: at..bytes.len(),
+        })
+    };
     if bytes.len() < HEADER_LEN {
-        return err("V0052", format!("truncated header: {} bytes, need {HEADER_LEN}", bytes.len()), 0);
+        return err(
+            "V0052",
+            format!("truncated header: {} bytes, need {HEADER_LEN}", bytes.len()),
+            0,
+        );
     }
     if &bytes[..MAGIC.len()] != MAGIC {
         return err("V0050", "not binary TAL: bad magic (expected `SXTAL`)".into(), 0);
     }
     let version = u16::from_le_bytes([bytes[5], bytes[6]]);
     if version != VERSION {
-        return err("V0051", format!("unsupported binary TAL version {version} (this build reads {VERSION})"), 5);
+        return err(
+            "V0051",
+            format!("unsupported binary TAL version {version} (this build reads {VERSION})"),
+            5,
+        );
     }
     let body = &bytes[HEADER_LEN..];
     match postcard::take_from_bytes::<Module>(body) {
-        Ok((module, [])) => Ok(module),
-        Ok((_, rest)) => err("V0054", format!("{} trailing bytes after the module", rest.len()), bytes.len() - rest.len()),
-        Err(postcard::Error::DeserializeUnexpectedEnd) => {
-            err("V0052", "truncated: the input ends inside the module".into(), bytes.len())
-        }
+        // One module, one byte string: refuse non-minimal varints and the
+        // like, so that hashing the section identifies the module.
+        Ok((module, [])) if encode(&module) == bytes => Ok(module),
+        Ok((_, [])) => err("V0053", "corrupt binary TAL: non-canonical encoding".into(), HEADER_LEN),
+        Ok((_, rest)) => err(
+            "V0054",
+            format!("{} trailing bytes after the module", rest.len()),
+            bytes.len() - rest.len(),
+        ),
+        Err(postcard::Error::DeserializeUnexpectedEnd) => err(
+            "V0052",
+            "truncated: the input ends inside the module".into(),
+            bytes.len(),
+        ),
         Err(e) => err("V0053", format!("corrupt binary TAL: {e}"), HEADER_LEN),
     }
 }
@@ -66,7 +90,11 @@ mod tests {
                 blocks: vec![Block {
                     params: vec![Type::I64],
                     loop_end: None,
-                    insts: vec![Inst { kind: InstKind::Fuel(1), catches: vec![], span: Some(Span { lo: 1, hi: 2 }) }],
+                    insts: vec![Inst {
+                        kind: InstKind::Fuel(1),
+                        catches: vec![],
+                        span: Some(Span { lo: 1, hi: 2 }),
+                    }],
                     term: Terminator::Return(Some(ValueId(0))),
                     term_span: None,
                 }],
@@ -101,6 +129,19 @@ mod tests {
         let mut bad_version = encode(&sample());
         bad_version[5] = 9;
         assert_eq!(decode(&bad_version).unwrap_err().code, "V0051");
+    }
+
+    #[test]
+    fn non_canonical_varints_are_refused() {
+        let bytes = encode(&Module {
+            name: "m".into(),
+            ..Module::default()
+        });
+        // The name's length, 1, re-encoded as a two-byte varint.
+        let mut long = bytes[..HEADER_LEN].to_vec();
+        long.extend_from_slice(&[0x81, 0x00]);
+        long.extend_from_slice(&bytes[HEADER_LEN + 1..]);
+        assert_eq!(decode(&long).unwrap_err().code, "V0053");
     }
 
     #[test]

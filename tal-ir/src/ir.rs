@@ -21,6 +21,7 @@ macro_rules! id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
         pub struct $name(pub u32);
         impl $name {
             pub fn index(self) -> usize {
@@ -56,6 +57,7 @@ id!(/// A stack slot of a function.
 
 /// Source position in the file named by [`Module::source`]: byte offsets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Span {
     pub lo: u32,
     pub hi: u32,
@@ -63,6 +65,7 @@ pub struct Span {
 
 /// A whole TAL module.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Module {
     /// The extension's name (`extension NAME;` in Popcorn-SX).
     pub name: String,
@@ -82,12 +85,14 @@ pub struct Module {
 /// module respects these declarations; the loader checks they equal the
 /// host's class of the same name.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct ClassDef {
     pub name: String,
     pub attrs: Vec<AttrDef>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct AttrDef {
     pub name: String,
     pub ty: AttrType,
@@ -97,6 +102,7 @@ pub struct AttrDef {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum AttrType {
     I64,
     Bool,
@@ -104,18 +110,21 @@ pub enum AttrType {
 
 /// An attribute: class and position in the class.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct AttrRef {
     pub class: ClassId,
     pub attr: u32,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct StructDef {
     pub name: String,
     pub fields: Vec<FieldDef>,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct FieldDef {
     pub name: String,
     pub ty: ElemType,
@@ -123,6 +132,7 @@ pub struct FieldDef {
 
 /// The type of an SSA value (block parameter or instruction result).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Type {
     I64,
     Bool,
@@ -136,22 +146,31 @@ pub enum Type {
     InRange(AttrRef),
     /// A capability (`cap<CLASS, RIGHTS>`); `nullable` ones (`cap?<…>`) come
     /// only from memory and must pass `check.null` before use.
-    Cap { class: ClassId, rights: Rights, nullable: bool },
+    Cap {
+        class: ClassId,
+        rights: Rights,
+        nullable: bool,
+    },
     /// An event id (`evt`), made only by `event NAME`.
     Event,
 }
 
 /// What memory can hold at a leaf: scalars that have a zero value.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ScalarType {
     I64,
     Bool,
     /// A capability slot; zero is the null capability, so loads give `cap?`.
-    Cap { class: ClassId, rights: Rights },
+    Cap {
+        class: ClassId,
+        rights: Rights,
+    },
 }
 
 /// An array element or struct field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ElemType {
     Scalar(ScalarType),
     Struct(StructId),
@@ -161,6 +180,7 @@ pub enum ElemType {
 /// reference parameter points to. Arrays are one-dimensional; only a
 /// reference parameter may have an unsized array (`[T]`, length at run time).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ObjType {
     Elem(ElemType),
     Array { elem: ElemType, len: Option<u32> },
@@ -168,6 +188,7 @@ pub enum ObjType {
 
 /// A memory object a function can name directly.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Root {
     /// `@name`: an extension global.
     Global(GlobalId),
@@ -178,6 +199,7 @@ pub enum Root {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct GlobalDef {
     pub name: String,
     pub ty: ObjType,
@@ -185,6 +207,7 @@ pub struct GlobalDef {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum GlobalInit {
     Zero,
     Int(i64),
@@ -198,12 +221,14 @@ pub enum GlobalInit {
 /// object owned by a caller (`%N`). References are second-class: they cannot
 /// be returned, stored or passed between blocks, so they never dangle.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ParamType {
     Value(Type),
     Ref(ObjType),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum FuncKind {
     /// Internal: callable only from the module's own functions.
     Plain,
@@ -216,6 +241,7 @@ pub enum FuncKind {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Function {
     pub name: String,
     pub kind: FuncKind,
@@ -227,6 +253,7 @@ pub struct Function {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Block {
     pub params: Vec<Type>,
     /// `Some(end)`: this block is a loop header and the loop is the layout
@@ -239,6 +266,7 @@ pub struct Block {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Inst {
     pub kind: InstKind,
     /// Where an exception raised by this instruction goes, per kind; kinds
@@ -250,6 +278,7 @@ pub struct Inst {
 /// `!catch(KIND -> blockN(args))`: on `kind`, jump to `target`. The args are
 /// values in scope before the instruction.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Catch {
     pub kind: ExcKind,
     pub target: BlockCall,
@@ -257,6 +286,7 @@ pub struct Catch {
 
 /// A jump target with its arguments.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct BlockCall {
     pub block: BlockId,
     pub args: Vec<ValueId>,
@@ -264,6 +294,7 @@ pub struct BlockCall {
 
 /// The exceptions of the language, and running out of fuel.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum ExcKind {
     DivideByZero,
     OutOfBounds,
@@ -299,6 +330,7 @@ impl ExcKind {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum UnaryOp {
     /// `ineg`: raises `Overflow` on `i64::MIN`.
     Neg,
@@ -307,6 +339,7 @@ pub enum UnaryOp {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum BinaryOp {
     /// `iadd`, `isub`, `imul`: raise `Overflow` when the result does not fit.
     Add,
@@ -327,6 +360,7 @@ pub enum BinaryOp {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Cond {
     Eq,
     Ne,
@@ -340,6 +374,7 @@ pub enum Cond {
 /// the root is an array, and then of type `idx<root>`), then a path of struct
 /// field positions down to a scalar.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub struct Place {
     pub root: Root,
     pub index: Option<ValueId>,
@@ -348,6 +383,7 @@ pub struct Place {
 
 /// A call argument: a value, or a memory object passed by reference.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Arg {
     Value(ValueId),
     Ref(Root),
@@ -355,12 +391,14 @@ pub enum Arg {
 
 /// A helper argument: a value or an attribute immediate.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum HelperArg {
     Value(ValueId),
     Attr(AttrRef),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Callee {
     Func(FuncId),
     /// A symbol the module does not define. Never verified: the verifier
@@ -369,6 +407,7 @@ pub enum Callee {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum InstKind {
     /// `fuel N`: first instruction of a block; charges N for the region of
     /// code it guards (see the verifier's fuel invariants).
@@ -377,28 +416,56 @@ pub enum InstKind {
     Bconst(bool),
     /// `event NAME` → `evt`.
     Event(EventId),
-    Unary { op: UnaryOp, arg: ValueId },
-    Binary { op: BinaryOp, lhs: ValueId, rhs: ValueId },
+    Unary {
+        op: UnaryOp,
+        arg: ValueId,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: ValueId,
+        rhs: ValueId,
+    },
     /// Signed comparison of two `i64`-like values, or `eq`/`ne` of two bools.
-    Icmp { cond: Cond, lhs: ValueId, rhs: ValueId },
+    Icmp {
+        cond: Cond,
+        lhs: ValueId,
+        rhs: ValueId,
+    },
     /// → `nz`, raises `DivideByZero`.
     CheckNonZero(ValueId),
     /// → `idx<root>`, raises `OutOfBounds` unless `0 <= v < len(root)`.
-    CheckBounds { value: ValueId, root: Root },
+    CheckBounds {
+        value: ValueId,
+        root: Root,
+    },
     /// → `in<attr>`, raises `RangeError` outside the attribute's range.
-    CheckRange { value: ValueId, attr: AttrRef },
+    CheckRange {
+        value: ValueId,
+        attr: AttrRef,
+    },
     /// `cap?<C,R>` → `cap<C,R>`, raises `NullCapability` on null.
     CheckNull(ValueId),
     Load(Place),
-    Store { place: Place, value: ValueId },
+    Store {
+        place: Place,
+        value: ValueId,
+    },
     /// Zero-fills a stack slot; the slot is readable after an `init` in the
     /// entry block.
     Init(SlotId),
     /// The length of an array root → `i64`.
     Size(Root),
     /// `result` says whether the instruction defines a value.
-    Call { callee: Callee, args: Vec<Arg>, result: bool },
-    Helper { id: u16, args: Vec<HelperArg>, result: bool },
+    Call {
+        callee: Callee,
+        args: Vec<Arg>,
+        result: bool,
+    },
+    Helper {
+        id: u16,
+        args: Vec<HelperArg>,
+        result: bool,
+    },
     /// Inline assembly: representable so that the gate can name it; never
     /// accepted.
     InlineAsm(String),
@@ -416,9 +483,14 @@ impl InstKind {
 }
 
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Terminator {
     Jump(BlockCall),
-    Brif { cond: ValueId, then_to: BlockCall, else_to: BlockCall },
+    Brif {
+        cond: ValueId,
+        then_to: BlockCall,
+        else_to: BlockCall,
+    },
     Return(Option<ValueId>),
     /// Propagates the exception to the caller (a `raise` inside a `try` is
     /// lowered to a jump to the handler instead).

@@ -88,7 +88,11 @@ pub struct FormatError {
 
 impl fmt::Display for FormatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "error[{}]: {} (at bytes {}..{})", self.code, self.message, self.span.start, self.span.end)
+        write!(
+            f,
+            "error[{}]: {} (at bytes {}..{})",
+            self.code, self.message, self.span.start, self.span.end
+        )
     }
 }
 

@@ -12,7 +12,9 @@ pub const FRAME_OVERHEAD: u64 = 128;
 /// block. Values are block scoped, so no more of them can be live at once;
 /// code generation checks the frames it emits against this model.
 pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
-    FRAME_OVERHEAD.saturating_add(slot_bytes).saturating_add(max_block_values.saturating_mul(8))
+    FRAME_OVERHEAD
+        .saturating_add(slot_bytes)
+        .saturating_add(max_block_values.saturating_mul(8))
 }
 
 /// Calls found by the function pass, and each function's frame size.
@@ -24,7 +26,11 @@ pub(crate) struct CallGraph {
 
 impl CallGraph {
     pub fn new(funcs: usize, externs: usize) -> Self {
-        CallGraph { callees: vec![Vec::new(); funcs], frames: vec![0; funcs], called_externs: vec![false; externs] }
+        CallGraph {
+            callees: vec![Vec::new(); funcs],
+            frames: vec![0; funcs],
+            called_externs: vec![false; externs],
+        }
     }
 
     /// Records a call; `callee` has been checked to exist.
@@ -79,9 +85,16 @@ impl CallGraph {
                         }
                         State::Open => {
                             let start = stack.iter().position(|&(g, _)| g == c).unwrap_or(0);
-                            let cycle: Vec<&str> =
-                                stack[start..].iter().map(|&(g, _)| m.funcs[g].name.as_str()).chain([m.funcs[c].name.as_str()]).collect();
-                            let what = if cycle.len() == 2 { "recursion" } else { "mutual recursion" };
+                            let cycle: Vec<&str> = stack[start..]
+                                .iter()
+                                .map(|&(g, _)| m.funcs[g].name.as_str())
+                                .chain([m.funcs[c].name.as_str()])
+                                .collect();
+                            let what = if cycle.len() == 2 {
+                                "recursion"
+                            } else {
+                                "mutual recursion"
+                            };
                             sink.error(
                                 "V0501",
                                 Location::Func(FuncId(f as u32)),

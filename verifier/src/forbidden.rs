@@ -7,23 +7,85 @@
 
 /// Interrupt and preemption control, by exact name or prefix.
 const MASKING_PREFIXES: &[&str] = &[
-    "local_irq_", "local_bh_", "preempt_", "arch_local_irq_", "native_irq_", "raw_local_irq_", "irq_save",
-    "irq_restore", "disable_irq", "enable_irq", "__cli", "__sti",
+    "local_irq_",
+    "local_bh_",
+    "preempt_",
+    "arch_local_irq_",
+    "native_irq_",
+    "raw_local_irq_",
+    "irq_save",
+    "irq_restore",
+    "disable_irq",
+    "enable_irq",
+    "__cli",
+    "__sti",
 ];
-const MASKING_NAMES: &[&str] = &["cli", "sti", "stop_machine", "local_irq_save", "save_flags", "restore_flags"];
+const MASKING_NAMES: &[&str] = &[
+    "cli",
+    "sti",
+    "stop_machine",
+    "local_irq_save",
+    "save_flags",
+    "restore_flags",
+];
 
 /// Locks and other synchronization, by `_`-separated word of the name.
 const LOCK_WORDS: &[&str] = &[
-    "lock", "unlock", "trylock", "spin", "spinlock", "rwlock", "seqlock", "seqcount", "mutex", "semaphore", "sem",
-    "futex", "rcu", "cmpxchg", "xchg", "barrier", "completion", "down", "up", "mb", "wmb", "rmb",
+    "lock",
+    "unlock",
+    "trylock",
+    "spin",
+    "spinlock",
+    "rwlock",
+    "seqlock",
+    "seqcount",
+    "mutex",
+    "semaphore",
+    "sem",
+    "futex",
+    "rcu",
+    "cmpxchg",
+    "xchg",
+    "barrier",
+    "completion",
+    "down",
+    "up",
+    "mb",
+    "wmb",
+    "rmb",
 ];
 /// Name prefixes of synchronization families whose words carry suffixes.
-const LOCK_PREFIXES: &[&str] = &["atomic", "pthread_", "wait_event", "wait_for_completion", "synchronize_"];
+const LOCK_PREFIXES: &[&str] = &[
+    "atomic",
+    "pthread_",
+    "wait_event",
+    "wait_for_completion",
+    "synchronize_",
+];
 
 const ALLOC_NAMES: &[&str] = &[
-    "malloc", "calloc", "realloc", "free", "kmalloc", "kzalloc", "kcalloc", "krealloc", "kfree", "vmalloc", "vzalloc",
-    "vfree", "kvmalloc", "kvfree", "alloc_pages", "__get_free_pages", "free_pages", "kmem_cache_alloc",
-    "kmem_cache_free", "mmap", "brk", "sbrk",
+    "malloc",
+    "calloc",
+    "realloc",
+    "free",
+    "kmalloc",
+    "kzalloc",
+    "kcalloc",
+    "krealloc",
+    "kfree",
+    "vmalloc",
+    "vzalloc",
+    "vfree",
+    "kvmalloc",
+    "kvfree",
+    "alloc_pages",
+    "__get_free_pages",
+    "free_pages",
+    "kmem_cache_alloc",
+    "kmem_cache_free",
+    "mmap",
+    "brk",
+    "sbrk",
 ];
 
 /// The code and message for a call to a symbol the module does not define.
@@ -51,12 +113,16 @@ pub(crate) fn classify_symbol(symbol: &str) -> (&'static str, String) {
     if ALLOC_NAMES.contains(&s) {
         return (
             "V0721",
-            format!("memory allocation: `{symbol}` is not available; extensions use globals and stack slots of static size"),
+            format!(
+                "memory allocation: `{symbol}` is not available; extensions use globals and stack slots of static size"
+            ),
         );
     }
     (
         "V0730",
-        format!("call to unknown external symbol `{symbol}`: an extension can call only its own functions and SafeX helpers"),
+        format!(
+            "call to unknown external symbol `{symbol}`: an extension can call only its own functions and SafeX helpers"
+        ),
     )
 }
 
@@ -75,7 +141,10 @@ pub(crate) fn classify_asm(text: &str) -> (&'static str, String) {
             ),
         )
     } else {
-        ("V0711", format!("inline assembly `{text}`: it cannot be type-checked, so it is never allowed"))
+        (
+            "V0711",
+            format!("inline assembly `{text}`: it cannot be type-checked, so it is never allowed"),
+        )
     }
 }
 
@@ -85,16 +154,40 @@ mod tests {
 
     #[test]
     fn classifies_symbols() {
-        for s in ["local_irq_disable", "local_irq_save", "preempt_disable", "cli", "spin_lock_irqsave", "disable_irq"] {
+        for s in [
+            "local_irq_disable",
+            "local_irq_save",
+            "preempt_disable",
+            "cli",
+            "spin_lock_irqsave",
+            "disable_irq",
+        ] {
             assert_eq!(classify_symbol(s).0, "V0710", "{s}");
         }
-        for s in ["spin_lock", "mutex_lock", "mutex_unlock", "down", "up", "atomic_inc", "rcu_read_lock", "read_lock_bh"] {
+        for s in [
+            "spin_lock",
+            "mutex_lock",
+            "mutex_unlock",
+            "down",
+            "up",
+            "atomic_inc",
+            "rcu_read_lock",
+            "read_lock_bh",
+        ] {
             assert_eq!(classify_symbol(s).0, "V0720", "{s}");
         }
         for s in ["malloc", "free", "kmalloc", "kfree"] {
             assert_eq!(classify_symbol(s).0, "V0721", "{s}");
         }
-        for s in ["printk", "memcpy", "do_exit", "update", "clock_gettime", "block_app", "download"] {
+        for s in [
+            "printk",
+            "memcpy",
+            "do_exit",
+            "update",
+            "clock_gettime",
+            "block_app",
+            "download",
+        ] {
             assert_eq!(classify_symbol(s).0, "V0730", "{s}");
         }
     }

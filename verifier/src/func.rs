@@ -7,7 +7,7 @@
 //! follows. Every instruction is visited once, with O(1) work per operand.
 
 use crate::calls::{CallGraph, frame_size};
-use crate::module::{Decls, check_value_type};
+use crate::module::{Decls, GUARD_RIGHT_STORED, check_value_type, holds_guard_right};
 use crate::types::{coerce, is_int, name, obj_name, root_name, scalar_value_type};
 use crate::{Sink, forbidden};
 use stdlib::{AttrAccess, HelperParam, HelperRet};
@@ -27,17 +27,32 @@ pub(crate) fn check_function(
     sink: &mut Sink,
 ) -> u64 {
     if f.blocks.is_empty() {
-        sink.error("V0104", Location::Func(id), format!("function `@{}` has no blocks", f.name));
+        sink.error(
+            "V0104",
+            Location::Func(id),
+            format!("function `@{}` has no blocks", f.name),
+        );
         return frame_size(0, 0);
     }
     let mut slot_bytes = 0u64;
     for (s, &ty) in f.slots.iter().enumerate() {
+        if holds_guard_right(ty) {
+            sink.error(
+                "V0606",
+                Location::Func(id),
+                format!("slot ${s} of `@{}` {GUARD_RIGHT_STORED}", f.name),
+            );
+        }
         match decls.obj_size(m, ty) {
             Some(size) => slot_bytes = slot_bytes.saturating_add(size),
             None => sink.error(
                 "V0108",
                 Location::Func(id),
-                format!("slot ${s} of `@{}` has type `{}`, which has no valid static size", f.name, obj_name(m, ty)),
+                format!(
+                    "slot ${s} of `@{}` has type `{}`, which has no valid static size",
+                    f.name,
+                    obj_name(m, ty)
+                ),
             ),
         }
     }
@@ -81,7 +96,11 @@ struct Loops {
 impl Loops {
     fn new(f: &Function, id: FuncId, sink: &mut Sink) -> Loops {
         let n = f.blocks.len();
-        let mut loops = Loops { end: vec![None; n], parent: vec![None; n], innermost: vec![None; n] };
+        let mut loops = Loops {
+            end: vec![None; n],
+            parent: vec![None; n],
+            innermost: vec![None; n],
+        };
         let mut open: Vec<(u32, u32)> = Vec::new();
         for (b, block) in f.blocks.iter().enumerate() {
             let b32 = b as u32;
@@ -92,14 +111,25 @@ impl Loops {
                 let loc = Location::Block(id, BlockId(b32));
                 let enclosing = open.last().copied();
                 if end.index() >= n {
-                    sink.error("V0102", loc, format!("loop of block{b} ends at block{}, which does not exist", end.0));
+                    sink.error(
+                        "V0102",
+                        loc,
+                        format!("loop of block{b} ends at block{}, which does not exist", end.0),
+                    );
                 } else if end.0 < b32 {
-                    sink.error("V0405", loc, format!("loop of block{b} ends at block{}, before it starts", end.0));
+                    sink.error(
+                        "V0405",
+                        loc,
+                        format!("loop of block{b} ends at block{}, before it starts", end.0),
+                    );
                 } else if let Some((h, e)) = enclosing.filter(|&(_, e)| end.0 > e) {
                     sink.error(
                         "V0405",
                         loc,
-                        format!("loop block{b}..=block{} overlaps loop block{h}..=block{e} without nesting inside it", end.0),
+                        format!(
+                            "loop block{b}..=block{} overlaps loop block{h}..=block{e} without nesting inside it",
+                            end.0
+                        ),
                     );
                 } else {
                     loops.end[b] = Some(end.0);
@@ -159,20 +189,38 @@ impl FnCx<'_> {
         self.block_first = self.types.len();
         self.edge_start.push(self.edges.len());
         for &t in &block.params {
-            let ok = self.local_type(t).map_err(|(code, why)| self.err(code, header, format!("block{b}: {why}")));
+            let ok = self
+                .local_type(t)
+                .map_err(|(code, why)| self.err(code, header, format!("block{b}: {why}")));
             self.types.push(ok.ok().map(|_| t));
         }
         if b == 0 && !block.params.iter().copied().eq(self.f.value_params()) {
             self.err(
                 "V0103",
                 header,
-                format!("the entry block's parameters must be the value parameters of `@{}`, in order", self.f.name),
+                format!(
+                    "the entry block's parameters must be the value parameters of `@{}`, in order",
+                    self.f.name
+                ),
             );
         }
-        let starts_with_fuel = matches!(block.insts.first(), Some(Inst { kind: InstKind::Fuel(_), .. }));
+        let starts_with_fuel = matches!(
+            block.insts.first(),
+            Some(Inst {
+                kind: InstKind::Fuel(_),
+                ..
+            })
+        );
         if !starts_with_fuel {
             if b == 0 {
-                self.err("V0401", header, format!("`@{}` does not start with `fuel`: every call must pay for its code", self.f.name));
+                self.err(
+                    "V0401",
+                    header,
+                    format!(
+                        "`@{}` does not start with `fuel`: every call must pay for its code",
+                        self.f.name
+                    ),
+                );
             } else if self.loops.end[b].is_some() {
                 self.err(
                     "V0402",
@@ -184,11 +232,19 @@ impl FnCx<'_> {
         for (i, inst) in block.insts.iter().enumerate() {
             let loc = Location::Inst(self.id, bid, i);
             if matches!(inst.kind, InstKind::Fuel(_)) && i != 0 {
-                self.err("V0406", loc, "`fuel` must be the first instruction of its block, where the region it pays for starts");
+                self.err(
+                    "V0406",
+                    loc,
+                    "`fuel` must be the first instruction of its block, where the region it pays for starts",
+                );
             }
             for catch in &inst.catches {
                 if catch.kind == ExcKind::OutOfFuel {
-                    self.err("V0408", loc, "`OutOfFuel` cannot be caught: running out of fuel always ends the invocation");
+                    self.err(
+                        "V0408",
+                        loc,
+                        "`OutOfFuel` cannot be caught: running out of fuel always ends the invocation",
+                    );
                 }
                 self.edge(&catch.target, loc);
             }
@@ -202,7 +258,8 @@ impl FnCx<'_> {
         }
         self.max_block_values = self.max_block_values.max((self.types.len() - self.block_first) as u64);
         self.terminator(&block.term, Location::Term(self.id, bid));
-        self.own_cost.push(block.insts.len() as u64 + 1 - u64::from(starts_with_fuel));
+        self.own_cost
+            .push(block.insts.len() as u64 + 1 - u64::from(starts_with_fuel));
     }
 
     /// Checks a value type declared inside this function (block parameters).
@@ -211,7 +268,12 @@ impl FnCx<'_> {
         if let Type::Index(root) = t {
             match self.root_type(root)? {
                 ObjType::Array { .. } => {}
-                _ => return Err(("V0304", format!("`{}`: {} is not an array", name(self.m, t), root_name(self.m, root)))),
+                _ => {
+                    return Err((
+                        "V0304",
+                        format!("`{}`: {} is not an array", name(self.m, t), root_name(self.m, root)),
+                    ));
+                }
             }
         }
         Ok(())
@@ -234,7 +296,9 @@ impl FnCx<'_> {
 
     /// A use where a type is expected.
     fn expect(&mut self, v: ValueId, expected: Type, loc: Location) -> bool {
-        let Some(actual) = self.use_value(v, loc) else { return false };
+        let Some(actual) = self.use_value(v, loc) else {
+            return false;
+        };
         match coerce(self.m, actual, expected) {
             Ok(()) => true,
             Err(e) => {
@@ -247,10 +311,18 @@ impl FnCx<'_> {
     /// The memory type of a root.
     fn root_type(&self, root: Root) -> Result<ObjType, Fail> {
         match root {
-            Root::Global(g) => {
-                self.m.globals.get(g.index()).map(|g| g.ty).ok_or_else(|| ("V0102", format!("unknown global #{}", g.0)))
-            }
-            Root::Slot(s) => self.f.slots.get(s.index()).copied().ok_or_else(|| ("V0102", format!("unknown slot ${}", s.0))),
+            Root::Global(g) => self
+                .m
+                .globals
+                .get(g.index())
+                .map(|g| g.ty)
+                .ok_or_else(|| ("V0102", format!("unknown global #{}", g.0))),
+            Root::Slot(s) => self
+                .f
+                .slots
+                .get(s.index())
+                .copied()
+                .ok_or_else(|| ("V0102", format!("unknown slot ${}", s.0))),
             Root::Param(p) => match self.f.params.get(p as usize) {
                 Some(ParamType::Ref(o)) => Ok(*o),
                 Some(ParamType::Value(_)) => Err(("V0102", format!("%{p} is a value parameter, not a reference"))),
@@ -260,11 +332,17 @@ impl FnCx<'_> {
     }
 
     fn root(&mut self, root: Root, loc: Location) -> Option<ObjType> {
-        self.root_type(root).map_err(|(code, why)| self.err(code, loc, why)).ok()
+        self.root_type(root)
+            .map_err(|(code, why)| self.err(code, loc, why))
+            .ok()
     }
 
     fn slot_initialized(&self, s: SlotId) -> bool {
-        let init = if self.block == 0 { &self.init_now } else { &self.entry_init };
+        let init = if self.block == 0 {
+            &self.init_now
+        } else {
+            &self.entry_init
+        };
         init.get(s.index()).copied().unwrap_or(true)
     }
 
@@ -273,8 +351,19 @@ impl FnCx<'_> {
         if let Root::Slot(s) = root
             && !self.slot_initialized(s)
         {
-            let where_ = if self.block == 0 { "earlier in the entry block" } else { "in the entry block, before any `catch`" };
-            self.err("V0303", loc, format!("read of slot ${} before it is initialized: `init ${}` must come {where_}", s.0, s.0));
+            let where_ = if self.block == 0 {
+                "earlier in the entry block"
+            } else {
+                "in the entry block, before any `catch`"
+            };
+            self.err(
+                "V0303",
+                loc,
+                format!(
+                    "read of slot ${} before it is initialized: `init ${}` must come {where_}",
+                    s.0, s.0
+                ),
+            );
         }
     }
 
@@ -287,12 +376,23 @@ impl FnCx<'_> {
                 elem
             }
             (ObjType::Array { .. }, None) => {
-                self.err("V0304", loc, format!("{} is an array: the access needs a checked index", root_name(self.m, p.root)));
+                self.err(
+                    "V0304",
+                    loc,
+                    format!(
+                        "{} is an array: the access needs a checked index",
+                        root_name(self.m, p.root)
+                    ),
+                );
                 return None;
             }
             (ObjType::Elem(e), None) => e,
             (ObjType::Elem(_), Some(_)) => {
-                self.err("V0304", loc, format!("{} is not an array and cannot be indexed", root_name(self.m, p.root)));
+                self.err(
+                    "V0304",
+                    loc,
+                    format!("{} is not an array and cannot be indexed", root_name(self.m, p.root)),
+                );
                 return None;
             }
         };
@@ -301,7 +401,12 @@ impl FnCx<'_> {
                 self.err("V0304", loc, "field access on a scalar");
                 return None;
             };
-            match self.m.structs.get(s.index()).and_then(|sd| sd.fields.get(field as usize)) {
+            match self
+                .m
+                .structs
+                .get(s.index())
+                .and_then(|sd| sd.fields.get(field as usize))
+            {
                 Some(fd) => elem = fd.ty,
                 None => {
                     self.err("V0102", loc, format!("unknown field #{field}"));
@@ -312,7 +417,11 @@ impl FnCx<'_> {
         match elem {
             ElemType::Scalar(s) => Some(s),
             ElemType::Struct(_) => {
-                self.err("V0304", loc, "the place names a whole struct: loads and stores move one scalar field");
+                self.err(
+                    "V0304",
+                    loc,
+                    "the place names a whole struct: loads and stores move one scalar field",
+                );
                 None
             }
         }
@@ -327,12 +436,24 @@ impl FnCx<'_> {
                 self.err(
                     "V0702",
                     loc,
-                    format!("pointer arithmetic: v{} of type `{}` used in {what}; capabilities are opaque handles", v.0, name(self.m, t)),
+                    format!(
+                        "pointer arithmetic: v{} of type `{}` used in {what}; capabilities are opaque handles",
+                        v.0,
+                        name(self.m, t)
+                    ),
                 );
                 false
             }
             Some(t) => {
-                self.err("V0201", loc, format!("v{} of type `{}` used in {what}, which needs `i64`", v.0, name(self.m, t)));
+                self.err(
+                    "V0201",
+                    loc,
+                    format!(
+                        "v{} of type `{}` used in {what}, which needs `i64`",
+                        v.0,
+                        name(self.m, t)
+                    ),
+                );
                 false
             }
         }
@@ -353,10 +474,17 @@ impl FnCx<'_> {
             self.err(
                 "V0702",
                 loc,
-                format!("pointer arithmetic: {what} on `{}`; capabilities are opaque handles", found.join("`, `")),
+                format!(
+                    "pointer arithmetic: {what} on `{}`; capabilities are opaque handles",
+                    found.join("`, `")
+                ),
             );
         } else {
-            self.err("V0201", loc, format!("{what} needs two `i64` or two `bool`, found `{}`", found.join("`, `")));
+            self.err(
+                "V0201",
+                loc,
+                format!("{what} needs two `i64` or two `bool`, found `{}`", found.join("`, `")),
+            );
         }
         None
     }
@@ -377,7 +505,9 @@ impl FnCx<'_> {
             InstKind::Unary { op: UnaryOp::Neg, arg } => self.int_operand(*arg, "`ineg`", loc).then_some(Type::I64),
             InstKind::Unary { op: UnaryOp::Not, arg } => self.int_or_bool(&[*arg], "`not`", loc),
             InstKind::Binary { op, lhs, rhs } => match op {
-                BinaryOp::And | BinaryOp::Or | BinaryOp::Xor => self.int_or_bool(&[*lhs, *rhs], "a bitwise operation", loc),
+                BinaryOp::And | BinaryOp::Or | BinaryOp::Xor => {
+                    self.int_or_bool(&[*lhs, *rhs], "a bitwise operation", loc)
+                }
                 BinaryOp::Div | BinaryOp::Rem => {
                     let a = self.int_operand(*lhs, "division", loc);
                     let b = self.expect(*rhs, Type::NonZero, loc);
@@ -403,7 +533,11 @@ impl FnCx<'_> {
                 match self.root(*root, loc)? {
                     ObjType::Array { .. } => ok.then_some(Type::Index(*root)),
                     _ => {
-                        self.err("V0304", loc, format!("`check.bounds` against {}, which is not an array", root_name(m, *root)));
+                        self.err(
+                            "V0304",
+                            loc,
+                            format!("`check.bounds` against {}, which is not an array", root_name(m, *root)),
+                        );
                         None
                     }
                 }
@@ -413,7 +547,11 @@ impl FnCx<'_> {
                 match m.attr(*attr) {
                     Some(a) if a.ty == AttrType::I64 => ok.then_some(Type::InRange(*attr)),
                     Some(a) => {
-                        self.err("V0201", loc, format!("`check.range` on `{}`, which is not an `i64` attribute", a.name));
+                        self.err(
+                            "V0201",
+                            loc,
+                            format!("`check.range` on `{}`, which is not an `i64` attribute", a.name),
+                        );
                         None
                     }
                     None => {
@@ -423,17 +561,21 @@ impl FnCx<'_> {
                 }
             }
             InstKind::CheckNull(v) => match self.use_value(*v, loc)? {
-                Type::Cap { class, rights, .. } => Some(Type::Cap { class, rights, nullable: false }),
-                t if is_int(t) => {
+                Type::Cap { class, rights, .. } => Some(Type::Cap {
+                    class,
+                    rights,
+                    nullable: false,
+                }),
+                t => {
                     self.err(
                         "V0701",
                         loc,
-                        format!("pointer forging: `check.null` on v{} of type `{}` would make a capability from an integer", v.0, name(m, t)),
+                        format!(
+                            "pointer forging: `check.null` on v{} of type `{}` would make a capability of it",
+                            v.0,
+                            name(m, t)
+                        ),
                     );
-                    None
-                }
-                t => {
-                    self.err("V0201", loc, format!("`check.null` on v{} of type `{}`, which is not a capability", v.0, name(m, t)));
                     None
                 }
             },
@@ -464,7 +606,11 @@ impl FnCx<'_> {
             InstKind::Size(root) => match self.root(*root, loc)? {
                 ObjType::Array { .. } => Some(Type::I64),
                 _ => {
-                    self.err("V0304", loc, format!("`size` of {}, which is not an array", root_name(m, *root)));
+                    self.err(
+                        "V0304",
+                        loc,
+                        format!("`size` of {}, which is not an array", root_name(m, *root)),
+                    );
                     None
                 }
             },
@@ -507,7 +653,12 @@ impl FnCx<'_> {
             self.err(
                 "V0203",
                 loc,
-                format!("`@{}` takes {} arguments, the call passes {}", target.name, target.params.len(), args.len()),
+                format!(
+                    "`@{}` takes {} arguments, the call passes {}",
+                    target.name,
+                    target.params.len(),
+                    args.len()
+                ),
             );
         }
         for (pos, (param, arg)) in target.params.iter().zip(args).enumerate() {
@@ -542,17 +693,28 @@ impl FnCx<'_> {
                 (ParamType::Value(_), Arg::Ref(root)) => self.err(
                     "V0206",
                     loc,
-                    format!("argument {pos} of `@{}` is a value, but {} is passed by reference", target.name, root_name(m, root)),
+                    format!(
+                        "argument {pos} of `@{}` is a value, but {} is passed by reference",
+                        target.name,
+                        root_name(m, root)
+                    ),
                 ),
                 (ParamType::Ref(_), Arg::Value(v)) => self.err(
                     "V0701",
                     loc,
-                    format!("pointer forging: argument {pos} of `@{}` is a reference, but v{} is a value", target.name, v.0),
+                    format!(
+                        "pointer forging: argument {pos} of `@{}` is a reference, but v{} is a value",
+                        target.name, v.0
+                    ),
                 ),
             }
         }
         if result && target.ret.is_none() {
-            self.err("V0110", loc, format!("`@{}` returns nothing, but the call defines a value", target.name));
+            self.err(
+                "V0110",
+                loc,
+                format!("`@{}` returns nothing, but the call defines a value", target.name),
+            );
         }
         if result { target.ret } else { None }
     }
@@ -560,11 +722,27 @@ impl FnCx<'_> {
     fn helper(&mut self, id: u16, args: &[HelperArg], result: bool, loc: Location) -> Option<Type> {
         let m = self.m;
         let Some(def) = stdlib::helper_by_id(id) else {
-            self.err("V0601", loc, format!("unknown helper id {id}: the helper table has {} entries", stdlib::HELPERS.len()));
+            self.err(
+                "V0601",
+                loc,
+                format!(
+                    "unknown helper id {id}: the helper table has {} entries",
+                    stdlib::HELPERS.len()
+                ),
+            );
             return None;
         };
         if args.len() != def.params.len() {
-            self.err("V0602", loc, format!("helper `{}` takes {} arguments, given {}", def.name, def.params.len(), args.len()));
+            self.err(
+                "V0602",
+                loc,
+                format!(
+                    "helper `{}` takes {} arguments, given {}",
+                    def.name,
+                    def.params.len(),
+                    args.len()
+                ),
+            );
             return None;
         }
         let mut class = None;
@@ -576,10 +754,18 @@ impl FnCx<'_> {
                 (HelperParam::Event, HelperArg::Value(v)) => self.expect(v, Type::Event, loc),
                 (HelperParam::Cap(required), HelperArg::Value(v)) => match self.use_value(v, loc) {
                     None => false,
-                    Some(Type::Cap { class: c, rights, nullable }) => {
+                    Some(Type::Cap {
+                        class: c,
+                        rights,
+                        nullable,
+                    }) => {
                         class = Some(c);
                         if nullable {
-                            self.err("V0305", loc, format!("`{}` on a nullable capability: pass it through `check.null`", def.name));
+                            self.err(
+                                "V0305",
+                                loc,
+                                format!("`{}` on a nullable capability: pass it through `check.null`", def.name),
+                            );
                             false
                         } else if !rights.contains(required) {
                             self.err(
@@ -596,8 +782,16 @@ impl FnCx<'_> {
                         }
                     }
                     Some(t) => {
-                        let (code, what) = if is_int(t) { ("V0701", "pointer forging: ") } else { ("V0201", "") };
-                        self.err(code, loc, format!("{what}`{}` needs a capability, v{} is `{}`", def.name, v.0, name(m, t)));
+                        self.err(
+                            "V0701",
+                            loc,
+                            format!(
+                                "pointer forging: `{}` needs a capability, v{} is `{}`",
+                                def.name,
+                                v.0,
+                                name(m, t)
+                            ),
+                        );
                         false
                     }
                 },
@@ -640,11 +834,19 @@ impl FnCx<'_> {
                     None => false,
                 },
                 (_, HelperArg::Attr(_)) => {
-                    self.err("V0602", loc, format!("helper `{}` takes a value here, not an attribute", def.name));
+                    self.err(
+                        "V0602",
+                        loc,
+                        format!("helper `{}` takes a value here, not an attribute", def.name),
+                    );
                     false
                 }
                 (_, HelperArg::Value(v)) => {
-                    self.err("V0602", loc, format!("helper `{}` takes an attribute here, not v{}", def.name, v.0));
+                    self.err(
+                        "V0602",
+                        loc,
+                        format!("helper `{}` takes an attribute here, not v{}", def.name, v.0),
+                    );
                     false
                 }
             };
@@ -658,7 +860,11 @@ impl FnCx<'_> {
             }),
         };
         if result && def.ret == HelperRet::Unit {
-            self.err("V0110", loc, format!("helper `{}` returns nothing, but the call defines a value", def.name));
+            self.err(
+                "V0110",
+                loc,
+                format!("helper `{}` returns nothing, but the call defines a value", def.name),
+            );
         }
         if result && ok { ret } else { None }
     }
@@ -668,11 +874,19 @@ impl FnCx<'_> {
         let from = self.block;
         let t = to.block.index();
         let Some(target) = self.f.blocks.get(t) else {
-            self.err("V0102", loc, format!("branch to block{}, which does not exist", to.block.0));
+            self.err(
+                "V0102",
+                loc,
+                format!("branch to block{}, which does not exist", to.block.0),
+            );
             return;
         };
         if t == 0 {
-            self.err("V0105", loc, "branch to the entry block: it runs once per call, so its `fuel` is the call's");
+            self.err(
+                "V0105",
+                loc,
+                "branch to the entry block: it runs once per call, so its `fuel` is the call's",
+            );
         }
         if t <= from {
             match self.loops.end[t] {
@@ -707,7 +921,15 @@ impl FnCx<'_> {
             self.edges.push(t as u32);
         }
         if to.args.len() != target.params.len() {
-            self.err("V0202", loc, format!("block{t} takes {} arguments, given {}", target.params.len(), to.args.len()));
+            self.err(
+                "V0202",
+                loc,
+                format!(
+                    "block{t} takes {} arguments, given {}",
+                    target.params.len(),
+                    to.args.len()
+                ),
+            );
         }
         for (&v, &want) in to.args.iter().zip(&target.params) {
             self.expect(v, want, loc);
@@ -721,7 +943,15 @@ impl FnCx<'_> {
                 if let Some(t) = self.use_value(*cond, loc)
                     && t != Type::Bool
                 {
-                    self.err("V0205", loc, format!("branch on v{} of type `{}`: conditions are `bool`", cond.0, name(self.m, t)));
+                    self.err(
+                        "V0205",
+                        loc,
+                        format!(
+                            "branch on v{} of type `{}`: conditions are `bool`",
+                            cond.0,
+                            name(self.m, t)
+                        ),
+                    );
                 }
                 self.edge(then_to, loc);
                 self.edge(else_to, loc);
@@ -731,14 +961,28 @@ impl FnCx<'_> {
                     self.expect(v, t, loc);
                 }
                 (None, None) => {}
-                (None, Some(t)) => {
-                    self.err("V0204", loc, format!("`@{}` returns `{}`, but `ret` has no value", self.f.name, name(self.m, t)))
-                }
-                (Some(_), None) => self.err("V0204", loc, format!("`@{}` returns nothing, but `ret` has a value", self.f.name)),
+                (None, Some(t)) => self.err(
+                    "V0204",
+                    loc,
+                    format!(
+                        "`@{}` returns `{}`, but `ret` has no value",
+                        self.f.name,
+                        name(self.m, t)
+                    ),
+                ),
+                (Some(_), None) => self.err(
+                    "V0204",
+                    loc,
+                    format!("`@{}` returns nothing, but `ret` has a value", self.f.name),
+                ),
             },
             Terminator::Raise(kind) => {
                 if *kind == ExcKind::OutOfFuel {
-                    self.err("V0408", loc, "`OutOfFuel` cannot be raised: only the fuel counter ends an invocation that way");
+                    self.err(
+                        "V0408",
+                        loc,
+                        "`OutOfFuel` cannot be raised: only the fuel counter ends an invocation that way",
+                    );
                 }
             }
         }
@@ -754,13 +998,19 @@ impl FnCx<'_> {
             let succ_cost = self.edges[self.edge_start[b]..self.edge_start[b + 1]]
                 .iter()
                 .map(|&s| match blocks[s as usize].insts.first() {
-                    Some(Inst { kind: InstKind::Fuel(_), .. }) => 0,
+                    Some(Inst {
+                        kind: InstKind::Fuel(_),
+                        ..
+                    }) => 0,
                     _ => need[s as usize],
                 })
                 .max()
                 .unwrap_or(0);
             need[b] = self.own_cost[b].saturating_add(succ_cost);
-            if let Some(Inst { kind: InstKind::Fuel(n), .. }) = blocks[b].insts.first()
+            if let Some(Inst {
+                kind: InstKind::Fuel(n),
+                ..
+            }) = blocks[b].insts.first()
                 && *n < need[b]
             {
                 self.sink.error(

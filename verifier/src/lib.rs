@@ -27,8 +27,12 @@
 //! - A global's initializer fits its type. **V0109**
 //! - Entry points have the shape their kind requires — monitor `(cap) -> ()`,
 //!   handler `(cap, i64) -> ()`, guard `(cap, i64) -> i64` with the cap of the
-//!   guarded attribute's class. **V0107** Only guards receive the `g` right.
-//!   **V0606**
+//!   guarded attribute's class, and without the write right `w`: a guard
+//!   returns the value to store, and a write from a guard would run guards
+//!   re-entrantly. **V0107**
+//! - Only guards receive the guard right `g`, and no memory (global, slot,
+//!   struct field, reference parameter) can hold a capability with it, so
+//!   it never outlives the guard invocation. **V0606**
 //!
 //! # Values and scope
 //!
@@ -107,7 +111,7 @@
 //!
 //! # Forbidden constructs
 //!
-//! - Pointer forging: no integer, boolean or other value ever flows where a
+//! - Pointer forging: no integer, boolean or other non-capability value ever flows where a
 //!   capability or an event id is expected — through an operand, a block
 //!   parameter, a call, a return, a helper result, or memory. **V0701**
 //! - Pointer arithmetic: a capability is never an operand of arithmetic or
@@ -141,7 +145,10 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { stack_limit: 4096, max_errors: 100 }
+        Config {
+            stack_limit: 4096,
+            max_errors: 100,
+        }
     }
 }
 
@@ -164,7 +171,10 @@ impl std::error::Error for VerifyError {}
 
 /// Verifies a module. `Ok` means every invariant of this crate holds.
 pub fn verify(module: &Module, config: &Config) -> Result<(), Vec<VerifyError>> {
-    let mut sink = Sink { errors: Vec::new(), max: config.max_errors.max(1) };
+    let mut sink = Sink {
+        errors: Vec::new(),
+        max: config.max_errors.max(1),
+    };
     let decls = module::check_declarations(module, &mut sink);
     let mut graph = calls::CallGraph::new(module.funcs.len(), module.externs.len());
     for (index, function) in module.funcs.iter().enumerate() {
@@ -174,7 +184,11 @@ pub fn verify(module: &Module, config: &Config) -> Result<(), Vec<VerifyError>> 
     }
     module::check_unused_externs(module, &graph, &mut sink);
     graph.check(module, config, &mut sink);
-    if sink.errors.is_empty() { Ok(()) } else { Err(sink.errors) }
+    if sink.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(sink.errors)
+    }
 }
 
 /// Collects errors up to the configured maximum.
@@ -186,7 +200,11 @@ pub(crate) struct Sink {
 impl Sink {
     pub(crate) fn error(&mut self, code: &'static str, location: Location, message: impl Into<String>) {
         if self.errors.len() < self.max {
-            self.errors.push(VerifyError { code, location, message: message.into() });
+            self.errors.push(VerifyError {
+                code,
+                location,
+                message: message.into(),
+            });
         }
     }
 }

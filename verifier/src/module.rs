@@ -5,8 +5,8 @@ use crate::types::{class_name, name};
 use crate::{Sink, forbidden};
 use std::collections::HashSet;
 use tal_ir::{
-    ClassId, ElemType, ExternId, FuncId, FuncKind, GlobalId, GlobalInit, Location, Module, ObjType,
-    ParamType, Rights, Root, ScalarType, StructId, Type,
+    ClassId, ElemType, ExternId, FuncId, FuncKind, GlobalId, GlobalInit, Location, Module, ObjType, ParamType, Rights,
+    Root, ScalarType, StructId, Type,
 };
 
 /// The largest memory object (global, slot, struct) a module may declare.
@@ -43,12 +43,24 @@ fn valid_scalar(m: &Module, s: ScalarType) -> bool {
     }
 }
 
+/// Whether memory of this type could hold a capability with the guard right,
+/// which must never outlive the guard invocation it was given to.
+pub(crate) fn holds_guard_right(o: ObjType) -> bool {
+    let (ObjType::Elem(elem) | ObjType::Array { elem, .. }) = o;
+    matches!(elem, ElemType::Scalar(ScalarType::Cap { rights, .. }) if rights.contains(Rights::GUARD))
+}
+
+pub(crate) const GUARD_RIGHT_STORED: &str =
+    "holds capabilities with the guard right `g`, which must not outlive the guard invocation it was given to";
+
 /// Checks a value type's references. `Index` roots are checked by the caller,
 /// which knows whether function-local roots are in scope.
 pub(crate) fn check_value_type(m: &Module, t: Type) -> Result<(), (&'static str, String)> {
     match t {
         Type::Cap { class, .. } if m.class(class).is_none() => Err(("V0102", format!("unknown class #{}", class.0))),
-        Type::InRange(a) if m.attr(a).is_none() => Err(("V0102", format!("unknown attribute {}.#{}", a.class.0, a.attr))),
+        Type::InRange(a) if m.attr(a).is_none() => {
+            Err(("V0102", format!("unknown attribute {}.#{}", a.class.0, a.attr)))
+        }
         Type::Index(Root::Global(g)) => match m.globals.get(g.index()) {
             None => Err(("V0102", format!("unknown global #{}", g.0))),
             Some(gd) if !matches!(gd.ty, ObjType::Array { .. }) => {
@@ -65,10 +77,18 @@ pub(crate) fn check_declarations(m: &Module, sink: &mut Sink) -> Decls {
     if m.name.is_empty() {
         sink.error("V0101", loc, "the module has no name");
     }
-    unique(sink, m.funcs.iter().map(|f| f.name.as_str()), "function", |i| Location::Func(FuncId(i)));
-    unique(sink, m.globals.iter().map(|g| g.name.as_str()), "global", |i| Location::Global(GlobalId(i)));
-    unique(sink, m.classes.iter().map(|c| c.name.as_str()), "class", |i| Location::Class(ClassId(i)));
-    unique(sink, m.structs.iter().map(|s| s.name.as_str()), "struct", |i| Location::Struct(StructId(i)));
+    unique(sink, m.funcs.iter().map(|f| f.name.as_str()), "function", |i| {
+        Location::Func(FuncId(i))
+    });
+    unique(sink, m.globals.iter().map(|g| g.name.as_str()), "global", |i| {
+        Location::Global(GlobalId(i))
+    });
+    unique(sink, m.classes.iter().map(|c| c.name.as_str()), "class", |i| {
+        Location::Class(ClassId(i))
+    });
+    unique(sink, m.structs.iter().map(|s| s.name.as_str()), "struct", |i| {
+        Location::Struct(StructId(i))
+    });
     unique(sink, m.events.iter().map(|e| e.as_str()), "event", |_| Location::Module);
 
     for (ci, class) in m.classes.iter().enumerate() {
@@ -76,36 +96,60 @@ pub(crate) fn check_declarations(m: &Module, sink: &mut Sink) -> Decls {
         unique(sink, class.attrs.iter().map(|a| a.name.as_str()), "attribute", |_| loc);
         for attr in &class.attrs {
             match attr.range {
-                Some((lo, hi)) if lo > hi => {
-                    sink.error("V0108", loc, format!("attribute `{}` has an empty range {lo}..={hi}", attr.name))
-                }
-                Some(_) if attr.ty != tal_ir::AttrType::I64 => {
-                    sink.error("V0108", loc, format!("attribute `{}`: only `i64` attributes have ranges", attr.name))
-                }
+                Some((lo, hi)) if lo > hi => sink.error(
+                    "V0108",
+                    loc,
+                    format!("attribute `{}` has an empty range {lo}..={hi}", attr.name),
+                ),
+                Some(_) if attr.ty != tal_ir::AttrType::I64 => sink.error(
+                    "V0108",
+                    loc,
+                    format!("attribute `{}`: only `i64` attributes have ranges", attr.name),
+                ),
                 _ => {}
             }
         }
     }
 
-    let decls = Decls { struct_size: struct_sizes(m, sink) };
+    let decls = Decls {
+        struct_size: struct_sizes(m, sink),
+    };
 
     for (gi, global) in m.globals.iter().enumerate() {
         let loc = Location::Global(GlobalId(gi as u32));
         if decls.obj_size(m, global.ty).is_none() {
-            sink.error("V0108", loc, format!("global `@{}` has no valid static size (at most {MAX_OBJECT_BYTES} bytes)", global.name));
+            sink.error(
+                "V0108",
+                loc,
+                format!(
+                    "global `@{}` has no valid static size (at most {MAX_OBJECT_BYTES} bytes)",
+                    global.name
+                ),
+            );
             continue;
+        }
+        if holds_guard_right(global.ty) {
+            sink.error("V0606", loc, format!("global `@{}` {GUARD_RIGHT_STORED}", global.name));
         }
         let fits = match (&global.init, global.ty) {
             (GlobalInit::Zero, _) => true,
             (GlobalInit::Int(_), ObjType::Elem(ElemType::Scalar(ScalarType::I64))) => true,
             (GlobalInit::Bool(_), ObjType::Elem(ElemType::Scalar(ScalarType::Bool))) => true,
-            (GlobalInit::Ints(v), ObjType::Array { elem: ElemType::Scalar(ScalarType::I64), len: Some(n) }) => {
-                v.len() as u64 <= u64::from(n)
-            }
+            (
+                GlobalInit::Ints(v),
+                ObjType::Array {
+                    elem: ElemType::Scalar(ScalarType::I64),
+                    len: Some(n),
+                },
+            ) => v.len() as u64 <= u64::from(n),
             _ => false,
         };
         if !fits {
-            sink.error("V0109", loc, format!("the initializer of `@{}` does not fit its type", global.name));
+            sink.error(
+                "V0109",
+                loc,
+                format!("the initializer of `@{}` does not fit its type", global.name),
+            );
         }
     }
 
@@ -158,7 +202,10 @@ fn struct_sizes(m: &Module, sink: &mut Sink) -> Vec<Option<u64>> {
                         Some(State::Open) => sink.error(
                             "V0108",
                             Location::Struct(StructId(s as u32)),
-                            format!("struct `{}` contains itself (through `{}`): it has no finite size", m.structs[s].name, fd.name),
+                            format!(
+                                "struct `{}` contains itself (through `{}`): it has no finite size",
+                                m.structs[s].name, fd.name
+                            ),
                         ),
                         Some(State::Done) => {}
                     }
@@ -174,6 +221,9 @@ fn struct_sizes(m: &Module, sink: &mut Sink) -> Vec<Option<u64>> {
                 if !names.insert(fd.name.as_str()) {
                     sink.error("V0101", loc, format!("field `{}` is declared twice", fd.name));
                 }
+                if holds_guard_right(ObjType::Elem(fd.ty)) {
+                    sink.error("V0606", loc, format!("field `{}` {GUARD_RIGHT_STORED}", fd.name));
+                }
                 let field_size = match fd.ty {
                     ElemType::Scalar(sc) if valid_scalar(m, sc) => Some(8),
                     ElemType::Scalar(_) => {
@@ -181,12 +231,19 @@ fn struct_sizes(m: &Module, sink: &mut Sink) -> Vec<Option<u64>> {
                         None
                     }
                     ElemType::Struct(inner) if inner.index() >= n => {
-                        sink.error("V0102", loc, format!("field `{}` names unknown struct #{}", fd.name, inner.0));
+                        sink.error(
+                            "V0102",
+                            loc,
+                            format!("field `{}` names unknown struct #{}", fd.name, inner.0),
+                        );
                         None
                     }
                     ElemType::Struct(inner) => size[inner.index()],
                 };
-                total = total.zip(field_size).map(|(a, b)| a + b).filter(|t| *t <= MAX_OBJECT_BYTES);
+                total = total
+                    .zip(field_size)
+                    .map(|(a, b)| a + b)
+                    .filter(|t| *t <= MAX_OBJECT_BYTES);
             }
             size[s] = total;
         }
@@ -200,12 +257,23 @@ fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, 
         match *p {
             ParamType::Value(t) => signature_type(m, t, &f.name, sink, loc),
             ParamType::Ref(o) => {
+                if holds_guard_right(o) {
+                    sink.error(
+                        "V0606",
+                        loc,
+                        format!("a reference parameter of `@{}` {GUARD_RIGHT_STORED}", f.name),
+                    );
+                }
                 let unsized_ok = match o {
                     ObjType::Array { elem, len: None } => decls.elem_size(m, elem).map(|_| ()),
                     _ => decls.obj_size(m, o).map(|_| ()),
                 };
                 if unsized_ok.is_none() {
-                    sink.error("V0108", loc, format!("`@{}` has a reference parameter of invalid type", f.name));
+                    sink.error(
+                        "V0108",
+                        loc,
+                        format!("`@{}` has a reference parameter of invalid type", f.name),
+                    );
                 }
             }
         }
@@ -214,18 +282,34 @@ fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, 
         signature_type(m, t, &f.name, sink, loc);
     }
     let cap_param = |i: usize| match f.params.get(i) {
-        Some(ParamType::Value(Type::Cap { class, rights, nullable: false })) => Some((*class, *rights)),
+        Some(ParamType::Value(Type::Cap {
+            class,
+            rights,
+            nullable: false,
+        })) => Some((*class, *rights)),
         _ => None,
     };
     let int_param = |i: usize| matches!(f.params.get(i), Some(ParamType::Value(Type::I64)));
     let (what, shape_ok, class) = match f.kind {
         FuncKind::Plain => return,
-        FuncKind::Monitor => ("monitor", f.params.len() == 1 && cap_param(0).is_some() && f.ret.is_none(), None),
+        FuncKind::Monitor => (
+            "monitor",
+            f.params.len() == 1 && cap_param(0).is_some() && f.ret.is_none(),
+            None,
+        ),
         FuncKind::Handler { event } => {
             if m.events.get(event.index()).is_none() {
-                sink.error("V0102", loc, format!("handler `@{}` is on unknown event #{}", f.name, event.0));
+                sink.error(
+                    "V0102",
+                    loc,
+                    format!("handler `@{}` is on unknown event #{}", f.name, event.0),
+                );
             }
-            ("handler", f.params.len() == 2 && cap_param(0).is_some() && int_param(1) && f.ret.is_none(), None)
+            (
+                "handler",
+                f.params.len() == 2 && cap_param(0).is_some() && int_param(1) && f.ret.is_none(),
+                None,
+            )
         }
         FuncKind::Guard { attr } => {
             if m.attr(attr).is_none() {
@@ -241,7 +325,11 @@ fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, 
         _ => "(cap<C, R>, i64) -> i64",
     };
     if !shape_ok {
-        sink.error("V0107", loc, format!("{what} `@{}` must have the signature {expected}", f.name));
+        sink.error(
+            "V0107",
+            loc,
+            format!("{what} `@{}` must have the signature {expected}", f.name),
+        );
         return;
     }
     let (cap_class, rights) = cap_param(0).expect("shape checked");
@@ -251,11 +339,34 @@ fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, 
         sink.error(
             "V0107",
             loc,
-            format!("guard `@{}` guards an attribute of `{}` but takes a capability to `{}`", f.name, class_name(m, c), class_name(m, cap_class)),
+            format!(
+                "guard `@{}` guards an attribute of `{}` but takes a capability to `{}`",
+                f.name,
+                class_name(m, c),
+                class_name(m, cap_class)
+            ),
+        );
+    }
+    if class.is_some() && rights.contains(Rights::WRITE) {
+        sink.error(
+            "V0107",
+            loc,
+            format!(
+                "guard `@{}` asks for the write right `w`: a guard returns the value to store, and a write from a \
+                 guard would run guards re-entrantly",
+                f.name
+            ),
         );
     }
     if rights.contains(Rights::GUARD) && class.is_none() {
-        sink.error("V0606", loc, format!("{what} `@{}` asks for the guard right `g`: only guards receive it", f.name));
+        sink.error(
+            "V0606",
+            loc,
+            format!(
+                "{what} `@{}` asks for the guard right `g`: only guards receive it",
+                f.name
+            ),
+        );
     }
 }
 
@@ -263,7 +374,14 @@ fn signature_type(m: &Module, t: Type, fname: &str, sink: &mut Sink, loc: Locati
     if let Err((code, why)) = check_value_type(m, t) {
         sink.error(code, loc, format!("`@{fname}`: {why}"));
     } else if let Type::Index(Root::Slot(_) | Root::Param(_)) = t {
-        sink.error("V0108", loc, format!("`@{fname}`: `{}` names a function-local array in a signature", name(m, t)));
+        sink.error(
+            "V0108",
+            loc,
+            format!(
+                "`@{fname}`: `{}` names a function-local array in a signature",
+                name(m, t)
+            ),
+        );
     }
 }
 

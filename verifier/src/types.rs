@@ -22,42 +22,82 @@ pub(crate) fn coerce(m: &Module, actual: Type, expected: Type) -> Result<(), Mis
     let found = name(m, actual);
     let want = name(m, expected);
     if matches!(actual, Type::Cap { .. }) && !matches!(expected, Type::Cap { .. }) {
-        return fail("V0702", format!("capability `{found}` used as `{want}`: capabilities are opaque handles, never numbers"));
+        return fail(
+            "V0702",
+            format!("capability `{found}` used as `{want}`: capabilities are opaque handles, never numbers"),
+        );
     }
     match expected {
         Type::I64 if is_int(actual) => Ok(()),
-        Type::NonZero if is_int(actual) => {
-            fail("V0302", format!("`{found}` used as a divisor: it must be proven non-zero by `check.nonzero` first"))
-        }
+        Type::NonZero if is_int(actual) => fail(
+            "V0302",
+            format!("`{found}` used as a divisor: it must be proven non-zero by `check.nonzero` first"),
+        ),
         Type::Index(root) => match actual {
             Type::Index(other) => fail(
                 "V0301",
-                format!("index checked against `{}` used with `{}`: an index is valid only for the array it was checked against", root_name(m, other), root_name(m, root)),
+                format!(
+                    "index checked against `{}` used with `{}`: an index is valid only for the array it was checked against",
+                    root_name(m, other),
+                    root_name(m, root)
+                ),
             ),
-            t if is_int(t) => fail("V0301", format!("`{found}` used as an index of `{}` without `check.bounds`", root_name(m, root))),
+            t if is_int(t) => fail(
+                "V0301",
+                format!(
+                    "`{found}` used as an index of `{}` without `check.bounds`",
+                    root_name(m, root)
+                ),
+            ),
             _ => fail("V0201", format!("expected `{want}`, found `{found}`")),
         },
-        Type::InRange(_) if is_int(actual) => {
-            fail("V0306", format!("`{found}` written to a ranged attribute: it must pass `check.range` for it (`{want}`)"))
-        }
-        Type::Cap { class, rights, nullable } => match actual {
-            Type::Cap { class: c, rights: r, nullable: n } => {
+        Type::InRange(_) if is_int(actual) => fail(
+            "V0306",
+            format!("`{found}` written to a ranged attribute: it must pass `check.range` for it (`{want}`)"),
+        ),
+        Type::Cap {
+            class,
+            rights,
+            nullable,
+        } => match actual {
+            Type::Cap {
+                class: c,
+                rights: r,
+                nullable: n,
+            } => {
                 if c != class {
-                    fail("V0201", format!("capability to class `{}` used where `{want}` is expected", class_name(m, c)))
+                    fail(
+                        "V0201",
+                        format!(
+                            "capability to class `{}` used where `{want}` is expected",
+                            class_name(m, c)
+                        ),
+                    )
                 } else if n && !nullable {
-                    fail("V0305", format!("nullable `{found}` used where `{want}` is expected: pass it through `check.null`"))
+                    fail(
+                        "V0305",
+                        format!("nullable `{found}` used where `{want}` is expected: pass it through `check.null`"),
+                    )
                 } else if !r.contains(rights) {
-                    fail("V0603", format!("capability `{found}` lacks rights for `{want}`: rights can be dropped, never added"))
+                    fail(
+                        "V0603",
+                        format!("capability `{found}` lacks rights for `{want}`: rights can be dropped, never added"),
+                    )
                 } else {
                     Ok(())
                 }
             }
             _ => fail(
                 "V0701",
-                format!("pointer forging: `{found}` used where capability `{want}` is expected; capabilities come only from the host"),
+                format!(
+                    "pointer forging: `{found}` used where capability `{want}` is expected; capabilities come only from the host"
+                ),
             ),
         },
-        Type::Event => fail("V0701", format!("pointer forging: `{found}` used as an event id; event ids come only from `event NAME`")),
+        Type::Event => fail(
+            "V0701",
+            format!("pointer forging: `{found}` used as an event id; event ids come only from `event NAME`"),
+        ),
         _ => fail("V0201", format!("expected `{want}`, found `{found}`")),
     }
 }
@@ -67,7 +107,11 @@ pub(crate) fn scalar_value_type(s: ScalarType) -> Type {
     match s {
         ScalarType::I64 => Type::I64,
         ScalarType::Bool => Type::Bool,
-        ScalarType::Cap { class, rights } => Type::Cap { class, rights, nullable: true },
+        ScalarType::Cap { class, rights } => Type::Cap {
+            class,
+            rights,
+            nullable: true,
+        },
     }
 }
 
@@ -81,8 +125,16 @@ pub(crate) fn name(m: &Module, t: Type) -> String {
             Some(attr) => format!("in<{}.{}>", class_name(m, a.class), attr.name),
             None => "in<?>".into(),
         },
-        Type::Cap { class, rights, nullable } => {
-            format!("cap{}<{}, {rights}>", if nullable { "?" } else { "" }, class_name(m, class))
+        Type::Cap {
+            class,
+            rights,
+            nullable,
+        } => {
+            format!(
+                "cap{}<{}, {rights}>",
+                if nullable { "?" } else { "" },
+                class_name(m, class)
+            )
         }
         Type::Event => "evt".into(),
     }

@@ -1,0 +1,108 @@
+//! The `safexc` command line as users and scripts see it: exit codes, the
+//! summary line on stdout, and diagnostics on stderr.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn safexc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_safexc"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run safexc")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn verify_accepts_the_paper_extensions() {
+    let out = safexc(&["verify", "examples/tal/cpu_pid.tal", "examples/tal/timeslice_guard.tal"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("examples/tal/cpu_pid.tal: ok (2 functions"), "{stdout}");
+    assert!(
+        stdout.contains("examples/tal/timeslice_guard.tal: ok (1 functions"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn verify_rejects_with_codes_and_source_lines() {
+    let dir = tempdir("reject");
+    let file = dir.join("forge.tal");
+    std::fs::write(
+        &file,
+        "module m\nclass c { a: i64 }\nfunc @f(i64) {\nblock0(v0: i64):\n    fuel 2\n    call @spin_lock(v0)\n    ret\n}\n",
+    )
+    .unwrap();
+    let out = safexc(&["verify", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).ends_with("rejected: V0720\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("V0720") && stderr.contains("lock use"), "{stderr}");
+    assert!(
+        stderr.contains("call @spin_lock(v0)"),
+        "the report quotes the offending line: {stderr}"
+    );
+}
+
+#[test]
+fn one_bad_file_fails_the_run_but_all_are_checked() {
+    let dir = tempdir("mixed");
+    let bad = dir.join("bad.tal");
+    std::fs::write(&bad, "module m\nfunc @f() {\nblock0:\n    ret\n}\n").unwrap();
+    let out = safexc(&["verify", bad.to_str().unwrap(), "examples/tal/cpu_pid.tal"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("bad.tal: rejected: V0401"), "{stdout}");
+    assert!(stdout.contains("cpu_pid.tal: ok"), "{stdout}");
+}
+
+#[test]
+fn binary_tal_is_verified_and_reported_as_text() {
+    let dir = tempdir("binary");
+    let source = std::fs::read_to_string(root().join("examples/tal/cpu_pid.tal")).unwrap();
+    let (module, _) = tal_ir::text::parse(&source).unwrap();
+    let good = dir.join("cpu_pid.btal");
+    std::fs::write(&good, tal_ir::binary::encode(&module)).unwrap();
+    assert_eq!(safexc(&["verify", good.to_str().unwrap()]).status.code(), Some(0));
+
+    let mut truncated = tal_ir::binary::encode(&module);
+    truncated.truncate(truncated.len() / 2);
+    let bad = dir.join("truncated.btal");
+    std::fs::write(&bad, truncated).unwrap();
+    let out = safexc(&["verify", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("rejected: V0052"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn unreadable_and_non_utf8_files_are_errors_not_panics() {
+    let dir = tempdir("junk");
+    let junk = dir.join("junk.tal");
+    std::fs::write(&junk, [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    let out = safexc(&["verify", junk.to_str().unwrap(), "does/not/exist.tal"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("junk.tal: rejected: V0001"), "{stdout}");
+    assert!(stdout.contains("exist.tal: rejected: L0001"), "{stdout}");
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("safexc-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
