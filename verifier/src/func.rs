@@ -64,13 +64,13 @@ pub(crate) fn check_function(
         graph,
         sink,
         loops,
-        types: Vec::new(),
+        types: Vec::with_capacity(f.blocks.iter().map(|b| b.params.len() + b.insts.len()).sum()),
         block_first: 0,
         block: 0,
         init_now: vec![false; f.slots.len()],
         entry_init: vec![false; f.slots.len()],
         entry_frozen: false,
-        edges: Vec::new(),
+        edges: Vec::with_capacity(2 * f.blocks.len()),
         edge_start: Vec::with_capacity(f.blocks.len() + 1),
         own_cost: Vec::with_capacity(f.blocks.len()),
         max_block_values: 0,
@@ -460,30 +460,31 @@ impl FnCx<'_> {
     }
 
     /// Operands of `and`/`or`/`xor`/`not`/`icmp eq`: both integers or both bools.
-    fn int_or_bool(&mut self, vs: &[ValueId], what: &str, loc: Location) -> Option<Type> {
-        let types: Vec<Option<Type>> = vs.iter().map(|&v| self.use_value(v, loc)).collect();
-        let types: Vec<Type> = types.into_iter().collect::<Option<_>>()?;
-        if types.iter().all(|&t| is_int(t)) {
+    fn int_or_bool(&mut self, a: ValueId, b: Option<ValueId>, what: &str, loc: Location) -> Option<Type> {
+        let ta = self.use_value(a, loc);
+        let tb = match b {
+            Some(b) => self.use_value(b, loc),
+            None => ta,
+        };
+        let (ta, tb) = (ta?, tb?);
+        if is_int(ta) && is_int(tb) {
             return Some(Type::I64);
         }
-        if types.iter().all(|&t| t == Type::Bool) {
+        if ta == Type::Bool && tb == Type::Bool {
             return Some(Type::Bool);
         }
-        let found: Vec<String> = types.iter().map(|&t| name(self.m, t)).collect();
-        if types.iter().any(|t| matches!(t, Type::Cap { .. })) {
-            self.err(
-                "V0702",
-                loc,
-                format!(
-                    "pointer arithmetic: {what} on `{}`; capabilities are opaque handles",
-                    found.join("`, `")
-                ),
-            );
+        let found = match b {
+            Some(_) => format!("{}`, `{}", name(self.m, ta), name(self.m, tb)),
+            None => name(self.m, ta),
+        };
+        if matches!(ta, Type::Cap { .. }) || matches!(tb, Type::Cap { .. }) {
+            let why = format!("pointer arithmetic: {what} on `{found}`; capabilities are opaque handles");
+            self.err("V0702", loc, why);
         } else {
             self.err(
                 "V0201",
                 loc,
-                format!("{what} needs two `i64` or two `bool`, found `{}`", found.join("`, `")),
+                format!("{what} needs `i64` or `bool` operands, found `{found}`"),
             );
         }
         None
@@ -503,10 +504,10 @@ impl FnCx<'_> {
                 }
             },
             InstKind::Unary { op: UnaryOp::Neg, arg } => self.int_operand(*arg, "`ineg`", loc).then_some(Type::I64),
-            InstKind::Unary { op: UnaryOp::Not, arg } => self.int_or_bool(&[*arg], "`not`", loc),
+            InstKind::Unary { op: UnaryOp::Not, arg } => self.int_or_bool(*arg, None, "`not`", loc),
             InstKind::Binary { op, lhs, rhs } => match op {
                 BinaryOp::And | BinaryOp::Or | BinaryOp::Xor => {
-                    self.int_or_bool(&[*lhs, *rhs], "a bitwise operation", loc)
+                    self.int_or_bool(*lhs, Some(*rhs), "a bitwise operation", loc)
                 }
                 BinaryOp::Div | BinaryOp::Rem => {
                     let a = self.int_operand(*lhs, "division", loc);
@@ -520,7 +521,7 @@ impl FnCx<'_> {
                 }
             },
             InstKind::Icmp { cond, lhs, rhs } => {
-                let t = self.int_or_bool(&[*lhs, *rhs], "a comparison", loc)?;
+                let t = self.int_or_bool(*lhs, Some(*rhs), "a comparison", loc)?;
                 if t == Type::Bool && !matches!(cond, Cond::Eq | Cond::Ne) {
                     self.err("V0201", loc, "booleans are only compared with `eq` and `ne`");
                     return None;

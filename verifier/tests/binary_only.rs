@@ -14,7 +14,8 @@ fn codes(m: &Module) -> Vec<&'static str> {
     }
 }
 
-const TWO_FUNCS: &str = "module m\nfunc @a() {\nblock0:\n    fuel 1\n    ret\n}\nfunc @b() {\nblock0:\n    fuel 1\n    ret\n}\n";
+const TWO_FUNCS: &str =
+    "module m\nfunc @a() {\nblock0:\n    fuel 1\n    ret\n}\nfunc @b() {\nblock0:\n    fuel 1\n    ret\n}\n";
 
 #[test]
 fn duplicate_function_names_are_rejected() {
@@ -51,7 +52,11 @@ fn a_module_without_a_name_is_rejected() {
 fn dangling_indices_are_rejected_not_followed() {
     let mut m = parse(TWO_FUNCS);
     m.funcs[0].blocks[0].insts.push(Inst {
-        kind: InstKind::Call { callee: Callee::Func(FuncId(77)), args: vec![], result: false },
+        kind: InstKind::Call {
+            callee: Callee::Func(FuncId(77)),
+            args: vec![],
+            result: false,
+        },
         catches: vec![],
         span: None,
     });

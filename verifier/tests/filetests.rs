@@ -115,7 +115,10 @@ fn tal_filetests() {
     // Every rejection code the verifier documents has a hostile test, here or,
     // for what text cannot express, in `binary_only.rs`.
     let doc = std::fs::read_to_string(root().join("verifier/src/lib.rs")).expect("verifier source");
-    for code in doc.split("**").filter(|w| w.len() == 5 && w.starts_with('V') && !BINARY_ONLY.contains(w)) {
+    for code in doc
+        .split("**")
+        .filter(|w| w.len() == 5 && w.starts_with('V') && !BINARY_ONLY.contains(w))
+    {
         if !seen.iter().any(|s| s == code) {
             failures.push(format!("no test in verifier/tests/reject is rejected with {code}"));
         }
