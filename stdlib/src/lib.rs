@@ -6,6 +6,8 @@
 //! its `id`, and both hosts bind their implementations by `id` and check the
 //! count. Ids are part of the ABI: append, never renumber.
 
+pub mod forbidden;
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

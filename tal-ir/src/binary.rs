@@ -90,7 +90,10 @@ fn encodes_to(module: &Module, body: &[u8]) -> bool {
             }
         }
         fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
-            self.rest = self.rest.strip_prefix(bytes).ok_or(postcard::Error::SerializeBufferFull)?;
+            self.rest = self
+                .rest
+                .strip_prefix(bytes)
+                .ok_or(postcard::Error::SerializeBufferFull)?;
             Ok(())
         }
         fn finalize(self) -> postcard::Result<bool> {

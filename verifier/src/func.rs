@@ -618,7 +618,7 @@ impl FnCx<'_> {
             InstKind::Call { callee, args, result } => self.call(*callee, args, *result, loc),
             InstKind::Helper { id, args, result } => self.helper(*id, args, *result, loc),
             InstKind::InlineAsm(text) => {
-                let (code, why) = forbidden::classify_asm(text);
+                let (code, why) = forbidden::asm(text);
                 self.err(code, loc, why);
                 None
             }
@@ -632,7 +632,7 @@ impl FnCx<'_> {
                 match m.externs.get(e.index()) {
                     Some(symbol) => {
                         self.graph.add_extern_call(e);
-                        let (code, why) = forbidden::classify_symbol(symbol);
+                        let (code, why) = forbidden::symbol(symbol);
                         self.err(code, loc, why);
                     }
                     None => self.err("V0102", loc, format!("unknown extern #{}", e.0)),

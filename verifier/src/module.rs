@@ -390,7 +390,7 @@ fn signature_type(m: &Module, t: Type, fname: &str, sink: &mut Sink, loc: Locati
 pub(crate) fn check_unused_externs(m: &Module, graph: &CallGraph, sink: &mut Sink) {
     for (i, symbol) in m.externs.iter().enumerate() {
         if !graph.extern_called(ExternId(i as u32)) {
-            let (code, why) = forbidden::classify_symbol(symbol);
+            let (code, why) = forbidden::symbol(symbol);
             sink.error(code, Location::Extern(ExternId(i as u32)), why);
         }
     }
