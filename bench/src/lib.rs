@@ -253,15 +253,16 @@ impl<'r> FnBuilder<'r> {
 
     fn finish(mut self, name: String) -> Function {
         self.set_term(self.cur(), Terminator::Return(Some(self.vars[0])));
-        set_fuel(&mut self.blocks);
-        Function {
+        let mut f = Function {
             name,
             kind: FuncKind::Plain,
             params: vec![ParamType::Value(Type::I64); VARS],
             ret: Some(Type::I64),
             slots: vec![],
             blocks: self.blocks,
-        }
+        };
+        tal_ir::fuel::assign(&mut f);
+        f
     }
 
     fn cur(&self) -> usize {
@@ -558,41 +559,6 @@ impl<'r> FnBuilder<'r> {
                 else_to: Self::to(exit, header_vars),
             },
         );
-    }
-}
-
-/// Sets each `fuel N` to the longest path through the region it starts:
-/// per block, its instructions (fuel excluded) plus its terminator, plus the
-/// longest continuation through forward successors that do not start with
-/// their own `fuel`. Blocks are in layout order and every forward edge goes
-/// to a later block, so one reverse pass suffices (the generator emits no
-/// catch edges, so terminators are all the edges there are).
-fn set_fuel(blocks: &mut [Block]) {
-    let fuelled = |b: &Block| {
-        matches!(
-            b.insts.first(),
-            Some(Inst {
-                kind: InstKind::Fuel(_),
-                ..
-            })
-        )
-    };
-    let mut need = vec![0u64; blocks.len()];
-    for b in (0..blocks.len()).rev() {
-        let block = &blocks[b];
-        let tail = block
-            .term
-            .targets()
-            .map(|t| t.block.index())
-            .filter(|&s| s > b && !fuelled(&blocks[s]))
-            .map(|s| need[s])
-            .max()
-            .unwrap_or(0);
-        let own = block.insts.len() + 1 - usize::from(fuelled(block));
-        need[b] = own as u64 + tail;
-        if fuelled(block) {
-            blocks[b].insts[0].kind = InstKind::Fuel(need[b]);
-        }
     }
 }
 
