@@ -562,6 +562,27 @@ impl<'r> FnBuilder<'r> {
     }
 }
 
+/// The best of at least three runs of `run`, and more until half a second
+/// has been spent: filters out scheduling noise. `check` sees each result
+/// outside the timed region.
+pub fn best_time<R>(mut run: impl FnMut() -> R, check: impl Fn(&R)) -> std::time::Duration {
+    use std::time::{Duration, Instant};
+    const MIN_RUNS: u32 = 3;
+    const MIN_TOTAL: Duration = Duration::from_millis(500);
+    let (mut best, mut total, mut runs) = (Duration::MAX, Duration::ZERO, 0);
+    while runs < MIN_RUNS || total < MIN_TOTAL {
+        let start = Instant::now();
+        let result = std::hint::black_box(run());
+        let elapsed = start.elapsed();
+        check(&result);
+        drop(result);
+        best = best.min(elapsed);
+        total += elapsed;
+        runs += 1;
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! `safexc`: the SafeX command line.
 
 mod diag;
+mod pop;
 
 use clap::{Parser, Subcommand};
 use diag::{Diagnostic, render};
@@ -17,6 +18,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Check Popcorn-SX files: compile, then verify the TAL; exit 1 if any is rejected.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Compile as part of the standard library (allows guards and `block`).
+        #[arg(long)]
+        stdlib: bool,
+    },
+    /// Compile a Popcorn-SX file.
+    Compile {
+        file: PathBuf,
+        /// What to write.
+        #[arg(long, value_enum, default_value_t = Emit::Tal)]
+        emit: Emit,
+        /// Output file (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Compile as part of the standard library (allows guards and `block`).
+        #[arg(long)]
+        stdlib: bool,
+    },
     /// Verify TAL modules (text `.tal` or binary TAL); exit 1 if any is rejected.
     Verify {
         /// Files to verify.
@@ -26,11 +48,54 @@ enum Command {
         #[arg(long, default_value_t = verifier::Config::default().stack_limit)]
         stack_limit: u64,
     },
+    /// Explain an error code (`P0310`, `V0701`): what is wrong, why, and an example.
+    Explain {
+        /// The code, in any case.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        code: Option<String>,
+        /// List every documented code with its title, one per line.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Emit {
+    /// TAL text.
+    Tal,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Check { files, stdlib } => {
+            let config = verifier::Config::default();
+            let mut all_ok = true;
+            for file in &files {
+                all_ok &= pop::check_file(file, stdlib, &config).is_some();
+            }
+            if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
+        Command::Compile {
+            file,
+            emit: Emit::Tal,
+            output,
+            stdlib,
+        } => {
+            let Some(module) = pop::check_file(&file, stdlib, &verifier::Config::default()) else {
+                return ExitCode::from(1);
+            };
+            let text = tal_ir::text::print(&module);
+            let written = match &output {
+                Some(path) => std::fs::write(path, text),
+                None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()),
+            };
+            if let Err(e) = written {
+                eprintln!("error[L0002]: cannot write the output: {e}");
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
         Command::Verify { files, stack_limit } => {
             let config = verifier::Config {
                 stack_limit,
@@ -42,7 +107,56 @@ fn main() -> ExitCode {
             }
             if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
+        Command::Explain { code, all } => explain(code.as_deref().unwrap_or_default(), all),
     }
+}
+
+/// `safexc explain`: one code's documentation, or (`--all`) the list of codes.
+fn explain(code: &str, all: bool) -> ExitCode {
+    // (code, title, explanation, example) of both families.
+    let front = popcorn_front::codes::CODES
+        .iter()
+        .map(|d| [d.code, d.title, d.explanation, d.example]);
+    let mut docs: Vec<[&str; 4]> = front
+        .chain(
+            verifier::codes::CODES
+                .iter()
+                .map(|d| [d.code, d.title, d.explanation, d.example]),
+        )
+        .collect();
+    if all {
+        docs.sort_by_key(|d| d[0]);
+        for [code, title, ..] in docs {
+            println!("{code}  {title}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let wanted = code.trim();
+    let Some(&[code, title, explanation, example]) = docs.iter().find(|d| d[0].eq_ignore_ascii_case(wanted)) else {
+        eprintln!(
+            "error: `{code}` is not a documented error code. Codes are P0xxx (Popcorn-SX front-end) and V0xxx (TAL \
+             formats and verifier); `safexc explain --all` lists them."
+        );
+        return ExitCode::from(1);
+    };
+    println!("{code}: {title}\n");
+    let mut line = String::new();
+    for word in explanation.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > 78 {
+            println!("{line}");
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    println!("{line}\n\nExample:");
+    for l in example.lines() {
+        let indent = if l.is_empty() { "" } else { "    " };
+        println!("{indent}{l}");
+    }
+    ExitCode::SUCCESS
 }
 
 /// Verifies one file, printing diagnostics; returns whether it was accepted.
@@ -65,11 +179,7 @@ fn verify_file(path: &std::path::Path, config: &verifier::Config) -> bool {
         Ok(loaded) => loaded,
         Err((text, errors)) => {
             for e in &errors {
-                let d = Diagnostic {
-                    code: e.code,
-                    message: &e.message,
-                    span: e.span.clone(),
-                };
+                let d = Diagnostic::error(e.code, &e.message, e.span.clone());
                 eprint!("{}", render(&name, &text, &d));
             }
             let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
@@ -86,11 +196,7 @@ fn verify_file(path: &std::path::Path, config: &verifier::Config) -> bool {
         Err(errors) => {
             for e in &errors {
                 let span = map.span(e.location).unwrap_or(0..0);
-                let d = Diagnostic {
-                    code: e.code,
-                    message: &e.message,
-                    span,
-                };
+                let d = Diagnostic::error(e.code, &e.message, span);
                 eprint!("{}", render(&name, &text, &d));
             }
             let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();

@@ -106,3 +106,53 @@ fn tempdir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn explain_prints_the_title_and_an_example() {
+    let out = safexc(&["explain", "P0310"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("P0310: variable read before it is assigned\n\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nExample:\n    extension demo;\n"), "{stdout}");
+    assert!(
+        stdout.lines().all(|l| l.starts_with("    ") || l.len() <= 80),
+        "{stdout}"
+    );
+
+    let out = safexc(&["explain", "v0701"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("V0701: pointer forging\n\n"), "{stdout}");
+    assert!(stdout.contains("\nExample:\n    module demo\n"), "{stdout}");
+
+    let out = safexc(&["explain", "X9999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("X9999") && stderr.contains("P0xxx") && stderr.contains("V0xxx"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn explain_all_lists_every_code_once() {
+    let out = safexc(&["explain", "--all"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let codes: Vec<&str> = stdout.lines().map(|l| l.split("  ").next().unwrap_or("")).collect();
+    assert_eq!(
+        codes.len(),
+        popcorn_front::codes::CODES.len() + verifier::codes::CODES.len(),
+        "{stdout}"
+    );
+    assert!(codes.windows(2).all(|w| w[0] < w[1]), "{stdout}");
+    assert!(
+        stdout.contains("P0310  variable read before it is assigned\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("V0701  pointer forging\n"), "{stdout}");
+}

@@ -196,6 +196,17 @@ pub const HELPERS: &[HelperDef] = &[
     },
 ];
 
+/// The Popcorn-SX modules of the standard library, by import name.
+pub const POPCORN_MODULES: &[(&str, &str)] = &[
+    ("cpu", include_str!("../pop/cpu.pop")),
+    ("timeslice_guard", include_str!("../pop/timeslice_guard.pop")),
+];
+
+/// The source of a standard-library module (`import NAME;`).
+pub fn popcorn_module(name: &str) -> Option<&'static str> {
+    POPCORN_MODULES.iter().find(|(n, _)| *n == name).map(|(_, src)| *src)
+}
+
 /// Looks a helper up by ABI id.
 pub fn helper_by_id(id: u16) -> Option<&'static HelperDef> {
     HELPERS.get(usize::from(id))

@@ -125,6 +125,7 @@
 //! - No call to any other symbol the module does not define. **V0730**
 
 mod calls;
+pub mod codes;
 mod forbidden;
 mod func;
 mod module;

@@ -14,16 +14,14 @@
 //! while 1M+ ones stream from memory, which is most of the per-instruction
 //! growth the last column shows.
 
-use bench::{Shape, generate, inst_count};
+use bench::{Shape, best_time, generate, inst_count};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SIZES: [usize; 5] = [1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 /// The size the per-instruction scaling figure is relative to.
 const BASELINE: usize = 10_000;
 const SEED: u64 = 1;
-const MIN_RUNS: u32 = 3;
-const MIN_TOTAL: Duration = Duration::from_millis(500);
 
 struct Row {
     shape: Shape,
@@ -102,21 +100,6 @@ fn parse_max() -> Result<usize, String> {
 
 /// Best wall time of `run` over at least [`MIN_RUNS`] runs and
 /// [`MIN_TOTAL`]. Results are checked and dropped outside the timed region.
-fn best_time<R>(mut run: impl FnMut() -> R, check: impl Fn(&R)) -> Duration {
-    let (mut best, mut total, mut runs) = (Duration::MAX, Duration::ZERO, 0);
-    while runs < MIN_RUNS || total < MIN_TOTAL {
-        let start = Instant::now();
-        let result = black_box(run());
-        let elapsed = start.elapsed();
-        check(&result);
-        drop(result);
-        best = best.min(elapsed);
-        total += elapsed;
-        runs += 1;
-    }
-    best
-}
-
 fn print_tables(rows: &[Row]) {
     let ns_per_inst = |r: &Row| r.verify.as_nanos() as f64 / r.insts as f64;
     println!("## Verification (`verifier::verify`, default config, best run)\n");

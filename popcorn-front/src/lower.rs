@@ -1,0 +1,2155 @@
+//! Checking and lowering function bodies, in one pass.
+//!
+//! Lowering builds TAL blocks strictly in layout order, which is what makes
+//! TAL's implicit value numbering and declared loops come out right:
+//!
+//! - Scalar locals are SSA variables. Each has, in the current block, either
+//!   a value or none ("not assigned on every path here"); reading one with
+//!   none is the uninitialized-read error. At every block boundary the
+//!   variables with values become the new block's parameters, so values
+//!   never cross blocks (TAL values are block scoped).
+//! - Forward targets (joins, loop exits, handlers) are [`Label`]s: jumps to
+//!   a label not yet placed are recorded with a snapshot of the variables and
+//!   patched when it is placed; a variable is assigned after the join only
+//!   if it was on every incoming edge.
+//! - Loops are laid out header first and closed when their last block is
+//!   emitted; back edges go only to their header.
+//! - Inside `try`, every instruction that can raise a handled exception gets
+//!   a catch clause to the handler's label, with the variables at that point.
+//! - Arrays and structs live in stack slots, zero-filled at function entry
+//!   (so the verifier sees them initialized) and again at their declaration.
+//!
+//! Type errors do not stop lowering: an expression with an error has type
+//! `Ty::Error`, which absorbs further errors; the module is only returned
+//! when no error was reported.
+
+use crate::ast::{self, BinOp, Expr, ExprKind, FuncKind as AstKind, Init, Stmt, StmtKind, UnOp};
+use crate::diag::Diagnostic;
+use crate::sema::{Const, Elem, Env, Name, Origin, Ty, pointer_error};
+use stdlib::forbidden::{Forbidden, classify_symbol};
+use tal_ir::{
+    Arg, AttrRef, BinaryOp, Block, BlockCall, BlockId, Callee, Catch, ClassId, Cond, ElemType, EventId, ExcKind,
+    FuncId, Function, HelperArg, Inst, InstKind, ObjType, ParamType, Place, Rights, Root, ScalarType, SlotId, Span,
+    Terminator, Type, UnaryOp, ValueId,
+};
+
+/// Rights of capabilities stored in memory (globals, struct fields, arrays).
+pub(crate) const MEM_RIGHTS: Rights = Rights::READ.union(Rights::WRITE);
+
+/// The exceptions a program can name.
+const CATCHABLE: [ExcKind; 5] = [
+    ExcKind::DivideByZero,
+    ExcKind::OutOfBounds,
+    ExcKind::Overflow,
+    ExcKind::RangeError,
+    ExcKind::NullCapability,
+];
+
+pub(crate) fn elem_type(e: Elem) -> ElemType {
+    match e {
+        Elem::Int => ElemType::Scalar(ScalarType::I64),
+        Elem::Bool => ElemType::Scalar(ScalarType::Bool),
+        Elem::Cap(class) => ElemType::Scalar(ScalarType::Cap {
+            class,
+            rights: MEM_RIGHTS,
+        }),
+        Elem::Struct(s) => ElemType::Struct(s),
+    }
+}
+
+/// The memory type of a global, slot or field of type `ty`.
+pub(crate) fn obj_type(ty: Ty) -> Option<ObjType> {
+    Some(match ty {
+        Ty::Int => ObjType::Elem(elem_type(Elem::Int)),
+        Ty::Bool => ObjType::Elem(elem_type(Elem::Bool)),
+        Ty::Cap(c) => ObjType::Elem(elem_type(Elem::Cap(c))),
+        Ty::Struct(s) => ObjType::Elem(ElemType::Struct(s)),
+        Ty::Array { elem, len } => ObjType::Array {
+            elem: elem_type(elem),
+            len,
+        },
+        Ty::Void | Ty::Error => return None,
+    })
+}
+
+enum Storage {
+    /// An SSA variable and its value in the current block, if assigned.
+    Ssa(Option<ValueId>),
+    /// An array or struct in memory.
+    Mem(Root),
+}
+
+struct Var {
+    name: String,
+    ty: Ty,
+    storage: Storage,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct LabelId(usize);
+
+/// A jump target.
+#[derive(Default)]
+struct Label {
+    block: Option<BlockId>,
+    /// The variables (by index) that are the block's parameters, once placed.
+    param_vars: Vec<usize>,
+    /// Types of parameters after the variables (e.g. the value of `a && b`).
+    extra: Vec<Type>,
+    pending: Vec<Pending>,
+}
+
+/// An edge to a label not placed yet.
+struct Pending {
+    from: usize,
+    /// Whether the edge's source can be reached.
+    reachable: bool,
+    edge: Edge,
+    vars: Vec<Option<ValueId>>,
+    extra: Vec<ValueId>,
+}
+
+#[derive(Clone, Copy)]
+enum Edge {
+    Jump,
+    Then,
+    Else,
+    Catch { inst: usize, catch: usize },
+}
+
+/// Which exceptions an instruction can raise.
+#[derive(Clone, Copy)]
+enum Raises {
+    Nothing,
+    One(ExcKind),
+    /// A call: whatever its callee lets through.
+    Any,
+}
+
+/// An evaluated expression.
+#[derive(Clone, Copy)]
+enum Val {
+    Value(ValueId, Ty),
+    Void,
+    Error,
+}
+
+/// A value being kept alive by [`Lowerer::hold`].
+enum Held {
+    Var(usize),
+    Other(Val),
+}
+
+struct LoopCx {
+    brk: LabelId,
+    cont: LabelId,
+}
+
+pub(crate) struct Lowerer<'e, 'a> {
+    env: &'e Env<'a>,
+    diags: &'e mut Vec<Diagnostic>,
+    func_ids: &'e [Option<FuncId>],
+    this: usize,
+    rights: Rights,
+    spans: bool,
+    blocks: Vec<Block>,
+    slots: Vec<ObjType>,
+    next_value: u32,
+    /// Whether the current (last) block can be reached.
+    reachable: bool,
+    /// Whether the current block has its terminator.
+    terminated: bool,
+    vars: Vec<Var>,
+    scopes: Vec<usize>,
+    labels: Vec<Label>,
+    loops: Vec<LoopCx>,
+    handlers: Vec<(ExcKind, LabelId)>,
+}
+
+impl<'e, 'a> Lowerer<'e, 'a> {
+    pub fn lower_function(
+        env: &'e Env<'a>,
+        diags: &'e mut Vec<Diagnostic>,
+        func_ids: &'e [Option<FuncId>],
+        index: usize,
+    ) -> Function {
+        let info = &env.funcs[index];
+        let decl = info.decl;
+        let mut lx = Lowerer {
+            env,
+            diags,
+            func_ids,
+            this: index,
+            rights: info.rights,
+            spans: info.origin == Origin::User,
+            blocks: Vec::new(),
+            slots: Vec::new(),
+            next_value: 0,
+            reachable: true,
+            terminated: false,
+            vars: Vec::new(),
+            scopes: Vec::new(),
+            labels: Vec::new(),
+            loops: Vec::new(),
+            handlers: Vec::new(),
+        };
+        let mut params = Vec::new();
+        let mut entry_params = Vec::new();
+        // Parameters and the body's top-level locals share one scope.
+        lx.scopes.push(0);
+        for (pos, (p, &ty)) in decl.params.iter().zip(&info.params).enumerate() {
+            lx.check_redeclaration(&p.name);
+            match ty {
+                Ty::Array { elem, len } => {
+                    params.push(ParamType::Ref(ObjType::Array {
+                        elem: elem_type(elem),
+                        len,
+                    }));
+                    lx.vars.push(Var {
+                        name: p.name.name.clone(),
+                        ty,
+                        storage: Storage::Mem(Root::Param(pos as u32)),
+                    });
+                }
+                _ => {
+                    let t = lx.value_type(ty).unwrap_or(Type::I64);
+                    params.push(ParamType::Value(t));
+                    entry_params.push(t);
+                    let v = ValueId(lx.next_value);
+                    lx.next_value += 1;
+                    lx.vars.push(Var {
+                        name: p.name.name.clone(),
+                        ty,
+                        storage: Storage::Ssa(Some(v)),
+                    });
+                }
+            }
+        }
+        lx.blocks.push(Block {
+            params: entry_params,
+            loop_end: None,
+            insts: vec![Inst {
+                kind: InstKind::Fuel(0),
+                catches: vec![],
+                span: None,
+            }],
+            term: Terminator::Return(None),
+            term_span: None,
+        });
+        lx.check_entry_signature(decl);
+        for stmt in &decl.body.stmts {
+            lx.stmt(stmt);
+        }
+        if !lx.terminated {
+            let end = Span {
+                lo: decl.body.span.hi.saturating_sub(1),
+                hi: decl.body.span.hi,
+            };
+            if info.ret == Ty::Void {
+                lx.terminate(Terminator::Return(None), end);
+            } else {
+                if lx.reachable {
+                    lx.diags.push(
+                        Diagnostic::error(
+                            "P0203",
+                            decl.name.span,
+                            format!("`{}` can reach its end without returning a value", decl.name.name),
+                        )
+                        .with_label(end, "control reaches here")
+                        .with_help("add a `return` on every path"),
+                    );
+                }
+                lx.terminate(Terminator::Raise(ExcKind::RangeError), end);
+            }
+        }
+        // Slots are zero-filled at entry, before anything can leave the
+        // entry block, so that the verifier sees every read initialized.
+        let inits = (0..lx.slots.len()).map(|s| Inst {
+            kind: InstKind::Init(SlotId(s as u32)),
+            catches: vec![],
+            span: None,
+        });
+        lx.blocks[0].insts.splice(1..1, inits);
+        let ret = if info.ret == Ty::Void {
+            None
+        } else {
+            lx.value_type(info.ret)
+        };
+        let kind = match &decl.kind {
+            AstKind::Plain => tal_ir::FuncKind::Plain,
+            AstKind::Monitor => tal_ir::FuncKind::Monitor,
+            AstKind::Handler { event } => tal_ir::FuncKind::Handler {
+                event: env.event_names.get(&event.value).copied().unwrap_or(EventId(0)),
+            },
+            AstKind::Guard { attr } => {
+                let class = match info.params.first() {
+                    Some(Ty::Cap(c)) => *c,
+                    _ => ClassId(0),
+                };
+                let index = env.attr(class, &attr.value).map_or(0, |(i, _)| i);
+                tal_ir::FuncKind::Guard {
+                    attr: AttrRef { class, attr: index },
+                }
+            }
+        };
+        let mut function = Function {
+            name: decl.name.name.clone(),
+            kind,
+            params,
+            ret,
+            slots: lx.slots,
+            blocks: lx.blocks,
+        };
+        tal_ir::fuel::assign(&mut function);
+        function
+    }
+
+    // ---- diagnostics and types -------------------------------------------
+
+    fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>) {
+        self.diags.push(Diagnostic::error(code, span, msg));
+    }
+
+    fn name(&self, t: Ty) -> String {
+        self.env.type_name(t)
+    }
+
+    fn value_type(&self, ty: Ty) -> Option<Type> {
+        match ty {
+            Ty::Int => Some(Type::I64),
+            Ty::Bool => Some(Type::Bool),
+            Ty::Cap(class) => Some(Type::Cap {
+                class,
+                rights: self.rights,
+                nullable: false,
+            }),
+            _ => None,
+        }
+    }
+
+    fn check_entry_signature(&mut self, decl: &ast::FuncDecl) {
+        let info = &self.env.funcs[self.this];
+        if info.params.contains(&Ty::Error) || info.ret == Ty::Error {
+            return; // the parameter's type was reported; its shape is unknown
+        }
+        let cap_first = matches!(info.params.first(), Some(Ty::Cap(_)));
+        let int_second = info.params.get(1) == Some(&Ty::Int);
+        let (what, ok) = match &decl.kind {
+            AstKind::Plain => return,
+            AstKind::Monitor => (
+                "monitor void NAME(cap<class> app)",
+                info.params.len() == 1 && cap_first && info.ret == Ty::Void,
+            ),
+            AstKind::Handler { event } => {
+                if !self.env.event_names.contains_key(&event.value) {
+                    self.diags.push(
+                        Diagnostic::error("P0105", event.span, format!("unknown event \"{}\"", event.value))
+                            .with_help("events are declared with `event NAME;` or come from an import"),
+                    );
+                }
+                let ok = info.params.len() == 2 && cap_first && int_second && info.ret == Ty::Void;
+                ("handler void NAME(cap<class> app, int value) on \"Event\"", ok)
+            }
+            AstKind::Guard { attr } => {
+                if !self.env.stdlib && info.origin == Origin::User {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "P0313",
+                            decl.span,
+                            format!("guard `{}` outside the standard library", decl.name.name),
+                        )
+                        .with_help(
+                            "guards map attribute values onto kernel state; the service manager installs them from \
+                             the standard library, never from applications",
+                        ),
+                    );
+                }
+                if let Some(Ty::Cap(class)) = info.params.first()
+                    && self.env.attr(*class, &attr.value).is_none()
+                {
+                    let class_name = self.env.classes[class.index()].name.clone();
+                    self.error(
+                        "P0104",
+                        attr.span,
+                        format!("class `{class_name}` has no attribute \"{}\"", attr.value),
+                    );
+                }
+                let ok = info.params.len() == 2 && cap_first && int_second && info.ret == Ty::Int;
+                ("guard int NAME(cap<class> app, int value) for \"attribute\"", ok)
+            }
+        };
+        if !ok {
+            self.diags.push(Diagnostic::error(
+                "P0213",
+                decl.name.span,
+                format!("`{}` must have the signature `{what}`", decl.name.name),
+            ));
+        }
+    }
+
+    // ---- blocks, labels and edges ----------------------------------------
+
+    fn cur(&self) -> usize {
+        self.blocks.len() - 1
+    }
+
+    fn tal_span(&self, span: Span) -> Option<Span> {
+        self.spans.then_some(span)
+    }
+
+    fn new_label(&mut self) -> LabelId {
+        self.labels.push(Label::default());
+        LabelId(self.labels.len() - 1)
+    }
+
+    /// Starts a new block with the variables assigned on every reachable
+    /// edge to it (with none, all of them: unreachable code is still checked).
+    fn place_label(&mut self, id: LabelId, loop_header: bool) -> Vec<ValueId> {
+        let pending = std::mem::take(&mut self.labels[id.0].pending);
+        let reachable = pending.iter().any(|p| p.reachable);
+        let block = BlockId(self.blocks.len() as u32);
+        let mut params = Vec::new();
+        let mut param_vars = Vec::new();
+        for i in 0..self.vars.len() {
+            let Storage::Ssa(_) = self.vars[i].storage else {
+                continue;
+            };
+            let assigned = pending
+                .iter()
+                .filter(|p| p.reachable || !reachable)
+                .all(|p| p.vars.get(i).copied().flatten().is_some());
+            match (assigned, self.value_type(self.vars[i].ty)) {
+                (true, Some(t)) => {
+                    param_vars.push(i);
+                    params.push(t);
+                    self.vars[i].storage = Storage::Ssa(Some(ValueId(self.next_value)));
+                    self.next_value += 1;
+                }
+                _ => self.vars[i].storage = Storage::Ssa(None),
+            }
+        }
+        let extra_types = self.labels[id.0].extra.clone();
+        let extra: Vec<ValueId> = extra_types
+            .iter()
+            .map(|_| {
+                self.next_value += 1;
+                ValueId(self.next_value - 1)
+            })
+            .collect();
+        params.extend(extra_types);
+        for p in &pending {
+            let mut args: Vec<ValueId> = param_vars
+                .iter()
+                .filter_map(|&i| p.vars.get(i).copied().flatten())
+                .collect();
+            args.extend(&p.extra);
+            self.patch(p.from, p.edge, BlockCall { block, args });
+        }
+        let insts = if loop_header {
+            vec![Inst {
+                kind: InstKind::Fuel(0),
+                catches: vec![],
+                span: None,
+            }]
+        } else {
+            vec![]
+        };
+        self.blocks.push(Block {
+            params,
+            loop_end: None,
+            insts,
+            term: Terminator::Return(None),
+            term_span: None,
+        });
+        self.reachable = reachable;
+        self.terminated = false;
+        let label = &mut self.labels[id.0];
+        label.block = Some(block);
+        label.param_vars = param_vars;
+        extra
+    }
+
+    fn patch(&mut self, from: usize, edge: Edge, call: BlockCall) {
+        let block = &mut self.blocks[from];
+        match (edge, &mut block.term) {
+            (Edge::Jump, Terminator::Jump(t)) | (Edge::Then, Terminator::Brif { then_to: t, .. }) => *t = call,
+            (Edge::Else, Terminator::Brif { else_to: t, .. }) => *t = call,
+            (Edge::Catch { inst, catch }, _) => block.insts[inst].catches[catch].target = call,
+            _ => unreachable!("edge kinds match the terminators they were recorded with"),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<Option<ValueId>> {
+        self.vars
+            .iter()
+            .map(|v| match v.storage {
+                Storage::Ssa(value) => value,
+                Storage::Mem(_) => None,
+            })
+            .collect()
+    }
+
+    /// The call of `label` from the current block: immediate if it is
+    /// placed (a back edge), else recorded for patching.
+    fn target(&mut self, label: LabelId, edge: Edge, extra: Vec<ValueId>) -> BlockCall {
+        let l = &self.labels[label.0];
+        if let Some(block) = l.block {
+            let mut args: Vec<ValueId> = l
+                .param_vars
+                .iter()
+                .map(|&i| match self.vars[i].storage {
+                    Storage::Ssa(Some(v)) => v,
+                    // A back edge: variables assigned at the header stay assigned.
+                    _ => unreachable!("loop variables stay assigned until the back edge"),
+                })
+                .collect();
+            args.extend(extra);
+            return BlockCall { block, args };
+        }
+        let from = self.cur();
+        let vars = self.snapshot();
+        let reachable = self.reachable;
+        self.labels[label.0].pending.push(Pending {
+            from,
+            reachable,
+            edge,
+            vars,
+            extra,
+        });
+        BlockCall {
+            block: BlockId(u32::MAX),
+            args: vec![],
+        }
+    }
+
+    /// Ends the current block; later code goes into an unreachable block.
+    fn terminate(&mut self, term: Terminator, span: Span) {
+        self.ensure_open();
+        let cur = self.cur();
+        self.blocks[cur].term = term;
+        self.blocks[cur].term_span = self.tal_span(span);
+        self.terminated = true;
+        self.reachable = false;
+    }
+
+    fn jump(&mut self, label: LabelId, extra: Vec<ValueId>, span: Span) {
+        self.ensure_open();
+        let call = self.target(label, Edge::Jump, extra);
+        self.terminate(Terminator::Jump(call), span);
+    }
+
+    fn brif(&mut self, cond: ValueId, then_l: LabelId, else_l: LabelId, span: Span) {
+        self.ensure_open();
+        let then_to = self.target(then_l, Edge::Then, vec![]);
+        let else_to = self.target(else_l, Edge::Else, vec![]);
+        self.terminate(Terminator::Brif { cond, then_to, else_to }, span);
+    }
+
+    /// After a terminator, code continues in a fresh unreachable block.
+    fn ensure_open(&mut self) {
+        if self.terminated {
+            let l = self.new_label();
+            self.place_label(l, false);
+        }
+    }
+
+    fn emit(&mut self, kind: InstKind, span: Span, raises: Raises) -> Option<ValueId> {
+        self.ensure_open();
+        let has_result = kind.has_result();
+        let cur = self.cur();
+        let inst_index = self.blocks[cur].insts.len();
+        let mut catches = Vec::new();
+        let mut seen: Vec<ExcKind> = Vec::new();
+        for h in (0..self.handlers.len()).rev() {
+            let (kind, label) = self.handlers[h];
+            let raised = match raises {
+                Raises::Nothing => false,
+                Raises::One(k) => k == kind,
+                Raises::Any => true,
+            };
+            if raised && !seen.contains(&kind) {
+                seen.push(kind);
+                let edge = Edge::Catch {
+                    inst: inst_index,
+                    catch: catches.len(),
+                };
+                let target = self.target(label, edge, vec![]);
+                catches.push(Catch { kind, target });
+            }
+        }
+        let span = self.tal_span(span);
+        self.blocks[cur].insts.push(Inst { kind, catches, span });
+        has_result.then(|| {
+            self.next_value += 1;
+            ValueId(self.next_value - 1)
+        })
+    }
+
+    fn value(&mut self, kind: InstKind, span: Span, raises: Raises) -> ValueId {
+        self.emit(kind, span, raises).expect("instruction defines a value")
+    }
+
+    fn iconst(&mut self, n: i64, span: Span) -> ValueId {
+        self.value(InstKind::Iconst(n), span, Raises::Nothing)
+    }
+
+    // ---- scopes and variables --------------------------------------------
+
+    fn push_scope(&mut self) {
+        self.scopes.push(self.vars.len());
+    }
+
+    fn pop_scope(&mut self) {
+        let n = self.scopes.pop().expect("balanced scopes");
+        self.vars.truncate(n);
+    }
+
+    /// Keeps an evaluated value alive while the rest of its expression is
+    /// evaluated: a later `&&` or `||` starts new blocks, and only variables
+    /// cross blocks, so the value becomes an anonymous variable until taken.
+    fn hold(&mut self, val: Val) -> Held {
+        match val {
+            Val::Value(v, ty) if self.value_type(ty).is_some() => {
+                self.vars.push(Var {
+                    name: String::new(),
+                    ty,
+                    storage: Storage::Ssa(Some(v)),
+                });
+                Held::Var(self.vars.len() - 1)
+            }
+            other => Held::Other(other),
+        }
+    }
+
+    /// The current value of a held value; take in the reverse order of holding.
+    fn take(&mut self, held: Held) -> Val {
+        match held {
+            Held::Var(i) => {
+                let val = match self.vars[i].storage {
+                    Storage::Ssa(Some(v)) => Val::Value(v, self.vars[i].ty),
+                    _ => Val::Error,
+                };
+                self.vars.truncate(i);
+                val
+            }
+            Held::Other(val) => val,
+        }
+    }
+
+    /// C's rule: one declaration of a name per scope; inner scopes shadow.
+    fn check_redeclaration(&mut self, name: &ast::Ident) {
+        let scope = self.scopes.last().copied().unwrap_or(0);
+        if self.vars[scope..].iter().any(|v| v.name == name.name) {
+            self.error(
+                "P0102",
+                name.span,
+                format!("`{}` is already declared in this scope", name.name),
+            );
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<usize> {
+        self.vars.iter().rposition(|v| v.name == name)
+    }
+
+    // ---- statements -------------------------------------------------------
+
+    fn block(&mut self, b: &ast::Block) {
+        self.push_scope();
+        for s in &b.stmts {
+            self.stmt(s);
+        }
+        self.pop_scope();
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match &s.kind {
+            StmtKind::Local(decl) => self.local(decl),
+            StmtKind::Expr(e) => {
+                self.expr(e);
+            }
+            StmtKind::Block(b) => self.block(b),
+            StmtKind::Empty => {}
+            StmtKind::If { cond, then, els } => {
+                let (then_l, else_l, join) = (self.new_label(), self.new_label(), self.new_label());
+                self.branch(cond, then_l, else_l);
+                self.place_label(then_l, false);
+                self.scoped_stmt(then);
+                self.jump(join, vec![], then.span);
+                self.place_label(else_l, false);
+                if let Some(els) = els {
+                    self.scoped_stmt(els);
+                }
+                self.jump(join, vec![], s.span);
+                self.place_label(join, false);
+            }
+            StmtKind::While { cond, body } => {
+                let (header, body_l, exit) = (self.new_label(), self.new_label(), self.new_label());
+                self.jump(header, vec![], s.span);
+                let header_block = self.cur() + 1;
+                self.place_label(header, true);
+                self.branch(cond, body_l, exit);
+                self.place_label(body_l, false);
+                self.loop_body(body, exit, header);
+                self.jump(header, vec![], s.span);
+                self.close_loop(header_block);
+                self.place_label(exit, false);
+            }
+            StmtKind::DoWhile { body, cond } => {
+                let (header, cont, exit) = (self.new_label(), self.new_label(), self.new_label());
+                self.jump(header, vec![], s.span);
+                let header_block = self.cur() + 1;
+                self.place_label(header, true);
+                self.loop_body(body, exit, cont);
+                self.jump(cont, vec![], s.span);
+                self.place_label(cont, false);
+                self.branch(cond, header, exit);
+                self.close_loop(header_block);
+                self.place_label(exit, false);
+            }
+            StmtKind::For { init, cond, step, body } => {
+                self.push_scope();
+                if let Some(init) = init {
+                    self.stmt(init);
+                }
+                let (header, body_l, step_l, exit) =
+                    (self.new_label(), self.new_label(), self.new_label(), self.new_label());
+                self.jump(header, vec![], s.span);
+                let header_block = self.cur() + 1;
+                self.place_label(header, true);
+                match cond {
+                    Some(cond) => self.branch(cond, body_l, exit),
+                    None => self.jump(body_l, vec![], s.span),
+                }
+                self.place_label(body_l, false);
+                self.loop_body(body, exit, step_l);
+                self.jump(step_l, vec![], s.span);
+                self.place_label(step_l, false);
+                if let Some(step) = step {
+                    self.expr(step);
+                }
+                self.jump(header, vec![], s.span);
+                self.close_loop(header_block);
+                self.place_label(exit, false);
+                self.pop_scope();
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                let is_break = matches!(s.kind, StmtKind::Break);
+                match self.loops.last() {
+                    Some(l) => {
+                        let target = if is_break { l.brk } else { l.cont };
+                        self.jump(target, vec![], s.span);
+                    }
+                    None => {
+                        let what = if is_break { "break" } else { "continue" };
+                        self.error("P0206", s.span, format!("`{what}` outside a loop"));
+                    }
+                }
+            }
+            StmtKind::Return(value) => self.ret(value.as_ref(), s.span),
+            StmtKind::Try { body, handlers } => self.try_stmt(body, handlers, s.span),
+            StmtKind::Raise(kind) => {
+                if let Some(k) = self.exception(kind) {
+                    match self.handlers.iter().rev().find(|(h, _)| *h == k) {
+                        Some(&(_, label)) => self.jump(label, vec![], s.span),
+                        None => self.terminate(Terminator::Raise(k), s.span),
+                    }
+                }
+            }
+            StmtKind::Goto(_) | StmtKind::Label(_) => self.diags.push(
+                Diagnostic::error("P0308", s.span, "`goto` and labels are not part of Popcorn-SX").with_help(
+                    "use loops with `break` and `continue`: control flow stays structured, so fuel bounds every loop",
+                ),
+            ),
+            StmtKind::Asm(_) => self.diags.push(
+                Diagnostic::error(
+                    "P0303",
+                    s.span,
+                    "inline assembly: it cannot be type-checked, and could mask interrupts or forge pointers",
+                )
+                .with_help("extensions reach the system only through the SafeX API"),
+            ),
+        }
+    }
+
+    /// Branches on a condition. A constant `true` jumps straight to the
+    /// first target, so that `while (true)` without `break` does not fall
+    /// through (as in Java); a condition with an error keeps both arms
+    /// checked.
+    fn branch(&mut self, cond: &Expr, then_l: LabelId, else_l: LabelId) {
+        if let Ok(Const::Bool(true)) = self.env.try_const(cond) {
+            self.jump(then_l, vec![], cond.span);
+            return;
+        }
+        let c = match self.cond(cond) {
+            Some(c) => c,
+            None => self.value(InstKind::Bconst(true), cond.span, Raises::Nothing),
+        };
+        self.brif(c, then_l, else_l, cond.span);
+    }
+
+    fn scoped_stmt(&mut self, s: &Stmt) {
+        self.push_scope();
+        self.stmt(s);
+        self.pop_scope();
+    }
+
+    fn loop_body(&mut self, body: &Stmt, brk: LabelId, cont: LabelId) {
+        self.loops.push(LoopCx { brk, cont });
+        self.scoped_stmt(body);
+        self.loops.pop();
+    }
+
+    /// The loop is the layout range from its header to the current block.
+    fn close_loop(&mut self, header: usize) {
+        let end = BlockId(self.cur() as u32);
+        self.blocks[header].loop_end = Some(end);
+    }
+
+    fn exception(&mut self, name: &ast::Ident) -> Option<ExcKind> {
+        match ExcKind::from_name(&name.name) {
+            Some(k) if CATCHABLE.contains(&k) => Some(k),
+            Some(_) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "P0315",
+                        name.span,
+                        "`OutOfFuel` cannot be caught or raised: running out of fuel always ends the invocation",
+                    )
+                    .with_help("raise your extension's `budget` if it needs more work per invocation"),
+                );
+                None
+            }
+            None => {
+                let known: Vec<&str> = CATCHABLE.iter().map(|k| k.name()).collect();
+                self.diags.push(
+                    Diagnostic::error("P0109", name.span, format!("unknown exception `{}`", name.name))
+                        .with_help(format!("the exceptions are {}", known.join(", "))),
+                );
+                None
+            }
+        }
+    }
+
+    fn try_stmt(&mut self, body: &ast::Block, handlers: &[ast::Handler], span: Span) {
+        let join = self.new_label();
+        let mut clauses = Vec::new();
+        for h in handlers {
+            if let Some(kind) = self.exception(&h.exception) {
+                if clauses.iter().any(|&(k, _, _)| k == kind) {
+                    self.error("P0102", h.exception.span, format!("`{}` is handled twice", kind.name()));
+                    continue;
+                }
+                let label = self.new_label();
+                clauses.push((kind, label, h));
+            }
+        }
+        let depth = self.handlers.len();
+        self.handlers.extend(clauses.iter().map(|&(k, l, _)| (k, l)));
+        self.block(body);
+        self.handlers.truncate(depth);
+        self.jump(join, vec![], span);
+        for (_, label, h) in clauses {
+            self.place_label(label, false);
+            self.block(&h.body);
+            self.jump(join, vec![], h.span);
+        }
+        self.place_label(join, false);
+    }
+
+    fn ret(&mut self, value: Option<&Expr>, span: Span) {
+        let want = self.env.funcs[self.this].ret;
+        match (value, want) {
+            (None, Ty::Void) => self.terminate(Terminator::Return(None), span),
+            (Some(e), Ty::Void) => {
+                self.expr(e);
+                self.error("P0208", e.span, "a `void` function returns no value");
+                self.terminate(Terminator::Return(None), span);
+            }
+            (None, t) => {
+                let t = self.name(t);
+                self.error(
+                    "P0208",
+                    span,
+                    format!("this function returns `{t}`: `return` needs a value"),
+                );
+                self.terminate(Terminator::Raise(ExcKind::RangeError), span);
+            }
+            (Some(e), t) => match self.typed(e, t) {
+                Some(v) => self.terminate(Terminator::Return(Some(v)), span),
+                None => self.terminate(Terminator::Raise(ExcKind::RangeError), span),
+            },
+        }
+    }
+
+    fn local(&mut self, decl: &ast::VarDecl) {
+        self.check_redeclaration(&decl.name);
+        let ty = self.env.resolve_type(&decl.ty, self.diags);
+        if let Some(len) = &decl.len {
+            let len = self.env.array_len(len, self.diags);
+            let elem = match ty {
+                Ty::Int => Some(Elem::Int),
+                Ty::Bool => Some(Elem::Bool),
+                Ty::Cap(c) => Some(Elem::Cap(c)),
+                Ty::Struct(s) => Some(Elem::Struct(s)),
+                _ => None,
+            };
+            let (Some(len), Some(elem)) = (len, elem) else {
+                self.vars.push(Var {
+                    name: decl.name.name.clone(),
+                    ty: Ty::Error,
+                    storage: Storage::Ssa(None),
+                });
+                return;
+            };
+            let ty = Ty::Array { elem, len: Some(len) };
+            let slot = self.new_slot(ty, decl.span);
+            if let Some(init) = &decl.init {
+                self.init_array(slot, elem, len, init);
+            }
+            self.vars.push(Var {
+                name: decl.name.name.clone(),
+                ty,
+                storage: Storage::Mem(Root::Slot(slot)),
+            });
+            return;
+        }
+        match ty {
+            Ty::Struct(_) => {
+                let slot = self.new_slot(ty, decl.span);
+                if let Some(init) = &decl.init {
+                    let span = init_span(init);
+                    self.error("P0212", span, "struct variables start zeroed; assign their fields");
+                }
+                self.vars.push(Var {
+                    name: decl.name.name.clone(),
+                    ty,
+                    storage: Storage::Mem(Root::Slot(slot)),
+                });
+            }
+            Ty::Void => self.error("P0201", decl.span, "a variable cannot be `void`"),
+            _ => {
+                let value = match &decl.init {
+                    // The declared type was reported: only look inside.
+                    Some(Init::Expr(e)) if ty == Ty::Error => {
+                        self.expr(e);
+                        None
+                    }
+                    Some(Init::Expr(e)) => self.typed(e, ty),
+                    Some(Init::List(_, span)) => {
+                        self.error("P0201", *span, "a list initializes an array");
+                        None
+                    }
+                    None => None,
+                };
+                // An initializer with an error still assigns the variable
+                // (a placeholder value), so that its uses are still checked
+                // but not reported as uninitialized.
+                let value = match (value, &decl.init) {
+                    (Some(v), _) => Some(v),
+                    (None, Some(_)) => self.placeholder(ty, decl.span),
+                    (None, None) => None,
+                };
+                let ty = if value.is_none() && decl.init.is_some() {
+                    Ty::Error
+                } else {
+                    ty
+                };
+                self.vars.push(Var {
+                    name: decl.name.name.clone(),
+                    ty,
+                    storage: Storage::Ssa(value),
+                });
+            }
+        }
+    }
+
+    /// A value standing in for one that had an error (the module is not
+    /// returned, so it never runs); `None` for capabilities, which have none.
+    fn placeholder(&mut self, ty: Ty, span: Span) -> Option<ValueId> {
+        match ty {
+            Ty::Int => Some(self.iconst(0, span)),
+            Ty::Bool => Some(self.value(InstKind::Bconst(false), span, Raises::Nothing)),
+            _ => None,
+        }
+    }
+
+    fn new_slot(&mut self, ty: Ty, span: Span) -> SlotId {
+        let slot = SlotId(self.slots.len() as u32);
+        self.slots.push(obj_type(ty).expect("slots hold arrays and structs"));
+        // Zero again at each execution of the declaration (entry zeroing is
+        // added when the function is finished).
+        self.emit(InstKind::Init(slot), span, Raises::Nothing);
+        slot
+    }
+
+    fn init_array(&mut self, slot: SlotId, elem: Elem, len: u32, init: &Init) {
+        let Init::List(items, span) = init else {
+            self.error(
+                "P0201",
+                init_span(init),
+                "an array is initialized with a list: `{1, 2, 3}`",
+            );
+            return;
+        };
+        if items.len() > len as usize {
+            self.error("P0211", *span, format!("{} values for an array of {len}", items.len()));
+            return;
+        }
+        for (i, item) in items.iter().enumerate() {
+            let Some(v) = self.typed(item, elem.ty()) else { continue };
+            let index = self.iconst(i as i64, item.span);
+            let root = Root::Slot(slot);
+            let idx = self.value(InstKind::CheckBounds { value: index, root }, item.span, Raises::Nothing);
+            let place = Place {
+                root,
+                index: Some(idx),
+                fields: vec![],
+            };
+            self.emit(InstKind::Store { place, value: v }, item.span, Raises::Nothing);
+        }
+    }
+
+    // ---- expressions -------------------------------------------------------
+
+    /// An expression that must have type `want`; `None` after an error.
+    fn typed(&mut self, e: &Expr, want: Ty) -> Option<ValueId> {
+        if want == Ty::Error {
+            return None; // the expected type was reported
+        }
+        match self.expr(e) {
+            Val::Value(v, ty) if ty == want => Some(v),
+            Val::Value(_, Ty::Error) | Val::Error => None,
+            Val::Value(_, ty) => {
+                self.mismatch(e.span, want, ty);
+                None
+            }
+            Val::Void => {
+                self.error("P0207", e.span, "this call returns nothing; its value cannot be used");
+                None
+            }
+        }
+    }
+
+    fn mismatch(&mut self, span: Span, want: Ty, found: Ty) {
+        let (w, f) = (self.name(want), self.name(found));
+        let d = match (want, found) {
+            (Ty::Cap(_), Ty::Int | Ty::Bool) => Diagnostic::error(
+                "P0316",
+                span,
+                format!("expected `{w}`, found `{f}`: capabilities cannot be made from other values"),
+            )
+            .with_help("capabilities come only from the host, as entry-point parameters"),
+            (Ty::Int | Ty::Bool, Ty::Cap(_)) => Diagnostic::error(
+                "P0316",
+                span,
+                format!("expected `{w}`, found `{f}`: a capability is an opaque handle, not a number"),
+            ),
+            (Ty::Bool, Ty::Int) => Diagnostic::error("P0201", span, format!("expected `{w}`, found `{f}`"))
+                .with_help("compare explicitly, e.g. `x != 0`"),
+            _ => Diagnostic::error("P0201", span, format!("expected `{w}`, found `{f}`")),
+        };
+        self.diags.push(d);
+    }
+
+    fn cond(&mut self, e: &Expr) -> Option<ValueId> {
+        self.typed(e, Ty::Bool)
+    }
+
+    fn int(&mut self, e: &Expr) -> Option<ValueId> {
+        self.typed(e, Ty::Int)
+    }
+
+    fn expr(&mut self, e: &Expr) -> Val {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Int(n) => match i64::try_from(*n) {
+                Ok(n) => Val::Value(self.iconst(n, span), Ty::Int),
+                Err(_) => {
+                    self.error("P0210", span, "integer literal does not fit `int` (64-bit signed)");
+                    Val::Error
+                }
+            },
+            ExprKind::Bool(b) => Val::Value(self.value(InstKind::Bconst(*b), span, Raises::Nothing), Ty::Bool),
+            ExprKind::Str(_) => {
+                self.diags.push(
+                    Diagnostic::error("P0107", span, "a string literal only names an attribute or an event")
+                        .with_help("e.g. `get_attribute(app, \"actual_cpu\")`, `raise_event(\"Error\", e)`"),
+                );
+                Val::Error
+            }
+            ExprKind::Var(name) => self.read_var(name),
+            ExprKind::Unary(op, inner) => self.unary(*op, inner, span),
+            ExprKind::Binary(BinOp::And | BinOp::Or, l, r) => {
+                let is_and = matches!(e.kind, ExprKind::Binary(BinOp::And, ..));
+                self.short_circuit(is_and, l, r, span)
+            }
+            ExprKind::Binary(op, l, r) => {
+                let a = self.expr(l);
+                let held = self.hold(a);
+                let b = self.expr(r);
+                let a = self.take(held);
+                self.binary(*op, a, b, l.span, r.span, span)
+            }
+            ExprKind::Assign(op, target, value) => self.assign(*op, target, value, span),
+            ExprKind::IncDec {
+                increment,
+                prefix,
+                target,
+            } => {
+                let one = Expr {
+                    kind: ExprKind::Int(1),
+                    span,
+                };
+                let op = if *increment { BinOp::Add } else { BinOp::Sub };
+                if !*prefix && !self.is_local(target) {
+                    return self.postfix_in_memory(op, target, span);
+                }
+                let old = if *prefix { None } else { self.rvalue_of(target) };
+                let new = self.assign(Some(op), target, &one, span);
+                match (old, new) {
+                    (Some(old), Val::Value(..)) => Val::Value(old, Ty::Int),
+                    (_, new) => new,
+                }
+            }
+            ExprKind::Call(name, args) => self.call(name, args, span),
+            ExprKind::Index(..) | ExprKind::Field(..) => match self.place(e) {
+                Some((place, ty)) => self.load(place, ty, span),
+                None => Val::Error,
+            },
+            ExprKind::Cast(ty, inner) => {
+                self.expr(inner);
+                let t = self.env.resolve_type(ty, &mut Vec::new());
+                let to = self.name(t);
+                self.diags.push(
+                    Diagnostic::error("P0301", span, format!("cast to `{to}`: Popcorn-SX has no casts")).with_help(
+                        "a cast could turn an integer into a pointer or capability; convert explicitly, e.g. `x != 0`",
+                    ),
+                );
+                Val::Error
+            }
+            ExprKind::AddrOf(_) | ExprKind::Deref(_) => {
+                let what = if matches!(e.kind, ExprKind::AddrOf(_)) {
+                    "`&` (address-of)"
+                } else {
+                    "unary `*` (dereference)"
+                };
+                self.diags.push(pointer_error(span, what));
+                Val::Error
+            }
+            ExprKind::Arrow(..) => {
+                self.diags
+                    .push(pointer_error(span, "`->`").with_help("fields are reached with `.`: `s.t`"));
+                Val::Error
+            }
+        }
+    }
+
+    fn is_local(&self, target: &Expr) -> bool {
+        matches!(&target.kind, ExprKind::Var(name) if self.lookup(&name.name).is_some_and(|i| matches!(self.vars[i].storage, Storage::Ssa(_))))
+    }
+
+    fn rebind(&mut self, var: usize, v: ValueId, ty: Ty) -> Val {
+        self.vars[var].storage = Storage::Ssa(Some(v));
+        Val::Value(v, ty)
+    }
+
+    /// The type of an assignment target, without emitting anything.
+    fn lvalue_type(&self, e: &Expr) -> Option<Ty> {
+        match &e.kind {
+            ExprKind::Var(name) => match self.lookup(&name.name) {
+                Some(i) => Some(self.vars[i].ty),
+                None => match self.env.names.get(&name.name) {
+                    Some((Name::Global(g), _)) => Some(self.env.globals[*g].ty),
+                    _ => None,
+                },
+            },
+            ExprKind::Index(base, _) => match self.lvalue_type(base)? {
+                Ty::Array { elem, .. } => Some(elem.ty()),
+                _ => None,
+            },
+            ExprKind::Field(base, field) => match self.lvalue_type(base)? {
+                Ty::Struct(s) => {
+                    let fields = &self.env.structs[s.index()].fields;
+                    fields.iter().find(|(n, _)| *n == field.name).map(|(_, t)| *t)
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Reports an assignment to a constant or a function.
+    fn unassignable(&mut self, target: &Expr) -> bool {
+        if let ExprKind::Var(name) = &target.kind
+            && self.lookup(&name.name).is_none()
+            && let Some((Name::Const(_) | Name::Func(_), _)) = self.env.names.get(&name.name)
+        {
+            self.error("P0204", target.span, format!("`{}` cannot be assigned", name.name));
+            return true;
+        }
+        false
+    }
+
+    /// `x++` / `x--` on a global, an element or a field: the old value.
+    fn postfix_in_memory(&mut self, op: BinOp, target: &Expr, span: Span) -> Val {
+        if self.unassignable(target) {
+            return Val::Error;
+        }
+        let Some((place, ty)) = self.place(target) else {
+            return Val::Error;
+        };
+        if ty != Ty::Int {
+            if ty != Ty::Error {
+                self.mismatch(target.span, Ty::Int, ty);
+            }
+            return Val::Error;
+        }
+        let old = self.load(place.clone(), ty, target.span);
+        let one = Val::Value(self.iconst(1, span), Ty::Int);
+        if let Val::Value(new, _) = self.binary(op, old, one, target.span, span, span) {
+            self.emit(InstKind::Store { place, value: new }, span, Raises::Nothing);
+        }
+        old
+    }
+
+    /// The current value of a scalar lvalue (for postfix `++`), if it has one.
+    fn rvalue_of(&mut self, target: &Expr) -> Option<ValueId> {
+        if let ExprKind::Var(name) = &target.kind
+            && let Some(i) = self.lookup(&name.name)
+            && let Storage::Ssa(v) = self.vars[i].storage
+        {
+            return v;
+        }
+        None
+    }
+
+    fn read_var(&mut self, name: &ast::Ident) -> Val {
+        if let Some(i) = self.lookup(&name.name) {
+            let var = &self.vars[i];
+            return match (&var.storage, var.ty) {
+                (_, Ty::Error) => Val::Error,
+                (Storage::Ssa(Some(v)), ty) => Val::Value(*v, ty),
+                (Storage::Ssa(None), _) => {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "P0310",
+                            name.span,
+                            format!("`{}` is read before it is assigned on every path to here", name.name),
+                        )
+                        .with_help("initialize it where it is declared"),
+                    );
+                    Val::Error
+                }
+                (Storage::Mem(_), ty) => {
+                    let t = self.name(ty);
+                    self.error(
+                        "P0209",
+                        name.span,
+                        format!("`{}` is `{t}`: use an element or a field", name.name),
+                    );
+                    Val::Error
+                }
+            };
+        }
+        match self.env.names.get(&name.name) {
+            Some((Name::Const(Const::Int(n)), _)) => Val::Value(self.iconst(*n, name.span), Ty::Int),
+            Some((Name::Const(Const::Bool(b)), _)) => {
+                Val::Value(self.value(InstKind::Bconst(*b), name.span, Raises::Nothing), Ty::Bool)
+            }
+            Some((Name::Global(g), _)) => {
+                let ty = self.env.globals[*g].ty;
+                let root = Root::Global(self.env.globals[*g].id);
+                match ty {
+                    Ty::Int | Ty::Bool | Ty::Cap(_) => self.load(
+                        Place {
+                            root,
+                            index: None,
+                            fields: vec![],
+                        },
+                        ty,
+                        name.span,
+                    ),
+                    Ty::Error => Val::Error,
+                    _ => {
+                        let t = self.name(ty);
+                        self.error(
+                            "P0209",
+                            name.span,
+                            format!("`{}` is `{t}`: use an element or a field", name.name),
+                        );
+                        Val::Error
+                    }
+                }
+            }
+            Some((Name::Func(_), _)) => {
+                self.error("P0201", name.span, format!("`{}` is a function; call it", name.name));
+                Val::Error
+            }
+            None => {
+                self.error("P0101", name.span, format!("unknown name `{}`", name.name));
+                Val::Error
+            }
+        }
+    }
+
+    /// Loads a scalar from memory; capabilities pass `check.null`.
+    fn load(&mut self, place: Place, ty: Ty, span: Span) -> Val {
+        match ty {
+            Ty::Int | Ty::Bool => Val::Value(self.value(InstKind::Load(place), span, Raises::Nothing), ty),
+            Ty::Cap(_) => {
+                let maybe = self.value(InstKind::Load(place), span, Raises::Nothing);
+                let cap = self.value(InstKind::CheckNull(maybe), span, Raises::One(ExcKind::NullCapability));
+                Val::Value(cap, ty)
+            }
+            Ty::Error => Val::Error,
+            _ => {
+                let t = self.name(ty);
+                self.error("P0209", span, format!("this is `{t}`: use an element or a field"));
+                Val::Error
+            }
+        }
+    }
+
+    /// The memory place an `a[i]`, `s.f` or `a[i].f` names, with its type.
+    fn place(&mut self, e: &Expr) -> Option<(Place, Ty)> {
+        match &e.kind {
+            ExprKind::Var(name) => {
+                let (root, ty) = self.root(name)?;
+                Some((
+                    Place {
+                        root,
+                        index: None,
+                        fields: vec![],
+                    },
+                    ty,
+                ))
+            }
+            ExprKind::Index(base, index) => {
+                let (place, ty) = self.place(base)?;
+                let Ty::Array { elem, .. } = ty else {
+                    if ty != Ty::Error {
+                        let t = self.name(ty);
+                        self.error("P0209", base.span, format!("indexing `{t}`, which is not an array"));
+                    }
+                    return None;
+                };
+                let i = self.int(index)?;
+                let idx = self.value(
+                    InstKind::CheckBounds {
+                        value: i,
+                        root: place.root,
+                    },
+                    index.span,
+                    Raises::One(ExcKind::OutOfBounds),
+                );
+                Some((
+                    Place {
+                        index: Some(idx),
+                        ..place
+                    },
+                    elem.ty(),
+                ))
+            }
+            ExprKind::Field(base, field) => {
+                if let ExprKind::Var(name) = &base.kind
+                    && let Some(i) = self.lookup(&name.name)
+                    && let Storage::Ssa(_) = self.vars[i].storage
+                {
+                    if self.vars[i].ty != Ty::Error {
+                        let t = self.name(self.vars[i].ty);
+                        self.error(
+                            "P0106",
+                            field.span,
+                            format!("`{}` is `{t}`, which has no fields", name.name),
+                        );
+                    }
+                    return None;
+                }
+                let (mut place, ty) = self.place(base)?;
+                let Ty::Struct(s) = ty else {
+                    if ty != Ty::Error {
+                        let t = self.name(ty);
+                        self.error("P0106", field.span, format!("`{t}` has no fields"));
+                    }
+                    return None;
+                };
+                let info = &self.env.structs[s.index()];
+                match info.fields.iter().position(|(n, _)| *n == field.name) {
+                    Some(i) => {
+                        let fty = info.fields[i].1;
+                        place.fields.push(i as u32);
+                        Some((place, fty))
+                    }
+                    None => {
+                        let msg = format!("struct `{}` has no field `{}`", info.name, field.name);
+                        self.error("P0106", field.span, msg);
+                        None
+                    }
+                }
+            }
+            _ => {
+                self.expr(e);
+                self.error(
+                    "P0204",
+                    e.span,
+                    "this expression does not name a variable, an element or a field",
+                );
+                None
+            }
+        }
+    }
+
+    /// A name that is a memory object: local array or struct, array
+    /// parameter, or global.
+    fn root(&mut self, name: &ast::Ident) -> Option<(Root, Ty)> {
+        if let Some(i) = self.lookup(&name.name) {
+            return match self.vars[i].storage {
+                Storage::Mem(root) => Some((root, self.vars[i].ty)),
+                Storage::Ssa(_) if self.vars[i].ty == Ty::Error => None,
+                Storage::Ssa(_) => {
+                    let t = self.name(self.vars[i].ty);
+                    self.error(
+                        "P0209",
+                        name.span,
+                        format!("`{}` is `{t}`, not an array or a struct", name.name),
+                    );
+                    None
+                }
+            };
+        }
+        match self.env.names.get(&name.name) {
+            Some((Name::Global(g), _)) => {
+                let info = &self.env.globals[*g];
+                Some((Root::Global(info.id), info.ty))
+            }
+            Some(_) => {
+                self.error(
+                    "P0209",
+                    name.span,
+                    format!("`{}` is not an array or a struct", name.name),
+                );
+                None
+            }
+            None => {
+                self.error("P0101", name.span, format!("unknown name `{}`", name.name));
+                None
+            }
+        }
+    }
+
+    fn unary(&mut self, op: UnOp, inner: &Expr, span: Span) -> Val {
+        // A negative literal is a constant, not a negation that could overflow.
+        if op == UnOp::Neg
+            && let ExprKind::Int(n) = inner.kind
+            && n <= 1 << 63
+        {
+            return Val::Value(self.iconst((n as i64).wrapping_neg(), span), Ty::Int);
+        }
+        match op {
+            UnOp::Neg => match self.int(inner) {
+                Some(v) => Val::Value(
+                    self.value(
+                        InstKind::Unary {
+                            op: UnaryOp::Neg,
+                            arg: v,
+                        },
+                        span,
+                        Raises::One(ExcKind::Overflow),
+                    ),
+                    Ty::Int,
+                ),
+                None => Val::Error,
+            },
+            UnOp::BitNot => match self.int(inner) {
+                Some(v) => Val::Value(
+                    self.value(
+                        InstKind::Unary {
+                            op: UnaryOp::Not,
+                            arg: v,
+                        },
+                        span,
+                        Raises::Nothing,
+                    ),
+                    Ty::Int,
+                ),
+                None => Val::Error,
+            },
+            UnOp::Not => match self.cond(inner) {
+                Some(v) => Val::Value(
+                    self.value(
+                        InstKind::Unary {
+                            op: UnaryOp::Not,
+                            arg: v,
+                        },
+                        span,
+                        Raises::Nothing,
+                    ),
+                    Ty::Bool,
+                ),
+                None => Val::Error,
+            },
+        }
+    }
+
+    fn short_circuit(&mut self, is_and: bool, l: &Expr, r: &Expr, span: Span) -> Val {
+        let Some(a) = self.cond(l) else {
+            self.expr(r);
+            return Val::Error;
+        };
+        let (rhs, join) = (self.new_label(), self.new_label());
+        self.labels[join.0].extra = vec![Type::Bool];
+        self.ensure_open();
+        // `a && b` is `a ? b : a`, and `a || b` is `a ? a : b`.
+        let (then_to, else_to) = if is_and {
+            (
+                self.target(rhs, Edge::Then, vec![]),
+                self.target(join, Edge::Else, vec![a]),
+            )
+        } else {
+            (
+                self.target(join, Edge::Then, vec![a]),
+                self.target(rhs, Edge::Else, vec![]),
+            )
+        };
+        self.terminate(
+            Terminator::Brif {
+                cond: a,
+                then_to,
+                else_to,
+            },
+            span,
+        );
+        self.place_label(rhs, false);
+        let b = match self.cond(r) {
+            Some(b) => b,
+            None => self.value(InstKind::Bconst(false), r.span, Raises::Nothing),
+        };
+        self.jump(join, vec![b], span);
+        let result = self.place_label(join, false);
+        Val::Value(result[0], Ty::Bool)
+    }
+
+    fn binary(&mut self, op: BinOp, a: Val, b: Val, ls: Span, rs: Span, span: Span) -> Val {
+        let (Val::Value(a, ta), Val::Value(b, tb)) = (a, b) else {
+            if matches!(a, Val::Void) || matches!(b, Val::Void) {
+                self.error("P0207", span, "an operand returns nothing");
+            }
+            return Val::Error;
+        };
+        if ta == Ty::Error || tb == Ty::Error {
+            return Val::Error;
+        }
+        if matches!(ta, Ty::Cap(_)) || matches!(tb, Ty::Cap(_)) {
+            self.diags.push(
+                Diagnostic::error(
+                    "P0316",
+                    span,
+                    "a capability used as a number: capabilities are opaque handles, never compared or computed with",
+                )
+                .with_help("read attributes through it with `get_attribute`"),
+            );
+            return Val::Error;
+        }
+        let cmp = |c: Cond| InstKind::Icmp {
+            cond: c,
+            lhs: a,
+            rhs: b,
+        };
+        let arith = |op: BinaryOp| InstKind::Binary { op, lhs: a, rhs: b };
+        let (kind, raises, ty) = match (op, ta, tb) {
+            (BinOp::Eq, Ty::Bool, Ty::Bool) => (cmp(Cond::Eq), Raises::Nothing, Ty::Bool),
+            (BinOp::Ne, Ty::Bool, Ty::Bool) => (cmp(Cond::Ne), Raises::Nothing, Ty::Bool),
+            (BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor, Ty::Bool, Ty::Bool) => {
+                (arith(bitwise(op)), Raises::Nothing, Ty::Bool)
+            }
+            (_, Ty::Int, Ty::Int) => match op {
+                BinOp::Add => (arith(BinaryOp::Add), Raises::One(ExcKind::Overflow), Ty::Int),
+                BinOp::Sub => (arith(BinaryOp::Sub), Raises::One(ExcKind::Overflow), Ty::Int),
+                BinOp::Mul => (arith(BinaryOp::Mul), Raises::One(ExcKind::Overflow), Ty::Int),
+                BinOp::Shl => (arith(BinaryOp::Shl), Raises::One(ExcKind::Overflow), Ty::Int),
+                BinOp::Shr => (arith(BinaryOp::Shr), Raises::One(ExcKind::Overflow), Ty::Int),
+                BinOp::Div | BinOp::Rem => {
+                    let nz = self.value(InstKind::CheckNonZero(b), rs, Raises::One(ExcKind::DivideByZero));
+                    let op = if op == BinOp::Div { BinaryOp::Div } else { BinaryOp::Rem };
+                    (
+                        InstKind::Binary { op, lhs: a, rhs: nz },
+                        Raises::One(ExcKind::Overflow),
+                        Ty::Int,
+                    )
+                }
+                BinOp::BitAnd | BinOp::BitOr | BinOp::BitXor => (arith(bitwise(op)), Raises::Nothing, Ty::Int),
+                BinOp::Eq => (cmp(Cond::Eq), Raises::Nothing, Ty::Bool),
+                BinOp::Ne => (cmp(Cond::Ne), Raises::Nothing, Ty::Bool),
+                BinOp::Lt => (cmp(Cond::Lt), Raises::Nothing, Ty::Bool),
+                BinOp::Le => (cmp(Cond::Le), Raises::Nothing, Ty::Bool),
+                BinOp::Gt => (cmp(Cond::Gt), Raises::Nothing, Ty::Bool),
+                BinOp::Ge => (cmp(Cond::Ge), Raises::Nothing, Ty::Bool),
+                BinOp::And | BinOp::Or => unreachable!("short-circuit operators are lowered as control flow"),
+            },
+            _ => {
+                let (l, r) = (self.name(ta), self.name(tb));
+                let d = Diagnostic::error(
+                    "P0201",
+                    ls.to(rs),
+                    format!("no operator `{}` for `{l}` and `{r}`", op_text(op)),
+                );
+                let d = if ta == Ty::Bool || tb == Ty::Bool {
+                    d.with_help("`bool` is not an integer; compare explicitly")
+                } else {
+                    d
+                };
+                self.diags.push(d);
+                return Val::Error;
+            }
+        };
+        Val::Value(self.value(kind, span, raises), ty)
+    }
+
+    fn assign(&mut self, op: Option<BinOp>, target: &Expr, value: &Expr, span: Span) -> Val {
+        // A local SSA variable: rebinding, no memory.
+        if let ExprKind::Var(name) = &target.kind
+            && let Some(i) = self.lookup(&name.name)
+            && let Storage::Ssa(_) = self.vars[i].storage
+        {
+            let ty = self.vars[i].ty;
+            let new = match op {
+                None => self.expr(value),
+                Some(op) => {
+                    // The right-hand side first: if it starts new blocks, the
+                    // variable's current value is the one after them.
+                    let rhs = self.expr(value);
+                    let current = match self.vars[i].storage {
+                        Storage::Ssa(current) => current,
+                        Storage::Mem(_) => None,
+                    };
+                    let old = match current {
+                        Some(v) => Val::Value(v, ty),
+                        None if ty == Ty::Error => Val::Error,
+                        None => {
+                            self.error(
+                                "P0310",
+                                name.span,
+                                format!("`{}` is read before it is assigned", name.name),
+                            );
+                            Val::Error
+                        }
+                    };
+                    self.binary(op, old, rhs, target.span, value.span, span)
+                }
+            };
+            let assigned = match new {
+                Val::Value(v, t) if t == ty => return self.rebind(i, v, t),
+                Val::Value(_, Ty::Error) | Val::Error => Val::Error,
+                Val::Value(_, t) => {
+                    if ty != Ty::Error {
+                        self.mismatch(value.span, ty, t);
+                    }
+                    Val::Error
+                }
+                Val::Void => {
+                    self.error("P0207", value.span, "this call returns nothing");
+                    Val::Error
+                }
+            };
+            // The variable counts as assigned, so its later uses are checked
+            // without repeating this error.
+            if let Some(v) = self.placeholder(ty, span) {
+                self.vars[i].storage = Storage::Ssa(Some(v));
+            }
+            return assigned;
+        }
+        if self.unassignable(target) {
+            return Val::Error;
+        }
+        if let Some(ty @ (Ty::Struct(_) | Ty::Array { .. })) = self.lvalue_type(target) {
+            let t = self.name(ty);
+            self.error(
+                "P0212",
+                target.span,
+                format!("assignment of a whole `{t}`: assign its elements or fields"),
+            );
+            return Val::Error;
+        }
+        // The right-hand side first (C leaves the order open): a checked
+        // index must not have to cross the blocks an `&&` in it starts.
+        let rhs = self.expr(value);
+        let Some((place, ty)) = self.place(target) else {
+            return Val::Error;
+        };
+        if !matches!(ty, Ty::Int | Ty::Bool | Ty::Cap(_)) {
+            if ty != Ty::Error {
+                let t = self.name(ty);
+                self.error(
+                    "P0212",
+                    target.span,
+                    format!("assignment of a whole `{t}`: assign its elements or fields"),
+                );
+            }
+            return Val::Error;
+        }
+        if matches!(ty, Ty::Cap(_)) && self.rights.contains(Rights::GUARD) {
+            self.error(
+                "P0317",
+                target.span,
+                "a guard cannot store a capability: the guard right must not outlive it",
+            );
+            return Val::Error;
+        }
+        let new = match op {
+            None => rhs,
+            Some(op) => {
+                let old = self.load(place.clone(), ty, target.span);
+                self.binary(op, old, rhs, target.span, value.span, span)
+            }
+        };
+        match new {
+            Val::Value(v, t) if t == ty => {
+                self.emit(InstKind::Store { place, value: v }, span, Raises::Nothing);
+                Val::Value(v, t)
+            }
+            Val::Value(_, Ty::Error) | Val::Error => Val::Error,
+            Val::Value(_, t) => {
+                self.mismatch(value.span, ty, t);
+                Val::Error
+            }
+            Val::Void => {
+                self.error("P0207", value.span, "this call returns nothing");
+                Val::Error
+            }
+        }
+    }
+
+    // ---- calls -------------------------------------------------------------
+
+    fn call(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Val {
+        match name.name.as_str() {
+            "get_attribute" | "set_attribute" => return self.attribute_call(name, args, span),
+            "raise_event" => return self.raise_event(args, span),
+            "now_us" => {
+                if self.arity(name, args, 0) {
+                    let v = self.value(
+                        InstKind::Helper {
+                            id: helper_id("now_us"),
+                            args: vec![],
+                            result: true,
+                        },
+                        span,
+                        Raises::Nothing,
+                    );
+                    return Val::Value(v, Ty::Int);
+                }
+                return Val::Error;
+            }
+            "block" => return self.block_call(name, args, span),
+            "size" => return self.size(name, args, span),
+            _ => {}
+        }
+        let Some((Name::Func(callee), _)) = self.env.names.get(&name.name).copied() else {
+            for a in args {
+                self.expr(a);
+            }
+            let d = match classify_symbol(&name.name) {
+                Some(Forbidden::InterruptMasking) => Diagnostic::error(
+                    "P0305",
+                    name.span,
+                    format!("interrupt masking: `{}` controls interrupts or preemption", name.name),
+                )
+                .with_help("the timer that bounds an extension's run time could no longer stop it"),
+                Some(Forbidden::Lock) => Diagnostic::error(
+                    "P0306",
+                    name.span,
+                    format!("lock use: `{}` is a synchronization primitive", name.name),
+                )
+                .with_help("an extension aborted while holding a lock would leave it held; shared state is reached only through the SafeX API"),
+                Some(Forbidden::Allocation) => Diagnostic::error(
+                    "P0307",
+                    name.span,
+                    format!("memory allocation: `{}` is not available", name.name),
+                )
+                .with_help("use globals and fixed-size arrays"),
+                None => Diagnostic::error("P0101", name.span, format!("unknown function `{}`", name.name)),
+            };
+            self.diags.push(d);
+            return Val::Error;
+        };
+        let info = &self.env.funcs[callee];
+        let (params, ret, writes) = (info.params.clone(), info.ret, info.writes);
+        if info.decl.kind != AstKind::Plain {
+            self.error(
+                "P0201",
+                name.span,
+                format!("`{}` is an entry point; the service manager calls it", name.name),
+            );
+            return Val::Error;
+        }
+        if !self.arity(name, args, params.len()) {
+            return Val::Error;
+        }
+        if self.rights.contains(Rights::GUARD) {
+            let passes_cap = params.iter().any(|p| matches!(p, Ty::Cap(_)));
+            if writes || passes_cap {
+                let why = if writes {
+                    "writes attributes"
+                } else {
+                    "takes a capability"
+                };
+                self.diags.push(
+                    Diagnostic::error(
+                        "P0317",
+                        name.span,
+                        format!("a guard cannot call `{}`: it {why}", name.name),
+                    )
+                    .with_help("a guard holds the guard right and never writes: its capability stays in the guard"),
+                );
+                return Val::Error;
+            }
+        }
+        // Values are held until the call: a later argument may contain `&&`.
+        let mut evaluated: Vec<Result<Arg, Held>> = Vec::new();
+        let mut ok = true;
+        for (arg, &want) in args.iter().zip(&params) {
+            match want {
+                Ty::Array { elem, .. } => match &arg.kind {
+                    ExprKind::Var(n) => match self.root(n) {
+                        Some((root, Ty::Array { elem: e, .. })) if e == elem => evaluated.push(Ok(Arg::Ref(root))),
+                        Some((_, have)) => {
+                            let (w, h) = (self.name(want), self.name(have));
+                            self.error("P0209", arg.span, format!("expected an array `{w}`, found `{h}`"));
+                            ok = false;
+                        }
+                        None => ok = false,
+                    },
+                    _ => {
+                        self.expr(arg);
+                        self.error("P0209", arg.span, "an array parameter takes the name of an array");
+                        ok = false;
+                    }
+                },
+                // A parameter whose type was reported takes nothing.
+                Ty::Error => ok = false,
+                _ => match self.typed(arg, want) {
+                    Some(v) => {
+                        let held = self.hold(Val::Value(v, want));
+                        evaluated.push(Err(held));
+                    }
+                    None => ok = false,
+                },
+            }
+        }
+        let mut tal_args = Vec::with_capacity(evaluated.len());
+        for arg in evaluated.into_iter().rev() {
+            match arg {
+                Ok(arg) => tal_args.push(arg),
+                Err(held) => match self.take(held) {
+                    Val::Value(v, _) => tal_args.push(Arg::Value(v)),
+                    _ => ok = false,
+                },
+            }
+        }
+        tal_args.reverse();
+        if !ok {
+            return Val::Error;
+        }
+        let id = self.func_ids[callee].expect("called functions are emitted");
+        let result = ret != Ty::Void;
+        let kind = InstKind::Call {
+            callee: Callee::Func(id),
+            args: tal_args,
+            result,
+        };
+        match self.emit(kind, span, Raises::Any) {
+            Some(v) => Val::Value(v, ret),
+            None => Val::Void,
+        }
+    }
+
+    fn arity(&mut self, name: &ast::Ident, args: &[Expr], n: usize) -> bool {
+        if args.len() == n {
+            return true;
+        }
+        self.error(
+            "P0202",
+            name.span,
+            format!("`{}` takes {n} argument{}, given {}", name.name, plural(n), args.len()),
+        );
+        false
+    }
+
+    /// The capability argument of an API call and its class.
+    fn cap_arg(&mut self, arg: &Expr, what: &str) -> Option<(ValueId, ClassId)> {
+        match self.expr(arg) {
+            Val::Value(v, Ty::Cap(c)) => Some((v, c)),
+            Val::Value(_, Ty::Error) | Val::Error => None,
+            Val::Value(_, t) => {
+                let t = self.name(t);
+                let code = if matches!(t.as_str(), "int" | "bool") {
+                    "P0316"
+                } else {
+                    "P0201"
+                };
+                self.error(
+                    code,
+                    arg.span,
+                    format!("`{what}` needs a capability `cap<class>`, found `{t}`"),
+                );
+                None
+            }
+            Val::Void => {
+                self.error("P0207", arg.span, "this call returns nothing");
+                None
+            }
+        }
+    }
+
+    /// A string-literal name argument.
+    fn name_arg<'x>(&mut self, arg: &'x Expr, what: &str) -> Option<&'x str> {
+        match &arg.kind {
+            ExprKind::Str(s) => Some(s),
+            _ => {
+                self.expr(arg);
+                self.diags.push(
+                    Diagnostic::error("P0107", arg.span, format!("the {what} name must be a string literal"))
+                        .with_help("names are checked at compile time against the class, so they cannot be computed"),
+                );
+                None
+            }
+        }
+    }
+
+    fn attribute_call(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Val {
+        let set = name.name == "set_attribute";
+        if !self.arity(name, args, if set { 3 } else { 2 }) {
+            return Val::Error;
+        }
+        let cap = self.cap_arg(&args[0], &name.name);
+        let attr_name = self.name_arg(&args[1], "attribute");
+        let (cap, value) = match (cap, set) {
+            (Some((v, class)), true) => {
+                let held = self.hold(Val::Value(v, Ty::Cap(class)));
+                let value = self.expr(&args[2]);
+                match self.take(held) {
+                    Val::Value(v, _) => (Some((v, class)), Some(value)),
+                    _ => (None, Some(value)),
+                }
+            }
+            (None, true) => (None, Some(self.expr(&args[2]))),
+            (cap, false) => (cap, None),
+        };
+        let (Some((cap, class)), Some(attr_name)) = (cap, attr_name) else {
+            return Val::Error;
+        };
+        let Some((index, attr)) = self.env.attr(class, attr_name) else {
+            let class_name = &self.env.classes[class.index()].name;
+            let names: Vec<&str> = self.env.classes[class.index()]
+                .attrs
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect();
+            let d = Diagnostic::error(
+                "P0104",
+                args[1].span,
+                format!("class `{class_name}` has no attribute \"{attr_name}\""),
+            )
+            .with_help(format!("its attributes are: {}", names.join(", ")));
+            self.diags.push(d);
+            return Val::Error;
+        };
+        let attr_ref = AttrRef { class, attr: index };
+        let (attr_ty, readonly, range) = (attr.ty, attr.readonly, attr.range);
+        if !set {
+            let kind = InstKind::Helper {
+                id: helper_id("get_attribute"),
+                args: vec![HelperArg::Value(cap), HelperArg::Attr(attr_ref)],
+                result: true,
+            };
+            return Val::Value(self.value(kind, span, Raises::Nothing), attr_ty);
+        }
+        if readonly {
+            self.diags.push(
+                Diagnostic::error("P0311", args[1].span, format!("attribute \"{attr_name}\" is read-only"))
+                    .with_help("read-only attributes report the system's state; the service manager owns them"),
+            );
+            return Val::Error;
+        }
+        if self.env.funcs[self.this].decl.kind != AstKind::Plain && !self.rights.contains(Rights::WRITE) {
+            self.diags.push(
+                Diagnostic::error("P0317", name.span, "a guard cannot write attributes")
+                    .with_help("a guard returns the value to store; a write from a guard would run guards again"),
+            );
+            return Val::Error;
+        }
+        let (v, t) = match value {
+            Some(Val::Value(v, t)) => (v, t),
+            Some(Val::Void) => {
+                self.error(
+                    "P0207",
+                    args[2].span,
+                    "this call returns nothing; its value cannot be used",
+                );
+                return Val::Error;
+            }
+            _ => return Val::Error,
+        };
+        if t != attr_ty {
+            if t != Ty::Error {
+                self.mismatch(args[2].span, attr_ty, t);
+            }
+            return Val::Error;
+        }
+        let v = match range {
+            Some((lo, hi)) => {
+                if let Ok(Const::Int(n)) = self.env.try_const(&args[2])
+                    && !(lo..=hi).contains(&n)
+                {
+                    self.diags.push(Diagnostic::error(
+                        "P0312",
+                        args[2].span,
+                        format!("{n} is outside the range {lo}..={hi} of \"{attr_name}\""),
+                    ));
+                    return Val::Error;
+                }
+                self.value(
+                    InstKind::CheckRange {
+                        value: v,
+                        attr: attr_ref,
+                    },
+                    args[2].span,
+                    Raises::One(ExcKind::RangeError),
+                )
+            }
+            None => v,
+        };
+        let kind = InstKind::Helper {
+            id: helper_id("set_attribute"),
+            args: vec![HelperArg::Value(cap), HelperArg::Attr(attr_ref), HelperArg::Value(v)],
+            result: false,
+        };
+        self.emit(kind, span, Raises::Nothing);
+        Val::Void
+    }
+
+    fn raise_event(&mut self, args: &[Expr], span: Span) -> Val {
+        let name = ast::Ident {
+            name: "raise_event".into(),
+            span,
+        };
+        if !self.arity(&name, args, 2) {
+            return Val::Error;
+        }
+        let event = self.name_arg(&args[0], "event");
+        let value = self.int(&args[1]);
+        let Some(event) = event else { return Val::Error };
+        let Some(&id) = self.env.event_names.get(event) else {
+            self.diags.push(
+                Diagnostic::error("P0105", args[0].span, format!("unknown event \"{event}\""))
+                    .with_help("events are declared with `event NAME;` or come from an import"),
+            );
+            return Val::Error;
+        };
+        let Some(value) = value else { return Val::Error };
+        let e = self.value(InstKind::Event(id), args[0].span, Raises::Nothing);
+        let kind = InstKind::Helper {
+            id: helper_id("raise_event"),
+            args: vec![HelperArg::Value(e), HelperArg::Value(value)],
+            result: false,
+        };
+        self.emit(kind, span, Raises::Nothing);
+        Val::Void
+    }
+
+    fn block_call(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Val {
+        if !self.arity(name, args, 1) {
+            return Val::Error;
+        }
+        let cap = self.cap_arg(&args[0], "block");
+        let in_stdlib = self.env.stdlib || self.env.funcs[self.this].origin == Origin::Stdlib;
+        if !in_stdlib || !self.rights.contains(Rights::GUARD) {
+            self.diags.push(
+                Diagnostic::error(
+                    "P0314",
+                    name.span,
+                    "`block()` is the guard-only API of the standard library",
+                )
+                .with_help("only the service manager's guards may block an application"),
+            );
+            return Val::Error;
+        }
+        let Some((cap, _)) = cap else { return Val::Error };
+        let kind = InstKind::Helper {
+            id: helper_id("block"),
+            args: vec![HelperArg::Value(cap)],
+            result: false,
+        };
+        self.emit(kind, span, Raises::Nothing);
+        Val::Void
+    }
+
+    fn size(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Val {
+        if !self.arity(name, args, 1) {
+            return Val::Error;
+        }
+        let ExprKind::Var(n) = &args[0].kind else {
+            self.expr(&args[0]);
+            self.error("P0209", args[0].span, "`size` takes the name of an array");
+            return Val::Error;
+        };
+        match self.root(n) {
+            Some((root, Ty::Array { .. })) => {
+                Val::Value(self.value(InstKind::Size(root), span, Raises::Nothing), Ty::Int)
+            }
+            Some((_, ty)) => {
+                let t = self.name(ty);
+                self.error("P0209", args[0].span, format!("`size` of `{t}`, which is not an array"));
+                Val::Error
+            }
+            None => Val::Error,
+        }
+    }
+}
+
+fn helper_id(name: &str) -> u16 {
+    stdlib::helper_by_name(name).expect("the SafeX API helper exists").id
+}
+
+fn bitwise(op: BinOp) -> BinaryOp {
+    match op {
+        BinOp::BitAnd => BinaryOp::And,
+        BinOp::BitOr => BinaryOp::Or,
+        _ => BinaryOp::Xor,
+    }
+}
+
+fn op_text(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Rem => "%",
+        BinOp::Shl => "<<",
+        BinOp::Shr => ">>",
+        BinOp::BitAnd => "&",
+        BinOp::BitOr => "|",
+        BinOp::BitXor => "^",
+        BinOp::And => "&&",
+        BinOp::Or => "||",
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn init_span(init: &Init) -> Span {
+    match init {
+        Init::Expr(e) => e.span,
+        Init::List(_, s) => *s,
+    }
+}

@@ -1,0 +1,87 @@
+//! `safexc check` and `safexc compile`: Popcorn-SX source to verified TAL.
+
+use crate::diag::{Diagnostic, render};
+use std::path::Path;
+use tal_ir::{Location, Module};
+
+/// Compiles one file and verifies what it lowers to, printing every
+/// diagnostic on the source. Returns the module if it was accepted.
+pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Option<Module> {
+    let name = path.display().to_string();
+    let text = match std::fs::read(path) {
+        Ok(bytes) => match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+                let at = e.utf8_error().valid_up_to();
+                eprint!(
+                    "{}",
+                    render(
+                        &name,
+                        &text,
+                        &Diagnostic::error("P0002", "the file is not UTF-8 text", at..at + 1)
+                    )
+                );
+                println!("{name}: rejected: P0002");
+                return None;
+            }
+        },
+        Err(e) => {
+            eprintln!("error[L0001]: cannot read {name}: {e}");
+            println!("{name}: rejected: L0001");
+            return None;
+        }
+    };
+    let options = popcorn_front::Options {
+        file_name: name.clone(),
+        stdlib,
+    };
+    let compiled = popcorn_front::compile(&text, &options);
+    for d in &compiled.diagnostics {
+        eprint!("{}", render(&name, &text, &Diagnostic::from(d)));
+    }
+    let Some(module) = compiled.module else {
+        let mut codes: Vec<&str> = compiled
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| d.code)
+            .collect();
+        codes.dedup();
+        println!("{name}: rejected: {}", codes.join(", "));
+        return None;
+    };
+    // The front-end is not trusted: what it emits must pass the verifier,
+    // and a rejection is shown on the source line that produced the code.
+    if let Err(errors) = verifier::verify(&module, config) {
+        for e in &errors {
+            let span = popcorn_front::source_span(&module, e.location).map_or(0..0, |s| s.lo as usize..s.hi as usize);
+            let message = format!("{} (in the TAL of `{}`)", e.message, location_name(&module, e.location));
+            eprint!("{}", render(&name, &text, &Diagnostic::error(e.code, &message, span)));
+        }
+        let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+        println!("{name}: rejected: {}", codes.join(", "));
+        return None;
+    }
+    let warnings = compiled.diagnostics.len();
+    let insts: usize = module.funcs.iter().map(|f| f.inst_count()).sum();
+    let note = if warnings > 0 {
+        format!(", {warnings} warning{}", if warnings == 1 { "" } else { "s" })
+    } else {
+        String::new()
+    };
+    println!(
+        "{name}: ok ({} functions, {insts} TAL instructions{note})",
+        module.funcs.len()
+    );
+    Some(module)
+}
+
+fn location_name(m: &Module, loc: Location) -> String {
+    let func = |f: tal_ir::FuncId| m.funcs.get(f.index()).map_or("?", |f| f.name.as_str()).to_owned();
+    match loc {
+        Location::Func(f) => func(f),
+        Location::Block(f, b) | Location::Term(f, b) | Location::Inst(f, b, _) => format!("{}, block{}", func(f), b.0),
+        _ => m.name.clone(),
+    }
+}
