@@ -156,3 +156,80 @@ fn explain_all_lists_every_code_once() {
     );
     assert!(stdout.contains("V0701  pointer forging\n"), "{stdout}");
 }
+
+#[test]
+fn check_accepts_the_paper_extensions_and_the_stdlib_guard() {
+    let out = safexc(&[
+        "check",
+        "examples/pop/cpu_pid.pop",
+        "examples/pop/cpu_avg.pop",
+        "examples/pop/robust_pid.pop",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).matches(": ok (").count(), 3, "{}", text(&out.stdout));
+    let guard = safexc(&["check", "--stdlib", "stdlib/pop/timeslice_guard.pop"]);
+    assert_eq!(guard.status.code(), Some(0), "stderr: {}", text(&guard.stderr));
+    // The same guard from an application is refused.
+    let app = safexc(&["check", "stdlib/pop/timeslice_guard.pop"]);
+    assert_eq!(app.status.code(), Some(1));
+    assert!(
+        text(&app.stdout).contains("rejected: P0313, P0314"),
+        "{}",
+        text(&app.stdout)
+    );
+}
+
+#[test]
+fn check_reports_every_error_with_its_code_and_line() {
+    let dir = tempdir("check");
+    let file = dir.join("bad.pop");
+    let source = "extension bad;\nimport cpu;\nmonitor void m(cap<cpu_qos> app) {\n    int x = (int) app;\n    spin_lock(x);\n    int y;\n    raise_event(\"Error\", y);\n}\n";
+    std::fs::write(&file, source).unwrap();
+    let out = safexc(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).ends_with("rejected: P0301, P0306, P0310\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    let stderr = text(&out.stderr);
+    for (code, line) in [
+        ("P0301", "int x = (int) app;"),
+        ("P0306", "spin_lock(x);"),
+        ("P0310", "raise_event(\"Error\", y);"),
+    ] {
+        assert!(
+            stderr.contains(code) && stderr.contains(line),
+            "{code} on `{line}`:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn warnings_alone_do_not_fail_check() {
+    let dir = tempdir("warn");
+    let file = dir.join("warn.pop");
+    let source = "extension w;\nimport cpu;\nhandler void h(cap<cpu_qos> app, int v) on \"Error\" {\n}\n";
+    std::fs::write(&file, source).unwrap();
+    let out = safexc(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 warning"), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("P0901"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn compile_emits_tal_that_verifies() {
+    let dir = tempdir("emit");
+    let tal = dir.join("cpu_pid.tal");
+    let out = safexc(&[
+        "compile",
+        "examples/pop/cpu_pid.pop",
+        "--emit",
+        "tal",
+        "-o",
+        tal.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let verified = safexc(&["verify", tal.to_str().unwrap()]);
+    assert_eq!(verified.status.code(), Some(0), "stderr: {}", text(&verified.stderr));
+}
