@@ -6,6 +6,7 @@
 //! its `id`, and both hosts bind their implementations by `id` and check the
 //! count. Ids are part of the ABI: append, never renumber.
 
+pub mod abi;
 pub mod forbidden;
 
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,7 @@
 pub mod binary;
 pub mod fuel;
 pub mod ir;
+pub mod layout;
 pub mod text;
 
 pub use ir::*;

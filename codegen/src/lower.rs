@@ -1,0 +1,725 @@
+//! Lowering verified TAL to machine code through Cranelift.
+//!
+//! Every TAL value is an `i64` in Cranelift (`bool` as 0/1), every TAL block
+//! a Cranelift block with the same parameters; a TAL block continues in a
+//! fresh Cranelift block after each check, call and fuel test, which end in
+//! a branch. The pieces the ABI (`stdlib::abi`) asks for:
+//!
+//! - **Checks** compare and branch: to the handler block of a matching
+//!   `catch` (with its arguments), else to the function's one trap block,
+//!   which stores the status and the location (function, block, instruction)
+//!   in the context and returns 0.
+//! - **Calls** (to functions of the module and to helpers through
+//!   `ctx.helpers`) are followed by a test of `ctx.status`: non-zero goes to
+//!   a matching `catch` (clearing the status) or returns at once, leaving the
+//!   status and the innermost location for the host.
+//! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N, stores it back and
+//!   traps with `OUT_OF_FUEL` if the result is negative.
+//!
+//! The target is fixed (baseline x86-64, no CPU-specific extensions, frame
+//! pointers kept for kernel stack traces), not the host CPU, so that any
+//! machine re-lowers an object's TAL to the same bytes.
+
+use crate::{CallReloc, CodegenError, CompiledFunction, Options};
+use cranelift_codegen::binemit::Reloc;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::I64;
+use cranelift_codegen::ir::{
+    self, AbiParam, BlockArg, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, Signature, StackSlotData,
+    StackSlotKind, UserExternalName, UserFuncName,
+};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use stdlib::abi::{self, offset, status};
+use tal_ir::layout::{CELL_BYTES, GlobalLayout, Layout};
+use tal_ir::{
+    Arg, BinaryOp, BlockCall, Callee, Catch, Cond, ElemType, ExcKind, FuncId, Function, HelperArg, Inst, InstKind,
+    Module, ObjType, ParamType, Place, Root, Terminator, Type, UnaryOp,
+};
+
+/// The instruction set every object is compiled for.
+pub fn target_isa() -> OwnedTargetIsa {
+    let mut flags = settings::builder();
+    for (name, value) in [
+        ("opt_level", "speed"),
+        ("preserve_frame_pointers", "true"),
+        ("enable_probestack", "false"),
+        ("unwind_info", "false"),
+    ] {
+        flags.set(name, value).expect("a Cranelift setting");
+    }
+    let builder = cranelift_codegen::isa::lookup_by_name("x86_64").expect("Cranelift has x86-64");
+    builder.finish(settings::Flags::new(flags)).expect("baseline x86-64 flags")
+}
+
+/// `endbr64`: the landing pad indirect-branch tracking requires.
+const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+
+fn err(code: &'static str, message: impl Into<String>) -> CodegenError {
+    CodegenError { code, message: message.into() }
+}
+
+/// Lowers every function of a verified module.
+pub fn lower_module(module: &Module, options: Options) -> Result<Vec<CompiledFunction>, CodegenError> {
+    let isa = target_isa();
+    let layout = Layout::new(module);
+    let globals = GlobalLayout::new(module).ok_or_else(|| err("C0001", "the module's globals have no layout"))?;
+    let mut builder_ctx = FunctionBuilderContext::new();
+    let mut out = Vec::with_capacity(module.funcs.len());
+    for (index, func) in module.funcs.iter().enumerate() {
+        let mut lowerer = FuncLowerer::new(module, &layout, &globals, options, FuncId(index as u32), func);
+        let mut clif = ir::Function::with_name_signature(UserFuncName::user(0, index as u32), signature(func));
+        {
+            let mut b = FunctionBuilder::new(&mut clif, &mut builder_ctx);
+            lowerer.lower(&mut b)?;
+            b.seal_all_blocks();
+            b.finalize(isa.frontend_config());
+        }
+        out.push(compile(&*isa, clif, func)?);
+    }
+    Ok(out)
+}
+
+/// The Cranelift signature of a TAL function: the context, the value
+/// parameters, a pointer and a length per reference parameter; one `i64`.
+fn signature(func: &Function) -> Signature {
+    let mut sig = Signature::new(CallConv::SystemV);
+    sig.params.push(AbiParam::new(I64));
+    for p in &func.params {
+        sig.params.push(AbiParam::new(I64));
+        if let ParamType::Ref(_) = p {
+            sig.params.push(AbiParam::new(I64));
+        }
+    }
+    sig.returns.push(AbiParam::new(I64));
+    sig
+}
+
+fn helper_signature() -> Signature {
+    let mut sig = Signature::new(CallConv::SystemV);
+    sig.params.extend([AbiParam::new(I64); 4]);
+    sig.returns.push(AbiParam::new(I64));
+    sig
+}
+
+fn compile(isa: &dyn cranelift_codegen::isa::TargetIsa, clif: ir::Function, func: &Function) -> Result<CompiledFunction, CodegenError> {
+    let mut ctx = Context::for_function(clif);
+    let compiled = ctx
+        .compile(isa, &mut Default::default())
+        .map_err(|e| err("C0003", format!("Cranelift could not compile `{}`: {:?}", func.name, e.inner)))?;
+    let mut code = ENDBR64.to_vec();
+    code.extend_from_slice(compiled.code_buffer());
+    let frame_size = compiled.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset);
+    let raw_relocs = compiled.buffer.relocs().to_vec();
+    let mut relocs = Vec::new();
+    for r in raw_relocs {
+        let FinalizedRelocTarget::ExternalName(ExternalName::User(name)) = r.target else {
+            return Err(err("C0004", format!("`{}`: unexpected relocation target {:?}", func.name, r.target)));
+        };
+        if !matches!(r.kind, Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 | Reloc::X86PCRel4) {
+            return Err(err("C0004", format!("`{}`: unexpected relocation kind {:?}", func.name, r.kind)));
+        }
+        let callee = ctx.func.params.user_named_funcs()[name].index;
+        relocs.push(CallReloc { offset: r.offset + ENDBR64.len() as u32, callee, addend: r.addend });
+    }
+    Ok(CompiledFunction { code, relocs, frame_size })
+}
+
+/// Where a reference parameter's object is.
+#[derive(Clone, Copy)]
+struct RefParam {
+    ptr: ir::Value,
+    len: ir::Value,
+}
+
+struct FuncLowerer<'m> {
+    module: &'m Module,
+    layout: &'m Layout,
+    globals: &'m GlobalLayout,
+    options: Options,
+    id: FuncId,
+    func: &'m Function,
+    /// Cranelift value of each TAL value, and whether it is a `bool`.
+    values: Vec<ir::Value>,
+    is_bool: Vec<bool>,
+    blocks: Vec<ir::Block>,
+    ctx: Option<ir::Value>,
+    data: Option<ir::Value>,
+    refs: Vec<Option<RefParam>>,
+    slots: Vec<ir::StackSlot>,
+    trap_block: Option<ir::Block>,
+    return_block: Option<ir::Block>,
+}
+
+impl<'m> FuncLowerer<'m> {
+    fn new(
+        module: &'m Module,
+        layout: &'m Layout,
+        globals: &'m GlobalLayout,
+        options: Options,
+        id: FuncId,
+        func: &'m Function,
+    ) -> Self {
+        FuncLowerer {
+            module,
+            layout,
+            globals,
+            options,
+            id,
+            func,
+            values: Vec::new(),
+            is_bool: Vec::new(),
+            blocks: Vec::new(),
+            ctx: None,
+            data: None,
+            refs: vec![None; func.params.len()],
+            slots: Vec::new(),
+            trap_block: None,
+            return_block: None,
+        }
+    }
+
+    fn ctx(&self) -> ir::Value {
+        self.ctx.expect("set in the entry block")
+    }
+
+    fn lower(&mut self, b: &mut FunctionBuilder) -> Result<(), CodegenError> {
+        let f = self.func;
+        if f.blocks.is_empty() {
+            return Err(err("C0002", format!("`{}` has no blocks: not a verified module", f.name)));
+        }
+        for (i, block) in f.blocks.iter().enumerate() {
+            let cl = b.create_block();
+            if i > 0 {
+                for _ in &block.params {
+                    b.append_block_param(cl, I64);
+                }
+            }
+            self.blocks.push(cl);
+        }
+        for &obj in &f.slots {
+            let cells = self.layout.obj_cells(obj).ok_or_else(|| err("C0001", "a slot without a size"))?;
+            let bytes = u32::try_from(cells * CELL_BYTES).map_err(|_| err("C0001", "a slot too large"))?;
+            self.slots.push(b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3)));
+        }
+        // The entry block takes the Cranelift parameters: the context, then
+        // each TAL parameter (two for a reference).
+        let entry = self.blocks[0];
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        self.ctx = Some(params[0]);
+        let mut next = 1;
+        for (pos, p) in f.params.iter().enumerate() {
+            match p {
+                ParamType::Value(t) => {
+                    self.define(params[next], *t == Type::Bool);
+                    next += 1;
+                }
+                ParamType::Ref(_) => {
+                    self.refs[pos] = Some(RefParam { ptr: params[next], len: params[next + 1] });
+                    next += 2;
+                }
+            }
+        }
+        self.data = Some(b.ins().load(I64, MemFlagsData::trusted(), self.ctx(), offset::DATA));
+        for (i, block) in f.blocks.iter().enumerate() {
+            if i > 0 {
+                b.switch_to_block(self.blocks[i]);
+                let params = b.block_params(self.blocks[i]).to_vec();
+                for (&v, t) in params.iter().zip(&block.params) {
+                    self.define(v, *t == Type::Bool);
+                }
+            }
+            for (n, inst) in block.insts.iter().enumerate() {
+                self.inst(b, i, n, inst)?;
+            }
+            self.terminator(b, i, &block.term)?;
+        }
+        self.finish(b);
+        Ok(())
+    }
+
+    fn define(&mut self, v: ir::Value, is_bool: bool) {
+        self.values.push(v);
+        self.is_bool.push(is_bool);
+    }
+
+    fn val(&self, v: tal_ir::ValueId) -> Result<ir::Value, CodegenError> {
+        self.values.get(v.index()).copied().ok_or_else(|| err("C0002", format!("v{} is not defined: not a verified module", v.0)))
+    }
+
+    fn bool_of(&self, v: tal_ir::ValueId) -> bool {
+        self.is_bool.get(v.index()).copied().unwrap_or(false)
+    }
+
+    fn args(&self, call: &BlockCall) -> Result<Vec<BlockArg>, CodegenError> {
+        call.args.iter().map(|&v| self.val(v).map(BlockArg::Value)).collect()
+    }
+
+    fn target(&self, call: &BlockCall) -> Result<ir::Block, CodegenError> {
+        self.blocks.get(call.block.index()).copied().ok_or_else(|| err("C0002", "branch to a missing block"))
+    }
+
+    /// The location word of an instruction: block in the high half,
+    /// instruction (or `TRAP_AT_TERMINATOR`) in the low half.
+    fn location(block: usize, inst: Option<usize>) -> i64 {
+        let inst = inst.map_or(abi::TRAP_AT_TERMINATOR, |i| i as u32);
+        ((block as i64) << 32) | i64::from(inst)
+    }
+
+    /// The shared trap path (filled in by `finish`): stores status and
+    /// location, returns 0.
+    fn trap_block(&mut self, b: &mut FunctionBuilder) -> ir::Block {
+        *self.trap_block.get_or_insert_with(|| {
+            let t = b.create_block();
+            b.append_block_param(t, I64);
+            b.append_block_param(t, I64);
+            b.set_cold_block(t);
+            t
+        })
+    }
+
+    /// Returns 0 with the status a callee set (filled in by `finish`).
+    fn return_block(&mut self, b: &mut FunctionBuilder) -> ir::Block {
+        *self.return_block.get_or_insert_with(|| {
+            let r = b.create_block();
+            b.set_cold_block(r);
+            r
+        })
+    }
+
+    /// Emits the shared blocks, after all the function's own code.
+    fn finish(&mut self, b: &mut FunctionBuilder) {
+        let flags = MemFlagsData::trusted();
+        if let Some(t) = self.trap_block {
+            b.switch_to_block(t);
+            let (kind, loc) = (b.block_params(t)[0], b.block_params(t)[1]);
+            let ctx = self.ctx();
+            b.ins().store(flags, kind, ctx, offset::STATUS);
+            let func = b.ins().iconst(ir::types::I32, i64::from(self.id.0));
+            b.ins().store(flags, func, ctx, offset::TRAP_FUNC);
+            let block = b.ins().ushr_imm_u(loc, 32);
+            let block = b.ins().ireduce(ir::types::I32, block);
+            b.ins().store(flags, block, ctx, offset::TRAP_BLOCK);
+            let inst = b.ins().ireduce(ir::types::I32, loc);
+            b.ins().store(flags, inst, ctx, offset::TRAP_INST);
+            let zero = b.ins().iconst(I64, 0);
+            b.ins().return_(&[zero]);
+        }
+        if let Some(r) = self.return_block {
+            b.switch_to_block(r);
+            let zero = b.ins().iconst(I64, 0);
+            b.ins().return_(&[zero]);
+        }
+    }
+
+    /// Branches on `failed` to the handler for `kind` or to the trap path,
+    /// and continues in a new block.
+    fn check(
+        &mut self,
+        b: &mut FunctionBuilder,
+        failed: ir::Value,
+        kind: ExcKind,
+        catches: &[Catch],
+        loc: i64,
+    ) -> Result<(), CodegenError> {
+        let cont = b.create_block();
+        match catches.iter().find(|c| c.kind == kind) {
+            Some(c) => {
+                let handler = self.target(&c.target)?;
+                let args = self.args(&c.target)?;
+                b.ins().brif(failed, handler, &args, cont, &[]);
+            }
+            None => {
+                // The trap's arguments are made on the cold path only.
+                let fail = b.create_block();
+                b.set_cold_block(fail);
+                b.ins().brif(failed, fail, &[], cont, &[]);
+                b.switch_to_block(fail);
+                let trap = self.trap_block(b);
+                let k = b.ins().iconst(I64, status_of(kind) as i64);
+                let l = b.ins().iconst(I64, loc);
+                b.ins().jump(trap, &[BlockArg::Value(k), BlockArg::Value(l)]);
+            }
+        }
+        b.switch_to_block(cont);
+        Ok(())
+    }
+
+    /// After a call: a set status goes to a matching catch (cleared) or
+    /// returns; otherwise execution continues in a new block.
+    fn after_call(&mut self, b: &mut FunctionBuilder, catches: &[Catch]) -> Result<(), CodegenError> {
+        let ctx = self.ctx();
+        let st = b.ins().load(I64, MemFlagsData::trusted(), ctx, offset::STATUS);
+        let cont = b.create_block();
+        let mut dispatch = b.create_block();
+        b.ins().brif(st, dispatch, &[], cont, &[]);
+        b.set_cold_block(dispatch);
+        b.switch_to_block(dispatch);
+        for c in catches.iter().filter(|c| c.kind != ExcKind::OutOfFuel) {
+            let handler_entry = b.create_block();
+            let next = b.create_block();
+            b.set_cold_block(handler_entry);
+            b.set_cold_block(next);
+            let is_kind = b.ins().icmp_imm_s(IntCC::Equal, st, status_of(c.kind) as i64);
+            b.ins().brif(is_kind, handler_entry, &[], next, &[]);
+            b.switch_to_block(handler_entry);
+            let zero = b.ins().iconst(I64, 0);
+            b.ins().store(MemFlagsData::trusted(), zero, ctx, offset::STATUS);
+            let handler = self.target(&c.target)?;
+            let args = self.args(&c.target)?;
+            b.ins().jump(handler, &args);
+            b.switch_to_block(next);
+            dispatch = next;
+        }
+        let _ = dispatch;
+        let ret = self.return_block(b);
+        b.ins().jump(ret, &[]);
+        b.switch_to_block(cont);
+        Ok(())
+    }
+
+    /// The address of a place and the base of its root.
+    fn address(&mut self, b: &mut FunctionBuilder, place: &Place) -> Result<ir::Value, CodegenError> {
+        let (base, obj) = self.root(b, place.root)?;
+        let (elem, mut cells) = match obj {
+            ObjType::Array { elem, .. } => (elem, 0u64),
+            ObjType::Elem(e) => (e, 0u64),
+        };
+        let mut ty = elem;
+        for &field in &place.fields {
+            let ElemType::Struct(s) = ty else { return Err(err("C0002", "field of a scalar")) };
+            cells += self.layout.field_offset(s, field).ok_or_else(|| err("C0002", "unknown field"))?;
+            ty = self.module.structs[s.index()].fields[field as usize].ty;
+        }
+        let mut addr = if cells == 0 { base } else { b.ins().iadd_imm_s(base, (cells * CELL_BYTES) as i64) };
+        if let Some(index) = place.index {
+            let idx = self.val(index)?;
+            let stride = self.layout.elem_cells(elem).ok_or_else(|| err("C0002", "element without a size"))? * CELL_BYTES;
+            let offset = b.ins().imul_imm_s(idx, stride as i64);
+            addr = b.ins().iadd(addr, offset);
+        }
+        Ok(addr)
+    }
+
+    /// A root's base address and object type.
+    fn root(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<(ir::Value, ObjType), CodegenError> {
+        match root {
+            Root::Global(g) => {
+                let obj = self.module.globals.get(g.index()).ok_or_else(|| err("C0002", "unknown global"))?.ty;
+                let cells = self.globals.offsets[g.index()];
+                let data = self.data.expect("loaded at entry");
+                Ok((b.ins().iadd_imm_s(data, (cells * CELL_BYTES) as i64), obj))
+            }
+            Root::Slot(s) => {
+                let obj = *self.func.slots.get(s.index()).ok_or_else(|| err("C0002", "unknown slot"))?;
+                Ok((b.ins().stack_addr(I64, self.slots[s.index()], 0), obj))
+            }
+            Root::Param(p) => {
+                let r = self.refs.get(p as usize).copied().flatten().ok_or_else(|| err("C0002", "unknown reference"))?;
+                let ParamType::Ref(obj) = self.func.params[p as usize] else { unreachable!("refs are reference params") };
+                Ok((r.ptr, obj))
+            }
+        }
+    }
+
+    /// The length of an array root.
+    fn length(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<ir::Value, CodegenError> {
+        if let Root::Param(p) = root
+            && let Some(r) = self.refs.get(p as usize).copied().flatten()
+        {
+            return Ok(r.len);
+        }
+        let (_, obj) = self.root(b, root)?;
+        match obj {
+            ObjType::Array { len: Some(n), .. } => Ok(b.ins().iconst(I64, i64::from(n))),
+            _ => Err(err("C0002", "length of a non-array")),
+        }
+    }
+
+    fn inst(&mut self, b: &mut FunctionBuilder, block: usize, n: usize, inst: &Inst) -> Result<(), CodegenError> {
+        let loc = Self::location(block, Some(n));
+        let c = &inst.catches;
+        let flags = MemFlagsData::trusted();
+        let result: Option<(ir::Value, bool)> = match &inst.kind {
+            InstKind::Fuel(amount) => {
+                if !self.options.no_fuel {
+                    let ctx = self.ctx();
+                    let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
+                    let left = b.ins().iadd_imm_s(fuel, (*amount as i64).wrapping_neg());
+                    b.ins().store(flags, left, ctx, offset::FUEL);
+                    let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+                    self.check(b, out, ExcKind::OutOfFuel, &[], loc)?;
+                }
+                None
+            }
+            InstKind::Iconst(v) => Some((b.ins().iconst(I64, *v), false)),
+            InstKind::Bconst(v) => Some((b.ins().iconst(I64, i64::from(*v)), true)),
+            InstKind::Event(e) => Some((b.ins().iconst(I64, i64::from(e.0)), false)),
+            InstKind::Unary { op: UnaryOp::Neg, arg } => {
+                let x = self.val(*arg)?;
+                let min = b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                self.check(b, min, ExcKind::Overflow, c, loc)?;
+                Some((b.ins().ineg(x), false))
+            }
+            InstKind::Unary { op: UnaryOp::Not, arg } => {
+                let x = self.val(*arg)?;
+                if self.bool_of(*arg) { Some((b.ins().bxor_imm_s(x, 1), true)) } else { Some((b.ins().bnot(x), false)) }
+            }
+            InstKind::Binary { op, lhs, rhs } => {
+                let (x, y) = (self.val(*lhs)?, self.val(*rhs)?);
+                let bools = self.bool_of(*lhs) && self.bool_of(*rhs);
+                Some(self.binary(b, *op, x, y, bools, c, loc)?)
+            }
+            InstKind::Icmp { cond, lhs, rhs } => {
+                let (x, y) = (self.val(*lhs)?, self.val(*rhs)?);
+                let cc = match cond {
+                    Cond::Eq => IntCC::Equal,
+                    Cond::Ne => IntCC::NotEqual,
+                    Cond::Lt => IntCC::SignedLessThan,
+                    Cond::Le => IntCC::SignedLessThanOrEqual,
+                    Cond::Gt => IntCC::SignedGreaterThan,
+                    Cond::Ge => IntCC::SignedGreaterThanOrEqual,
+                };
+                let r = b.ins().icmp(cc, x, y);
+                Some((b.ins().uextend(I64, r), true))
+            }
+            InstKind::CheckNonZero(v) => {
+                let x = self.val(*v)?;
+                let zero = b.ins().icmp_imm_s(IntCC::Equal, x, 0);
+                self.check(b, zero, ExcKind::DivideByZero, c, loc)?;
+                Some((x, false))
+            }
+            InstKind::CheckBounds { value, root } => {
+                let x = self.val(*value)?;
+                let len = self.length(b, *root)?;
+                // Unsigned: a negative index is out of bounds too.
+                let out = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, x, len);
+                self.check(b, out, ExcKind::OutOfBounds, c, loc)?;
+                Some((x, false))
+            }
+            InstKind::CheckRange { value, attr } => {
+                let x = self.val(*value)?;
+                let def = self.module.attr(*attr).ok_or_else(|| err("C0002", "unknown attribute"))?;
+                if let Some((lo, hi)) = def.range {
+                    let below = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, lo);
+                    let above = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, hi);
+                    let out = b.ins().bor(below, above);
+                    self.check(b, out, ExcKind::RangeError, c, loc)?;
+                }
+                Some((x, false))
+            }
+            InstKind::CheckNull(v) => {
+                let x = self.val(*v)?;
+                let null = b.ins().icmp_imm_s(IntCC::Equal, x, 0);
+                self.check(b, null, ExcKind::NullCapability, c, loc)?;
+                Some((x, false))
+            }
+            InstKind::Load(place) => {
+                let addr = self.address(b, place)?;
+                let v = b.ins().load(I64, flags, addr, 0);
+                Some((v, self.place_is_bool(place)))
+            }
+            InstKind::Store { place, value } => {
+                let addr = self.address(b, place)?;
+                let v = self.val(*value)?;
+                b.ins().store(flags, v, addr, 0);
+                None
+            }
+            InstKind::Init(slot) => {
+                let ss = *self.slots.get(slot.index()).ok_or_else(|| err("C0002", "unknown slot"))?;
+                let cells = self.layout.obj_cells(self.func.slots[slot.index()]).unwrap_or(0);
+                let zero = b.ins().iconst(I64, 0);
+                for cell in 0..cells {
+                    b.ins().stack_store(I64, zero, ss, (cell * CELL_BYTES) as i32);
+                }
+                None
+            }
+            InstKind::Size(root) => Some((self.length(b, *root)?, false)),
+            InstKind::Call { callee, args, result } => {
+                let Callee::Func(fid) = callee else {
+                    return Err(err("C0002", "a call to an external symbol: not a verified module"));
+                };
+                let target = self.module.funcs.get(fid.index()).ok_or_else(|| err("C0002", "unknown function"))?;
+                let mut cargs = vec![self.ctx()];
+                for a in args {
+                    match *a {
+                        Arg::Value(v) => cargs.push(self.val(v)?),
+                        Arg::Ref(root) => {
+                            let (base, _) = self.root(b, root)?;
+                            let len = match root {
+                                Root::Param(_) | Root::Global(_) | Root::Slot(_) => self.ref_length(b, root)?,
+                            };
+                            cargs.push(base);
+                            cargs.push(len);
+                        }
+                    }
+                }
+                let sig = b.import_signature(signature(target));
+                let name = b.func.declare_imported_user_function(UserExternalName { namespace: 0, index: fid.0 });
+                let fref = b.import_function(ExtFuncData { name: ExternalName::user(name), signature: sig, colocated: true, patchable: false });
+                let call = b.ins().call(fref, &cargs);
+                let r = b.inst_results(call)[0];
+                self.after_call(b, c)?;
+                result.then_some((r, target.ret == Some(Type::Bool)))
+            }
+            InstKind::Helper { id, args, result } => {
+                let def = stdlib::helper_by_id(*id).ok_or_else(|| err("C0002", "unknown helper"))?;
+                let mut hargs = vec![self.ctx()];
+                let mut attr_is_bool = false;
+                for a in args {
+                    match *a {
+                        HelperArg::Value(v) => hargs.push(self.val(v)?),
+                        HelperArg::Attr(at) => {
+                            attr_is_bool = self.module.attr(at).is_some_and(|d| d.ty == tal_ir::AttrType::Bool);
+                            hargs.push(b.ins().iconst(I64, (i64::from(at.class.0) << 32) | i64::from(at.attr)));
+                        }
+                    }
+                }
+                while hargs.len() < 4 {
+                    hargs.push(b.ins().iconst(I64, 0));
+                }
+                let ctx = self.ctx();
+                let table = b.ins().load(I64, flags, ctx, offset::HELPERS);
+                let fptr = b.ins().load(I64, flags, table, i32::from(*id) * 8);
+                let sig = b.import_signature(helper_signature());
+                let call = b.ins().call_indirect(sig, fptr, &hargs);
+                let r = b.inst_results(call)[0];
+                self.after_call(b, c)?;
+                let is_bool = def.ret == stdlib::HelperRet::AttrValue && attr_is_bool;
+                result.then_some((r, is_bool))
+            }
+            InstKind::InlineAsm(_) => return Err(err("C0002", "inline assembly: not a verified module")),
+        };
+        if inst.kind.has_result() {
+            let (v, is_bool) = result.ok_or_else(|| err("C0002", "an instruction without its result"))?;
+            self.define(v, is_bool);
+        }
+        Ok(())
+    }
+
+    /// The element count passed with a reference argument.
+    fn ref_length(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<ir::Value, CodegenError> {
+        let (_, obj) = self.root(b, root)?;
+        match obj {
+            ObjType::Array { .. } => self.length(b, root),
+            ObjType::Elem(_) => Ok(b.ins().iconst(I64, 1)),
+        }
+    }
+
+    fn place_is_bool(&self, place: &Place) -> bool {
+        let obj = match place.root {
+            Root::Global(g) => self.module.globals.get(g.index()).map(|g| g.ty),
+            Root::Slot(s) => self.func.slots.get(s.index()).copied(),
+            Root::Param(p) => match self.func.params.get(p as usize) {
+                Some(ParamType::Ref(o)) => Some(*o),
+                _ => None,
+            },
+        };
+        let Some(obj) = obj else { return false };
+        let mut ty = match obj {
+            ObjType::Array { elem, .. } | ObjType::Elem(elem) => elem,
+        };
+        for &f in &place.fields {
+            if let ElemType::Struct(s) = ty
+                && let Some(fd) = self.module.structs.get(s.index()).and_then(|sd| sd.fields.get(f as usize))
+            {
+                ty = fd.ty;
+            }
+        }
+        ty == ElemType::Scalar(tal_ir::ScalarType::Bool)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn binary(
+        &mut self,
+        b: &mut FunctionBuilder,
+        op: BinaryOp,
+        x: ir::Value,
+        y: ir::Value,
+        bools: bool,
+        c: &[Catch],
+        loc: i64,
+    ) -> Result<(ir::Value, bool), CodegenError> {
+        Ok(match op {
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
+                let (r, of) = match op {
+                    BinaryOp::Add => b.ins().sadd_overflow(x, y),
+                    BinaryOp::Sub => b.ins().ssub_overflow(x, y),
+                    _ => b.ins().smul_overflow(x, y),
+                };
+                self.check(b, of, ExcKind::Overflow, c, loc)?;
+                (r, false)
+            }
+            BinaryOp::Div | BinaryOp::Rem => {
+                // The divisor is proven non-zero; MIN / -1 does not fit.
+                let min = b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                let neg1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                let of = b.ins().band(min, neg1);
+                self.check(b, of, ExcKind::Overflow, c, loc)?;
+                let r = if op == BinaryOp::Div { b.ins().sdiv(x, y) } else { b.ins().srem(x, y) };
+                (r, false)
+            }
+            BinaryOp::Shl | BinaryOp::Shr => {
+                let bad_amount = b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, y, 63);
+                self.check(b, bad_amount, ExcKind::Overflow, c, loc)?;
+                if op == BinaryOp::Shl {
+                    let r = b.ins().ishl(x, y);
+                    let back = b.ins().sshr(r, y);
+                    let lost = b.ins().icmp(IntCC::NotEqual, back, x);
+                    self.check(b, lost, ExcKind::Overflow, c, loc)?;
+                    (r, false)
+                } else {
+                    (b.ins().sshr(x, y), false)
+                }
+            }
+            BinaryOp::And => (b.ins().band(x, y), bools),
+            BinaryOp::Or => (b.ins().bor(x, y), bools),
+            BinaryOp::Xor => (b.ins().bxor(x, y), bools),
+        })
+    }
+
+    fn terminator(&mut self, b: &mut FunctionBuilder, block: usize, term: &Terminator) -> Result<(), CodegenError> {
+        match term {
+            Terminator::Jump(to) => {
+                let (t, args) = (self.target(to)?, self.args(to)?);
+                b.ins().jump(t, &args);
+            }
+            Terminator::Brif { cond, then_to, else_to } => {
+                let c = self.val(*cond)?;
+                let (t, ta) = (self.target(then_to)?, self.args(then_to)?);
+                let (e, ea) = (self.target(else_to)?, self.args(else_to)?);
+                b.ins().brif(c, t, &ta, e, &ea);
+            }
+            Terminator::Return(v) => {
+                let r = match v {
+                    Some(v) => self.val(*v)?,
+                    None => b.ins().iconst(I64, 0),
+                };
+                b.ins().return_(&[r]);
+            }
+            Terminator::Raise(kind) => {
+                let trap = self.trap_block(b);
+                let k = b.ins().iconst(I64, status_of(*kind) as i64);
+                let l = b.ins().iconst(I64, Self::location(block, None));
+                b.ins().jump(trap, &[BlockArg::Value(k), BlockArg::Value(l)]);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The ABI status of an exception kind.
+pub fn status_of(kind: ExcKind) -> u64 {
+    match kind {
+        ExcKind::DivideByZero => status::DIVIDE_BY_ZERO,
+        ExcKind::OutOfBounds => status::OUT_OF_BOUNDS,
+        ExcKind::Overflow => status::OVERFLOW,
+        ExcKind::RangeError => status::RANGE_ERROR,
+        ExcKind::NullCapability => status::NULL_CAPABILITY,
+        ExcKind::OutOfFuel => status::OUT_OF_FUEL,
+    }
+}

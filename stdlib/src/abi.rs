@@ -1,0 +1,87 @@
+//! The extension ABI: what compiled code, the user-space host and the kernel
+//! module agree on. Offsets here are the contract; `Ctx` mirrors them for
+//! Rust hosts and a test checks they match.
+//!
+//! - An entry point is `extern "C" fn(ctx: *mut Ctx, args: i64...) -> i64`,
+//!   its arguments the TAL function's value parameters (capability handles
+//!   and event ids as their numbers, `bool` as 0/1).
+//! - An internal function takes `ctx`, its value parameters, and for each
+//!   reference parameter a pointer and a length in elements.
+//! - Every helper is `extern "C" fn(ctx, a0: i64, a1: i64, a2: i64) -> i64`
+//!   at index `id` of the table `ctx.helpers`; unused arguments are 0. An
+//!   attribute immediate `#class.attr` is passed as `class << 32 | attr`.
+//! - A trap (failed check, uncaught exception, fuel exhausted) writes its
+//!   status and location into the context and returns; every call site
+//!   tests `status` after the call and returns at once if it is set (or
+//!   jumps to a matching `catch`, clearing it). So an abort unwinds with no
+//!   longjmp and no lock held. A helper reports an exception the same way.
+//! - Fuel: each `fuel N` subtracts N from `ctx.fuel` and traps with
+//!   `OUT_OF_FUEL` if the result is negative. The host may store 0 at any
+//!   moment to end an invocation at its next fuel check.
+
+/// Version of this ABI, recorded in every object; loaders refuse others.
+pub const ABI_VERSION: u32 = 1;
+
+/// Byte offsets of the context's fields.
+pub mod offset {
+    pub const FUEL: i32 = 0;
+    pub const STATUS: i32 = 8;
+    pub const TRAP_FUNC: i32 = 16;
+    pub const TRAP_BLOCK: i32 = 20;
+    pub const TRAP_INST: i32 = 24;
+    pub const HELPERS: i32 = 32;
+    pub const DATA: i32 = 40;
+    pub const SIZE: usize = 48;
+}
+
+/// `Ctx::status` values. 0 means no trap.
+pub mod status {
+    pub const OK: u64 = 0;
+    pub const DIVIDE_BY_ZERO: u64 = 1;
+    pub const OUT_OF_BOUNDS: u64 = 2;
+    pub const OVERFLOW: u64 = 3;
+    pub const RANGE_ERROR: u64 = 4;
+    pub const NULL_CAPABILITY: u64 = 5;
+    pub const OUT_OF_FUEL: u64 = 6;
+    /// A helper ended the invocation (e.g. a host failure); not catchable.
+    pub const HOST_ABORT: u64 = 7;
+}
+
+/// `Ctx::trap_inst` when the trap is at a block's terminator.
+pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;
+
+/// A helper's calling convention.
+pub type HelperFn = unsafe extern "C" fn(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64;
+
+/// The context, as Rust hosts see it.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Ctx {
+    pub fuel: i64,
+    pub status: u64,
+    pub trap_func: u32,
+    pub trap_block: u32,
+    pub trap_inst: u32,
+    pub _reserved: u32,
+    pub helpers: *const HelperFn,
+    /// The extension's data region: its globals, 8 bytes per scalar cell.
+    pub data: *mut i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    #[test]
+    fn ctx_matches_the_offsets() {
+        assert_eq!(offset_of!(Ctx, fuel), offset::FUEL as usize);
+        assert_eq!(offset_of!(Ctx, status), offset::STATUS as usize);
+        assert_eq!(offset_of!(Ctx, trap_func), offset::TRAP_FUNC as usize);
+        assert_eq!(offset_of!(Ctx, trap_block), offset::TRAP_BLOCK as usize);
+        assert_eq!(offset_of!(Ctx, trap_inst), offset::TRAP_INST as usize);
+        assert_eq!(offset_of!(Ctx, helpers), offset::HELPERS as usize);
+        assert_eq!(offset_of!(Ctx, data), offset::DATA as usize);
+        assert_eq!(size_of::<Ctx>(), offset::SIZE);
+    }
+}
