@@ -12,6 +12,8 @@
 //! TAL and compare.
 
 pub mod lower;
+pub mod meta;
+pub mod object;
 
 /// Machine code for one TAL function.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -51,14 +51,19 @@ pub fn target_isa() -> OwnedTargetIsa {
         flags.set(name, value).expect("a Cranelift setting");
     }
     let builder = cranelift_codegen::isa::lookup_by_name("x86_64").expect("Cranelift has x86-64");
-    builder.finish(settings::Flags::new(flags)).expect("baseline x86-64 flags")
+    builder
+        .finish(settings::Flags::new(flags))
+        .expect("baseline x86-64 flags")
 }
 
 /// `endbr64`: the landing pad indirect-branch tracking requires.
 const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
 
 fn err(code: &'static str, message: impl Into<String>) -> CodegenError {
-    CodegenError { code, message: message.into() }
+    CodegenError {
+        code,
+        message: message.into(),
+    }
 }
 
 /// Lowers every function of a verified module.
@@ -104,11 +109,18 @@ fn helper_signature() -> Signature {
     sig
 }
 
-fn compile(isa: &dyn cranelift_codegen::isa::TargetIsa, clif: ir::Function, func: &Function) -> Result<CompiledFunction, CodegenError> {
+fn compile(
+    isa: &dyn cranelift_codegen::isa::TargetIsa,
+    clif: ir::Function,
+    func: &Function,
+) -> Result<CompiledFunction, CodegenError> {
     let mut ctx = Context::for_function(clif);
-    let compiled = ctx
-        .compile(isa, &mut Default::default())
-        .map_err(|e| err("C0003", format!("Cranelift could not compile `{}`: {:?}", func.name, e.inner)))?;
+    let compiled = ctx.compile(isa, &mut Default::default()).map_err(|e| {
+        err(
+            "C0003",
+            format!("Cranelift could not compile `{}`: {:?}", func.name, e.inner),
+        )
+    })?;
     let mut code = ENDBR64.to_vec();
     code.extend_from_slice(compiled.code_buffer());
     let frame_size = compiled.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset);
@@ -116,15 +128,29 @@ fn compile(isa: &dyn cranelift_codegen::isa::TargetIsa, clif: ir::Function, func
     let mut relocs = Vec::new();
     for r in raw_relocs {
         let FinalizedRelocTarget::ExternalName(ExternalName::User(name)) = r.target else {
-            return Err(err("C0004", format!("`{}`: unexpected relocation target {:?}", func.name, r.target)));
+            return Err(err(
+                "C0004",
+                format!("`{}`: unexpected relocation target {:?}", func.name, r.target),
+            ));
         };
         if !matches!(r.kind, Reloc::X86CallPCRel4 | Reloc::X86CallPLTRel4 | Reloc::X86PCRel4) {
-            return Err(err("C0004", format!("`{}`: unexpected relocation kind {:?}", func.name, r.kind)));
+            return Err(err(
+                "C0004",
+                format!("`{}`: unexpected relocation kind {:?}", func.name, r.kind),
+            ));
         }
         let callee = ctx.func.params.user_named_funcs()[name].index;
-        relocs.push(CallReloc { offset: r.offset + ENDBR64.len() as u32, callee, addend: r.addend });
+        relocs.push(CallReloc {
+            offset: r.offset + ENDBR64.len() as u32,
+            callee,
+            addend: r.addend,
+        });
     }
-    Ok(CompiledFunction { code, relocs, frame_size })
+    Ok(CompiledFunction {
+        code,
+        relocs,
+        frame_size,
+    })
 }
 
 /// Where a reference parameter's object is.
@@ -188,7 +214,10 @@ impl<'m> FuncLowerer<'m> {
     fn lower(&mut self, b: &mut FunctionBuilder) -> Result<(), CodegenError> {
         let f = self.func;
         if f.blocks.is_empty() {
-            return Err(err("C0002", format!("`{}` has no blocks: not a verified module", f.name)));
+            return Err(err(
+                "C0002",
+                format!("`{}` has no blocks: not a verified module", f.name),
+            ));
         }
         for (i, block) in f.blocks.iter().enumerate() {
             let cl = b.create_block();
@@ -200,9 +229,13 @@ impl<'m> FuncLowerer<'m> {
             self.blocks.push(cl);
         }
         for &obj in &f.slots {
-            let cells = self.layout.obj_cells(obj).ok_or_else(|| err("C0001", "a slot without a size"))?;
+            let cells = self
+                .layout
+                .obj_cells(obj)
+                .ok_or_else(|| err("C0001", "a slot without a size"))?;
             let bytes = u32::try_from(cells * CELL_BYTES).map_err(|_| err("C0001", "a slot too large"))?;
-            self.slots.push(b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3)));
+            self.slots
+                .push(b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 3)));
         }
         // The entry block takes the Cranelift parameters: the context, then
         // each TAL parameter (two for a reference).
@@ -219,7 +252,10 @@ impl<'m> FuncLowerer<'m> {
                     next += 1;
                 }
                 ParamType::Ref(_) => {
-                    self.refs[pos] = Some(RefParam { ptr: params[next], len: params[next + 1] });
+                    self.refs[pos] = Some(RefParam {
+                        ptr: params[next],
+                        len: params[next + 1],
+                    });
                     next += 2;
                 }
             }
@@ -248,7 +284,10 @@ impl<'m> FuncLowerer<'m> {
     }
 
     fn val(&self, v: tal_ir::ValueId) -> Result<ir::Value, CodegenError> {
-        self.values.get(v.index()).copied().ok_or_else(|| err("C0002", format!("v{} is not defined: not a verified module", v.0)))
+        self.values
+            .get(v.index())
+            .copied()
+            .ok_or_else(|| err("C0002", format!("v{} is not defined: not a verified module", v.0)))
     }
 
     fn bool_of(&self, v: tal_ir::ValueId) -> bool {
@@ -260,7 +299,10 @@ impl<'m> FuncLowerer<'m> {
     }
 
     fn target(&self, call: &BlockCall) -> Result<ir::Block, CodegenError> {
-        self.blocks.get(call.block.index()).copied().ok_or_else(|| err("C0002", "branch to a missing block"))
+        self.blocks
+            .get(call.block.index())
+            .copied()
+            .ok_or_else(|| err("C0002", "branch to a missing block"))
     }
 
     /// The location word of an instruction: block in the high half,
@@ -391,14 +433,27 @@ impl<'m> FuncLowerer<'m> {
         };
         let mut ty = elem;
         for &field in &place.fields {
-            let ElemType::Struct(s) = ty else { return Err(err("C0002", "field of a scalar")) };
-            cells += self.layout.field_offset(s, field).ok_or_else(|| err("C0002", "unknown field"))?;
+            let ElemType::Struct(s) = ty else {
+                return Err(err("C0002", "field of a scalar"));
+            };
+            cells += self
+                .layout
+                .field_offset(s, field)
+                .ok_or_else(|| err("C0002", "unknown field"))?;
             ty = self.module.structs[s.index()].fields[field as usize].ty;
         }
-        let mut addr = if cells == 0 { base } else { b.ins().iadd_imm_s(base, (cells * CELL_BYTES) as i64) };
+        let mut addr = if cells == 0 {
+            base
+        } else {
+            b.ins().iadd_imm_s(base, (cells * CELL_BYTES) as i64)
+        };
         if let Some(index) = place.index {
             let idx = self.val(index)?;
-            let stride = self.layout.elem_cells(elem).ok_or_else(|| err("C0002", "element without a size"))? * CELL_BYTES;
+            let stride = self
+                .layout
+                .elem_cells(elem)
+                .ok_or_else(|| err("C0002", "element without a size"))?
+                * CELL_BYTES;
             let offset = b.ins().imul_imm_s(idx, stride as i64);
             addr = b.ins().iadd(addr, offset);
         }
@@ -409,18 +464,34 @@ impl<'m> FuncLowerer<'m> {
     fn root(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<(ir::Value, ObjType), CodegenError> {
         match root {
             Root::Global(g) => {
-                let obj = self.module.globals.get(g.index()).ok_or_else(|| err("C0002", "unknown global"))?.ty;
+                let obj = self
+                    .module
+                    .globals
+                    .get(g.index())
+                    .ok_or_else(|| err("C0002", "unknown global"))?
+                    .ty;
                 let cells = self.globals.offsets[g.index()];
                 let data = self.data.expect("loaded at entry");
                 Ok((b.ins().iadd_imm_s(data, (cells * CELL_BYTES) as i64), obj))
             }
             Root::Slot(s) => {
-                let obj = *self.func.slots.get(s.index()).ok_or_else(|| err("C0002", "unknown slot"))?;
+                let obj = *self
+                    .func
+                    .slots
+                    .get(s.index())
+                    .ok_or_else(|| err("C0002", "unknown slot"))?;
                 Ok((b.ins().stack_addr(I64, self.slots[s.index()], 0), obj))
             }
             Root::Param(p) => {
-                let r = self.refs.get(p as usize).copied().flatten().ok_or_else(|| err("C0002", "unknown reference"))?;
-                let ParamType::Ref(obj) = self.func.params[p as usize] else { unreachable!("refs are reference params") };
+                let r = self
+                    .refs
+                    .get(p as usize)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| err("C0002", "unknown reference"))?;
+                let ParamType::Ref(obj) = self.func.params[p as usize] else {
+                    unreachable!("refs are reference params")
+                };
                 Ok((r.ptr, obj))
             }
         }
@@ -448,8 +519,14 @@ impl<'m> FuncLowerer<'m> {
             InstKind::Fuel(amount) => {
                 if !self.options.no_fuel {
                     let ctx = self.ctx();
+                    // Exact arithmetic: the counter saturates at `i64::MIN`
+                    // rather than wrapping (the verifier keeps N <= i64::MAX).
+                    let amount = i64::try_from(*amount).map_err(|_| err("C0002", "a fuel amount beyond i64"))?;
                     let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
-                    let left = b.ins().iadd_imm_s(fuel, (*amount as i64).wrapping_neg());
+                    let n = b.ins().iconst(I64, amount);
+                    let (left, wrapped) = b.ins().ssub_overflow(fuel, n);
+                    let min = b.ins().iconst(I64, i64::MIN);
+                    let left = b.ins().select(wrapped, min, left);
                     b.ins().store(flags, left, ctx, offset::FUEL);
                     let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
                     self.check(b, out, ExcKind::OutOfFuel, &[], loc)?;
@@ -467,7 +544,11 @@ impl<'m> FuncLowerer<'m> {
             }
             InstKind::Unary { op: UnaryOp::Not, arg } => {
                 let x = self.val(*arg)?;
-                if self.bool_of(*arg) { Some((b.ins().bxor_imm_s(x, 1), true)) } else { Some((b.ins().bnot(x), false)) }
+                if self.bool_of(*arg) {
+                    Some((b.ins().bxor_imm_s(x, 1), true))
+                } else {
+                    Some((b.ins().bnot(x), false))
+                }
             }
             InstKind::Binary { op, lhs, rhs } => {
                 let (x, y) = (self.val(*lhs)?, self.val(*rhs)?);
@@ -503,7 +584,10 @@ impl<'m> FuncLowerer<'m> {
             }
             InstKind::CheckRange { value, attr } => {
                 let x = self.val(*value)?;
-                let def = self.module.attr(*attr).ok_or_else(|| err("C0002", "unknown attribute"))?;
+                let def = self
+                    .module
+                    .attr(*attr)
+                    .ok_or_else(|| err("C0002", "unknown attribute"))?;
                 if let Some((lo, hi)) = def.range {
                     let below = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, lo);
                     let above = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, hi);
@@ -530,7 +614,10 @@ impl<'m> FuncLowerer<'m> {
                 None
             }
             InstKind::Init(slot) => {
-                let ss = *self.slots.get(slot.index()).ok_or_else(|| err("C0002", "unknown slot"))?;
+                let ss = *self
+                    .slots
+                    .get(slot.index())
+                    .ok_or_else(|| err("C0002", "unknown slot"))?;
                 let cells = self.layout.obj_cells(self.func.slots[slot.index()]).unwrap_or(0);
                 let zero = b.ins().iconst(I64, 0);
                 for cell in 0..cells {
@@ -543,7 +630,11 @@ impl<'m> FuncLowerer<'m> {
                 let Callee::Func(fid) = callee else {
                     return Err(err("C0002", "a call to an external symbol: not a verified module"));
                 };
-                let target = self.module.funcs.get(fid.index()).ok_or_else(|| err("C0002", "unknown function"))?;
+                let target = self
+                    .module
+                    .funcs
+                    .get(fid.index())
+                    .ok_or_else(|| err("C0002", "unknown function"))?;
                 let mut cargs = vec![self.ctx()];
                 for a in args {
                     match *a {
@@ -559,8 +650,16 @@ impl<'m> FuncLowerer<'m> {
                     }
                 }
                 let sig = b.import_signature(signature(target));
-                let name = b.func.declare_imported_user_function(UserExternalName { namespace: 0, index: fid.0 });
-                let fref = b.import_function(ExtFuncData { name: ExternalName::user(name), signature: sig, colocated: true, patchable: false });
+                let name = b.func.declare_imported_user_function(UserExternalName {
+                    namespace: 0,
+                    index: fid.0,
+                });
+                let fref = b.import_function(ExtFuncData {
+                    name: ExternalName::user(name),
+                    signature: sig,
+                    colocated: true,
+                    patchable: false,
+                });
                 let call = b.ins().call(fref, &cargs);
                 let r = b.inst_results(call)[0];
                 self.after_call(b, c)?;
@@ -625,7 +724,11 @@ impl<'m> FuncLowerer<'m> {
         };
         for &f in &place.fields {
             if let ElemType::Struct(s) = ty
-                && let Some(fd) = self.module.structs.get(s.index()).and_then(|sd| sd.fields.get(f as usize))
+                && let Some(fd) = self
+                    .module
+                    .structs
+                    .get(s.index())
+                    .and_then(|sd| sd.fields.get(f as usize))
             {
                 ty = fd.ty;
             }
@@ -660,7 +763,11 @@ impl<'m> FuncLowerer<'m> {
                 let neg1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
                 let of = b.ins().band(min, neg1);
                 self.check(b, of, ExcKind::Overflow, c, loc)?;
-                let r = if op == BinaryOp::Div { b.ins().sdiv(x, y) } else { b.ins().srem(x, y) };
+                let r = if op == BinaryOp::Div {
+                    b.ins().sdiv(x, y)
+                } else {
+                    b.ins().srem(x, y)
+                };
                 (r, false)
             }
             BinaryOp::Shl | BinaryOp::Shr => {

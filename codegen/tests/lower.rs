@@ -7,11 +7,17 @@ fn accepted_programs() -> Vec<(String, tal_ir::Module)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut out = Vec::new();
     for dir in ["examples/pop", "popcorn-front/tests/ui", "stdlib/pop"] {
-        let mut files: Vec<_> = std::fs::read_dir(root.join(dir)).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         files.sort();
         for path in files.into_iter().filter(|p| p.extension().is_some_and(|e| e == "pop")) {
             let text = std::fs::read_to_string(&path).unwrap();
-            let options = popcorn_front::Options { file_name: String::new(), stdlib: dir == "stdlib/pop" || text.starts_with("// flags: --stdlib") };
+            let options = popcorn_front::Options {
+                file_name: String::new(),
+                stdlib: dir == "stdlib/pop" || text.starts_with("// flags: --stdlib"),
+            };
             if let Some(m) = popcorn_front::compile(&text, &options).module {
                 verifier::verify(&m, &verifier::Config::default()).unwrap();
                 out.push((path.display().to_string(), m));
@@ -25,11 +31,17 @@ fn accepted_programs() -> Vec<(String, tal_ir::Module)> {
 #[test]
 fn every_accepted_program_lowers_deterministically() {
     for (name, module) in accepted_programs() {
-        let first = codegen::lower::lower_module(&module, codegen::Options::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let first = codegen::lower::lower_module(&module, codegen::Options::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let again = codegen::lower::lower_module(&module, codegen::Options::default()).unwrap();
         assert_eq!(first, again, "{name}: lowering is not deterministic");
         for (f, code) in module.funcs.iter().zip(&first) {
-            assert_eq!(&code.code[..4], &[0xf3, 0x0f, 0x1e, 0xfa], "{name}: {} starts with endbr64", f.name);
+            assert_eq!(
+                &code.code[..4],
+                &[0xf3, 0x0f, 0x1e, 0xfa],
+                "{name}: {} starts with endbr64",
+                f.name
+            );
             for r in &code.relocs {
                 assert!((r.callee as usize) < module.funcs.len() && (r.offset as usize) + 4 <= code.code.len());
             }
@@ -41,7 +53,10 @@ fn every_accepted_program_lowers_deterministically() {
 fn generated_programs_lower() {
     for seed in 0..200 {
         let program = popgen::sample(seed, popgen::GenConfig::default());
-        let module = popcorn_front::compile(&program.source, &popcorn_front::Options::default()).module.expect("accepted");
-        codegen::lower::lower_module(&module, codegen::Options::default()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        let module = popcorn_front::compile(&program.source, &popcorn_front::Options::default())
+            .module
+            .expect("accepted");
+        codegen::lower::lower_module(&module, codegen::Options::default())
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
     }
 }

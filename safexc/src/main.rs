@@ -1,6 +1,7 @@
 //! `safexc`: the SafeX command line.
 
 mod diag;
+mod inspect;
 mod pop;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,11 @@ enum Command {
         /// Stack bound, in bytes, for any entry point's deepest call chain.
         #[arg(long, default_value_t = verifier::Config::default().stack_limit)]
         stack_limit: u64,
+    },
+    /// Print an object's metadata, TAL, disassembly and relocations; exit 1 if it is malformed.
+    Inspect {
+        /// The object (`.o`) to read.
+        file: PathBuf,
     },
     /// Explain an error code (`P0310`, `V0701`): what is wrong, why, and an example.
     Explain {
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
             }
             if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
+        Command::Inspect { file } => inspect::inspect(&file),
         Command::Explain { code, all } => explain(code.as_deref().unwrap_or_default(), all),
     }
 }

@@ -1012,13 +1012,13 @@ impl FnCx<'_> {
                 kind: InstKind::Fuel(n),
                 ..
             }) = blocks[b].insts.first()
-                && *n < need[b]
+                && (*n < need[b] || *n > i64::MAX as u64)
             {
                 self.sink.error(
                     "V0407",
                     Location::Inst(self.id, BlockId(b as u32), 0),
                     format!(
-                        "`fuel {n}` does not cover its region: a path from block{b} runs {} instructions before the next `fuel`",
+                        "`fuel {n}` does not cover its region (or exceeds i64): a path from block{b} runs {} instructions before the next `fuel`",
                         need[b]
                     ),
                 );

@@ -87,9 +87,9 @@
 //! - Each `fuel N` covers the code it guards: N is at least the largest
 //!   number of instructions (terminators included, `fuel` excluded) on any
 //!   path from it to a return, a raise, or the next block that starts with
-//!   `fuel`, exception edges included. So an invocation executes at most as
-//!   many instructions as the fuel it was given, plus its callees' own.
-//!   **V0407**
+//!   `fuel`, exception edges included, and N fits `i64` (the counter is
+//!   signed). So an invocation executes at most as many instructions as the
+//!   fuel it was given, plus its callees' own. **V0407**
 //! - `OutOfFuel` is neither caught nor raised. **V0408**
 //!
 //! # Calls and stack

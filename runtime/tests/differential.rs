@@ -1,0 +1,202 @@
+//! Differential testing: generated programs give the same results, the
+//! same traps (kind and location), the same fuel left and the same memory,
+//! compiled and interpreted by the reference interpreter.
+
+use runtime::image::CodeImage;
+use stdlib::abi::{Ctx, HelperFn, status};
+use tal_interp::{Host, HostError, Instance, TrapKind};
+
+/// What a run did, in terms both executions can report.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    result: Option<i64>,
+    status: u64,
+    /// (function, block, instruction or `TRAP_AT_TERMINATOR`) of a trap.
+    location: Option<(u32, u32, u32)>,
+    fuel_left: i64,
+    calls: Vec<(u16, [i64; 3])>,
+    data: Vec<i64>,
+}
+
+/// Helper results are a function of the call, so both sides see the same.
+fn helper_result(id: u16, args: [i64; 3]) -> i64 {
+    match id {
+        0 => (args[1] & 0xff) * 37 - 4000 + args[0], // get_attribute
+        3 => 1_000_000,                              // now_us
+        _ => 0,
+    }
+}
+
+#[derive(Default)]
+struct Log {
+    calls: Vec<(u16, [i64; 3])>,
+}
+
+impl Host for Log {
+    fn call_helper(&mut self, id: u16, args: &[i64]) -> Result<Option<i64>, HostError> {
+        let mut a = [0; 3];
+        a[..args.len()].copy_from_slice(args);
+        self.calls.push((id, a));
+        let def = stdlib::helper_by_id(id).expect("known helper");
+        Ok((def.ret != stdlib::HelperRet::Unit).then(|| helper_result(id, a)))
+    }
+}
+
+#[repr(C)]
+struct HostCtx {
+    ctx: Ctx,
+    log: *mut Log,
+}
+
+macro_rules! helper {
+    ($name:ident, $id:expr) => {
+        unsafe extern "C" fn $name(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64 {
+            let log = unsafe { &mut *(*(ctx as *mut HostCtx)).log };
+            let args = [a0, a1, a2];
+            let arity = stdlib::helper_by_id($id).unwrap().params.len();
+            let mut logged = [0; 3];
+            logged[..arity].copy_from_slice(&args[..arity]);
+            log.calls.push(($id, logged));
+            helper_result($id, logged)
+        }
+    };
+}
+helper!(h0, 0);
+helper!(h1, 1);
+helper!(h2, 2);
+helper!(h3, 3);
+helper!(h4, 4);
+static HELPERS: [HelperFn; 5] = [h0, h1, h2, h3, h4];
+
+const CAP: i64 = 1;
+
+fn interpreted(inst: &mut Instance, func: tal_ir::FuncId, args: &[i64], fuel: i64) -> Outcome {
+    let mut log = Log::default();
+    let mut fuel_left = fuel;
+    let (result, status, location) = match inst.invoke(&mut log, func, args, &mut fuel_left) {
+        Ok(r) => (r, status::OK, None),
+        Err(trap) => {
+            let status = match trap.kind {
+                TrapKind::Exception(k) => codegen::lower::status_of(k),
+                TrapKind::OutOfFuel => status::OUT_OF_FUEL,
+                other => panic!("a verified program trapped with {other:?}"),
+            };
+            let inst_index = trap.inst.map_or(stdlib::abi::TRAP_AT_TERMINATOR, |i| i as u32);
+            (None, status, Some((trap.func.0, trap.block.0, inst_index)))
+        }
+    };
+    let result = if status == status::OK { result.or(Some(0)) } else { None };
+    Outcome {
+        result,
+        status,
+        location,
+        fuel_left,
+        calls: log.calls,
+        data: inst.data().to_vec(),
+    }
+}
+
+fn compiled(image: &CodeImage, data: &mut [i64], func: usize, args: &[i64], fuel: i64) -> Outcome {
+    let mut log = Log::default();
+    let mut hc = HostCtx {
+        ctx: Ctx {
+            fuel,
+            status: 0,
+            trap_func: 0,
+            trap_block: 0,
+            trap_inst: 0,
+            _reserved: 0,
+            helpers: HELPERS.as_ptr(),
+            data: data.as_mut_ptr(),
+        },
+        log: &mut log,
+    };
+    let r = unsafe { image.call(func, &mut hc.ctx, args) }.expect("entry point");
+    let ctx = &hc.ctx;
+    let trapped = ctx.status != status::OK;
+    Outcome {
+        result: (!trapped).then_some(r),
+        status: ctx.status,
+        location: trapped.then_some((ctx.trap_func, ctx.trap_block, ctx.trap_inst)),
+        fuel_left: ctx.fuel,
+        calls: log.calls,
+        data: data.to_vec(),
+    }
+}
+
+/// Runs the program's entry points a few rounds (globals persist) with a
+/// fuel budget, both ways, and compares every outcome.
+fn check(source: &str, fuel: i64, statuses: &mut [u64; 8]) -> Result<(), String> {
+    let module = popcorn_front::compile(source, &popcorn_front::Options::default())
+        .module
+        .ok_or("rejected")?;
+    verifier::verify(&module, &verifier::Config::default()).map_err(|e| format!("{e:?}"))?;
+    let funcs = codegen::lower::lower_module(&module, codegen::Options::default()).map_err(|e| e.to_string())?;
+    let object = codegen::object::write_object(&module, &funcs, codegen::Options::default());
+    let parts = codegen::object::read_object(&object).map_err(|e| e.to_string())?;
+    let image = CodeImage::link(&parts).map_err(|e| e.message)?;
+    let mut data = tal_ir::layout::GlobalLayout::new(&module)
+        .unwrap()
+        .initial_data(1 << 20)
+        .unwrap();
+    let mut interp = Instance::new(module.clone()).map_err(|e| e.to_string())?;
+    for round in 0..3 {
+        for (index, f) in module.funcs.iter().enumerate() {
+            let args: Vec<i64> = match f.kind {
+                tal_ir::FuncKind::Monitor => vec![CAP],
+                tal_ir::FuncKind::Handler { .. } => vec![CAP, 17 * round - 5],
+                _ => continue,
+            };
+            let want = interpreted(&mut interp, tal_ir::FuncId(index as u32), &args, fuel);
+            let got = compiled(&image, &mut data, index, &args, fuel);
+            if want != got {
+                return Err(format!(
+                    "round {round}, `{}`:\n interpreted {want:?}\n compiled    {got:?}",
+                    f.name
+                ));
+            }
+            statuses[got.status as usize] += 1;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn generated_programs_agree_compiled_and_interpreted() {
+    let cases: u64 = std::env::var("SAFEX_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut failures = Vec::new();
+    let mut statuses = [0u64; 8];
+    for seed in 0..cases {
+        let program = popgen::sample(seed, popgen::GenConfig::default());
+        // Vary the budget so that fuel runs out at many different points.
+        let fuel = [200, 1_000, 5_000, 100_000][(seed % 4) as usize];
+        if let Err(why) = check(&program.source, fuel, &mut statuses) {
+            failures.push(format!("seed {seed}: {why}\n{}", program.source));
+            if failures.len() >= 3 {
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // The comparison means something only if runs end every way: normally,
+    // by each exception, and out of fuel.
+    let [ok, div, bounds, overflow, range, _, fuel, _] = statuses;
+    eprintln!(
+        "outcomes: ok {ok}, DivideByZero {div}, OutOfBounds {bounds}, Overflow {overflow}, RangeError {range}, OutOfFuel {fuel}"
+    );
+    if cases >= 1000 {
+        for (what, n) in [
+            ("ok", ok),
+            ("DivideByZero", div),
+            ("OutOfBounds", bounds),
+            ("Overflow", overflow),
+            ("RangeError", range),
+            ("OutOfFuel", fuel),
+        ] {
+            assert!(n >= 10, "only {n} runs ended with {what}");
+        }
+    }
+}

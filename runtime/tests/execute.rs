@@ -1,0 +1,166 @@
+//! Compiled extensions run: through the object file, linked W^X, called
+//! with a context and a helper table.
+
+use runtime::image::CodeImage;
+use stdlib::abi::{Ctx, HelperFn, status};
+
+/// A context with a pointer to the test host behind it, so that helpers
+/// (which receive `*mut Ctx`) can reach the host.
+#[repr(C)]
+struct HostCtx {
+    ctx: Ctx,
+    host: *mut TestHost,
+}
+
+#[derive(Default)]
+struct TestHost {
+    /// Attribute values by `class << 32 | attr`.
+    attrs: std::collections::HashMap<i64, i64>,
+    sets: Vec<(i64, i64)>,
+    events: Vec<(i64, i64)>,
+}
+
+unsafe fn host<'a>(ctx: *mut Ctx) -> &'a mut TestHost {
+    unsafe { &mut *(*(ctx as *mut HostCtx)).host }
+}
+unsafe extern "C" fn get_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, _: i64) -> i64 {
+    unsafe { host(ctx).attrs.get(&attr).copied().unwrap_or(0) }
+}
+unsafe extern "C" fn set_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, value: i64) -> i64 {
+    unsafe { host(ctx).sets.push((attr, value)) };
+    0
+}
+unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
+    unsafe { host(ctx).events.push((event, value)) };
+    0
+}
+unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    1234
+}
+unsafe extern "C" fn block(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    0
+}
+static HELPERS: [HelperFn; 5] = [get_attribute, set_attribute, raise_event, now_us, block];
+
+struct Loaded {
+    module: tal_ir::Module,
+    image: CodeImage,
+    data: Vec<i64>,
+}
+
+fn load(source: &str) -> Loaded {
+    let module = popcorn_front::compile(source, &popcorn_front::Options::default())
+        .module
+        .expect("compiles");
+    verifier::verify(&module, &verifier::Config::default()).expect("verifies");
+    let funcs = codegen::lower::lower_module(&module, codegen::Options::default()).unwrap();
+    let object = codegen::object::write_object(&module, &funcs, codegen::Options::default());
+    let parts = codegen::object::read_object(&object).expect("reads back");
+    let image = CodeImage::link(&parts).expect("links");
+    let layout = tal_ir::layout::GlobalLayout::new(&module).unwrap();
+    let data = layout.initial_data(1 << 20).unwrap();
+    Loaded { module, image, data }
+}
+
+impl Loaded {
+    /// Runs entry point `name`; returns the result and the context after.
+    fn run(&mut self, host: &mut TestHost, name: &str, args: &[i64], fuel: i64) -> (Option<i64>, Ctx) {
+        let index = self.module.func_by_name(name).expect("entry point").index();
+        let mut hc = HostCtx {
+            ctx: Ctx {
+                fuel,
+                status: 0,
+                trap_func: 0,
+                trap_block: 0,
+                trap_inst: 0,
+                _reserved: 0,
+                helpers: HELPERS.as_ptr(),
+                data: self.data.as_mut_ptr(),
+            },
+            host,
+        };
+        let r = unsafe { self.image.call(index, &mut hc.ctx, args) };
+        (r, hc.ctx)
+    }
+}
+
+const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
+const CPU_QOS: i64 = 0;
+const ACTUAL_CPU: i64 = 2;
+const TARGET_CPU: i64 = 1;
+const TIMESLICE_ADJUSTMENT: i64 = 5;
+
+#[test]
+fn the_paper_pid_matches_a_reference_pid_on_a_trace() {
+    let mut ext = load(PID);
+    let mut host = TestHost::default();
+    let attr = |a: i64| CPU_QOS << 32 | a;
+    // (target, actual) per period: a disturbance, then recovery.
+    let trace = [
+        (20_000, 20_000),
+        (20_000, 12_000),
+        (20_000, 5_000),
+        (20_000, 9_000),
+        (20_000, 18_000),
+        (20_000, 26_000),
+    ];
+    let (mut e_prev, mut u_prev) = (0i64, 0i64);
+    for (target, actual) in trace {
+        host.attrs.insert(attr(TARGET_CPU), target);
+        host.attrs.insert(attr(ACTUAL_CPU), actual);
+        host.events.clear();
+        let (_, ctx) = ext.run(&mut host, "cpu_monitor", &[1], 1000);
+        assert_eq!(ctx.status, status::OK);
+        assert_eq!(
+            host.events,
+            [(0, target - actual)],
+            "the monitor raises Error = target - actual"
+        );
+        let e = target - actual;
+        host.sets.clear();
+        let (_, ctx) = ext.run(&mut host, "cpu_pid", &[1, e], 1000);
+        assert_eq!(ctx.status, status::OK);
+        // The reference PID: u[n] = ((Kp+Kd+Ki)·e[n] − Kd·e[n−1]) / 1000 + u[n−1].
+        let u = ((500 + 50 + 100) * e - 50 * e_prev) / 1000 + u_prev;
+        (e_prev, u_prev) = (e, u);
+        assert_eq!(host.sets, [(attr(TIMESLICE_ADJUSTMENT), u)]);
+    }
+}
+
+#[test]
+fn an_infinite_loop_stops_when_fuel_runs_out_at_the_loop_header() {
+    let mut ext = load(
+        "extension spin;\nimport cpu;\nint n = 0;\nmonitor void m(cap<cpu_qos> app) {\n    while (true) { n++; }\n}\n",
+    );
+    let mut host = TestHost::default();
+    let (_, ctx) = ext.run(&mut host, "m", &[1], 10_000);
+    assert_eq!(ctx.status, status::OUT_OF_FUEL);
+    assert!(ctx.fuel < 0, "the counter went negative at the failing check");
+    // The trap is at the loop header's `fuel`, the first instruction of its block.
+    let f = &ext.module.funcs[ctx.trap_func as usize];
+    let block = &f.blocks[ctx.trap_block as usize];
+    assert!(
+        block.loop_end.is_some() && ctx.trap_inst == 0,
+        "trap at {:?}",
+        (ctx.trap_block, ctx.trap_inst)
+    );
+    // Every completed iteration incremented the global; fuel bounds them.
+    assert!(ext.data[0] > 0 && ext.data[0] < 10_000, "{} iterations", ext.data[0]);
+}
+
+#[test]
+fn exceptions_are_caught_or_reported_with_their_location() {
+    let src = "extension ex;\nimport cpu;\nint r = 0;\nint div(int a, int b) { return a / b; }\n\
+               monitor void caught(cap<cpu_qos> app) {\n    try { r = div(1, 0); } handle DivideByZero { r = -1; }\n}\n\
+               monitor void uncaught(cap<cpu_qos> app) {\n    r = div(7, 0);\n}\n";
+    let mut ext = load(src);
+    let mut host = TestHost::default();
+    let (_, ctx) = ext.run(&mut host, "caught", &[1], 1000);
+    assert_eq!((ctx.status, ext.data[0]), (status::OK, -1));
+    let (_, ctx) = ext.run(&mut host, "uncaught", &[1], 1000);
+    assert_eq!(ctx.status, status::DIVIDE_BY_ZERO);
+    assert_eq!(
+        ext.module.funcs[ctx.trap_func as usize].name, "div",
+        "the innermost location is kept"
+    );
+}

@@ -1,0 +1,264 @@
+//! `safexc inspect FILE.o`: what an object holds, for people. The object is
+//! read and checked by `codegen::object::read_object` first; a malformed one
+//! is refused with its `Cxxxx` code and nothing else is printed.
+
+use codegen::object::{ObjectParts, RelocKind, read_object};
+use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, OpKind, SymbolResolver, SymbolResult};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub fn inspect(path: &Path) -> ExitCode {
+    let name = path.display();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error[L0001]: cannot read {name}: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match read_object(&bytes) {
+        Ok(parts) => {
+            print!("{}", render(&parts));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The whole report: metadata, TAL, disassembly, relocations.
+pub fn render(parts: &ObjectParts) -> String {
+    let mut out = String::new();
+    out.push_str("== metadata (.safex.meta)\n");
+    out.push_str(&parts.meta.to_string());
+    out.push_str("\n== TAL (.safex.tal)\n");
+    out.push_str(&tal_ir::text::print(&parts.module));
+    out.push_str("\n== disassembly (.text, relocations applied at address 0)\n");
+    disassemble(parts, &mut out);
+    out.push_str("\n== relocations (.rela.text)\n");
+    if parts.relocs.is_empty() {
+        out.push_str("  (none)\n");
+    }
+    for r in &parts.relocs {
+        let _ = writeln!(
+            out,
+            "  .text+{:#06x}  {:<15} {}{}  (in {})",
+            r.offset,
+            kind_name(r.kind),
+            parts.functions[r.target as usize].name,
+            signed_hex(r.addend),
+            parts.functions[r.func as usize].name
+        );
+    }
+    out
+}
+
+/// `-0x4`, `+0x10`, as objdump writes addends.
+fn signed_hex(n: i64) -> String {
+    if n < 0 {
+        format!("-{:#x}", n.unsigned_abs())
+    } else {
+        format!("+{n:#x}")
+    }
+}
+
+fn kind_name(kind: RelocKind) -> &'static str {
+    match kind {
+        RelocKind::Plt32 => "R_X86_64_PLT32",
+        RelocKind::Pc32 => "R_X86_64_PC32",
+    }
+}
+
+/// Names branch targets after the function that holds them.
+struct Symbols {
+    /// (offset, size, name), sorted by offset.
+    funcs: Vec<(u64, u64, String)>,
+}
+
+impl SymbolResolver for Symbols {
+    fn symbol(
+        &mut self,
+        instruction: &Instruction,
+        _operand: u32,
+        instruction_operand: Option<u32>,
+        address: u64,
+        _address_size: u32,
+    ) -> Option<SymbolResult<'_>> {
+        // Only branch targets: an immediate that happens to equal an offset
+        // is not an address.
+        if instruction_operand.map(|o| instruction.op_kind(o)) != Some(OpKind::NearBranch64) {
+            return None;
+        }
+        let i = self.funcs.partition_point(|f| f.0 <= address).checked_sub(1)?;
+        let (start, size, name) = &self.funcs[i];
+        if address == *start {
+            Some(SymbolResult::with_str(address, name))
+        } else if address < start + size {
+            Some(SymbolResult::with_string(
+                address,
+                format!("{name}+{:#x}", address - start),
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+fn disassemble(parts: &ObjectParts, out: &mut String) {
+    // Link `.text` at address 0, so that call targets are the callees'
+    // offsets and the resolver can name them.
+    let mut text = parts.text.clone();
+    for r in &parts.relocs {
+        let target = i64::from(parts.functions[r.target as usize].offset);
+        let value = target.wrapping_add(r.addend).wrapping_sub(i64::from(r.offset)) as i32;
+        if let Some(field) = text.get_mut(r.offset as usize..r.offset as usize + 4) {
+            field.copy_from_slice(&value.to_le_bytes());
+        }
+    }
+    let symbols = Symbols {
+        funcs: parts
+            .functions
+            .iter()
+            .map(|f| (u64::from(f.offset), u64::from(f.size), f.name.clone()))
+            .collect(),
+    };
+    let mut formatter = IntelFormatter::with_options(Some(Box::new(symbols)), None);
+    let options = formatter.options_mut();
+    options.set_first_operand_char_index(8);
+    options.set_hex_prefix("0x");
+    options.set_hex_suffix("");
+    options.set_uppercase_hex(false);
+    options.set_space_after_operand_separator(true);
+    options.set_show_branch_size(false);
+    for f in &parts.functions {
+        let kind = if f.global { "global" } else { "local" };
+        let _ = writeln!(
+            out,
+            "\n{} (fn{}, {kind}, {} bytes at .text+{:#x}):",
+            f.name, f.index, f.size, f.offset
+        );
+        let code = &text[f.offset as usize..(f.offset + f.size) as usize];
+        let mut decoder = Decoder::with_ip(64, code, u64::from(f.offset), DecoderOptions::NONE);
+        let mut instruction = Instruction::default();
+        let mut asm = String::new();
+        while decoder.can_decode() {
+            decoder.decode_out(&mut instruction);
+            asm.clear();
+            formatter.format(&instruction, &mut asm);
+            let at = instruction.ip() as usize;
+            let raw = &parts.text[at..at + instruction.len()];
+            let hex: Vec<String> = raw.iter().map(|b| format!("{b:02x}")).collect();
+            let reloc = parts
+                .relocs
+                .iter()
+                .find(|r| (at..at + instruction.len()).contains(&(r.offset as usize)))
+                .map(|r| {
+                    format!(
+                        "    ; {} {}{}",
+                        kind_name(r.kind),
+                        parts.functions[r.target as usize].name,
+                        signed_hex(r.addend)
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {at:6x}:  {:<30} {asm}{reloc}", hex.join(" "));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use codegen::{CallReloc, CompiledFunction, Options};
+
+    const ENDBR64: [u8; 4] = [0xf3, 0x0f, 0x1e, 0xfa];
+
+    const TAL: &str = r#"
+module calls
+budget 500
+
+class cpu_qos {
+    period: i64 readonly
+}
+
+func @answer() -> i64 {
+block0:
+    fuel 3
+    v0 = iconst 42
+    ret v0
+}
+
+monitor @tick(cap<cpu_qos, r>) {
+block0(v0: cap<cpu_qos, r>):
+    fuel 3
+    v1 = call @answer()
+    ret
+}
+"#;
+
+    fn object() -> Vec<u8> {
+        let (module, _) = tal_ir::text::parse(TAL).unwrap();
+        // `endbr64; mov eax, 42; ret`
+        let mut answer = ENDBR64.to_vec();
+        answer.extend_from_slice(&[0xb8, 42, 0, 0, 0, 0xc3]);
+        // `endbr64; call answer; jmp +0; ret`
+        let mut tick = ENDBR64.to_vec();
+        tick.extend_from_slice(&[0xe8, 0, 0, 0, 0, 0xeb, 0x00, 0xc3]);
+        let funcs = [
+            CompiledFunction {
+                code: answer,
+                relocs: vec![],
+                frame_size: 0,
+            },
+            CompiledFunction {
+                code: tick,
+                relocs: vec![CallReloc {
+                    offset: 5,
+                    callee: 0,
+                    addend: -4,
+                }],
+                frame_size: 0,
+            },
+        ];
+        codegen::object::write_object(&module, &funcs, Options::default())
+    }
+
+    #[test]
+    fn renders_everything() {
+        let parts = read_object(&object()).unwrap();
+        let text = render(&parts);
+        for want in [
+            "extension   calls",
+            "budget      500",
+            "fn1    tick",
+            "monitor, cap<cpu_qos, r>",
+            "monitor @tick(cap<cpu_qos, r>)",
+            "answer (fn0, local, 10 bytes at .text+0x0):",
+            "tick (fn1, global, 12 bytes at .text+0x10):",
+            "endbr64",
+            "call    answer    ; R_X86_64_PLT32 answer-0x4",
+            "jmp     tick+0xb",
+            "mov     eax, 0x2a",
+            "  .text+0x0015  R_X86_64_PLT32  answer-0x4  (in tick)",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn malformed_files_exit_1() {
+        let dir = std::env::temp_dir();
+        let good = dir.join(format!("safexc-inspect-{}-good.o", std::process::id()));
+        let bad = dir.join(format!("safexc-inspect-{}-bad.o", std::process::id()));
+        std::fs::write(&good, object()).unwrap();
+        std::fs::write(&bad, b"not an object").unwrap();
+        assert_eq!(inspect(&good), ExitCode::SUCCESS);
+        assert_eq!(inspect(&bad), ExitCode::from(1));
+        assert_eq!(inspect(&dir.join("safexc-inspect-missing.o")), ExitCode::from(1));
+        let _ = std::fs::remove_file(good);
+        let _ = std::fs::remove_file(bad);
+    }
+}
