@@ -11,6 +11,7 @@
 //! bytes, which is what lets `safexc verify FILE.o` re-lower the embedded
 //! TAL and compare.
 
+pub mod check;
 pub mod lower;
 pub mod meta;
 pub mod object;

@@ -27,20 +27,24 @@ enum Command {
         #[arg(long)]
         stdlib: bool,
     },
-    /// Compile a Popcorn-SX file.
+    /// Compile a Popcorn-SX file to an object (`-o FILE.o`) or to TAL text.
     Compile {
         file: PathBuf,
-        /// What to write.
-        #[arg(long, value_enum, default_value_t = Emit::Tal)]
-        emit: Emit,
-        /// Output file (default: standard output).
+        /// What to write (default: an object if the output ends in `.o`, else TAL text).
+        #[arg(long, value_enum)]
+        emit: Option<Emit>,
+        /// Output file (default: standard output, TAL only).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Leave out fuel checks, only to measure their cost: every loader refuses the object.
+        #[arg(long)]
+        no_fuel: bool,
         /// Compile as part of the standard library (allows guards and `block`).
         #[arg(long)]
         stdlib: bool,
     },
-    /// Verify TAL modules (text `.tal` or binary TAL); exit 1 if any is rejected.
+    /// Verify TAL modules (text `.tal`, binary TAL) or objects (`.o`: verify the
+    /// embedded TAL and check the code is what it compiles to); exit 1 if any is rejected.
     Verify {
         /// Files to verify.
         #[arg(required = true)]
@@ -69,6 +73,8 @@ enum Command {
 enum Emit {
     /// TAL text.
     Tal,
+    /// A relocatable ELF object.
+    Obj,
 }
 
 fn main() -> ExitCode {
@@ -84,17 +90,35 @@ fn main() -> ExitCode {
         }
         Command::Compile {
             file,
-            emit: Emit::Tal,
+            emit,
             output,
+            no_fuel,
             stdlib,
         } => {
             let Some(module) = pop::check_file(&file, stdlib, &verifier::Config::default()) else {
                 return ExitCode::from(1);
             };
-            let text = tal_ir::text::print(&module);
-            let written = match &output {
-                Some(path) => std::fs::write(path, text),
-                None => std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()),
+            let is_object_path = output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "o"));
+            let bytes = match emit.unwrap_or(if is_object_path { Emit::Obj } else { Emit::Tal }) {
+                Emit::Tal => tal_ir::text::print(&module).into_bytes(),
+                Emit::Obj => {
+                    let options = codegen::Options { no_fuel };
+                    match codegen::lower::lower_module(&module, options) {
+                        Ok(funcs) => codegen::object::write_object(&module, &funcs, options),
+                        Err(e) => {
+                            eprintln!("{e}");
+                            return ExitCode::from(1);
+                        }
+                    }
+                }
+            };
+            let written = match (&output, emit) {
+                (Some(path), _) => std::fs::write(path, bytes),
+                (None, Some(Emit::Obj)) => {
+                    eprintln!("error[L0002]: an object is written to a file: add `-o FILE.o`");
+                    return ExitCode::from(1);
+                }
+                (None, _) => std::io::Write::write_all(&mut std::io::stdout(), &bytes),
             };
             if let Err(e) = written {
                 eprintln!("error[L0002]: cannot write the output: {e}");
@@ -177,6 +201,9 @@ fn verify_file(path: &std::path::Path, config: &verifier::Config) -> bool {
             return false;
         }
     };
+    if bytes.starts_with(b"\x7fELF") {
+        return verify_object(&name, &bytes, config);
+    }
     let loaded = if bytes.starts_with(tal_ir::binary::MAGIC) {
         load_binary(&bytes)
     } else {
@@ -211,6 +238,52 @@ fn verify_file(path: &std::path::Path, config: &verifier::Config) -> bool {
             false
         }
     }
+}
+
+/// An object is accepted when it reads back cleanly, its TAL verifies, and
+/// its code is exactly what that TAL compiles to.
+fn verify_object(name: &str, bytes: &[u8], config: &verifier::Config) -> bool {
+    let reject = |code: &str, message: &str| {
+        eprintln!("error[{code}]: {message}");
+        println!("{name}: rejected: {code}");
+        false
+    };
+    let parts = match codegen::object::read_object(bytes) {
+        Ok(parts) => parts,
+        Err(e) => return reject(e.code, &e.message),
+    };
+    if let Err(errors) = verifier::verify(&parts.module, config) {
+        let text = tal_ir::text::print(&parts.module);
+        let map = tal_ir::text::parse(&text).map(|(_, map)| map).unwrap_or_default();
+        for e in &errors {
+            let span = map.span(e.location).unwrap_or(0..0);
+            eprint!(
+                "{}",
+                render(
+                    &format!("{name} (.safex.tal)"),
+                    &text,
+                    &Diagnostic::error(e.code, &e.message, span)
+                )
+            );
+        }
+        let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+        println!("{name}: rejected: {}", codes.join(", "));
+        return false;
+    }
+    if let Err(e) = codegen::check::relowering_matches(bytes, &parts) {
+        return reject(e.code, &e.message);
+    }
+    let fuel = if parts.meta.no_fuel {
+        ", built --no-fuel: loaders refuse it"
+    } else {
+        ""
+    };
+    println!(
+        "{name}: ok (object: {} functions, {} bytes of code{fuel})",
+        parts.module.funcs.len(),
+        parts.text.len()
+    );
+    true
 }
 
 type Loaded = (Module, String, tal_ir::TextMap);

@@ -233,3 +233,52 @@ fn compile_emits_tal_that_verifies() {
     let verified = safexc(&["verify", tal.to_str().unwrap()]);
     assert_eq!(verified.status.code(), Some(0), "stderr: {}", text(&verified.stderr));
 }
+
+#[test]
+fn compile_to_an_object_then_verify_it_and_detect_tampering() {
+    let dir = tempdir("object");
+    let obj = dir.join("cpu_pid.o");
+    let out = safexc(&["compile", "examples/pop/cpu_pid.pop", "-o", obj.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let bytes = std::fs::read(&obj).unwrap();
+    assert!(bytes.starts_with(b"\x7fELF"));
+    // Deterministic: compiling again gives the same bytes.
+    let again = dir.join("again.o");
+    safexc(&["compile", "examples/pop/cpu_pid.pop", "-o", again.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&again).unwrap(), bytes);
+    let ok = safexc(&["verify", obj.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0), "stderr: {}", text(&ok.stderr));
+    assert!(
+        text(&ok.stdout).contains("ok (object: 2 functions"),
+        "{}",
+        text(&ok.stdout)
+    );
+    // One flipped byte in the code: refused.
+    let mut bad = bytes.clone();
+    bad[0x60] ^= 0x10;
+    let tampered = dir.join("tampered.o");
+    std::fs::write(&tampered, &bad).unwrap();
+    let out = safexc(&["verify", tampered.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("rejected: C0"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn a_no_fuel_object_is_marked() {
+    let dir = tempdir("nofuel");
+    let obj = dir.join("nofuel.o");
+    let out = safexc(&[
+        "compile",
+        "examples/pop/cpu_pid.pop",
+        "--no-fuel",
+        "-o",
+        obj.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let verified = safexc(&["verify", obj.to_str().unwrap()]);
+    assert!(
+        text(&verified.stdout).contains("built --no-fuel: loaders refuse it"),
+        "{}",
+        text(&verified.stdout)
+    );
+}
