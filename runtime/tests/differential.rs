@@ -130,6 +130,10 @@ fn check(source: &str, fuel: i64, statuses: &mut [u64; 8]) -> Result<(), String>
     let module = popcorn_front::compile(source, &popcorn_front::Options::default())
         .module
         .ok_or("rejected")?;
+    check_module(module, fuel, statuses)
+}
+
+fn check_module(module: tal_ir::Module, fuel: i64, statuses: &mut [u64; 8]) -> Result<(), String> {
     verifier::verify(&module, &verifier::Config::default()).map_err(|e| format!("{e:?}"))?;
     let funcs = codegen::lower::lower_module(&module, codegen::Options::default()).map_err(|e| e.to_string())?;
     let object = codegen::object::write_object(&module, &funcs, codegen::Options::default());
@@ -199,4 +203,24 @@ fn generated_programs_agree_compiled_and_interpreted() {
             assert!(n >= 10, "only {n} runs ended with {what}");
         }
     }
+}
+
+#[test]
+fn tal_level_generated_modules_agree_compiled_and_interpreted() {
+    // Valid TAL written directly (no front-end): long straight-line code and
+    // nested diamonds and loops, with fuel amounts exactly at their bounds.
+    let mut statuses = [0u64; 8];
+    for seed in 0..24 {
+        for shape in bench::Shape::ALL {
+            let module = bench::generate(shape, 1_000 + 150 * seed as usize, seed);
+            let fuel = [300, 3_000, 1_000_000][(seed % 3) as usize];
+            if let Err(why) = check_module(module, fuel, &mut statuses) {
+                panic!("{} seed {seed}: {why}", shape.name());
+            }
+        }
+    }
+    assert!(
+        statuses[status::OUT_OF_FUEL as usize] > 0,
+        "some runs end out of fuel: {statuses:?}"
+    );
 }
