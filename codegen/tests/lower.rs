@@ -111,13 +111,25 @@ fn a_byte_flipped_anywhere_in_an_object_is_detected() {
 fn real_frames_fit_the_verifier_model() {
     let generated = (0..200).map(|seed| {
         let source = popgen::sample(seed, popgen::GenConfig::default()).source;
-        (format!("seed {seed}"), popcorn_front::compile(&source, &popcorn_front::Options::default()).module.unwrap())
+        (
+            format!("seed {seed}"),
+            popcorn_front::compile(&source, &popcorn_front::Options::default())
+                .module
+                .unwrap(),
+        )
     });
     for (name, m) in accepted_programs().into_iter().chain(generated) {
         let compiled = codegen::lower::lower_module(&m, codegen::Options::default()).unwrap();
         for (f, code) in m.funcs.iter().zip(&compiled) {
-            let slots: u64 = f.slots.iter().map(|s| tal_ir::layout::obj_cells(&m, *s).unwrap() * 8).sum();
-            let values = f.blocks.iter().map(|b| b.params.len() + b.insts.iter().filter(|i| i.kind.has_result()).count());
+            let slots: u64 = f
+                .slots
+                .iter()
+                .map(|s| tal_ir::layout::obj_cells(&m, *s).unwrap() * 8)
+                .sum();
+            let values = f
+                .blocks
+                .iter()
+                .map(|b| b.params.len() + b.insts.iter().filter(|i| i.kind.has_result()).count());
             let model = verifier::frame_size(slots, values.max().unwrap_or(0) as u64);
             let real = u64::from(code.frame_size) + 16;
             assert!(real <= model, "{name} `{}`: frame {real} bytes, model {model}", f.name);

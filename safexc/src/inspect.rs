@@ -72,7 +72,7 @@ fn kind_name(kind: RelocKind) -> &'static str {
     }
 }
 
-/// Names branch targets after the function that holds them.
+/// Names branch targets and RIP-relative data after the function that holds them.
 struct Symbols {
     /// (offset, size, name), sorted by offset.
     funcs: Vec<(u64, u64, String)>,
@@ -87,9 +87,15 @@ impl SymbolResolver for Symbols {
         address: u64,
         _address_size: u32,
     ) -> Option<SymbolResult<'_>> {
-        // Only branch targets: an immediate that happens to equal an offset
-        // is not an address.
-        if instruction_operand.map(|o| instruction.op_kind(o)) != Some(OpKind::NearBranch64) {
+        // Only branch targets and RIP-relative operands (constants placed
+        // after a function's code): an immediate that happens to equal an
+        // offset is not an address.
+        let is_address = match instruction_operand.map(|o| instruction.op_kind(o)) {
+            Some(OpKind::NearBranch64) => true,
+            Some(OpKind::Memory) => instruction.is_ip_rel_memory_operand(),
+            _ => false,
+        };
+        if !is_address {
             return None;
         }
         let i = self.funcs.partition_point(|f| f.0 <= address).checked_sub(1)?;
