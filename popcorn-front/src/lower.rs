@@ -1446,49 +1446,14 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         {
             return Val::Value(self.iconst((n as i64).wrapping_neg(), span), Ty::Int);
         }
-        match op {
-            UnOp::Neg => match self.int(inner) {
-                Some(v) => Val::Value(
-                    self.value(
-                        InstKind::Unary {
-                            op: UnaryOp::Neg,
-                            arg: v,
-                        },
-                        span,
-                        Raises::One(ExcKind::Overflow),
-                    ),
-                    Ty::Int,
-                ),
-                None => Val::Error,
-            },
-            UnOp::BitNot => match self.int(inner) {
-                Some(v) => Val::Value(
-                    self.value(
-                        InstKind::Unary {
-                            op: UnaryOp::Not,
-                            arg: v,
-                        },
-                        span,
-                        Raises::Nothing,
-                    ),
-                    Ty::Int,
-                ),
-                None => Val::Error,
-            },
-            UnOp::Not => match self.cond(inner) {
-                Some(v) => Val::Value(
-                    self.value(
-                        InstKind::Unary {
-                            op: UnaryOp::Not,
-                            arg: v,
-                        },
-                        span,
-                        Raises::Nothing,
-                    ),
-                    Ty::Bool,
-                ),
-                None => Val::Error,
-            },
+        let (arg, op, ty, raises) = match op {
+            UnOp::Neg => (self.int(inner), UnaryOp::Neg, Ty::Int, Raises::One(ExcKind::Overflow)),
+            UnOp::BitNot => (self.int(inner), UnaryOp::Not, Ty::Int, Raises::Nothing),
+            UnOp::Not => (self.cond(inner), UnaryOp::Not, Ty::Bool, Raises::Nothing),
+        };
+        match arg {
+            Some(arg) => Val::Value(self.value(InstKind::Unary { op, arg }, span, raises), ty),
+            None => Val::Error,
         }
     }
 
@@ -1592,7 +1557,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 let d = Diagnostic::error(
                     "P0201",
                     ls.to(rs),
-                    format!("no operator `{}` for `{l}` and `{r}`", op_text(op)),
+                    format!("no operator `{}` for `{l}` and `{r}`", op.symbol()),
                 );
                 let d = if ta == Ty::Bool || tb == Ty::Bool {
                     d.with_help("`bool` is not an integer; compare explicitly")
@@ -2117,29 +2082,6 @@ fn bitwise(op: BinOp) -> BinaryOp {
         BinOp::BitAnd => BinaryOp::And,
         BinOp::BitOr => BinaryOp::Or,
         _ => BinaryOp::Xor,
-    }
-}
-
-fn op_text(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Rem => "%",
-        BinOp::Shl => "<<",
-        BinOp::Shr => ">>",
-        BinOp::BitAnd => "&",
-        BinOp::BitOr => "|",
-        BinOp::BitXor => "^",
-        BinOp::And => "&&",
-        BinOp::Or => "||",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
     }
 }
 

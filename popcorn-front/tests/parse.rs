@@ -54,29 +54,6 @@ fn ty(t: &TypeExpr) -> String {
     }
 }
 
-fn binop(op: BinOp) -> &'static str {
-    match op {
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Rem => "%",
-        BinOp::Shl => "<<",
-        BinOp::Shr => ">>",
-        BinOp::BitAnd => "&",
-        BinOp::BitOr => "|",
-        BinOp::BitXor => "^",
-        BinOp::And => "&&",
-        BinOp::Or => "||",
-        BinOp::Eq => "==",
-        BinOp::Ne => "!=",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-    }
-}
-
 /// An expression as an S-expression.
 fn sx(e: &Expr) -> String {
     match &e.kind {
@@ -92,9 +69,9 @@ fn sx(e: &Expr) -> String {
             };
             format!("({op} {})", sx(a))
         }
-        ExprKind::Binary(op, a, b) => format!("({} {} {})", binop(*op), sx(a), sx(b)),
+        ExprKind::Binary(op, a, b) => format!("({} {} {})", op.symbol(), sx(a), sx(b)),
         ExprKind::Assign(None, a, b) => format!("(= {} {})", sx(a), sx(b)),
-        ExprKind::Assign(Some(op), a, b) => format!("({}= {} {})", binop(*op), sx(a), sx(b)),
+        ExprKind::Assign(Some(op), a, b) => format!("({}= {} {})", op.symbol(), sx(a), sx(b)),
         ExprKind::IncDec {
             increment,
             prefix,

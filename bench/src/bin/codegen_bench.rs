@@ -1,0 +1,611 @@
+//! Compiled extensions against the same logic in native Rust, and fuel
+//! checks against `--no-fuel` code, all measured in one run:
+//! `cargo run --release -p bench --bin codegen_bench`.
+//!
+//! - The PID service round (`examples/pop/cpu_pid.pop`) over 3 and 64
+//!   processes: per process, the monitor then the handler with the raised
+//!   value, each process with its own data region (`e_prev`, `u_prev`).
+//! - A loop-heavy kernel (`bench/pop/loop_kernel.pop`): a 256-iteration
+//!   checksum over a global array, with multiplications and checked indexing.
+//! - A call-heavy kernel (`bench/pop/call_kernel.pop`): 100 iterations each
+//!   calling `clamp` and a three-deep chain of small functions.
+//! - Compile throughput of a generated 10k-line extension.
+//!
+//! The native baselines use checked arithmetic and bounds checks (returning
+//! an error, as the extension traps) and call the helpers as `#[inline(never)]`
+//! Rust functions. Compiled code is called through `CodeImage::call` with a
+//! fuel budget so large that it never runs out.
+
+use bench::best_time;
+use runtime::image::CodeImage;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use stdlib::abi::{Ctx, HelperFn, status};
+
+const PID_SRC: &str = include_str!("../../../examples/pop/cpu_pid.pop");
+const LOOP_SRC: &str = include_str!("../../pop/loop_kernel.pop");
+const CALL_SRC: &str = include_str!("../../pop/call_kernel.pop");
+
+/// Attribute immediates of class `cpu_qos` (class 0): `class << 32 | attr`.
+const TARGET_CPU: i64 = 1;
+const ACTUAL_CPU: i64 = 2;
+const TIMESLICE_ADJUSTMENT: i64 = 5;
+const FUEL: i64 = i64::MAX / 2;
+
+/// A trap of the native baselines: the status the extension would report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Trap(u64);
+const OVERFLOW: Trap = Trap(status::OVERFLOW);
+const OUT_OF_BOUNDS: Trap = Trap(status::OUT_OF_BOUNDS);
+const RANGE_ERROR: Trap = Trap(status::RANGE_ERROR);
+
+// ---------------------------------------------------------------- the host
+
+/// The service manager's side: one attribute row per process (capability
+/// handle `p + 1`), the last raised event value, and the last value written
+/// to each process's `timeslice_adjustment`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Host {
+    attrs: Vec<[i64; 8]>,
+    raised: i64,
+    sets: Vec<i64>,
+}
+
+impl Host {
+    fn new(processes: usize) -> Host {
+        Host {
+            attrs: vec![[0; 8]; processes],
+            raised: 0,
+            sets: vec![0; processes],
+        }
+    }
+
+    #[inline(always)]
+    fn get(&self, cap: i64, attr: i64) -> i64 {
+        self.attrs[(cap - 1) as usize][(attr & 0xffff_ffff) as usize]
+    }
+
+    #[inline(always)]
+    fn set(&mut self, cap: i64, attr: i64, value: i64) -> i64 {
+        debug_assert_eq!(attr & 0xffff_ffff, TIMESLICE_ADJUSTMENT);
+        self.sets[(cap - 1) as usize] = value;
+        0
+    }
+
+    #[inline(always)]
+    fn raise(&mut self, _event: i64, value: i64) -> i64 {
+        self.raised = value;
+        0
+    }
+
+    /// Sets up round `round` of the PID service: every process is promised
+    /// `target` and receives `target ∓ err`, the sign alternating by round so
+    /// that `u` stays bounded (inside the attribute's range) however long the
+    /// benchmark runs.
+    #[inline(always)]
+    fn pid_inputs(&mut self, p: usize, round: u64) {
+        let err = 100 * (p as i64 + 1);
+        let target = 20_000 + 7 * p as i64;
+        let row = &mut self.attrs[p];
+        row[TARGET_CPU as usize] = target;
+        row[ACTUAL_CPU as usize] = if round & 1 == 0 { target - err } else { target + err };
+    }
+}
+
+// The native baseline's helpers: direct, never-inlined Rust calls.
+#[inline(never)]
+fn native_get_attribute(h: &mut Host, cap: i64, attr: i64) -> i64 {
+    h.get(cap, attr)
+}
+#[inline(never)]
+fn native_set_attribute(h: &mut Host, cap: i64, attr: i64, value: i64) -> i64 {
+    h.set(cap, attr, value)
+}
+#[inline(never)]
+fn native_raise_event(h: &mut Host, event: i64, value: i64) -> i64 {
+    h.raise(event, value)
+}
+
+// The compiled code's helpers: the same bodies behind the ABI.
+
+/// A context with a pointer to the host behind it, so that helpers (which
+/// receive `*mut Ctx`) can reach the host.
+#[repr(C)]
+struct HostCtx {
+    ctx: Ctx,
+    host: *mut Host,
+}
+
+unsafe fn host<'a>(ctx: *mut Ctx) -> &'a mut Host {
+    unsafe { &mut *(*(ctx as *mut HostCtx)).host }
+}
+unsafe extern "C" fn get_attribute(ctx: *mut Ctx, cap: i64, attr: i64, _: i64) -> i64 {
+    unsafe { host(ctx).get(cap, attr) }
+}
+unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i64) -> i64 {
+    unsafe { host(ctx).set(cap, attr, value) }
+}
+unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
+    unsafe { host(ctx).raise(event, value) }
+}
+unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    1234
+}
+unsafe extern "C" fn block(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    0
+}
+static HELPERS: [HelperFn; 5] = [get_attribute, set_attribute, raise_event, now_us, block];
+
+// ------------------------------------------------------- compiled extensions
+
+struct Ext {
+    module: tal_ir::Module,
+    image: CodeImage,
+    layout: tal_ir::layout::GlobalLayout,
+}
+
+impl Ext {
+    fn load(source: &str, no_fuel: bool) -> Ext {
+        let module = popcorn_front::compile(source, &popcorn_front::Options::default())
+            .module
+            .expect("the benchmark extension compiles");
+        verifier::verify(&module, &verifier::Config::default()).expect("verifies");
+        let options = codegen::Options { no_fuel };
+        let funcs = codegen::lower::lower_module(&module, options).expect("lowers");
+        let object = codegen::object::write_object(&module, &funcs, options);
+        let parts = codegen::object::read_object(&object).expect("reads back");
+        assert_eq!(parts.meta.no_fuel, no_fuel);
+        let image = CodeImage::link(&parts).expect("links");
+        let layout = tal_ir::layout::GlobalLayout::new(&module).expect("has a layout");
+        Ext { module, image, layout }
+    }
+
+    fn entry(&self, name: &str) -> usize {
+        self.module.func_by_name(name).expect("entry point").index()
+    }
+
+    fn data(&self) -> Vec<i64> {
+        self.layout.initial_data(1 << 20).expect("small data region")
+    }
+
+    fn global(&self, name: &str) -> usize {
+        let g = self.module.globals.iter().position(|g| g.name == name).expect("global");
+        self.layout.offsets[g] as usize
+    }
+}
+
+fn host_ctx(host: &mut Host, data: &mut [i64]) -> HostCtx {
+    HostCtx {
+        ctx: Ctx {
+            fuel: FUEL,
+            status: 0,
+            trap_func: 0,
+            trap_block: 0,
+            trap_inst: 0,
+            _reserved: 0,
+            helpers: HELPERS.as_ptr(),
+            data: data.as_mut_ptr(),
+        },
+        host,
+    }
+}
+
+/// Calls entry point `index`; the trap status if it trapped.
+#[inline(always)]
+fn call(ext: &Ext, hc: &mut HostCtx, index: usize, args: &[i64]) -> Result<(), Trap> {
+    // SAFETY: the helper table and data region are those the extension was
+    // built for, and `args` are the entry point's value parameters.
+    unsafe { ext.image.call(index, &mut hc.ctx, args) };
+    match hc.ctx.status {
+        0 => Ok(()),
+        s => Err(Trap(s)),
+    }
+}
+
+// ---------------------------------------------------------------- PID round
+
+/// Native PID monitor: `raise_event(Error, target - actual)`.
+#[inline(never)]
+fn native_pid_monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
+    let actual = native_get_attribute(h, cap, ACTUAL_CPU);
+    let target = native_get_attribute(h, cap, TARGET_CPU);
+    let e = target.checked_sub(actual).ok_or(OVERFLOW)?;
+    native_raise_event(h, 0, e);
+    Ok(())
+}
+
+/// Native PID handler, state `[e_prev, u_prev]`.
+#[inline(never)]
+fn native_pid_handler(h: &mut Host, state: &mut [i64; 2], cap: i64, e: i64) -> Result<(), Trap> {
+    const KP: i64 = 500;
+    const KI: i64 = 100;
+    const KD: i64 = 50;
+    let p = (KP + KD + KI).checked_mul(e).ok_or(OVERFLOW)?;
+    let d = KD.checked_mul(state[0]).ok_or(OVERFLOW)?;
+    let u = (p.checked_sub(d).ok_or(OVERFLOW)? / 1000)
+        .checked_add(state[1])
+        .ok_or(OVERFLOW)?;
+    state[0] = e;
+    state[1] = u;
+    if !(-1_000_000..=1_000_000).contains(&u) {
+        return Err(RANGE_ERROR);
+    }
+    native_set_attribute(h, cap, TIMESLICE_ADJUSTMENT, u);
+    Ok(())
+}
+
+struct NativePid {
+    host: Host,
+    state: Vec<[i64; 2]>,
+    round: u64,
+}
+
+impl NativePid {
+    fn new(n: usize) -> NativePid {
+        NativePid {
+            host: Host::new(n),
+            state: vec![[0; 2]; n],
+            round: 0,
+        }
+    }
+
+    fn round(&mut self) -> Result<(), Trap> {
+        for p in 0..self.state.len() {
+            self.host.pid_inputs(p, self.round);
+            let cap = p as i64 + 1;
+            native_pid_monitor(&mut self.host, black_box(cap))?;
+            let e = self.host.raised;
+            native_pid_handler(&mut self.host, &mut self.state[p], cap, e)?;
+        }
+        self.round += 1;
+        Ok(())
+    }
+}
+
+struct CompiledPid {
+    ext: Ext,
+    monitor: usize,
+    handler: usize,
+    host: Box<Host>,
+    data: Vec<Vec<i64>>,
+    round: u64,
+}
+
+impl CompiledPid {
+    fn new(n: usize, no_fuel: bool) -> CompiledPid {
+        let ext = Ext::load(PID_SRC, no_fuel);
+        let (monitor, handler) = (ext.entry("cpu_monitor"), ext.entry("cpu_pid"));
+        let data = (0..n).map(|_| ext.data()).collect();
+        CompiledPid {
+            ext,
+            monitor,
+            handler,
+            host: Box::new(Host::new(n)),
+            data,
+            round: 0,
+        }
+    }
+
+    fn round(&mut self) -> Result<(), Trap> {
+        let mut hc = host_ctx(&mut self.host, &mut self.data[0]);
+        for p in 0..self.data.len() {
+            // SAFETY: `hc.host` is the only live reference to the host.
+            unsafe { (*hc.host).pid_inputs(p, self.round) };
+            hc.ctx.data = self.data[p].as_mut_ptr();
+            let cap = p as i64 + 1;
+            call(&self.ext, &mut hc, self.monitor, &[black_box(cap)])?;
+            let e = unsafe { (*hc.host).raised };
+            call(&self.ext, &mut hc, self.handler, &[cap, e])?;
+        }
+        self.round += 1;
+        Ok(())
+    }
+
+    /// `[e_prev, u_prev]` of every process, from the data regions.
+    fn state(&self) -> Vec<[i64; 2]> {
+        let (e, u) = (self.ext.global("e_prev"), self.ext.global("u_prev"));
+        self.data.iter().map(|d| [d[e], d[u]]).collect()
+    }
+}
+
+// ------------------------------------------------------------- loop kernel
+
+const LOOP_LEN: usize = 256;
+
+fn loop_array() -> Vec<i64> {
+    (0..LOOP_LEN as i64)
+        .map(|k| (k * 7919 + 13) % 100_003 - 50_000)
+        .collect()
+}
+
+#[inline(never)]
+fn native_checksum(a: &[i64], seed: i64) -> Result<i64, Trap> {
+    let mut s = seed;
+    let mut i: i64 = 0;
+    while i < 256 {
+        let ai = *a.get(i as usize).ok_or(OUT_OF_BOUNDS)?;
+        let x = ai.checked_mul(i.checked_add(1).ok_or(OVERFLOW)?).ok_or(OVERFLOW)?;
+        let j = i.checked_mul(5).ok_or(OVERFLOW)?.checked_add(3).ok_or(OVERFLOW)? & 255;
+        let y = *a.get(j as usize).ok_or(OUT_OF_BOUNDS)?;
+        s = s
+            .checked_mul(31)
+            .ok_or(OVERFLOW)?
+            .checked_add(x)
+            .ok_or(OVERFLOW)?
+            .checked_sub(y)
+            .ok_or(OVERFLOW)?
+            & 16_777_215;
+        i = i.checked_add(1).ok_or(OVERFLOW)?;
+    }
+    Ok(s)
+}
+
+#[inline(never)]
+fn native_loop_monitor(h: &mut Host, a: &[i64], cap: i64) -> Result<(), Trap> {
+    let seed = native_get_attribute(h, cap, TARGET_CPU);
+    let v = native_checksum(a, seed)?;
+    native_raise_event(h, 0, v);
+    Ok(())
+}
+
+// ------------------------------------------------------------- call kernel
+
+#[inline(never)]
+fn native_clamp(x: i64, lo: i64, hi: i64) -> i64 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+#[inline(never)]
+fn native_chain3(x: i64) -> Result<i64, Trap> {
+    let y = x.checked_mul(3).ok_or(OVERFLOW)?.checked_add(1).ok_or(OVERFLOW)?;
+    Ok(native_clamp(y, -1000, 1000))
+}
+#[inline(never)]
+fn native_chain2(x: i64) -> Result<i64, Trap> {
+    native_chain3(x)?.checked_add(1).ok_or(OVERFLOW)
+}
+#[inline(never)]
+fn native_chain1(x: i64) -> Result<i64, Trap> {
+    native_chain2(x)?.checked_sub(x).ok_or(OVERFLOW)
+}
+
+#[inline(never)]
+fn native_call_monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
+    let seed = native_get_attribute(h, cap, TARGET_CPU);
+    let mut s: i64 = 0;
+    let mut i: i64 = 0;
+    while i < 100 {
+        let c = native_clamp(seed.checked_add(i).ok_or(OVERFLOW)?, -50, 50);
+        let d = native_chain1(i.checked_sub(seed).ok_or(OVERFLOW)?)?;
+        s = s.checked_add(c).ok_or(OVERFLOW)?.checked_add(d).ok_or(OVERFLOW)?;
+        i = i.checked_add(1).ok_or(OVERFLOW)?;
+    }
+    native_raise_event(h, 0, s);
+    Ok(())
+}
+
+// ------------------------------------------------------------------ report
+
+struct Row {
+    name: String,
+    unit: &'static str,
+    native: f64,
+    fuel: f64,
+    no_fuel: f64,
+}
+
+/// Nanoseconds per operation: best time of `ops` operations, divided.
+fn ns_per_op(ops: u64, mut run: impl FnMut() -> Result<(), Trap>) -> f64 {
+    let d = best_time(
+        || {
+            for _ in 0..ops {
+                run()?;
+            }
+            Ok(())
+        },
+        |r: &Result<(), Trap>| assert_eq!(*r, Ok(()), "a benchmark trapped"),
+    );
+    d.as_secs_f64() * 1e9 / ops as f64
+}
+
+fn pid_row(n: usize) -> Row {
+    // Agreement: the same attribute writes and the same per-process state
+    // after every one of 50 rounds, for native, fuel and no-fuel code.
+    let mut native = NativePid::new(n);
+    let mut fuel = CompiledPid::new(n, false);
+    let mut no_fuel = CompiledPid::new(n, true);
+    for round in 0..50 {
+        native.round().expect("native round");
+        fuel.round().expect("compiled round");
+        no_fuel.round().expect("no-fuel round");
+        assert_eq!(
+            native.host.sets, fuel.host.sets,
+            "round {round}: attribute writes differ"
+        );
+        assert_eq!(
+            native.host.sets, no_fuel.host.sets,
+            "round {round}: attribute writes differ"
+        );
+        assert_eq!(native.state, fuel.state(), "round {round}: state differs");
+        assert_eq!(native.state, no_fuel.state(), "round {round}: state differs");
+        assert!(native.host.sets.iter().any(|&u| u != 0));
+    }
+    let rounds = (200_000 / n as u64).max(2) & !1;
+    Row {
+        name: format!("PID service round, N={n}"),
+        unit: "round",
+        native: ns_per_op(rounds, || native.round()),
+        fuel: ns_per_op(rounds, || fuel.round()),
+        no_fuel: ns_per_op(rounds, || no_fuel.round()),
+    }
+}
+
+fn loop_row() -> Row {
+    let a = loop_array();
+    let seed = 20_000;
+    let mut native_host = Host::new(1);
+    native_host.attrs[0][TARGET_CPU as usize] = seed;
+    let compiled = |no_fuel| {
+        let ext = Ext::load(LOOP_SRC, no_fuel);
+        let mut data = ext.data();
+        let base = ext.global("a");
+        data[base..base + LOOP_LEN].copy_from_slice(&a);
+        let host = Box::new(native_host.clone());
+        (ext, data, host)
+    };
+    let (fuel_ext, mut fuel_data, mut fuel_host) = compiled(false);
+    let (nf_ext, mut nf_data, mut nf_host) = compiled(true);
+    native_loop_monitor(&mut native_host, &a, 1).expect("native");
+    let expected = native_host.raised;
+    let monitor = fuel_ext.entry("loop_monitor");
+    let run = |ext: &Ext, host: &mut Host, data: &mut [i64]| {
+        let mut hc = host_ctx(host, data);
+        call(ext, &mut hc, monitor, &[black_box(1)])
+    };
+    run(&fuel_ext, &mut fuel_host, &mut fuel_data).expect("compiled");
+    run(&nf_ext, &mut nf_host, &mut nf_data).expect("no-fuel");
+    assert_eq!(
+        (fuel_host.raised, nf_host.raised),
+        (expected, expected),
+        "checksums differ"
+    );
+    assert_ne!(expected, 0);
+    const CALLS: u64 = 20_000;
+    Row {
+        name: format!("loop kernel ({LOOP_LEN} iterations)"),
+        unit: "call",
+        native: ns_per_op(CALLS, || {
+            native_loop_monitor(&mut native_host, black_box(&a), black_box(1))
+        }),
+        fuel: ns_per_op(CALLS, || run(&fuel_ext, &mut fuel_host, &mut fuel_data)),
+        no_fuel: ns_per_op(CALLS, || run(&nf_ext, &mut nf_host, &mut nf_data)),
+    }
+}
+
+fn call_row() -> Row {
+    let seed = 20;
+    let mut native_host = Host::new(1);
+    native_host.attrs[0][TARGET_CPU as usize] = seed;
+    let (fuel_ext, nf_ext) = (Ext::load(CALL_SRC, false), Ext::load(CALL_SRC, true));
+    let (mut fuel_data, mut nf_data) = (fuel_ext.data(), nf_ext.data());
+    let (mut fuel_host, mut nf_host) = (Box::new(native_host.clone()), Box::new(native_host.clone()));
+    native_call_monitor(&mut native_host, 1).expect("native");
+    let expected = native_host.raised;
+    let monitor = fuel_ext.entry("call_monitor");
+    let run = |ext: &Ext, host: &mut Host, data: &mut [i64]| {
+        let mut hc = host_ctx(host, data);
+        call(ext, &mut hc, monitor, &[black_box(1)])
+    };
+    run(&fuel_ext, &mut fuel_host, &mut fuel_data).expect("compiled");
+    run(&nf_ext, &mut nf_host, &mut nf_data).expect("no-fuel");
+    assert_eq!(
+        (fuel_host.raised, nf_host.raised),
+        (expected, expected),
+        "results differ"
+    );
+    const CALLS: u64 = 20_000;
+    Row {
+        name: "call kernel (100 × clamp + 3-deep chain)".into(),
+        unit: "call",
+        native: ns_per_op(CALLS, || native_call_monitor(&mut native_host, black_box(1))),
+        fuel: ns_per_op(CALLS, || run(&fuel_ext, &mut fuel_host, &mut fuel_data)),
+        no_fuel: ns_per_op(CALLS, || run(&nf_ext, &mut nf_host, &mut nf_data)),
+    }
+}
+
+fn compile_throughput() {
+    let source = popgen::large_extension(10_000, 1);
+    let lines = source.lines().count();
+    let options = popcorn_front::Options {
+        file_name: "large.pop".into(),
+        stdlib: false,
+    };
+    let config = verifier::Config::default();
+    let cg = codegen::Options::default();
+    let module = popcorn_front::compile(&source, &options)
+        .module
+        .expect("the generated extension compiles");
+    let insts: usize = module.funcs.iter().map(|f| f.inst_count()).sum();
+    let front = best_time(
+        || popcorn_front::compile(black_box(&source), &options),
+        |c| assert!(c.module.is_some()),
+    );
+    let verify = best_time(
+        || verifier::verify(black_box(&module), &config).is_ok(),
+        |ok| assert!(ok),
+    );
+    let lower = best_time(
+        || codegen::lower::lower_module(black_box(&module), cg),
+        |r| assert!(r.is_ok()),
+    );
+    let funcs = codegen::lower::lower_module(&module, cg).expect("lowers");
+    let write = best_time(|| codegen::object::write_object(black_box(&module), &funcs, cg), |_| {});
+    let object_len = codegen::object::write_object(&module, &funcs, cg).len();
+    let whole = best_time(
+        || {
+            let m = popcorn_front::compile(black_box(&source), &options)
+                .module
+                .expect("compiles");
+            verifier::verify(&m, &config).expect("verifies");
+            let f = codegen::lower::lower_module(&m, cg).expect("lowers");
+            codegen::object::write_object(&m, &f, cg)
+        },
+        |o| assert!(!o.is_empty()),
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let share = |d: Duration| 100.0 * d.as_secs_f64() / whole.as_secs_f64();
+    println!();
+    println!(
+        "Compile throughput: `popgen::large_extension(10_000, 1)`: {lines} lines, {insts} TAL instructions, \
+         {} functions, {object_len}-byte object.",
+        module.funcs.len()
+    );
+    println!();
+    println!("| stage | time | share of pipeline | lines/s |");
+    println!("|---|---:|---:|---:|");
+    for (stage, d) in [
+        ("front-end (parse, check, lower to TAL)", front),
+        ("verify", verify),
+        ("lower (Cranelift)", lower),
+        ("write object", write),
+        ("**whole pipeline**", whole),
+    ] {
+        println!(
+            "| {stage} | {:.1} ms | {:.0} % | {:.0} k |",
+            ms(d),
+            share(d),
+            lines as f64 / d.as_secs_f64() / 1e3
+        );
+    }
+}
+
+fn main() {
+    let started = Instant::now();
+    let rows = [pid_row(3), pid_row(64), loop_row(), call_row()];
+    println!(
+        "| benchmark | native ns/op | compiled (fuel) ns/op | fuel vs native | compiled --no-fuel ns/op | no-fuel vs native | fuel overhead |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} (op = {}) | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x | {:+.1} % |",
+            r.name,
+            r.unit,
+            r.native,
+            r.fuel,
+            r.fuel / r.native,
+            r.no_fuel,
+            r.no_fuel / r.native,
+            100.0 * (r.fuel / r.no_fuel - 1.0),
+        );
+    }
+    println!();
+    println!("Goals: compiled with fuel at most 1.25x native; fuel overhead at most 10 %.");
+    compile_throughput();
+    eprintln!("(benchmark run took {:.1} s)", started.elapsed().as_secs_f64());
+}
