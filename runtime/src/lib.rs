@@ -1,7 +1,9 @@
 //! The SafeX user-space host.
 //!
-//! [`image`] turns a checked object's code into executable memory (never
-//! writable and executable at once) and calls its functions with the
-//! ABI's context (`stdlib::abi`).
+//! [`load`] makes every check before an object's code may run (object
+//! integrity, fuel, verifier, re-lowering); [`image`] turns the code into
+//! executable memory (never writable and executable at once) and calls its
+//! functions with the ABI's context (`stdlib::abi`).
 
 pub mod image;
+pub mod load;

@@ -52,11 +52,11 @@ fn load(source: &str) -> Loaded {
     let module = popcorn_front::compile(source, &popcorn_front::Options::default())
         .module
         .expect("compiles");
-    verifier::verify(&module, &verifier::Config::default()).expect("verifies");
     let funcs = codegen::lower::lower_module(&module, codegen::Options::default()).unwrap();
     let object = codegen::object::write_object(&module, &funcs, codegen::Options::default());
-    let parts = codegen::object::read_object(&object).expect("reads back");
-    let image = CodeImage::link(&parts).expect("links");
+    let image = runtime::load::load(&object, &verifier::Config::default())
+        .expect("loads")
+        .image;
     let layout = tal_ir::layout::GlobalLayout::new(&module).unwrap();
     let data = layout.initial_data(1 << 20).unwrap();
     Loaded { module, image, data }

@@ -1,0 +1,49 @@
+//! The loader refuses what must not run.
+
+fn object(source: &str, options: codegen::Options) -> Vec<u8> {
+    let module = popcorn_front::compile(source, &popcorn_front::Options::default())
+        .module
+        .expect("compiles");
+    let funcs = codegen::lower::lower_module(&module, options).unwrap();
+    codegen::object::write_object(&module, &funcs, options)
+}
+
+const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
+
+#[test]
+fn a_verified_object_loads() {
+    let loaded = runtime::load::load(&object(PID, codegen::Options::default()), &verifier::Config::default()).unwrap();
+    assert_eq!(loaded.parts.module.name, "cpu_pid");
+}
+
+#[test]
+fn a_no_fuel_object_is_refused() {
+    let bytes = object(PID, codegen::Options { no_fuel: true });
+    let err = runtime::load::load(&bytes, &verifier::Config::default())
+        .err()
+        .expect("refused");
+    assert_eq!(err.code, "L0020");
+}
+
+#[test]
+fn an_object_whose_tal_fails_the_verifier_is_refused() {
+    // Stack limit of 64 bytes: the PID handler's frame alone exceeds it.
+    let config = verifier::Config {
+        stack_limit: 64,
+        ..verifier::Config::default()
+    };
+    let err = runtime::load::load(&object(PID, codegen::Options::default()), &config)
+        .err()
+        .expect("refused");
+    assert_eq!(err.code, "V0502");
+}
+
+#[test]
+fn garbage_is_refused_with_a_code() {
+    for bytes in [&b""[..], b"\x7fELF", b"not an object at all"] {
+        let err = runtime::load::load(bytes, &verifier::Config::default())
+            .err()
+            .expect("refused");
+        assert!(err.code.starts_with('C'), "{err}");
+    }
+}
