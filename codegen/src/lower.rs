@@ -519,14 +519,11 @@ impl<'m> FuncLowerer<'m> {
             InstKind::Fuel(amount) => {
                 if !self.options.no_fuel {
                     let ctx = self.ctx();
-                    // Exact arithmetic: the counter saturates at `i64::MIN`
-                    // rather than wrapping (the verifier keeps N <= i64::MAX).
+                    // No overflow: hosts store a counter >= 0, a check runs only
+                    // while it is >= 0, and the verifier keeps N <= i64::MAX.
                     let amount = i64::try_from(*amount).map_err(|_| err("C0002", "a fuel amount beyond i64"))?;
                     let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
-                    let n = b.ins().iconst(I64, amount);
-                    let (left, wrapped) = b.ins().ssub_overflow(fuel, n);
-                    let min = b.ins().iconst(I64, i64::MIN);
-                    let left = b.ins().select(wrapped, min, left);
+                    let left = b.ins().iadd_imm_s(fuel, -amount);
                     b.ins().store(flags, left, ctx, offset::FUEL);
                     let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
                     self.check(b, out, ExcKind::OutOfFuel, &[], loc)?;

@@ -164,6 +164,8 @@ pub(crate) struct Lowerer<'e, 'a> {
     labels: Vec<Label>,
     loops: Vec<LoopCx>,
     handlers: Vec<(ExcKind, LabelId)>,
+    /// Values known to be integer constants (`iconst` results), for folding.
+    constants: std::collections::HashMap<ValueId, i64>,
 }
 
 impl<'e, 'a> Lowerer<'e, 'a> {
@@ -192,6 +194,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             labels: Vec::new(),
             loops: Vec::new(),
             handlers: Vec::new(),
+            constants: Default::default(),
         };
         let mut params = Vec::new();
         let mut entry_params = Vec::new();
@@ -590,7 +593,9 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn iconst(&mut self, n: i64, span: Span) -> ValueId {
-        self.value(InstKind::Iconst(n), span, Raises::Nothing)
+        let v = self.value(InstKind::Iconst(n), span, Raises::Nothing);
+        self.constants.insert(v, n);
+        v
     }
 
     // ---- scopes and variables --------------------------------------------
@@ -1516,6 +1521,13 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             );
             return Val::Error;
         }
+        // Integer arithmetic on two constants that cannot trap is folded,
+        // with the same rules the program would run by.
+        if let (Ty::Int, Ty::Int, Some(&x), Some(&y)) = (ta, tb, self.constants.get(&a), self.constants.get(&b))
+            && let Ok(Const::Int(n)) = self.env.try_const(&const_expr(op, x, y, span))
+        {
+            return Val::Value(self.iconst(n, span), Ty::Int);
+        }
         let cmp = |c: Cond| InstKind::Icmp {
             cond: c,
             lhs: a,
@@ -2070,6 +2082,28 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             }
             None => Val::Error,
         }
+    }
+}
+
+/// `x op y` as a constant expression, for folding with `Env::try_const`.
+fn const_expr(op: BinOp, x: i64, y: i64, span: Span) -> Expr {
+    let lit = |n: i64| {
+        let abs = Expr {
+            kind: ExprKind::Int(n.unsigned_abs()),
+            span,
+        };
+        if n < 0 {
+            Expr {
+                kind: ExprKind::Unary(UnOp::Neg, Box::new(abs)),
+                span,
+            }
+        } else {
+            abs
+        }
+    };
+    Expr {
+        kind: ExprKind::Binary(op, Box::new(lit(x)), Box::new(lit(y))),
+        span,
     }
 }
 

@@ -16,8 +16,10 @@
 //!   jumps to a matching `catch`, clearing it). So an abort unwinds with no
 //!   longjmp and no lock held. A helper reports an exception the same way.
 //! - Fuel: each `fuel N` subtracts N from `ctx.fuel` and traps with
-//!   `OUT_OF_FUEL` if the result is negative. The host may store 0 at any
-//!   moment to end an invocation at its next fuel check.
+//!   `OUT_OF_FUEL` if the result is negative. The host stores a counter of at
+//!   least 0 before a call (so the subtraction never overflows: N is at most
+//!   `i64::MAX`), and may store 0 at any moment to end an invocation at its
+//!   next fuel check.
 
 /// Version of this ABI, recorded in every object; loaders refuse others.
 pub const ABI_VERSION: u32 = 1;
