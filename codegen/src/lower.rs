@@ -397,7 +397,7 @@ impl<'m> FuncLowerer<'m> {
         let ctx = self.ctx();
         let st = b.ins().load(I64, MemFlagsData::trusted(), ctx, offset::STATUS);
         let cont = b.create_block();
-        let mut dispatch = b.create_block();
+        let dispatch = b.create_block();
         b.ins().brif(st, dispatch, &[], cont, &[]);
         b.set_cold_block(dispatch);
         b.switch_to_block(dispatch);
@@ -415,9 +415,7 @@ impl<'m> FuncLowerer<'m> {
             let args = self.args(&c.target)?;
             b.ins().jump(handler, &args);
             b.switch_to_block(next);
-            dispatch = next;
         }
-        let _ = dispatch;
         let ret = self.return_block(b);
         b.ins().jump(ret, &[]);
         b.switch_to_block(cont);
@@ -427,10 +425,8 @@ impl<'m> FuncLowerer<'m> {
     /// The address of a place and the base of its root.
     fn address(&mut self, b: &mut FunctionBuilder, place: &Place) -> Result<ir::Value, CodegenError> {
         let (base, obj) = self.root(b, place.root)?;
-        let (elem, mut cells) = match obj {
-            ObjType::Array { elem, .. } => (elem, 0u64),
-            ObjType::Elem(e) => (e, 0u64),
-        };
+        let (ObjType::Array { elem, .. } | ObjType::Elem(elem)) = obj;
+        let mut cells = 0u64;
         let mut ty = elem;
         for &field in &place.fields {
             let ElemType::Struct(s) = ty else {
@@ -638,9 +634,7 @@ impl<'m> FuncLowerer<'m> {
                         Arg::Value(v) => cargs.push(self.val(v)?),
                         Arg::Ref(root) => {
                             let (base, _) = self.root(b, root)?;
-                            let len = match root {
-                                Root::Param(_) | Root::Global(_) | Root::Slot(_) => self.ref_length(b, root)?,
-                            };
+                            let len = self.ref_length(b, root)?;
                             cargs.push(base);
                             cargs.push(len);
                         }
