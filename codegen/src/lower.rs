@@ -260,7 +260,10 @@ impl<'m> FuncLowerer<'m> {
                 }
             }
         }
-        self.data = Some(b.ins().load(I64, MemFlagsData::trusted(), self.ctx(), offset::DATA));
+        // The data region's address, only where globals are used.
+        if f.blocks.iter().flat_map(|b| &b.insts).any(|i| uses_global(&i.kind)) {
+            self.data = Some(b.ins().load(I64, MemFlagsData::trusted(), self.ctx(), offset::DATA));
+        }
         for (i, block) in f.blocks.iter().enumerate() {
             if i > 0 {
                 b.switch_to_block(self.blocks[i]);
@@ -467,7 +470,9 @@ impl<'m> FuncLowerer<'m> {
                     .ok_or_else(|| err("C0002", "unknown global"))?
                     .ty;
                 let cells = self.globals.offsets[g.index()];
-                let data = self.data.expect("loaded at entry");
+                let data = self
+                    .data
+                    .ok_or_else(|| err("C0002", "a global reached by an instruction the scan missed"))?;
                 Ok((b.ins().iadd_imm_s(data, (cells * CELL_BYTES) as i64), obj))
             }
             Root::Slot(s) => {
@@ -807,6 +812,17 @@ impl<'m> FuncLowerer<'m> {
             }
         }
         Ok(())
+    }
+}
+
+/// Whether an instruction reaches a global.
+fn uses_global(kind: &InstKind) -> bool {
+    let global = |r: &Root| matches!(r, Root::Global(_));
+    match kind {
+        InstKind::Load(p) | InstKind::Store { place: p, .. } => global(&p.root),
+        InstKind::CheckBounds { root, .. } | InstKind::Size(root) => global(root),
+        InstKind::Call { args, .. } => args.iter().any(|a| matches!(a, Arg::Ref(r) if global(r))),
+        _ => false,
     }
 }
 
