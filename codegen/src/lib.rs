@@ -12,6 +12,7 @@
 //! TAL and compare.
 
 pub mod check;
+pub mod codes;
 pub mod lower;
 pub mod meta;
 pub mod object;

@@ -5,5 +5,6 @@
 //! executable memory (never writable and executable at once) and calls its
 //! functions with the ABI's context (`stdlib::abi`).
 
+pub mod codes;
 pub mod image;
 pub mod load;

@@ -78,6 +78,10 @@ enum Emit {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our
+    // output goes away (`safexc explain --all | head`) instead of panicking.
+    // SAFETY: setting a signal disposition before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse();
     match cli.command {
         Command::Check { files, stdlib } => {
@@ -144,13 +148,23 @@ fn main() -> ExitCode {
 
 /// `safexc explain`: one code's documentation, or (`--all`) the list of codes.
 fn explain(code: &str, all: bool) -> ExitCode {
-    // (code, title, explanation, example) of both families.
+    // (code, title, explanation, example) of every family.
     let front = popcorn_front::codes::CODES
         .iter()
         .map(|d| [d.code, d.title, d.explanation, d.example]);
     let mut docs: Vec<[&str; 4]> = front
         .chain(
             verifier::codes::CODES
+                .iter()
+                .map(|d| [d.code, d.title, d.explanation, d.example]),
+        )
+        .chain(
+            codegen::codes::CODES
+                .iter()
+                .map(|d| [d.code, d.title, d.explanation, d.example]),
+        )
+        .chain(
+            runtime::codes::CODES
                 .iter()
                 .map(|d| [d.code, d.title, d.explanation, d.example]),
         )
@@ -165,8 +179,9 @@ fn explain(code: &str, all: bool) -> ExitCode {
     let wanted = code.trim();
     let Some(&[code, title, explanation, example]) = docs.iter().find(|d| d[0].eq_ignore_ascii_case(wanted)) else {
         eprintln!(
-            "error: `{code}` is not a documented error code. Codes are P0xxx (Popcorn-SX front-end) and V0xxx (TAL \
-             formats and verifier); `safexc explain --all` lists them."
+            "error: `{code}` is not a documented error code. Codes are P0xxx (Popcorn-SX front-end), V0xxx (TAL \
+             formats and verifier), C0xxx (objects and code generation) and L0xxx (loader and command line); \
+             `safexc explain --all` lists them."
         );
         return ExitCode::from(1);
     };

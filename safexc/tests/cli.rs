@@ -146,7 +146,10 @@ fn explain_all_lists_every_code_once() {
     let codes: Vec<&str> = stdout.lines().map(|l| l.split("  ").next().unwrap_or("")).collect();
     assert_eq!(
         codes.len(),
-        popcorn_front::codes::CODES.len() + verifier::codes::CODES.len(),
+        popcorn_front::codes::CODES.len()
+            + verifier::codes::CODES.len()
+            + codegen::codes::CODES.len()
+            + runtime::codes::CODES.len(),
         "{stdout}"
     );
     assert!(codes.windows(2).all(|w| w[0] < w[1]), "{stdout}");
@@ -281,4 +284,58 @@ fn a_no_fuel_object_is_marked() {
         "{}",
         text(&verified.stdout)
     );
+}
+
+#[test]
+fn explain_covers_object_and_loader_codes() {
+    let out = safexc(&["explain", "C0080"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("C0080: function code is not what its TAL compiles to\n\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nExample:\n    "), "{stdout}");
+
+    let out = safexc(&["explain", "l0020"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("L0020: object built without fuel checks\n\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().all(|l| l.starts_with("    ") || l.len() <= 80),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::Read;
+    // Far more disassembly than a pipe buffers, so safexc is still writing
+    // when the reader goes away.
+    let dir = tempdir("pipe");
+    let file = dir.join("long.pop");
+    let body = "    if (x > 0) x = x - 1;\n".repeat(3_000);
+    std::fs::write(
+        &file,
+        format!("extension long;\nimport cpu;\nint x = 0;\nmonitor void m(cap<cpu_qos> app) {{\n{body}}}\n"),
+    )
+    .unwrap();
+    let obj = dir.join("long.o");
+    let built = safexc(&["compile", file.to_str().unwrap(), "-o", obj.to_str().unwrap()]);
+    assert_eq!(built.status.code(), Some(0), "{}", text(&built.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_safexc"))
+        .args(["inspect", obj.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
 }
