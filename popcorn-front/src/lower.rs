@@ -36,6 +36,9 @@ use tal_ir::{
 /// Rights of capabilities stored in memory (globals, struct fields, arrays).
 pub(crate) const MEM_RIGHTS: Rights = Rights::READ.union(Rights::WRITE);
 
+/// Values after which a straight run of statements continues in a new block.
+const MAX_BLOCK_VALUES: u32 = 96;
+
 /// The exceptions a program can name.
 const CATCHABLE: [ExcKind; 5] = [
     ExcKind::DivideByZero,
@@ -155,6 +158,8 @@ pub(crate) struct Lowerer<'e, 'a> {
     blocks: Vec<Block>,
     slots: Vec<ObjType>,
     next_value: u32,
+    /// The first value number of the current block.
+    block_start: u32,
     /// Whether the current (last) block can be reached.
     reachable: bool,
     /// Whether the current block has its terminator.
@@ -187,6 +192,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             blocks: Vec::new(),
             slots: Vec::new(),
             next_value: 0,
+            block_start: 0,
             reachable: true,
             terminated: false,
             vars: Vec::new(),
@@ -408,6 +414,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     /// Starts a new block with the variables assigned on every reachable
     /// edge to it (with none, all of them: unreachable code is still checked).
     fn place_label(&mut self, id: LabelId, loop_header: bool) -> Vec<ValueId> {
+        let first_value = self.next_value;
         let pending = std::mem::take(&mut self.labels[id.0].pending);
         let reachable = pending.iter().any(|p| p.reachable);
         let block = BlockId(self.blocks.len() as u32);
@@ -466,6 +473,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         });
         self.reachable = reachable;
         self.terminated = false;
+        self.block_start = first_value;
         let label = &mut self.labels[id.0];
         label.block = Some(block);
         label.param_vars = param_vars;
@@ -668,6 +676,14 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn stmt(&mut self, s: &Stmt) {
+        // Keep blocks small: the verifier charges every value of a function's
+        // largest block to its stack frame. A statement boundary is a safe
+        // place to cut, as no temporary is live there.
+        if !self.terminated && self.next_value - self.block_start > MAX_BLOCK_VALUES {
+            let next = self.new_label();
+            self.jump(next, vec![], s.span);
+            self.place_label(next, false);
+        }
         match &s.kind {
             StmtKind::Local(decl) => self.local(decl),
             StmtKind::Expr(e) => {

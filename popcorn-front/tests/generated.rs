@@ -38,3 +38,22 @@ fn a_large_generated_extension_compiles_and_verifies() {
     let source = popgen::large_extension(2_000, 7);
     accepts_and_verifies(&source).unwrap();
 }
+
+#[test]
+fn a_long_straight_line_function_verifies() {
+    // Every value of a block counts toward the verifier's frame model, so a
+    // long run of statements must be split into blocks, with the locals
+    // flowing across as block parameters.
+    let mut body = String::from("    int a = 1;\n    int b = 2;\n");
+    for i in 0..5_000 {
+        body.push_str(if i % 2 == 0 {
+            "    a = a + b % 7;\n"
+        } else {
+            "    b = b + a % 5;\n"
+        });
+    }
+    let source = format!(
+        "extension long;\nimport cpu;\nint out = 0;\nmonitor void m(cap<cpu_qos> app) {{\n{body}    out = a + b;\n}}\n"
+    );
+    accepts_and_verifies(&source).unwrap();
+}
