@@ -238,7 +238,11 @@ fn expected_list(expected: &[String]) -> Option<String> {
         .map(|s| unquote(s))
         .filter(|s| *s != "invalid token")
         .collect();
-    names.sort_by_key(|name| TERMINAL_ORDER.iter().position(|t| t == name).unwrap_or(usize::MAX));
+    // The rank of each terminal in `TERMINAL_ORDER`, built once: sorting
+    // with a linear search per comparison dominated error-heavy inputs.
+    static RANK: std::sync::LazyLock<std::collections::HashMap<&'static str, usize>> =
+        std::sync::LazyLock::new(|| TERMINAL_ORDER.iter().enumerate().map(|(i, t)| (*t, i)).collect());
+    names.sort_by_key(|name| RANK.get(name).copied().unwrap_or(usize::MAX));
     names.dedup();
     let has_all = |names: &[&str], group: &[&str]| group.iter().all(|t| names.contains(t));
     let mut groups = Vec::new();
