@@ -6,19 +6,7 @@
 //! triggers the error: most of these codes are about malformed or tampered
 //! objects, which no source program produces.
 
-/// The documentation of one error code.
-#[derive(Debug)]
-pub struct CodeDoc {
-    /// `Cxxxx`.
-    pub code: &'static str,
-    /// One line: what the error is about.
-    pub title: &'static str,
-    /// What is wrong, why the rule exists, and how to fix it. One paragraph,
-    /// without line breaks: the reader wraps it.
-    pub explanation: &'static str,
-    /// A shell session or a description of the input that triggers the error.
-    pub example: &'static str,
-}
+pub use stdlib::codes::CodeDoc;
 
 /// Every code generation and object code, sorted by code.
 pub const CODES: &[CodeDoc] = &[
@@ -290,103 +278,23 @@ pub const CODES: &[CodeDoc] = &[
 /// The documentation of `code` (`C0065`, `c0065`), if it is a code
 /// generation or object code.
 pub fn explain(code: &str) -> Option<&'static CodeDoc> {
-    CODES.iter().find(|d| d.code.eq_ignore_ascii_case(code.trim()))
+    stdlib::codes::lookup(CODES, code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
-
-    /// Codes `letter` + four digits in `text`, as whole words.
-    fn codes_in(text: &str, letter: char) -> Vec<String> {
-        let b = text.as_bytes();
-        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-        (0..b.len().saturating_sub(4))
-            .filter(|&i| {
-                b[i] == letter as u8
-                    && (i == 0 || !word(b[i - 1]))
-                    && b[i + 1..i + 5].iter().all(u8::is_ascii_digit)
-                    && b.get(i + 5).is_none_or(|&c| !word(c))
-            })
-            .map(|i| text[i..i + 5].to_owned())
-            .collect()
-    }
-
-    fn rs_files(dir: &Path) -> Vec<PathBuf> {
-        std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect()
-    }
-
-    /// Every `C0123` in codegen's sources but this file.
-    fn codes_in_sources() -> BTreeSet<String> {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let files: Vec<PathBuf> = rs_files(&src)
-            .into_iter()
-            .filter(|p| p.file_name().is_none_or(|n| n != "codes.rs"))
-            .collect();
-        assert!(files.len() >= 4, "only {} source files found", files.len());
-        let mut found = BTreeSet::new();
-        for path in &files {
-            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            found.extend(codes_in(&text, 'C'));
-        }
-        found
-    }
 
     #[test]
-    fn codes_are_sorted_unique_and_well_formed() {
-        for pair in CODES.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
-        }
-        for d in CODES {
-            assert!(
-                d.code.len() == 5 && d.code.starts_with('C') && d.code[1..].bytes().all(|b| b.is_ascii_digit()),
-                "{}",
-                d.code
-            );
-            assert!(!d.title.is_empty() && !d.title.ends_with('.'), "{}: title", d.code);
-            assert!(
-                !d.explanation.contains('\n'),
-                "{}: the explanation is one paragraph",
-                d.code
-            );
-            let sentences = d.explanation.matches(". ").count() + 1;
-            assert!((2..=4).contains(&sentences), "{}: {sentences} sentences", d.code);
-            assert!(d.example.lines().count() >= 2, "{}: example", d.code);
-        }
+    fn the_table_is_well_formed() {
+        stdlib::codes::check_table(CODES, 'C', 4).unwrap();
     }
 
     #[test]
     fn every_emitted_code_is_documented_and_every_documented_code_is_emitted() {
-        let used = codes_in_sources();
-        let documented: BTreeSet<String> = CODES.iter().map(|d| d.code.to_owned()).collect();
-        let undocumented: Vec<&String> = used.difference(&documented).collect();
-        let stale: Vec<&String> = documented.difference(&used).collect();
-        assert!(
-            undocumented.is_empty(),
-            "codes emitted but not in CODES: {undocumented:?}"
-        );
-        assert!(stale.is_empty(), "codes in CODES that nothing emits: {stale:?}");
-    }
-
-    #[test]
-    fn the_scanner_finds_whole_codes_only() {
-        let text = r#"err("C0060", "x") `C0050`–`C0057` C00xx AC0001 C00012 "L0001""#;
-        assert_eq!(codes_in(text, 'C'), ["C0060", "C0050", "C0057"]);
-    }
-
-    #[test]
-    fn explain_is_case_insensitive() {
-        assert_eq!(explain("C0065").map(|d| d.code), Some("C0065"));
-        assert_eq!(explain("c0065").map(|d| d.code), Some("C0065"));
-        assert_eq!(explain(" C0080 ").map(|d| d.code), Some("C0080"));
-        assert!(explain("C9999").is_none());
-        assert!(explain("V0701").is_none());
-        assert!(explain("").is_none());
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dirs: Vec<std::path::PathBuf> = vec![root.join("codegen/src")];
+        let sources: Vec<std::path::PathBuf> = dirs.iter().flat_map(|d| stdlib::codes::rs_files(d)).collect();
+        stdlib::codes::check_coverage(CODES, 'C', &sources).unwrap();
     }
 }

@@ -7,19 +7,7 @@
 //! `// fix:` comment where there is one. A first line `// flags: --stdlib`
 //! compiles it as part of the standard library, as the UI tests do.
 
-/// The documentation of one error code.
-#[derive(Debug)]
-pub struct CodeDoc {
-    /// `Pxxxx`.
-    pub code: &'static str,
-    /// One line: what the error is about.
-    pub title: &'static str,
-    /// What is wrong, why the rule exists, and how to fix it. One paragraph,
-    /// without line breaks: the reader wraps it.
-    pub explanation: &'static str,
-    /// A Popcorn-SX file that triggers the error.
-    pub example: &'static str,
-}
+pub use stdlib::codes::CodeDoc;
 
 /// Every front-end code, sorted by code.
 pub const CODES: &[CodeDoc] = &[
@@ -759,90 +747,24 @@ handler void adjust(cap<cpu_qos> app, int e) on "Error" {
 
 /// The documentation of `code` (`P0310`, `p0310`), if it is a front-end code.
 pub fn explain(code: &str) -> Option<&'static CodeDoc> {
-    CODES.iter().find(|d| d.code.eq_ignore_ascii_case(code.trim()))
+    stdlib::codes::lookup(CODES, code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
-    use std::path::Path;
-
-    /// Every `"P0123"`-style literal in the front-end's sources but this file.
-    fn codes_in_sources() -> BTreeSet<String> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut found = BTreeSet::new();
-        let mut files = 0;
-        for entry in std::fs::read_dir(&dir).expect("read popcorn-front/src") {
-            let path = entry.expect("dir entry").path();
-            if path.extension().is_none_or(|e| e != "rs") || path.file_name().is_some_and(|n| n == "codes.rs") {
-                continue;
-            }
-            files += 1;
-            let text = std::fs::read_to_string(&path).expect("read source");
-            found.extend(quoted_codes(&text, 'P'));
-        }
-        assert!(files >= 5, "only {files} source files found in {}", dir.display());
-        found
-    }
-
-    /// `"X1234"` literals in `text`: a quote, the letter, four digits, a quote.
-    fn quoted_codes(text: &str, letter: char) -> Vec<String> {
-        let b = text.as_bytes();
-        (0..b.len().saturating_sub(6))
-            .filter(|&i| {
-                b[i] == b'"'
-                    && b[i + 1] == letter as u8
-                    && b[i + 2..i + 6].iter().all(u8::is_ascii_digit)
-                    && b[i + 6] == b'"'
-            })
-            .map(|i| text[i + 1..i + 6].to_owned())
-            .collect()
-    }
 
     #[test]
-    fn codes_are_sorted_unique_and_well_formed() {
-        for pair in CODES.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
-        }
-        for d in CODES {
-            assert!(
-                d.code.len() == 5 && d.code.starts_with('P') && d.code[1..].bytes().all(|b| b.is_ascii_digit()),
-                "{}",
-                d.code
-            );
-            assert!(!d.title.is_empty() && !d.title.ends_with('.'), "{}: title", d.code);
-            assert!(
-                !d.explanation.contains('\n'),
-                "{}: the explanation is one paragraph",
-                d.code
-            );
-            let sentences = d.explanation.matches(". ").count() + 1;
-            assert!((2..=6).contains(&sentences), "{}: {sentences} sentences", d.code);
-            assert!(d.example.lines().count() >= 2, "{}: example", d.code);
-        }
+    fn the_table_is_well_formed() {
+        stdlib::codes::check_table(CODES, 'P', 6).unwrap();
     }
 
     #[test]
     fn every_emitted_code_is_documented_and_every_documented_code_is_emitted() {
-        let used = codes_in_sources();
-        let documented: BTreeSet<String> = CODES.iter().map(|d| d.code.to_owned()).collect();
-        let undocumented: Vec<&String> = used.difference(&documented).collect();
-        let stale: Vec<&String> = documented.difference(&used).collect();
-        assert!(
-            undocumented.is_empty(),
-            "codes emitted but not in CODES: {undocumented:?}"
-        );
-        assert!(stale.is_empty(), "codes in CODES that nothing emits: {stale:?}");
-    }
-
-    #[test]
-    fn explain_is_case_insensitive() {
-        assert_eq!(explain("P0310").map(|d| d.code), Some("P0310"));
-        assert_eq!(explain("p0310").map(|d| d.code), Some("P0310"));
-        assert!(explain("P9999").is_none());
-        assert!(explain("V0701").is_none());
-        assert!(explain("").is_none());
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dirs: Vec<std::path::PathBuf> = vec![root.join("popcorn-front/src")];
+        let sources: Vec<std::path::PathBuf> = dirs.iter().flat_map(|d| stdlib::codes::rs_files(d)).collect();
+        stdlib::codes::check_coverage(CODES, 'P', &sources).unwrap();
     }
 
     /// Codes whose example cannot be a short complete file.

@@ -7,6 +7,7 @@
 //! count. Ids are part of the ABI: append, never renumber.
 
 pub mod abi;
+pub mod codes;
 pub mod forbidden;
 
 use serde::{Deserialize, Serialize};

@@ -9,19 +9,7 @@
 //! rejected with the code, with a `; fix:` comment where there is one.
 //! Binary-format errors are shown as bytes.
 
-/// The documentation of one error code.
-#[derive(Debug)]
-pub struct CodeDoc {
-    /// `Vxxxx`.
-    pub code: &'static str,
-    /// One line: what the error is about.
-    pub title: &'static str,
-    /// What is wrong, why the rule exists, and how to fix it. One paragraph,
-    /// without line breaks: the reader wraps it.
-    pub explanation: &'static str,
-    /// A TAL module (or, for binary TAL, bytes) rejected with the code.
-    pub example: &'static str,
-}
+pub use stdlib::codes::CodeDoc;
 
 /// Every verifier and TAL format code, sorted by code.
 pub const CODES: &[CodeDoc] = &[
@@ -1150,102 +1138,29 @@ block0:
 /// The documentation of `code` (`V0701`, `v0701`), if it is a verifier or
 /// TAL format code.
 pub fn explain(code: &str) -> Option<&'static CodeDoc> {
-    CODES.iter().find(|d| d.code.eq_ignore_ascii_case(code.trim()))
+    stdlib::codes::lookup(CODES, code)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
-    use std::path::{Path, PathBuf};
-
-    /// `"X1234"` literals in `text`: a quote, the letter, four digits, a quote.
-    fn quoted_codes(text: &str, letter: char) -> Vec<String> {
-        let b = text.as_bytes();
-        (0..b.len().saturating_sub(6))
-            .filter(|&i| {
-                b[i] == b'"'
-                    && b[i + 1] == letter as u8
-                    && b[i + 2..i + 6].iter().all(u8::is_ascii_digit)
-                    && b[i + 6] == b'"'
-            })
-            .map(|i| text[i + 1..i + 6].to_owned())
-            .collect()
-    }
-
-    fn rs_files(dir: &Path) -> Vec<PathBuf> {
-        std::fs::read_dir(dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .map(|e| e.expect("dir entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-            .collect()
-    }
-
-    /// Every `"V0123"`-style literal in the verifier's sources (but this
-    /// file) and in the TAL text parser and binary decoder.
-    fn codes_in_sources() -> BTreeSet<String> {
-        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let tal = crate_dir.join("../tal-ir/src");
-        let mut files: Vec<PathBuf> = rs_files(&crate_dir.join("src"))
-            .into_iter()
-            .filter(|p| p.file_name().is_none_or(|n| n != "codes.rs"))
-            .collect();
-        files.extend(rs_files(&tal.join("text")));
-        files.push(tal.join("binary.rs"));
-        assert!(files.len() >= 10, "only {} source files found", files.len());
-        let mut found = BTreeSet::new();
-        for path in &files {
-            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            found.extend(quoted_codes(&text, 'V'));
-        }
-        found
-    }
 
     #[test]
-    fn codes_are_sorted_unique_and_well_formed() {
-        for pair in CODES.windows(2) {
-            assert!(pair[0].code < pair[1].code, "{} before {}", pair[0].code, pair[1].code);
-        }
-        for d in CODES {
-            assert!(
-                d.code.len() == 5 && d.code.starts_with('V') && d.code[1..].bytes().all(|b| b.is_ascii_digit()),
-                "{}",
-                d.code
-            );
-            assert!(!d.title.is_empty() && !d.title.ends_with('.'), "{}: title", d.code);
-            assert!(
-                !d.explanation.contains('\n'),
-                "{}: the explanation is one paragraph",
-                d.code
-            );
-            let sentences = d.explanation.matches(". ").count() + 1;
-            assert!((2..=6).contains(&sentences), "{}: {sentences} sentences", d.code);
-            assert!(d.example.lines().count() >= 2, "{}: example", d.code);
-        }
+    fn the_table_is_well_formed() {
+        stdlib::codes::check_table(CODES, 'V', 6).unwrap();
     }
 
     #[test]
     fn every_emitted_code_is_documented_and_every_documented_code_is_emitted() {
-        let used = codes_in_sources();
-        let documented: BTreeSet<String> = CODES.iter().map(|d| d.code.to_owned()).collect();
-        let undocumented: Vec<&String> = used.difference(&documented).collect();
-        let stale: Vec<&String> = documented.difference(&used).collect();
-        assert!(
-            undocumented.is_empty(),
-            "codes emitted but not in CODES: {undocumented:?}"
-        );
-        assert!(stale.is_empty(), "codes in CODES that nothing emits: {stale:?}");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dirs: Vec<std::path::PathBuf> = vec![
+            root.join("verifier/src"),
+            root.join("tal-ir/src"),
+            root.join("tal-ir/src/text"),
+        ];
+        let sources: Vec<std::path::PathBuf> = dirs.iter().flat_map(|d| stdlib::codes::rs_files(d)).collect();
+        stdlib::codes::check_coverage(CODES, 'V', &sources).unwrap();
     }
-
-    #[test]
-    fn explain_is_case_insensitive() {
-        assert_eq!(explain("V0701").map(|d| d.code), Some("V0701"));
-        assert_eq!(explain("v0701").map(|d| d.code), Some("V0701"));
-        assert!(explain("V9999").is_none());
-        assert!(explain("P0310").is_none());
-        assert!(explain("").is_none());
-    }
-
     /// Codes whose example is not a TAL text module that shows the error:
     /// binary-format errors, and what the text parser refuses earlier.
     const NOT_TEXT: &[&str] = &["V0050", "V0051", "V0052", "V0053", "V0054", "V0101"];
