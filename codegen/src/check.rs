@@ -30,11 +30,51 @@ pub fn relowering_matches(bytes: &[u8], parts: &ObjectParts) -> Result<(), Codeg
             }
         }
     }
-    if write_object(&parts.module, &funcs, options) != bytes {
+    let again = write_object(&parts.module, &funcs, options);
+    if again != bytes {
+        let at = again
+            .iter()
+            .zip(bytes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(again.len().min(bytes.len()));
         return Err(CodegenError {
             code: "C0081",
-            message: "the object differs from the one its TAL compiles to (metadata, symbols or layout)".into(),
+            message: format!(
+                "the object differs from the one its TAL compiles to, from byte {at:#x} ({}): metadata, symbols, \
+                 sections or layout",
+                whereabouts(bytes, at)
+            ),
         });
     }
     Ok(())
+}
+
+/// What part of the ELF file `bytes` the byte at `at` belongs to.
+fn whereabouts(bytes: &[u8], at: usize) -> String {
+    use ::object::read::elf::{FileHeader as _, SectionHeader as _};
+    let endian = ::object::LittleEndian;
+    let Ok(header) = ::object::elf::FileHeader64::<::object::LittleEndian>::parse(bytes) else {
+        return "the ELF header".into();
+    };
+    if at < std::mem::size_of_val(header) {
+        return "the ELF header".into();
+    }
+    if at >= bytes.len() {
+        return "past the end of the file".into();
+    }
+    let Ok(sections) = header.sections(endian, bytes) else {
+        return "the section table".into();
+    };
+    let shoff = header.e_shoff(endian) as usize;
+    if let Some(i) = at.checked_sub(shoff).map(|d| d / 64).filter(|&i| i < sections.len()) {
+        return format!("the section table, entry {i}");
+    }
+    for s in sections.iter() {
+        let (offset, size) = (s.sh_offset(endian) as usize, s.sh_size(endian) as usize);
+        if s.sh_type(endian) != ::object::elf::SHT_NOBITS && offset <= at && at - offset < size {
+            let name = sections.section_name(endian, s).unwrap_or(b"?");
+            return format!("section `{}` + {:#x}", String::from_utf8_lossy(name), at - offset);
+        }
+    }
+    "between sections".into()
 }

@@ -131,9 +131,11 @@ pub const CODES: &[CodeDoc] = &[
         code: "C0060",
         title: "not an ELF file, or a malformed one",
         explanation: "The file does not start with `\\x7fELF`, its header is truncated, or its section table, \
-            string table, symbol table or a relocation section lies outside the file or is inconsistent. The \
-            object reader accepts only well-formed files, so that what the loader maps is exactly what was \
-            checked. Pass an object written by `safexc compile`, and check it was not truncated in transit.",
+            string table, symbol table or a relocation section lies outside the file or is inconsistent, or the \
+            symbol table or a relocation section declares entries of another size than 24 bytes (a loader \
+            stepping by that size would read other entries than the ones checked). The object reader accepts \
+            only well-formed files, so that what the loader maps is exactly what was checked. Pass an object \
+            written by `safexc compile`, and check it was not truncated in transit.",
         example: "$ head -c 100 ext.o > cut.o\n$ safexc verify cut.o\ncut.o: rejected: C0060",
     },
     CodeDoc {

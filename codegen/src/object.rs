@@ -458,6 +458,23 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectParts, CodegenError> {
     let symtab = sections
         .symbols(endian, bytes, elf::SHT_SYMTAB)
         .map_err(|e| malformed("symbol table", e))?;
+    // The entry size a C loader steps by must be the one read here.
+    let entsize = |index: ::object::SectionIndex, what: &str| -> Result<(), CodegenError> {
+        let s = sections.section(index).map_err(|e| malformed(what, e))?;
+        match s.sh_entsize(endian) {
+            24 => Ok(()),
+            n => err(
+                "C0060",
+                format!(
+                    "malformed ELF file: {what} section {} has entries of {n} bytes, not 24",
+                    index.0
+                ),
+            ),
+        }
+    };
+    if symtab.section().0 != 0 {
+        entsize(symtab.section(), "symbol table")?;
+    }
     let names = symbol_names(&module);
     let by_name: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let mut functions: Vec<Option<FuncSymbol>> = vec![None; module.funcs.len()];
@@ -569,6 +586,7 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectParts, CodegenError> {
         let Some((rela, link)) = s.rela(endian, bytes).map_err(|e| malformed("relocation section", e))? else {
             continue;
         };
+        entsize(index, "relocation")?;
         let target = s.info_link(endian);
         if target.0 != text_index {
             return err(

@@ -71,6 +71,117 @@ pub const CODES: &[CodeDoc] = &[
             load ext.o with `runtime::load`:\n\
             error[L0020]: the object was built with --no-fuel: without fuel checks its run time has no bound",
     },
+    CodeDoc {
+        code: "L0030",
+        title: "a call would leave the extension's functions",
+        explanation: "While linking the code, the loader found a call whose relocated displacement would send \
+            execution somewhere other than the first byte of one of the extension's own functions: past the end \
+            of its code, into the host, or into the middle of an instruction stream (skipping a function's \
+            `endbr64` and its checks). Objects loaded through `runtime::load` never get this far with such a call: \
+            re-lowering their TAL does not reproduce it (`C0080`). The linker checks again so that no caller of \
+            `CodeImage::link` can patch such a call in. Recompile the extension; an object that triggers this was \
+            edited after it was written.",
+        example: "call `CodeImage::link` on the parts of an object whose first relocation's addend was raised by \
+            0x10000000 (and its relocation digest recomputed):\nerror[L0030]: the call patched at 0xa2 would jump \
+            to 0x10000000, which is not the start of a function of this extension",
+    },
+    CodeDoc {
+        code: "L0100",
+        title: "attribute class unknown to the host or declared differently",
+        explanation: "The object uses an attribute class the host does not define, or declares a class of the same \
+            name as the host's with other attributes, types, read-only flags or ranges. The verifier proved the \
+            extension's code against the object's own declaration, so the host accepts it only when that \
+            declaration is exactly the host's: otherwise an extension could declare `target_cpu` writable and \
+            write it. Import the class from the standard library (`import cpu;`) instead of declaring it, and \
+            compile against the standard library the host runs.",
+        example: "extension forged;\nattribute class cpu_qos { int target_cpu; }\n...\n\
+            error[L0100]: the object's declaration of class `cpu_qos` differs from the host's",
+    },
+    CodeDoc {
+        code: "L0101",
+        title: "guard entry point or guard rights outside a system guard",
+        explanation: "An application's extension holds read and write rights on its application's classes and \
+            nothing more: guards, and the guard-only API (`block`), belong to the system, which installs them from \
+            the standard library. The object has a guard entry point, or an entry point whose capability asks for \
+            the `g` right; or an object installed as a system guard has entry points that are not guards. Remove \
+            the guard from the application's extension; guards are written in the standard library.",
+        example: "load stdlib/pop/timeslice_guard.pop's object as an application extension:\n\
+            error[L0101]: entry point `timeslice_guard` asks for rights `rwg` on `cpu_qos`; an application's \
+            extension may hold `rw`",
+    },
+    CodeDoc {
+        code: "L0102",
+        title: "budget or data region above the host's limit",
+        explanation: "The extension declares a fuel budget per invocation (`budget N;`) above the host's \
+            `max_fuel`, or its globals need a data region larger than the host's `max_data_cells`. Limits keep one \
+            extension from taking more of the machine than the administrator allows. Lower the budget or the size \
+            of the extension's arrays, or run it on a host configured with higher limits.",
+        example: "extension spin;\nbudget 90000000;\n... loaded into a host with max_fuel 1000:\n\
+            error[L0102]: the extension asks for 90000000 fuel per invocation; this host allows at most 1000",
+    },
+    CodeDoc {
+        code: "L0103",
+        title: "attribute guarded twice",
+        explanation: "A system guard object has a guard for an attribute that already has one. Every write of an \
+            attribute passes through exactly one guard, so that what it enforces cannot be bypassed or \
+            contradicted by a second. Unload the installed guard first.",
+        example: "install stdlib/pop/timeslice_guard.pop's object twice:\n\
+            error[L0103]: `cpu_qos.timeslice_adjustment` has a guard already",
+    },
+    CodeDoc {
+        code: "L0104",
+        title: "class or application defined twice",
+        explanation: "The host was asked to define an attribute class, or create an application, with a name it \
+            already has. Names identify classes to objects and applications to their users, so they are unique \
+            per host. Use the existing one, or another name.",
+        example: "host.create_app(\"video\") twice:\nerror[L0104]: application `video` exists already",
+    },
+    CodeDoc {
+        code: "L0105",
+        title: "no such application or attribute",
+        explanation: "A request to the host names an application it does not have, or an attribute no class \
+            defines (or, without its class, an attribute name two classes define). Attributes are named \
+            `class.attribute`, or by the attribute alone when that is unique.",
+        example: "$ safexc run pid.o --set cpu_qos.actual=1\nerror[L0111]: `--set cpu_qos.actual=1`: no attribute \
+            class defines `cpu_qos.actual`",
+    },
+    CodeDoc {
+        code: "L0106",
+        title: "attribute value out of its type or range",
+        explanation: "The system wrote an attribute (a measurement, a set-up value) with a value outside the \
+            attribute's declared range, or other than 0 or 1 for a `bool`. Extensions are proven to stay inside \
+            ranges; the system keeps the same promise to them, since they read attributes without checking.",
+        example: "host.write_attribute(app, \"timeslice_adjustment\", 5_000_000):\n\
+            error[L0106]: 5000000 is outside the range -1000000..=1000000 of `timeslice_adjustment`",
+    },
+    CodeDoc {
+        code: "L0107",
+        title: "cannot start the deadline watchdog",
+        explanation: "A host with a deadline runs a watchdog thread that drains the fuel of invocations that run \
+            past their time budget; the system refused to start the thread (the message carries its error). \
+            Without it no deadline would hold, so the host is not created. Raise the process's thread limit, or \
+            configure the host without a deadline (fuel still bounds every invocation).",
+        example: "create a host in a process at its thread limit:\nerror[L0107]: cannot start the deadline \
+            watchdog: Resource temporarily unavailable (os error 11)",
+    },
+    CodeDoc {
+        code: "L0110",
+        title: "the standard library does not load",
+        explanation: "`safexc run` compiles the standard library's classes and guards at start-up and installs \
+            them; one of them failed. This is a defect of the installation, not of the extension being run: \
+            reinstall `safexc`, or run with `--no-guards` to go on without the standard guards.",
+        example: "a safexc built from a tree whose stdlib/pop/timeslice_guard.pop does not compile:\n\
+            error[L0110]: the standard library's `stdlib/pop/timeslice_guard.pop` does not compile",
+    },
+    CodeDoc {
+        code: "L0111",
+        title: "bad attribute setting or trace line",
+        explanation: "An `--set ATTR=VALUE` argument or a line of a `--trace` file (`tick,attribute,value`) is \
+            malformed, names no attribute, or gives a value outside the attribute's range. Nothing runs with \
+            inputs that were not all understood.",
+        example: "$ safexc run pid.o --set target_cpu=lots\nerror[L0111]: `--set target_cpu=lots`: `lots` is not \
+            an integer",
+    },
 ];
 
 /// The documentation of `code` (`L0020`, `l0020`), if it is a loader or

@@ -24,15 +24,19 @@ pub struct LinkError {
 
 impl CodeImage {
     /// Maps and links the code of a checked object.
+    ///
+    /// Every relocation is checked before anything is mapped: its field lies
+    /// in the code, it names a function, its displacement fits 32 bits, and
+    /// the instruction it completes reaches the first byte of a function
+    /// (`L0011`, `L0030`). The object reader and re-lowering already
+    /// guarantee all of this for objects that come through `runtime::load`;
+    /// the linker does not rely on it.
     pub fn link(parts: &ObjectParts) -> Result<CodeImage, LinkError> {
         let fail = |code, message: String| Err(LinkError { code, message });
-        let len = parts.text.len().max(1);
-        let mut map = match memmap2::MmapMut::map_anon(len) {
-            Ok(m) => m,
-            Err(e) => return fail("L0010", format!("cannot map {len} bytes for code: {e}")),
-        };
-        map[..parts.text.len()].copy_from_slice(&parts.text);
         let offsets: Vec<usize> = parts.functions.iter().map(|f| f.offset as usize).collect();
+        let mut starts = offsets.clone();
+        starts.sort_unstable();
+        let mut patches = Vec::with_capacity(parts.relocs.len());
         for r in &parts.relocs {
             let (Some(&target), Some(field_end)) = (offsets.get(r.target as usize), (r.offset as usize).checked_add(4))
             else {
@@ -50,12 +54,41 @@ impl CodeImage {
             let Ok(value) = i32::try_from(value) else {
                 return fail("L0011", format!("relocation at {:#x} does not fit 32 bits", r.offset));
             };
-            map[r.offset as usize..field_end].copy_from_slice(&value.to_le_bytes());
+            // A call's displacement is counted from the end of its field,
+            // which ends the instruction: execution continues there.
+            let reached = field_end as i64 + i64::from(value);
+            if usize::try_from(reached).map_or(true, |at| starts.binary_search(&at).is_err()) {
+                return fail(
+                    "L0030",
+                    format!(
+                        "the call patched at {:#x} would jump to {reached:#x}, which is not the start of a function \
+                         of this extension",
+                        r.offset
+                    ),
+                );
+            }
+            patches.push((r.offset as usize, value));
+        }
+        let len = parts.text.len().max(1);
+        let mut map = match memmap2::MmapMut::map_anon(len) {
+            Ok(m) => m,
+            Err(e) => return fail("L0010", format!("cannot map {len} bytes for code: {e}")),
+        };
+        map[..parts.text.len()].copy_from_slice(&parts.text);
+        for (at, value) in patches {
+            map[at..at + 4].copy_from_slice(&value.to_le_bytes());
         }
         match map.make_exec() {
             Ok(map) => Ok(CodeImage { map, offsets }),
             Err(e) => fail("L0012", format!("cannot make the code executable: {e}")),
         }
+    }
+
+    /// The address of function `index`'s code.
+    pub fn function(&self, index: usize) -> Option<*const u8> {
+        let offset = *self.offsets.get(index)?;
+        // SAFETY: offsets come from the function table, inside the mapping.
+        Some(unsafe { self.map.as_ptr().add(offset) })
     }
 
     /// Calls function `index` with the context and its value arguments

@@ -3,6 +3,7 @@
 mod diag;
 mod inspect;
 mod pop;
+mod run;
 
 use clap::{Parser, Subcommand};
 use diag::{Diagnostic, render};
@@ -58,6 +59,9 @@ enum Command {
         /// The object (`.o`) to read.
         file: PathBuf,
     },
+    /// Run extensions for one application: each tick runs the monitors, then the
+    /// handlers on their events, and prints the attribute changes and traps.
+    Run(run::RunArgs),
     /// Explain an error code (`P0310`, `V0701`): what is wrong, why, and an example.
     Explain {
         /// The code, in any case.
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
             if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
         Command::Inspect { file } => inspect::inspect(&file),
+        Command::Run(args) => run::run(args),
         Command::Explain { code, all } => explain(code.as_deref().unwrap_or_default(), all),
     }
 }

@@ -7,6 +7,17 @@ use tal_ir::{Location, Module};
 /// Compiles one file and verifies what it lowers to, printing every
 /// diagnostic on the source. Returns the module if it was accepted.
 pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Option<Module> {
+    compile_file(path, stdlib, config, &mut std::io::stdout())
+}
+
+/// [`check_file`], with the one-line summary written to `summary` (stderr
+/// where stdout carries other output).
+pub fn compile_file(
+    path: &Path,
+    stdlib: bool,
+    config: &verifier::Config,
+    summary: &mut dyn std::io::Write,
+) -> Option<Module> {
     let name = path.display().to_string();
     let text = match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
@@ -22,13 +33,13 @@ pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Optio
                         &Diagnostic::error("P0002", "the file is not UTF-8 text", at..at + 1)
                     )
                 );
-                println!("{name}: rejected: P0002");
+                let _ = writeln!(summary, "{name}: rejected: P0002");
                 return None;
             }
         },
         Err(e) => {
             eprintln!("error[L0001]: cannot read {name}: {e}");
-            println!("{name}: rejected: L0001");
+            let _ = writeln!(summary, "{name}: rejected: L0001");
             return None;
         }
     };
@@ -48,7 +59,7 @@ pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Optio
             .map(|d| d.code)
             .collect();
         codes.dedup();
-        println!("{name}: rejected: {}", codes.join(", "));
+        let _ = writeln!(summary, "{name}: rejected: {}", codes.join(", "));
         return None;
     };
     // The front-end is not trusted: what it emits must pass the verifier,
@@ -60,7 +71,7 @@ pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Optio
             eprint!("{}", render(&name, &text, &Diagnostic::error(e.code, &message, span)));
         }
         let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
-        println!("{name}: rejected: {}", codes.join(", "));
+        let _ = writeln!(summary, "{name}: rejected: {}", codes.join(", "));
         return None;
     }
     let warnings = compiled.diagnostics.len();
@@ -70,7 +81,8 @@ pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Optio
     } else {
         String::new()
     };
-    println!(
+    let _ = writeln!(
+        summary,
         "{name}: ok ({} functions, {insts} TAL instructions{note})",
         module.funcs.len()
     );

@@ -339,3 +339,155 @@ fn a_closed_pipe_ends_output_quietly() {
     let out = child.wait_with_output().unwrap();
     assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
 }
+
+/// Compiles `source` to `DIR/NAME.o` with `safexc compile`.
+fn compiled(dir: &Path, name: &str, source: &str) -> String {
+    let pop = dir.join(format!("{name}.pop"));
+    let obj = dir.join(format!("{name}.o"));
+    std::fs::write(&pop, source).unwrap();
+    let out = safexc(&["compile", pop.to_str().unwrap(), "-o", obj.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    obj.to_str().unwrap().to_string()
+}
+
+#[test]
+fn run_prints_the_pid_adjustments_through_the_guard() {
+    let dir = tempdir("run-pid");
+    let pid = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    let args = [
+        "run",
+        &pid,
+        "--app",
+        "video",
+        "--set",
+        "target_cpu=20000",
+        "--set",
+        "cpu_qos.actual_cpu=19000",
+        "--set",
+        "target_util=500",
+        "--set",
+        "avg_util_2p=400",
+        "--ticks",
+        "3",
+    ];
+    let out = safexc(&args);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // e = 1000 every tick: u = 650, then 650 + 600 each tick.
+    for row in [
+        "| 1 | cpu_qos.timeslice_adjustment | 0 | 650 | cpu_pid.cpu_pid | applied 20650 |",
+        "| 2 | cpu_qos.timeslice_adjustment | 650 | 1250 | cpu_pid.cpu_pid | applied 21250 |",
+        "| 3 | cpu_qos.timeslice_adjustment | 1250 | 1850 | cpu_pid.cpu_pid | applied 21850 |",
+        "| cpu_pid | 6 | 0 | 78 | 3 | active |",
+    ] {
+        assert!(stdout.contains(row), "missing `{row}` in:\n{stdout}");
+    }
+    assert_eq!(
+        text(&safexc(&args).stdout),
+        stdout,
+        "the same run prints the same bytes"
+    );
+    // A source file runs as its object does.
+    let source = pid.replace(".o", ".pop");
+    let mut from_source = args;
+    from_source[1] = &source;
+    assert_eq!(text(&safexc(&from_source).stdout), stdout);
+}
+
+#[test]
+fn run_json_reports_traps_with_their_source_line_and_quarantine() {
+    let dir = tempdir("run-trap");
+    let obj = compiled(
+        &dir,
+        "div",
+        "extension divider;\nimport cpu;\nint zero = 0;\nmonitor void m(cap<cpu_qos> app) {\n    \
+         int t = get_attribute(app, \"target_cpu\");\n    int x = t / zero;\n}\n",
+    );
+    let out = safexc(&["run", &obj, "--ticks", "4", "--json", "--quarantine-after", "2"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let ticks: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(ticks.len(), 4);
+    let trap = &ticks[0]["traps"][0];
+    assert_eq!(trap["kind"], "DivideByZero");
+    assert_eq!(trap["entry"], "divider.m");
+    // The divisor: what the check found zero.
+    assert_eq!((trap["line"].as_u64(), trap["column"].as_u64()), (Some(6), Some(17)));
+    assert_eq!(trap["quarantined"], false);
+    assert_eq!(ticks[1]["traps"][0]["quarantined"], true);
+    assert_eq!(ticks[2]["monitors"], 1);
+    assert!(ticks[2]["traps"].as_array().unwrap().is_empty(), "quarantined: not run");
+    // The host tells the application's channel about each abort.
+    assert_eq!(ticks[0]["events"][0]["event"], "Exception");
+}
+
+#[test]
+fn run_refuses_bad_settings_and_unloadable_objects() {
+    let dir = tempdir("run-bad");
+    let pid = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    for (set, message) in [
+        ("target_cpu", "expected ATTRIBUTE=VALUE"),
+        ("target_cpu=lots", "`lots` is not an integer"),
+        ("nope=1", "no attribute class defines `nope`"),
+        ("timeslice_adjustment=9999999", "outside the range"),
+    ] {
+        let out = safexc(&["run", &pid, "--set", set]);
+        assert_eq!(out.status.code(), Some(1), "{set}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("error[L0111]") && stderr.contains(message),
+            "{set}: {stderr}"
+        );
+    }
+    let guard = dir.join("guard.o");
+    let out = safexc(&[
+        "compile",
+        "--stdlib",
+        "stdlib/pop/timeslice_guard.pop",
+        "-o",
+        guard.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = safexc(&["run", guard.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[L0101]"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_follows_a_trace_file_tick_by_tick() {
+    let dir = tempdir("run-trace");
+    let pid = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    let actual = [19_000, 19_500, 21_000, 20_000, 18_000];
+    let mut trace = String::from("# tick,attribute,value\n1,target_cpu,20000\n");
+    for (t, a) in actual.iter().enumerate() {
+        trace += &format!("{},actual_cpu,{a}\n", t + 1);
+    }
+    let trace_path = dir.join("trace.csv");
+    std::fs::write(&trace_path, trace).unwrap();
+    let out = safexc(&[
+        "run",
+        &pid,
+        "--no-guards",
+        "--json",
+        "--ticks",
+        "5",
+        "--trace",
+        trace_path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    // The paper's law, in Rust.
+    let (mut e_prev, mut u_prev) = (0i64, 0i64);
+    for (line, a) in text(&out.stdout).lines().zip(actual) {
+        let e = 20_000 - a;
+        let u = (650 * e - 50 * e_prev) / 1000 + u_prev;
+        (e_prev, u_prev) = (e, u);
+        let tick: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(tick["changes"][0]["new"], u, "{line}");
+    }
+    std::fs::write(&trace_path, "1,actual_cpu\n").unwrap();
+    let out = safexc(&["run", &pid, "--trace", trace_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("trace.csv:1: expected `tick,attribute,value`"));
+}

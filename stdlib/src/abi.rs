@@ -70,6 +70,23 @@ pub struct Ctx {
     pub data: *mut i64,
 }
 
+impl Ctx {
+    /// A context with `fuel`, no trap, and the given helper table and data
+    /// region.
+    pub fn new(fuel: i64, helpers: *const HelperFn, data: *mut i64) -> Ctx {
+        Ctx {
+            fuel,
+            status: status::OK,
+            trap_func: 0,
+            trap_block: 0,
+            trap_inst: 0,
+            _reserved: 0,
+            helpers,
+            data,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

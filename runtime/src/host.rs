@@ -1,0 +1,1000 @@
+//! The SafeX host: applications, their attribute classes and extensions,
+//! and invocations with fuel, a deadline, counters and quarantine.
+//!
+//! Invariants:
+//!
+//! - **Isolation.** Every extension belongs to one application (or, for
+//!   guards, to the system). A helper call acts on the attribute classes of
+//!   the application the invocation runs for, which the host, not the
+//!   extension, fixes when it starts the invocation; the capability handle
+//!   an extension passes only selects one of those classes and must equal
+//!   the one the host gave it. So no value an extension can compute reaches
+//!   another application's attributes.
+//! - **Rights.** Application extensions hold read and write rights on their
+//!   application's classes, never the guard right; an object whose entry
+//!   points ask for more is refused at load. Guards are installed by the
+//!   system and hold every right. Each helper checks its right again.
+//! - **Class agreement.** An object's declaration of a class must equal the
+//!   host's class of the same name, attribute by attribute; the verifier
+//!   proved the code against the object's declaration.
+//! - **One invocation at a time** per host (`&mut self`), so an extension's
+//!   data region needs no lock. A guard runs nested inside the helper call
+//!   of the invocation that writes its attribute, with its own context.
+//! - **Bounded.** Every invocation starts with the extension's fuel budget
+//!   (at most [`HostConfig::max_fuel`]) and, with a deadline configured, is
+//!   watched by the [`watchdog`](crate::watchdog).
+//! - **Accounting.** Every completed invocation is counted; every uncaught
+//!   trap is an abort, and [`HostConfig::quarantine_after`] aborts stop the
+//!   extension from running until [`Host::release`].
+
+use crate::api::{self, Frame};
+use crate::load::{LoadError, Loaded, load};
+use crate::watchdog::{FuelCell, Watchdog};
+use codegen::meta::EntryKind;
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicI64;
+use std::time::{Duration, Instant};
+use stdlib::Rights;
+use stdlib::abi::{Ctx, status};
+use tal_ir::{ClassDef, ExcKind, Span};
+
+/// What a host allows and how it accounts.
+#[derive(Clone, Debug)]
+pub struct HostConfig {
+    pub verifier: verifier::Config,
+    /// Fuel of an invocation of an extension that declares no budget.
+    pub default_fuel: u64,
+    /// The largest budget an extension may declare; larger ones are refused.
+    pub max_fuel: u64,
+    /// Time budget of one invocation; past it the watchdog drains its fuel.
+    pub deadline: Option<Duration>,
+    /// Aborts after which an extension is quarantined; 0 never quarantines.
+    pub quarantine_after: u32,
+    /// Measure each invocation's time. Off by default, like the kernel's
+    /// `bpf_stats_enabled`: two clock reads cost several times a trivial
+    /// invocation (docs/benchmarks.md).
+    pub account_time: bool,
+    /// The largest data region an extension may have, in 8-byte cells.
+    pub max_data_cells: u64,
+    /// Events an application's channel holds; more are dropped and counted.
+    pub event_queue: usize,
+    /// Handler invocations one tick may make.
+    pub max_deliveries_per_tick: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> HostConfig {
+        HostConfig {
+            verifier: verifier::Config::default(),
+            default_fuel: 1_000_000,
+            max_fuel: 100_000_000,
+            deadline: Some(Duration::from_millis(1)),
+            quarantine_after: 3,
+            account_time: false,
+            max_data_cells: 1 << 20,
+            event_queue: 256,
+            max_deliveries_per_tick: 4096,
+        }
+    }
+}
+
+/// An application known to the host.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct AppId(pub(crate) u32);
+
+/// A loaded extension. Stale after [`Host::unload`]: never names a later one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct ExtId {
+    index: u32,
+    generation: u32,
+}
+
+impl ExtId {
+    /// Names no extension.
+    pub(crate) const NONE: ExtId = ExtId {
+        index: u32::MAX,
+        generation: 0,
+    };
+}
+
+/// An entry point of a loaded extension, from [`Host::entry`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub struct EntryRef {
+    ext: ExtId,
+    index: u32,
+}
+
+impl EntryRef {
+    pub(crate) fn new(ext: ExtId, index: usize) -> EntryRef {
+        EntryRef {
+            ext,
+            index: index as u32,
+        }
+    }
+}
+
+/// Why an invocation did not return a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrapKind {
+    /// An uncaught exception.
+    Exception(ExcKind),
+    /// The invocation used its whole fuel budget.
+    OutOfFuel,
+    /// The invocation ran past its time budget and the watchdog stopped it.
+    Deadline,
+    /// A helper ended the invocation: it broke a rule the verifier cannot
+    /// see (the message says which).
+    HostAbort(String),
+    /// The extension is quarantined; nothing ran.
+    Quarantined,
+    /// The extension or entry point is not loaded; nothing ran.
+    NotLoaded,
+}
+
+impl fmt::Display for TrapKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrapKind::Exception(k) => f.write_str(k.name()),
+            TrapKind::OutOfFuel => f.write_str("OutOfFuel"),
+            TrapKind::Deadline => f.write_str("Deadline"),
+            TrapKind::HostAbort(why) => write!(f, "HostAbort ({why})"),
+            TrapKind::Quarantined => f.write_str("Quarantined"),
+            TrapKind::NotLoaded => f.write_str("NotLoaded"),
+        }
+    }
+}
+
+/// Where in the extension a trap happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrapSite {
+    pub function: String,
+    pub block: u32,
+    /// `None` at the block's terminator.
+    pub inst: Option<u32>,
+    /// Byte range in [`TrapSite::file`], if the TAL carries spans.
+    pub span: Option<Span>,
+    pub file: Option<String>,
+}
+
+/// An invocation that did not return.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trap {
+    pub kind: TrapKind,
+    pub site: Option<TrapSite>,
+}
+
+impl Trap {
+    fn nothing_ran(kind: TrapKind) -> Trap {
+        Trap { kind, site: None }
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(s) = &self.site {
+            write!(f, " in {}, block {}", s.function, s.block)?;
+            match s.inst {
+                Some(i) => write!(f, ", instruction {i}")?,
+                None => f.write_str(", terminator")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-extension counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Invocations that ran (returned or trapped).
+    pub invocations: u64,
+    /// Invocations that ended in an uncaught trap.
+    pub aborts: u64,
+    /// Aborts by kind.
+    pub exceptions: u64,
+    pub out_of_fuel: u64,
+    pub deadlines: u64,
+    pub host_aborts: u64,
+    /// Fuel used by all invocations.
+    pub fuel_used: u64,
+    /// Time spent in invocations (with [`HostConfig::account_time`]).
+    pub time: Duration,
+    /// Events raised.
+    pub events_raised: u64,
+}
+
+/// A host-side error: a bad request to the host API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error[{}]: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
+
+fn host_error<T>(code: &'static str, message: impl Into<String>) -> Result<T, HostError> {
+    Err(HostError {
+        code,
+        message: message.into(),
+    })
+}
+
+fn load_error<T>(code: &'static str, message: impl Into<String>) -> Result<T, LoadError> {
+    Err(LoadError {
+        code,
+        message: message.into(),
+    })
+}
+
+/// What became of one `set_attribute`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Written; the guard, if any, returned `applied`.
+    Written { applied: Option<i64> },
+    /// The guard called `block`: not written, the application is blocked.
+    Blocked,
+    /// The guard trapped: not written.
+    GuardTrapped(Trap),
+}
+
+/// One attribute write by an extension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub app: AppId,
+    pub class: String,
+    pub attr: String,
+    pub old: i64,
+    pub new: i64,
+    /// The extension and entry point that wrote it.
+    pub by: String,
+    pub outcome: WriteOutcome,
+}
+
+pub(crate) enum EntryCall {
+    Monitor,
+    Handler(usize),
+    Guard(usize, u32),
+}
+
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) call: EntryCall,
+    /// The host class of its capability.
+    pub(crate) class: usize,
+    code: *const u8,
+}
+
+pub(crate) struct Extension {
+    pub(crate) name: String,
+    /// `None` for a system guard.
+    pub(crate) app: Option<usize>,
+    pub(crate) loaded: Loaded,
+    pub(crate) data: Vec<i64>,
+    pub(crate) fuel: u64,
+    pub(crate) rights: Rights,
+    /// Host class of each module class.
+    pub(crate) class_map: Vec<usize>,
+    /// Host event of each module event.
+    pub(crate) event_map: Vec<usize>,
+    pub(crate) entries: Vec<Entry>,
+    pub(crate) counters: Counters,
+    pub(crate) quarantined: bool,
+}
+
+pub(crate) struct App {
+    pub(crate) name: String,
+    /// Attribute values by host class, then attribute.
+    pub(crate) values: Vec<Vec<i64>>,
+    /// The last value each attribute's guard returned.
+    pub(crate) applied: Vec<Vec<Option<i64>>>,
+    pub(crate) blocked: bool,
+    pub(crate) queue: VecDeque<(usize, i64)>,
+    pub(crate) dropped_events: u64,
+    pub(crate) exts: Vec<ExtId>,
+}
+
+struct Slot {
+    generation: u32,
+    ext: Option<Box<Extension>>,
+}
+
+enum Clock {
+    Real(Instant),
+    Manual(i64),
+}
+
+/// The event the host raises on an application's channel when one of its
+/// extensions aborts with an uncaught exception; the value is the ABI
+/// status of the exception (`stdlib::abi::status`).
+pub const EXCEPTION_EVENT: &str = "Exception";
+
+/// [`EXCEPTION_EVENT`]'s id: every host interns it first.
+const EXCEPTION_EVENT_ID: usize = 0;
+
+/// The user-space SafeX host.
+pub struct Host {
+    pub(crate) config: HostConfig,
+    pub(crate) classes: Vec<ClassDef>,
+    pub(crate) events: Vec<String>,
+    pub(crate) apps: Vec<App>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// The guard of each (host class, attribute).
+    pub(crate) guards: HashMap<(usize, u32), EntryRef>,
+    /// Attribute writes since the last [`Host::take_changes`].
+    pub(crate) changes: Vec<Change>,
+    /// Why a helper ended the current invocation.
+    pub(crate) abort_reason: Option<String>,
+    clock: Clock,
+    /// The top-level invocation's frame: a fixed address the watchdog drains.
+    frame: NonNull<Frame>,
+    watchdog: Option<Watchdog>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // The watchdog holds the frame's address: stop it first.
+        self.watchdog = None;
+        // SAFETY: allocated by `Box::into_raw` in `new`, freed only here.
+        drop(unsafe { Box::from_raw(self.frame.as_ptr()) });
+    }
+}
+
+/// `ctx.trap_func` until compiled code records a trap site: a status a
+/// helper set has no site in the extension.
+pub(crate) const NO_SITE: u32 = u32::MAX;
+
+impl Host {
+    /// A host with no classes and no applications. With a deadline, starts
+    /// the watchdog thread.
+    pub fn new(config: HostConfig) -> Result<Host, HostError> {
+        let frame = NonNull::from(Box::leak(Box::new(Frame::empty())));
+        let mut host = Host {
+            config,
+            classes: Vec::new(),
+            events: vec![EXCEPTION_EVENT.to_string()],
+            apps: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            guards: HashMap::new(),
+            changes: Vec::new(),
+            abort_reason: None,
+            clock: Clock::Real(Instant::now()),
+            frame,
+            watchdog: None,
+        };
+        if let Some(budget) = host.config.deadline {
+            // SAFETY: the frame lives until `drop`, which stops the watchdog first.
+            let fuel = unsafe { &raw const (*frame.as_ptr()).ctx.fuel };
+            let cell = FuelCell(fuel.cast::<AtomicI64>());
+            match Watchdog::start(cell, budget) {
+                Ok(w) => host.watchdog = Some(w),
+                Err(e) => return host_error("L0107", format!("cannot start the deadline watchdog: {e}")),
+            }
+        }
+        Ok(host)
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Defines an attribute class. Applications created before get an
+    /// instance too. Attributes start at 0, or at the low end of a range
+    /// that excludes 0.
+    pub fn define_class(&mut self, def: ClassDef) -> Result<(), HostError> {
+        if self.classes.iter().any(|c| c.name == def.name) {
+            return host_error("L0104", format!("attribute class `{}` is defined twice", def.name));
+        }
+        for app in &mut self.apps {
+            app.values.push(initial_values(&def));
+            app.applied.push(vec![None; def.attrs.len()]);
+        }
+        self.classes.push(def);
+        Ok(())
+    }
+
+    pub fn classes(&self) -> &[ClassDef] {
+        &self.classes
+    }
+
+    /// Creates an application with an instance of every class.
+    pub fn create_app(&mut self, name: &str) -> Result<AppId, HostError> {
+        if self.app_by_name(name).is_some() {
+            return host_error("L0104", format!("application `{name}` exists already"));
+        }
+        self.apps.push(App {
+            name: name.to_string(),
+            values: self.classes.iter().map(initial_values).collect(),
+            applied: self.classes.iter().map(|c| vec![None; c.attrs.len()]).collect(),
+            blocked: false,
+            queue: VecDeque::new(),
+            dropped_events: 0,
+            exts: Vec::new(),
+        });
+        Ok(AppId(self.apps.len() as u32 - 1))
+    }
+
+    pub fn app_by_name(&self, name: &str) -> Option<AppId> {
+        self.apps.iter().position(|a| a.name == name).map(|i| AppId(i as u32))
+    }
+
+    pub fn app_name(&self, app: AppId) -> &str {
+        &self.apps[app.0 as usize].name
+    }
+
+    pub fn apps(&self) -> impl Iterator<Item = AppId> + use<> {
+        (0..self.apps.len() as u32).map(AppId)
+    }
+
+    /// The application's extensions, in load order.
+    pub fn extensions(&self, app: AppId) -> &[ExtId] {
+        &self.apps[app.0 as usize].exts
+    }
+
+    /// Finds `attr` (`class.attr`, or an attribute name unique among the
+    /// classes) as (class, attribute) indices.
+    pub fn find_attribute(&self, attr: &str) -> Result<(usize, u32), HostError> {
+        let (class, name) = match attr.split_once('.') {
+            Some((c, a)) => (Some(c), a),
+            None => (None, attr),
+        };
+        let mut found = self.classes.iter().enumerate().filter_map(|(ci, c)| {
+            if class.is_some_and(|n| n != c.name) {
+                return None;
+            }
+            let ai = c.attrs.iter().position(|a| a.name == name)?;
+            Some((ci, ai as u32))
+        });
+        match (found.next(), found.next()) {
+            (Some(one), None) => Ok(one),
+            (Some(_), Some(_)) => host_error("L0105", format!("attribute `{attr}` is ambiguous: name its class")),
+            (None, _) => host_error("L0105", format!("no attribute class defines `{attr}`")),
+        }
+    }
+
+    /// The qualified name `class.attr` of an attribute.
+    pub fn attribute_name(&self, class: usize, attr: u32) -> String {
+        let c = &self.classes[class];
+        format!("{}.{}", c.name, c.attrs[attr as usize].name)
+    }
+
+    /// An attribute of an application.
+    pub fn attribute(&self, app: AppId, attr: &str) -> Result<i64, HostError> {
+        let (c, a) = self.find_attribute(attr)?;
+        Ok(self.apps[app.0 as usize].values[c][a as usize])
+    }
+
+    /// The value the attribute's guard returned on its last accepted write.
+    pub fn applied(&self, app: AppId, attr: &str) -> Result<Option<i64>, HostError> {
+        let (c, a) = self.find_attribute(attr)?;
+        Ok(self.apps[app.0 as usize].applied[c][a as usize])
+    }
+
+    /// The system's write of an attribute (measurements, set-up): any
+    /// attribute, read-only ones included, no guard; the range still holds.
+    pub fn write_attribute(&mut self, app: AppId, attr: &str, value: i64) -> Result<(), HostError> {
+        let (c, a) = self.find_attribute(attr)?;
+        let def = &self.classes[c].attrs[a as usize];
+        if let Some((lo, hi)) = def.range
+            && !(lo..=hi).contains(&value)
+        {
+            return host_error("L0106", format!("{value} is outside the range {lo}..={hi} of `{attr}`"));
+        }
+        if def.ty == tal_ir::AttrType::Bool && !(0..=1).contains(&value) {
+            return host_error("L0106", format!("`{attr}` is a bool: {value} is neither 0 nor 1"));
+        }
+        self.apps[app.0 as usize].values[c][a as usize] = value;
+        Ok(())
+    }
+
+    /// Whether a guard has blocked the application.
+    pub fn blocked(&self, app: AppId) -> bool {
+        self.apps[app.0 as usize].blocked
+    }
+
+    pub fn unblock(&mut self, app: AppId) {
+        self.apps[app.0 as usize].blocked = false;
+    }
+
+    /// Events dropped because the application's channel was full.
+    pub fn dropped_events(&self, app: AppId) -> u64 {
+        self.apps[app.0 as usize].dropped_events
+    }
+
+    /// Makes `now_us` return `now` from now on (simulations, reproducible runs).
+    pub fn set_clock_us(&mut self, now: i64) {
+        self.clock = Clock::Manual(now);
+    }
+
+    pub(crate) fn now_us(&self) -> i64 {
+        match self.clock {
+            Clock::Real(start) => start.elapsed().as_micros() as i64,
+            Clock::Manual(now) => now,
+        }
+    }
+
+    /// Loads an application's extension: every check of [`load`], then the
+    /// host's own: classes equal the host's, no guard entry points, no guard
+    /// rights, budget and data region within limits.
+    pub fn load(&mut self, app: AppId, object: &[u8]) -> Result<ExtId, LoadError> {
+        if app.0 as usize >= self.apps.len() {
+            return load_error("L0105", format!("no application #{}", app.0));
+        }
+        let ext = self.bind(object, Some(app.0 as usize))?;
+        let id = self.insert(ext);
+        self.apps[app.0 as usize].exts.push(id);
+        Ok(id)
+    }
+
+    /// Installs a system guard: an object whose entry points are guards,
+    /// each taking over the writes of its attribute.
+    pub fn install_guard(&mut self, object: &[u8]) -> Result<ExtId, LoadError> {
+        let ext = self.bind(object, None)?;
+        let mut attrs = Vec::new();
+        for (i, e) in ext.entries.iter().enumerate() {
+            let EntryCall::Guard(class, attr) = e.call else {
+                return load_error(
+                    "L0101",
+                    format!("`{}` is not a guard: a system guard object holds only guards", e.name),
+                );
+            };
+            if self.guards.contains_key(&(class, attr)) {
+                return load_error(
+                    "L0103",
+                    format!("`{}` has a guard already", self.attribute_name(class, attr)),
+                );
+            }
+            attrs.push((class, attr, i as u32));
+        }
+        let id = self.insert(ext);
+        for (class, attr, index) in attrs {
+            self.guards.insert((class, attr), EntryRef { ext: id, index });
+        }
+        Ok(id)
+    }
+
+    fn bind(&mut self, object: &[u8], app: Option<usize>) -> Result<Extension, LoadError> {
+        let loaded = load(object, &self.config.verifier)?;
+        let meta = &loaded.parts.meta;
+        let module = &loaded.parts.module;
+        let mut class_map = Vec::with_capacity(module.classes.len());
+        for c in &module.classes {
+            let Some(h) = self.classes.iter().position(|h| h.name == c.name) else {
+                return load_error("L0100", format!("the host has no attribute class `{}`", c.name));
+            };
+            if self.classes[h] != *c {
+                return load_error(
+                    "L0100",
+                    format!("the object's declaration of class `{}` differs from the host's", c.name),
+                );
+            }
+            class_map.push(h);
+        }
+        // Interning the names of a refused object's events is harmless.
+        let event_map = module.events.iter().map(|e| self.intern_event(e)).collect();
+        let fuel = match meta.budget {
+            0 => self.config.default_fuel,
+            b if b > self.config.max_fuel => {
+                return load_error(
+                    "L0102",
+                    format!(
+                        "the extension asks for {b} fuel per invocation; this host allows at most {}",
+                        self.config.max_fuel
+                    ),
+                );
+            }
+            b => b,
+        };
+        let rights = if app.is_some() {
+            Rights::READ.union(Rights::WRITE)
+        } else {
+            Rights::ALL
+        };
+        let mut entries = Vec::with_capacity(meta.entries.len());
+        for e in &meta.entries {
+            if !rights.contains(e.cap_rights) {
+                return load_error(
+                    "L0101",
+                    format!(
+                        "entry point `{}` asks for rights `{}` on `{}`; an application's extension may hold `rw`",
+                        e.name, e.cap_rights, e.cap_class
+                    ),
+                );
+            }
+            let Some(class) = self.classes.iter().position(|c| c.name == e.cap_class) else {
+                return load_error("L0100", format!("the host has no attribute class `{}`", e.cap_class));
+            };
+            let call = match &e.kind {
+                EntryKind::Monitor => EntryCall::Monitor,
+                EntryKind::Handler { event } => EntryCall::Handler(self.intern_event(event)),
+                EntryKind::Guard { class: c, attr } => {
+                    if app.is_some() {
+                        return load_error(
+                            "L0101",
+                            format!("`{}` is a guard: only the system installs guards", e.name),
+                        );
+                    }
+                    let (hc, ha) = self.find_attribute(&format!("{c}.{attr}")).map_err(|e| LoadError {
+                        code: "L0100",
+                        message: e.message,
+                    })?;
+                    EntryCall::Guard(hc, ha)
+                }
+            };
+            let Some(code) = loaded.image.function(e.func as usize) else {
+                return load_error("L0011", format!("entry point `{}` has no code", e.name));
+            };
+            entries.push(Entry {
+                name: e.name.clone(),
+                call,
+                class,
+                code,
+            });
+        }
+        let layout = tal_ir::layout::GlobalLayout::new(module);
+        let Some(data) = layout.and_then(|l| l.initial_data(self.config.max_data_cells)) else {
+            return load_error(
+                "L0102",
+                format!(
+                    "the extension's globals need more than {} cells of data",
+                    self.config.max_data_cells
+                ),
+            );
+        };
+        Ok(Extension {
+            name: meta.name.clone(),
+            app,
+            data,
+            fuel,
+            rights,
+            class_map,
+            event_map,
+            entries,
+            counters: Counters::default(),
+            quarantined: false,
+            loaded,
+        })
+    }
+
+    fn insert(&mut self, ext: Extension) -> ExtId {
+        let ext = Some(Box::new(ext));
+        match self.free.pop() {
+            Some(index) => {
+                let slot = &mut self.slots[index as usize];
+                slot.ext = ext;
+                ExtId {
+                    index,
+                    generation: slot.generation,
+                }
+            }
+            None => {
+                self.slots.push(Slot { generation: 0, ext });
+                ExtId {
+                    index: self.slots.len() as u32 - 1,
+                    generation: 0,
+                }
+            }
+        }
+    }
+
+    fn intern_event(&mut self, name: &str) -> usize {
+        match self.events.iter().position(|e| e == name) {
+            Some(i) => i,
+            None => {
+                self.events.push(name.to_string());
+                self.events.len() - 1
+            }
+        }
+    }
+
+    /// Unloads an extension: its code, data and guard bindings are freed.
+    /// Returns false if it was not loaded.
+    pub fn unload(&mut self, id: ExtId) -> bool {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return false;
+        };
+        if slot.generation != id.generation || slot.ext.is_none() {
+            return false;
+        }
+        let ext = slot.ext.take().expect("checked");
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(id.index);
+        if let Some(app) = ext.app {
+            self.apps[app].exts.retain(|&e| e != id);
+        }
+        self.guards.retain(|_, g| g.ext != id);
+        true
+    }
+
+    pub(crate) fn ext(&self, id: ExtId) -> Option<&Extension> {
+        let slot = self.slots.get(id.index as usize)?;
+        (slot.generation == id.generation).then_some(())?;
+        slot.ext.as_deref()
+    }
+
+    #[inline]
+    pub(crate) fn ext_mut(&mut self, id: ExtId) -> Option<&mut Extension> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        (slot.generation == id.generation).then_some(())?;
+        slot.ext.as_deref_mut()
+    }
+
+    /// The extension's name as its object gives it.
+    pub fn name(&self, id: ExtId) -> Option<&str> {
+        self.ext(id).map(|e| e.name.as_str())
+    }
+
+    /// The entry point `name` of a loaded extension.
+    pub fn entry(&self, ext: ExtId, name: &str) -> Option<EntryRef> {
+        let index = self.ext(ext)?.entries.iter().position(|e| e.name == name)?;
+        Some(EntryRef {
+            ext,
+            index: index as u32,
+        })
+    }
+
+    /// The extension's entry points: name and what runs them.
+    pub fn entries(&self, ext: ExtId) -> Vec<(EntryRef, String)> {
+        let Some(e) = self.ext(ext) else { return Vec::new() };
+        e.entries
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| (EntryRef { ext, index: i as u32 }, entry.name.clone()))
+            .collect()
+    }
+
+    pub fn counters(&self, ext: ExtId) -> Option<&Counters> {
+        self.ext(ext).map(|e| &e.counters)
+    }
+
+    pub fn quarantined(&self, ext: ExtId) -> bool {
+        self.ext(ext).is_some_and(|e| e.quarantined)
+    }
+
+    /// Lets a quarantined extension run again, its abort count reset.
+    pub fn release(&mut self, ext: ExtId) {
+        if let Some(e) = self.ext_mut(ext) {
+            e.quarantined = false;
+            e.counters.aborts = 0;
+        }
+    }
+
+    /// The data region of an extension (its globals, one cell per scalar).
+    pub fn data(&self, ext: ExtId) -> Option<&[i64]> {
+        self.ext(ext).map(|e| e.data.as_slice())
+    }
+
+    /// The cell offset of global `name` in the extension's data region.
+    pub fn global_offset(&self, ext: ExtId, name: &str) -> Option<usize> {
+        let module = &self.ext(ext)?.loaded.parts.module;
+        let g = module.globals.iter().position(|g| g.name == name)?;
+        let layout = tal_ir::layout::GlobalLayout::new(module)?;
+        Some(layout.offsets[g] as usize)
+    }
+
+    /// Invokes an application extension's monitor (`value` `None`) or handler
+    /// (`value` the event's) for its application. The host supplies the
+    /// capability.
+    pub fn invoke(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
+        let frame = self.frame.as_ptr();
+        let host: *mut Host = self;
+        let account_time = self.config.account_time;
+        let Some(ext) = self.ext_mut(entry.ext) else {
+            return Err(Trap::nothing_ran(TrapKind::NotLoaded));
+        };
+        if ext.quarantined {
+            return Err(Trap::nothing_ran(TrapKind::Quarantined));
+        }
+        let (Some(app), Some(e)) = (ext.app, ext.entries.get(entry.index as usize)) else {
+            return Err(Trap::nothing_ran(TrapKind::NotLoaded));
+        };
+        let (code, cap, fuel) = (e.code, e.class as i64 + 1, ext.fuel);
+        // SAFETY: the frame is ours; nothing else uses it between invocations.
+        unsafe { (*frame).reset(host, entry.ext, entry.index as usize, app, fuel, ext.data.as_mut_ptr()) };
+        let ext: *mut Extension = ext;
+        let start = account_time.then(Instant::now);
+        if let Some(w) = &mut self.watchdog {
+            w.enter();
+        }
+        // SAFETY: `code` is a verified, linked entry point of this shape,
+        // the frame's context carries the helper table and the extension's
+        // data region, and the image lives while the extension is loaded
+        // (helpers cannot unload it).
+        let ret = unsafe { api::call_entry(code, frame, cap, value) };
+        let drained = self.watchdog.as_mut().is_some_and(|w| w.leave());
+        let elapsed = start.map(|s| s.elapsed());
+        // SAFETY: the invocation has ended: nothing else refers to the frame.
+        let ctx = unsafe { &(*frame).ctx };
+        if ctx.status == status::OK {
+            // SAFETY: the extension is still loaded (helpers cannot unload)
+            // and no helper reference into it outlived the call.
+            let c = unsafe { &mut (*ext).counters };
+            c.invocations += 1;
+            c.fuel_used = c.fuel_used.saturating_add(fuel.saturating_sub(ctx.fuel.max(0) as u64));
+            if let Some(t) = elapsed {
+                c.time += t;
+            }
+            return Ok(Some(ret));
+        }
+        let outcome = self.finish(entry.ext, ctx, fuel, drained, elapsed, ret);
+        if let Err(Trap {
+            kind: TrapKind::Exception(k),
+            ..
+        }) = &outcome
+        {
+            // SAFETY: as above.
+            let is_exception_handler = matches!(
+                unsafe { &(&(*ext).entries)[entry.index as usize].call },
+                EntryCall::Handler(EXCEPTION_EVENT_ID)
+            );
+            if !is_exception_handler {
+                self.raise(app, EXCEPTION_EVENT_ID, codegen::lower::status_of(*k) as i64);
+            }
+        }
+        outcome
+    }
+
+    /// Runs a guard for `app`, nested inside a helper call: its own frame
+    /// on the stack, its own fuel, the outer invocation's deadline.
+    ///
+    /// # Safety
+    /// `host` is the host of the running invocation, and no reference into
+    /// it is live across this call.
+    pub(crate) unsafe fn run_guard(
+        host: *mut Host,
+        guard: EntryRef,
+        app: usize,
+        value: i64,
+    ) -> Result<(i64, bool), Trap> {
+        let (code, cap, fuel, data, start) = {
+            // SAFETY: the caller holds no reference into the host.
+            let h = unsafe { &mut *host };
+            let account_time = h.config.account_time;
+            let Some(ext) = h.ext_mut(guard.ext) else {
+                return Err(Trap::nothing_ran(TrapKind::NotLoaded));
+            };
+            if ext.quarantined {
+                return Err(Trap::nothing_ran(TrapKind::Quarantined));
+            }
+            let e = &ext.entries[guard.index as usize];
+            (
+                e.code,
+                e.class as i64 + 1,
+                ext.fuel,
+                ext.data.as_mut_ptr(),
+                account_time.then(Instant::now),
+            )
+        };
+        let mut frame = Frame::empty();
+        frame.reset(host, guard.ext, guard.index as usize, app, fuel, data);
+        // SAFETY: as in `invoke`; the guard's frame outlives the call.
+        let ret = unsafe { api::call_entry(code, &mut frame, cap, Some(value)) };
+        // SAFETY: the guard has returned; the caller holds no reference.
+        let h = unsafe { &mut *host };
+        let elapsed = start.map(|s| s.elapsed());
+        h.finish(guard.ext, &frame.ctx, fuel, false, elapsed, ret)
+            .map(|r| (r.unwrap_or(0), frame.blocked))
+    }
+
+    /// Accounts an invocation that trapped, or a guard's, and turns its
+    /// status into the result. Out of line: `invoke`'s fast path is the
+    /// invocation that returns.
+    #[inline(never)]
+    fn finish(
+        &mut self,
+        id: ExtId,
+        ctx: &Ctx,
+        fuel: u64,
+        drained: bool,
+        elapsed: Option<Duration>,
+        ret: i64,
+    ) -> Result<Option<i64>, Trap> {
+        let reason = self.abort_reason.take();
+        let quarantine_after = self.config.quarantine_after;
+        let ext = self.ext_mut(id).expect("the invoked extension is loaded");
+        let c = &mut ext.counters;
+        c.invocations += 1;
+        // A drained invocation counts its whole budget: the watchdog erased
+        // what was left.
+        c.fuel_used = c.fuel_used.saturating_add(fuel.saturating_sub(ctx.fuel.max(0) as u64));
+        if let Some(t) = elapsed {
+            c.time += t;
+        }
+        let kind = match ctx.status {
+            status::OK => return Ok(Some(ret)),
+            status::OUT_OF_FUEL if drained => {
+                c.deadlines += 1;
+                TrapKind::Deadline
+            }
+            status::OUT_OF_FUEL => {
+                c.out_of_fuel += 1;
+                TrapKind::OutOfFuel
+            }
+            status::HOST_ABORT => {
+                c.host_aborts += 1;
+                TrapKind::HostAbort(reason.unwrap_or_else(|| "a helper ended the invocation".into()))
+            }
+            s => match ExcKind::ALL.into_iter().find(|&k| codegen::lower::status_of(k) == s) {
+                Some(k) => {
+                    c.exceptions += 1;
+                    TrapKind::Exception(k)
+                }
+                None => {
+                    c.host_aborts += 1;
+                    TrapKind::HostAbort(format!("unknown status {s}"))
+                }
+            },
+        };
+        c.aborts += 1;
+        if quarantine_after > 0 && c.aborts >= u64::from(quarantine_after) {
+            ext.quarantined = true;
+        }
+        let module = &ext.loaded.parts.module;
+        let site = (ctx.trap_func != NO_SITE)
+            .then(|| {
+                let f = module.funcs.get(ctx.trap_func as usize)?;
+                let block = f.blocks.get(ctx.trap_block as usize)?;
+                let inst = (ctx.trap_inst != stdlib::abi::TRAP_AT_TERMINATOR).then_some(ctx.trap_inst);
+                let span = match inst {
+                    Some(i) => block.insts.get(i as usize)?.span,
+                    None => block.term_span,
+                };
+                Some(TrapSite {
+                    function: f.name.clone(),
+                    block: ctx.trap_block,
+                    inst,
+                    span,
+                    file: module.source.clone(),
+                })
+            })
+            .flatten();
+        Err(Trap { kind, site })
+    }
+
+    /// Queues an event on an application's channel.
+    pub(crate) fn raise(&mut self, app: usize, event: usize, value: i64) {
+        let cap = self.config.event_queue;
+        let a = &mut self.apps[app];
+        if a.queue.len() >= cap {
+            a.dropped_events += 1;
+        } else {
+            a.queue.push_back((event, value));
+        }
+    }
+
+    /// The attribute writes since the last call.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// `extension.entry`, for reports.
+    pub fn entry_name(&self, entry: EntryRef) -> String {
+        match self.ext(entry.ext) {
+            Some(e) => format!(
+                "{}.{}",
+                e.name,
+                e.entries.get(entry.index as usize).map_or("?", |e| e.name.as_str())
+            ),
+            None => "?".into(),
+        }
+    }
+}
+
+fn initial_values(def: &ClassDef) -> Vec<i64> {
+    def.attrs
+        .iter()
+        .map(|a| match a.range {
+            Some((lo, hi)) if !(lo..=hi).contains(&0) => lo,
+            _ => 0,
+        })
+        .collect()
+}

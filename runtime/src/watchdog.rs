@@ -1,0 +1,252 @@
+//! The deadline watchdog: a thread that drains the fuel of an invocation
+//! which runs past its time budget, so that the invocation ends at its next
+//! fuel check (`stdlib::abi`: the host may store 0 at any moment).
+//!
+//! The invoking thread publishes `running`: the number of the invocation
+//! in progress, or 0. The watchdog publishes `draining`: the number of the
+//! invocation whose fuel it is about to store 0 into, or 0. Invariants:
+//!
+//! - **A drain lands only in the invocation it was meant for.** The
+//!   watchdog stores `draining = n`, then reads `running`, and stores the
+//!   fuel only if it still reads `n`. The invoker, leaving invocation `n`,
+//!   stores `running = 0`, then reads `draining`, and waits while it reads
+//!   `n`. Each side writes its word before reading the other's, with a
+//!   full barrier between (Dekker), so at least one sees the other: either
+//!   the watchdog sees the invocation gone and stores nothing, or the
+//!   invoker waits until the store has landed, before it resets the fuel
+//!   for the next invocation.
+//! - **The invoker's side costs no atomic instruction.** Its barrier is
+//!   the one `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` forces on every
+//!   thread of the process when the watchdog calls it, an asymmetric fence:
+//!   the common path (invocations) is plain stores and loads; the rare
+//!   path (a drain, parking) pays a system call. Where the kernel lacks
+//!   `membarrier`, the invoker uses full fences instead.
+//! - **A drain is repeated every tick** while the invocation still runs:
+//!   compiled code updates fuel with a plain load, subtract and store, and
+//!   a drain that lands between its load and store is overwritten once.
+//! - **Time is the CPU time of the invoking thread** (the host is not
+//!   `Send`: every invocation runs on the thread that created it), read from
+//!   that thread's CPU clock, so being preempted never counts against an
+//!   extension, as in the kernel, where extensions run without preemption.
+//!   The watchdog drains invocation `n` once the thread has run for the
+//!   budget since the first tick that saw `n`: never early, and at most the
+//!   budget plus two ticks of CPU time after its start.
+//! - **Idle, the thread parks**, after [`IDLE_TICKS`] ticks without an
+//!   invocation: it stores `parked`, fences, and parks only if `running` is
+//!   still 0; an invocation stores `running`, fences, and unparks the
+//!   thread if it reads `parked` (Dekker again), so no invocation starts
+//!   unwatched.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, compiler_fence, fence};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+/// Ticks without any invocation after which the thread parks.
+const IDLE_TICKS: u32 = 64;
+
+/// The fuel counter the watchdog drains: the `fuel` field of a context whose
+/// address stays the same for the watchdog's whole life.
+pub(crate) struct FuelCell(pub(crate) *const AtomicI64);
+
+// SAFETY: the cell points into a context the host allocates before the
+// watchdog starts and frees only after joining it.
+unsafe impl Send for FuelCell {}
+
+struct Shared {
+    running: AtomicU64,
+    draining: AtomicU64,
+    /// The invocation the watchdog stopped (the latest one).
+    drained: AtomicU64,
+    parked: AtomicBool,
+    stop: AtomicBool,
+    /// `membarrier` works here: the invoker needs no fence of its own.
+    asymmetric: bool,
+}
+
+impl Shared {
+    /// The watchdog's side of the barrier pairs.
+    fn heavy_fence(&self) {
+        if self.asymmetric {
+            membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+
+    /// The invoker's side.
+    #[inline]
+    fn light_fence(&self) {
+        if self.asymmetric {
+            compiler_fence(Ordering::SeqCst);
+        } else {
+            fence(Ordering::SeqCst);
+        }
+    }
+}
+
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
+
+fn membarrier(cmd: libc::c_int) -> bool {
+    // SAFETY: membarrier takes a command and two integer arguments.
+    unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
+}
+
+pub(crate) struct Watchdog {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    seq: u64,
+}
+
+impl Watchdog {
+    /// Starts a watchdog that drains `fuel` once an invocation on the
+    /// calling thread has run for `budget`; it looks every `budget / 8`
+    /// (between 20 and 250 µs), so it is late by about two of those.
+    pub(crate) fn start(fuel: FuelCell, budget: Duration) -> std::io::Result<Watchdog> {
+        let clock = ThreadClock::of_current_thread()?;
+        let shared = Arc::new(Shared {
+            running: AtomicU64::new(0),
+            draining: AtomicU64::new(0),
+            drained: AtomicU64::new(0),
+            parked: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            asymmetric: membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED),
+        });
+        let tick = (budget / 8).clamp(Duration::from_micros(20), Duration::from_micros(250));
+        let watched = Arc::clone(&shared);
+        let thread = thread::Builder::new()
+            .name("safex-watchdog".into())
+            .spawn(move || watch(&watched, fuel, clock, budget, tick))?;
+        Ok(Watchdog {
+            shared,
+            thread: Some(thread),
+            seq: 0,
+        })
+    }
+
+    /// Marks the start of an invocation (its fuel already stored).
+    #[inline]
+    pub(crate) fn enter(&mut self) {
+        self.seq += 1;
+        let s = &self.shared;
+        // Release: the fuel stored for this invocation precedes it.
+        s.running.store(self.seq, Ordering::Release);
+        s.light_fence();
+        if s.parked.load(Ordering::Relaxed)
+            && let Some(t) = &self.thread
+        {
+            t.thread().unpark();
+        }
+    }
+
+    /// Marks the end of the invocation; whether the watchdog drained it.
+    #[inline]
+    pub(crate) fn leave(&mut self) -> bool {
+        let s = &self.shared;
+        s.running.store(0, Ordering::Release);
+        s.light_fence();
+        while s.draining.load(Ordering::Acquire) == self.seq {
+            // The watchdog is between its check and its store: a few
+            // instructions, unless it was preempted there.
+            std::hint::spin_loop();
+        }
+        s.drained.load(Ordering::Acquire) == self.seq
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+/// The CPU-time clock of a thread.
+#[derive(Clone, Copy)]
+struct ThreadClock(libc::clockid_t);
+
+impl ThreadClock {
+    fn of_current_thread() -> std::io::Result<ThreadClock> {
+        let mut id: libc::clockid_t = 0;
+        // SAFETY: `pthread_self` is always valid; `id` is written on success.
+        match unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } {
+            0 => Ok(ThreadClock(id)),
+            e => Err(std::io::Error::from_raw_os_error(e)),
+        }
+    }
+
+    /// CPU time the thread has used. A thread that has exited reads as
+    /// never advancing (the host that started the watchdog is gone too).
+    fn now(self) -> Duration {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid out-parameter.
+        if unsafe { libc::clock_gettime(self.0, &mut ts) } != 0 {
+            return Duration::ZERO;
+        }
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+}
+
+fn watch(shared: &Shared, fuel: FuelCell, clock: ThreadClock, budget: Duration, tick: Duration) {
+    // Sleep as long as asked, not up to the default 50 µs longer; and, where
+    // the process may, run ahead of ordinary threads, so that a CPU-bound
+    // machine cannot starve the deadline. Both are best effort.
+    // SAFETY: PR_SET_TIMERSLACK takes one integer argument; the scheduling
+    // parameters are a valid struct for the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+        let param = libc::sched_param { sched_priority: 1 };
+        libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param);
+    }
+    // The invocation being timed and the invoking thread's CPU time when
+    // this thread first saw it run.
+    let mut watching: Option<(u64, Duration)> = None;
+    let mut idle_ticks = 0;
+    while !shared.stop.load(Ordering::Acquire) {
+        match shared.running.load(Ordering::Acquire) {
+            0 => {
+                watching = None;
+                idle_ticks += 1;
+                if idle_ticks >= IDLE_TICKS {
+                    idle_ticks = 0;
+                    shared.parked.store(true, Ordering::Relaxed);
+                    shared.heavy_fence();
+                    if shared.running.load(Ordering::Relaxed) == 0 && !shared.stop.load(Ordering::SeqCst) {
+                        thread::park();
+                    }
+                    shared.parked.store(false, Ordering::Relaxed);
+                    continue;
+                }
+            }
+            n => {
+                idle_ticks = 0;
+                match watching {
+                    Some((seen, since)) if seen == n => {
+                        if clock.now().saturating_sub(since) >= budget {
+                            drain(shared, &fuel, n);
+                        }
+                    }
+                    _ => watching = Some((n, clock.now())),
+                }
+            }
+        }
+        thread::sleep(tick);
+    }
+}
+
+fn drain(shared: &Shared, fuel: &FuelCell, n: u64) {
+    shared.draining.store(n, Ordering::Relaxed);
+    shared.heavy_fence();
+    // Acquire: the fuel the host stored for invocation `n` precedes ours.
+    if shared.running.load(Ordering::Acquire) == n {
+        shared.drained.store(n, Ordering::Relaxed);
+        // SAFETY: see `FuelCell`; the invoker cannot leave invocation `n`
+        // (and reuse the context) until `draining` changes below.
+        unsafe { (*fuel.0).store(0, Ordering::SeqCst) };
+    }
+    shared.draining.store(0, Ordering::Release);
+}

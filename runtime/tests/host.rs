@@ -1,0 +1,396 @@
+//! The host API: the paper's PID extension against a Rust reference on a
+//! recorded trace, guards, events, exceptions and their handlers, fuel and
+//! the deadline, quarantine, counters, and capability isolation.
+
+use runtime::manager::TickReport;
+use runtime::{Host, HostConfig, TrapKind, WriteOutcome};
+use std::time::{Duration, Instant};
+use tal_ir::ExcKind;
+
+const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
+const GUARD: &str = include_str!("../../stdlib/pop/timeslice_guard.pop");
+
+fn object(source: &str, stdlib: bool) -> Vec<u8> {
+    runtime::system::compile_object("test.pop", source, stdlib).unwrap()
+}
+
+fn host_with(config: HostConfig) -> Host {
+    runtime::system::host(config, false).expect("host")
+}
+
+fn host() -> Host {
+    host_with(HostConfig::default())
+}
+
+/// The reference PID law, as the paper writes it, in Rust.
+struct ReferencePid {
+    e_prev: i64,
+    u_prev: i64,
+}
+
+impl ReferencePid {
+    fn step(&mut self, target: i64, actual: i64) -> i64 {
+        let e = target - actual;
+        let u = ((500 + 50 + 100) * e - 50 * self.e_prev) / 1000 + self.u_prev;
+        self.e_prev = e;
+        self.u_prev = u;
+        u
+    }
+}
+
+/// A recorded input trace: CPU time received per period, seeded.
+fn trace(ticks: usize) -> Vec<i64> {
+    let mut x: u64 = 0x5afe_0001;
+    (0..ticks)
+        .map(|t| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            // Received CPU around the 20 ms target, with a disturbance
+            // between ticks 40 and 80.
+            let noise = (x >> 33) as i64 % 3_000 - 1_500;
+            let disturbance = if (40..80).contains(&t) { -6_000 } else { 0 };
+            20_000 + noise + disturbance
+        })
+        .collect()
+}
+
+#[test]
+fn pid_matches_the_reference_on_a_recorded_trace() {
+    let mut host = host_with(HostConfig {
+        account_time: true,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("video").unwrap();
+    let ext = host.load(app, &object(PID, false)).expect("loads");
+    host.write_attribute(app, "target_cpu", 20_000).unwrap();
+    let mut reference = ReferencePid { e_prev: 0, u_prev: 0 };
+    for (t, &actual) in trace(200).iter().enumerate() {
+        host.write_attribute(app, "actual_cpu", actual).unwrap();
+        let report = host.tick();
+        assert!(report.traps.is_empty(), "tick {t}: {:?}", report.traps);
+        let expected = reference.step(20_000, actual);
+        assert_eq!(
+            host.attribute(app, "timeslice_adjustment").unwrap(),
+            expected,
+            "tick {t}"
+        );
+        assert_eq!(report.monitors_run, 1);
+        assert_eq!(report.handlers_run, 1);
+        assert_eq!(report.changes.len(), 1);
+        assert_eq!(report.changes[0].new, expected);
+        assert_eq!(report.changes[0].by, "cpu_pid.cpu_pid");
+    }
+    let data = host.data(ext).unwrap();
+    assert_eq!(data[host.global_offset(ext, "u_prev").unwrap()], reference.u_prev);
+    assert_eq!(data[host.global_offset(ext, "e_prev").unwrap()], reference.e_prev);
+    let c = host.counters(ext).unwrap();
+    assert_eq!(c.invocations, 400);
+    assert_eq!(c.aborts, 0);
+    assert_eq!(c.events_raised, 200);
+    assert!(c.fuel_used >= 400, "fuel is charged: {}", c.fuel_used);
+    assert!(c.time > Duration::ZERO);
+}
+
+#[test]
+fn the_guard_sees_every_write_and_blocks_unsafe_ones() {
+    let mut host = host();
+    host.install_guard(&object(GUARD, true))
+        .expect("the stdlib guard installs");
+    let app = host.create_app("video").unwrap();
+    host.load(app, &object(PID, false)).unwrap();
+    for (attr, v) in [
+        ("target_cpu", 20_000),
+        ("actual_cpu", 19_000),
+        ("target_util", 500),
+        ("avg_util_2p", 400),
+    ] {
+        host.write_attribute(app, attr, v).unwrap();
+    }
+    let report = host.tick();
+    // e = 1000, u = 650: the guard applies target_cpu + u.
+    assert_eq!(report.changes.len(), 1, "{report:?}");
+    assert_eq!(
+        report.changes[0].outcome,
+        WriteOutcome::Written { applied: Some(20_650) }
+    );
+    assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 650);
+    assert_eq!(host.applied(app, "timeslice_adjustment").unwrap(), Some(20_650));
+    assert!(!host.blocked(app));
+
+    // Over its utilization target: the guard blocks the application and
+    // the write does not happen.
+    host.write_attribute(app, "avg_util_2p", 700).unwrap();
+    let report = host.tick();
+    assert_eq!(report.changes[0].outcome, WriteOutcome::Blocked);
+    assert!(host.blocked(app));
+    assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 650);
+}
+
+#[test]
+fn an_application_cannot_install_a_guard_or_hold_guard_rights() {
+    let mut host = host();
+    let app = host.create_app("a").unwrap();
+    let err = host.load(app, &object(GUARD, true)).expect_err("refused");
+    assert_eq!(err.code, "L0101", "{err}");
+    // And a system guard object holds only guards.
+    let err = host.install_guard(&object(PID, false)).expect_err("refused");
+    assert_eq!(err.code, "L0101", "{err}");
+}
+
+#[test]
+fn capabilities_reach_only_the_own_applications_classes() {
+    // Two applications run the same writer; each writes its own class
+    // instance and reads only its own attributes.
+    let writer = r#"
+        extension writer;
+        import cpu;
+        monitor void m(cap<cpu_qos> app) {
+            set_attribute(app, "timeslice_adjustment", get_attribute(app, "target_cpu") + 1);
+        }
+    "#;
+    let mut host = host();
+    let a = host.create_app("a").unwrap();
+    let b = host.create_app("b").unwrap();
+    host.write_attribute(a, "target_cpu", 100).unwrap();
+    host.write_attribute(b, "target_cpu", 5_000).unwrap();
+    host.load(a, &object(writer, false)).unwrap();
+    host.tick();
+    assert_eq!(host.attribute(a, "timeslice_adjustment").unwrap(), 101);
+    assert_eq!(host.attribute(b, "timeslice_adjustment").unwrap(), 0, "b untouched");
+    host.load(b, &object(writer, false)).unwrap();
+    let report = host.tick();
+    assert_eq!(host.attribute(a, "timeslice_adjustment").unwrap(), 101);
+    assert_eq!(host.attribute(b, "timeslice_adjustment").unwrap(), 5_001);
+    assert_eq!(
+        report.changes.iter().map(|c| host.app_name(c.app)).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+}
+
+#[test]
+fn a_class_declared_differently_from_the_hosts_is_refused() {
+    // An extension that declares its own `cpu_qos` with a writable
+    // `target_cpu`: its code verifies against its declaration, so the host
+    // must refuse the declaration itself.
+    let forged = r#"
+        extension forged;
+        attribute class cpu_qos { int target_cpu; }
+        monitor void m(cap<cpu_qos> app) { set_attribute(app, "target_cpu", 1); }
+    "#;
+    let mut host = host();
+    let app = host.create_app("a").unwrap();
+    let err = host.load(app, &object(forged, false)).expect_err("refused");
+    assert_eq!(err.code, "L0100", "{err}");
+}
+
+fn trapping(body: &str) -> String {
+    format!(
+        "extension trapping;\nimport cpu;\nint a[4];\nint zero = 0;\n\
+         monitor void m(cap<cpu_qos> app) {{\n    int t = get_attribute(app, \"target_cpu\");\n    {body}\n}}\n"
+    )
+}
+
+#[test]
+fn each_exception_kind_reaches_the_host_with_its_source_location() {
+    let cases = [
+        ("int x = t / zero;", ExcKind::DivideByZero),
+        ("a[t] = 1;", ExcKind::OutOfBounds),
+        ("int x = t * 9223372036854775807;", ExcKind::Overflow),
+        (
+            "set_attribute(app, \"timeslice_adjustment\", t * 1000);",
+            ExcKind::RangeError,
+        ),
+    ];
+    for (body, kind) in cases {
+        let mut host = host();
+        let app = host.create_app("a").unwrap();
+        host.write_attribute(app, "target_cpu", 20_000).unwrap();
+        let ext = host.load(app, &object(&trapping(body), false)).expect(body);
+        let entry = host.entry(ext, "m").unwrap();
+        let trap = host.invoke(entry, None).expect_err(body);
+        assert_eq!(trap.kind, TrapKind::Exception(kind), "{body}");
+        let site = trap.site.expect("a located trap");
+        assert_eq!(site.function, "m");
+        let source = trapping(body);
+        let span = site.span.expect("spans");
+        let line = source[..span.lo as usize].lines().count();
+        assert_eq!(line, 7, "{body}: the trap is on the body's line");
+        assert_eq!(host.counters(ext).unwrap().exceptions, 1);
+    }
+}
+
+#[test]
+fn an_exception_handler_receives_aborts_and_the_default_handler_counts_them() {
+    let source = r#"
+        extension recovering;
+        import cpu;
+        event Exception;
+        int zero = 0;
+        int seen = 0;
+        monitor void m(cap<cpu_qos> app) { int x = 1 / zero; }
+        handler void recover(cap<cpu_qos> app, int status) on "Exception" {
+            seen = status;
+            set_attribute(app, "timeslice_adjustment", -status);
+        }
+    "#;
+    let mut host = host();
+    let app = host.create_app("a").unwrap();
+    let ext = host.load(app, &object(source, false)).unwrap();
+    let report = host.tick();
+    assert_eq!(report.traps.len(), 1);
+    assert_eq!(report.traps[0].entry, "recovering.m");
+    assert_eq!(report.deliveries.len(), 1);
+    assert_eq!(report.deliveries[0].event, "Exception");
+    assert_eq!(report.deliveries[0].handlers, 1);
+    let divide_by_zero = stdlib::abi::status::DIVIDE_BY_ZERO as i64;
+    assert_eq!(
+        host.data(ext).unwrap()[host.global_offset(ext, "seen").unwrap()],
+        divide_by_zero
+    );
+    assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), -divide_by_zero);
+    assert_eq!(host.counters(ext).unwrap().aborts, 1);
+}
+
+const SPIN: &str = r#"
+    extension spin;
+    import cpu;
+    budget 90000000;
+    int n = 0;
+    monitor void m(cap<cpu_qos> app) { while (true) { n = n + 1; } }
+"#;
+
+#[test]
+fn an_infinite_loop_is_stopped_by_fuel() {
+    let mut host = host_with(HostConfig {
+        deadline: None,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    let small = SPIN.replace("budget 90000000;", "budget 10000;");
+    let ext = host.load(app, &object(&small, false)).unwrap();
+    let trap = host.invoke(host.entry(ext, "m").unwrap(), None).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::OutOfFuel);
+    assert_eq!(trap.site.unwrap().function, "m");
+    let c = host.counters(ext).unwrap();
+    assert_eq!(c.fuel_used, 10_000);
+    assert_eq!(c.out_of_fuel, 1);
+    let n = host.data(ext).unwrap()[host.global_offset(ext, "n").unwrap()];
+    assert!(
+        n > 100 && n < 10_000,
+        "the loop ran until its fuel ran out: {n} iterations"
+    );
+}
+
+#[test]
+fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
+    let budget = Duration::from_millis(5);
+    let mut host = host_with(HostConfig {
+        deadline: Some(budget),
+        max_fuel: i64::MAX as u64,
+        quarantine_after: 0,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    let huge = SPIN.replace("budget 90000000;", "budget 9000000000000000000;");
+    let ext = host.load(app, &object(&huge, false)).unwrap();
+    let entry = host.entry(ext, "m").unwrap();
+    for round in 0..3 {
+        let start = Instant::now();
+        let trap = host.invoke(entry, None).unwrap_err();
+        let took = start.elapsed();
+        assert_eq!(trap.kind, TrapKind::Deadline, "round {round}");
+        assert!(took >= budget, "never early: {took:?}");
+        // The contract is the budget plus 1 ms; a loaded CI machine may
+        // deschedule the watchdog, so the test allows a margin for that.
+        assert!(took < budget + Duration::from_millis(50), "round {round}: {took:?}");
+    }
+    assert_eq!(host.counters(ext).unwrap().deadlines, 3);
+}
+
+#[test]
+fn a_short_invocation_is_never_drained_by_a_stale_deadline() {
+    // Many short invocations back to back with a tight deadline: none may
+    // end in a deadline trap meant for another.
+    let mut host = host_with(HostConfig {
+        deadline: Some(Duration::from_micros(200)),
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    let ext = host.load(app, &object(PID, false)).unwrap();
+    host.write_attribute(app, "target_cpu", 1).unwrap();
+    let monitor = host.entry(ext, "cpu_monitor").unwrap();
+    for _ in 0..200_000 {
+        host.invoke(monitor, None).expect("a short invocation returns");
+    }
+}
+
+#[test]
+fn repeated_aborts_quarantine_an_extension() {
+    let mut host = host_with(HostConfig {
+        quarantine_after: 3,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    let ext = host.load(app, &object(&trapping("int x = t / zero;"), false)).unwrap();
+    let reports: Vec<TickReport> = (0..5).map(|_| host.tick()).collect();
+    let traps: Vec<bool> = reports.iter().map(|r| !r.traps.is_empty()).collect();
+    assert_eq!(traps, [true, true, true, false, false]);
+    assert!(reports[2].traps[0].quarantined);
+    assert!(host.quarantined(ext));
+    let entry = host.entry(ext, "m").unwrap();
+    assert_eq!(host.invoke(entry, None).unwrap_err().kind, TrapKind::Quarantined);
+    assert_eq!(host.counters(ext).unwrap().invocations, 3);
+    host.release(ext);
+    assert!(matches!(
+        host.invoke(entry, None).unwrap_err().kind,
+        TrapKind::Exception(_)
+    ));
+}
+
+#[test]
+fn unloading_frees_the_slot_and_stales_the_handle() {
+    let mut host = host();
+    let app = host.create_app("a").unwrap();
+    let obj = object(PID, false);
+    let first = host.load(app, &obj).unwrap();
+    let entry = host.entry(first, "cpu_monitor").unwrap();
+    assert!(host.unload(first));
+    assert!(!host.unload(first));
+    let second = host.load(app, &obj).unwrap();
+    assert_ne!(first, second);
+    assert_eq!(host.invoke(entry, None).unwrap_err().kind, TrapKind::NotLoaded);
+    assert_eq!(host.extensions(app), [second]);
+}
+
+#[test]
+fn a_full_event_channel_drops_and_counts() {
+    let chatty = r#"
+        extension chatty;
+        import cpu;
+        monitor void m(cap<cpu_qos> app) {
+            for (int i = 0; i < 10; i++) { raise_event("Error", i); }
+        }
+    "#;
+    let mut host = host_with(HostConfig {
+        event_queue: 4,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    host.load(app, &object(chatty, false)).unwrap();
+    let report = host.tick();
+    assert_eq!(
+        report.deliveries.iter().map(|d| d.value).collect::<Vec<_>>(),
+        [0, 1, 2, 3]
+    );
+    assert_eq!(host.dropped_events(app), 6);
+}
+
+#[test]
+fn a_budget_above_the_hosts_limit_is_refused() {
+    let mut host = host_with(HostConfig {
+        max_fuel: 1_000,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    let err = host.load(app, &object(SPIN, false)).unwrap_err();
+    assert_eq!(err.code, "L0102", "{err}");
+}

@@ -1,0 +1,798 @@
+//! Objects a hostile author would craft, each refused by `runtime::load`
+//! with the exact code that names what is wrong.
+//!
+//! `codegen/tests/object.rs` already corrupts the bytes of a written object
+//! (flips, wrong magic, missing sections, hash mismatches); the reader
+//! catches those. The objects here are the ones an attacker would write
+//! instead: well-formed ELF with every digest recomputed (the digests are
+//! not a signature), so that only the loader's later checks — the verifier
+//! and the re-lowering comparison — or a structural rule stand in the way.
+//! [`Forge`] writes them with the same ELF writer `write_object` uses.
+
+use codegen::meta::{self, FuncRange, Meta, RelocRecord};
+use codegen::object::{ObjectParts, RelocKind, read_object, write_object};
+use codegen::{CompiledFunction, Options};
+use object::elf;
+use object::write::{Object, Relocation, Symbol, SymbolSection};
+use object::{
+    Architecture, BinaryFormat, Endianness, RelocationFlags, SectionKind, SymbolFlags, SymbolKind, SymbolScope,
+};
+use runtime::image::CodeImage;
+use runtime::load::{LoadError, load};
+use tal_ir::Module;
+
+const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
+
+/// Calls between functions, so that the object has relocations.
+const CALLS: &str = "extension calls;\nimport cpu;\nint r = 0;\n\
+    int twice(int a) { return a + a; }\n\
+    int thrice(int a) { return twice(a) + a; }\n\
+    monitor void m(cap<cpu_qos> app) { r = thrice(r) + twice(1); }\n\
+    handler void h(cap<cpu_qos> app, int e) on \"Error\" { r = twice(e); }\n";
+
+fn compile(source: &str) -> Module {
+    popcorn_front::compile(source, &popcorn_front::Options::default())
+        .module
+        .expect("the test extension compiles")
+}
+
+fn object_with(source: &str, options: Options) -> Vec<u8> {
+    let module = compile(source);
+    let funcs = codegen::lower::lower_module(&module, options).unwrap();
+    write_object(&module, &funcs, options)
+}
+
+fn object(source: &str) -> Vec<u8> {
+    object_with(source, Options::default())
+}
+
+/// The PID extension with other gains: the same functions, code of the same
+/// size, other constants.
+fn pid_variant() -> String {
+    let variant = PID.replace("KP = 500", "KP = 600");
+    assert_ne!(variant, PID);
+    variant
+}
+
+fn refused(bytes: &[u8]) -> LoadError {
+    match load(bytes, &verifier::Config::default()) {
+        Ok(_) => panic!("a hostile object was loaded"),
+        Err(e) => e,
+    }
+}
+
+fn code(bytes: &[u8]) -> &'static str {
+    refused(bytes).code
+}
+
+// ------------------------------------------------------------------ Forge
+
+/// Where a forged relocation points.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// Function `i`'s symbol.
+    Func(usize),
+    /// The `i`th of [`Forge::extra_symbols`].
+    Extra(usize),
+    /// The section symbol of `.text`.
+    TextSection,
+}
+
+#[derive(Clone, Debug)]
+struct Rel {
+    offset: u64,
+    target: Target,
+    r_type: elf::RelocationType,
+    addend: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Sym {
+    name: String,
+    value: u64,
+    size: u64,
+    kind: SymbolKind,
+    global: bool,
+    /// In `.text`, or undefined.
+    defined: bool,
+    /// `st_info` and `st_other` written as they are.
+    raw: Option<(elf::SymbolInfo, elf::SymbolOther)>,
+}
+
+/// An object as an attacker writes it: any TAL, any code, any symbols and
+/// relocations, with `.safex.meta` (and every digest in it) computed from
+/// what is actually there.
+#[derive(Clone, Debug)]
+struct Forge {
+    module: Module,
+    text: Vec<u8>,
+    /// Function symbols, in function order.
+    funcs: Vec<Sym>,
+    /// The metadata's function table.
+    table: Vec<FuncRange>,
+    relocs: Vec<Rel>,
+    extra_symbols: Vec<Sym>,
+    /// Extra sections: name, kind, contents.
+    extra_sections: Vec<(&'static str, SectionKind, Vec<u8>)>,
+    no_fuel: bool,
+}
+
+impl Forge {
+    /// The forge of a valid object: building it gives the object back.
+    fn of(bytes: &[u8]) -> Forge {
+        let parts = read_object(bytes).expect("a valid object");
+        Forge {
+            module: parts.module,
+            text: parts.text,
+            funcs: parts
+                .functions
+                .iter()
+                .map(|f| Sym {
+                    name: f.name.clone(),
+                    value: f.offset.into(),
+                    size: f.size.into(),
+                    kind: SymbolKind::Text,
+                    global: f.global,
+                    defined: true,
+                    raw: None,
+                })
+                .collect(),
+            table: parts.meta.functions,
+            relocs: parts
+                .relocs
+                .iter()
+                .map(|r| Rel {
+                    offset: r.offset.into(),
+                    target: Target::Func(r.target as usize),
+                    r_type: match r.kind {
+                        RelocKind::Plt32 => elf::R_X86_64_PLT32,
+                        RelocKind::Pc32 => elf::R_X86_64_PC32,
+                    },
+                    addend: r.addend,
+                })
+                .collect(),
+            extra_symbols: Vec::new(),
+            extra_sections: Vec::new(),
+            no_fuel: parts.meta.no_fuel,
+        }
+    }
+
+    fn build(&self) -> Vec<u8> {
+        self.build_with(|_| {})
+    }
+
+    /// Builds the object, letting `edit` change the metadata (after its
+    /// digests are computed, before it is sealed).
+    fn build_with(&self, edit: impl FnOnce(&mut Meta)) -> Vec<u8> {
+        let tal = tal_ir::binary::encode(&self.module);
+        let value = |t: Target| match t {
+            Target::Func(i) => self.funcs[i].value,
+            Target::Extra(i) => self.extra_symbols[i].value,
+            Target::TextSection => 0,
+        };
+        let records: Vec<RelocRecord> = self
+            .relocs
+            .iter()
+            .map(|r| RelocRecord {
+                offset: r.offset,
+                r_type: r.r_type.0,
+                target: value(r.target),
+                addend: r.addend,
+            })
+            .collect();
+        let budget = self.module.budget.unwrap_or(0);
+        let mut m = Meta::from_module(
+            &self.module,
+            budget,
+            self.no_fuel,
+            &tal,
+            &self.text,
+            &self.table,
+            &records,
+        );
+        edit(&mut m);
+        let meta_bytes = meta::encode(&m);
+
+        let mut obj = Object::new(BinaryFormat::Elf, Architecture::X86_64, Endianness::Little);
+        let mut section = |name: &str, kind, data: Vec<u8>, align| {
+            let id = obj.add_section(Vec::new(), name.as_bytes().to_vec(), kind);
+            obj.set_section_data(id, data, align);
+            id
+        };
+        let text = section(".text", SectionKind::Text, self.text.clone(), 16);
+        section(".rodata", SectionKind::ReadOnlyData, Vec::new(), 16);
+        section(".safex.tal", SectionKind::Other, tal, 1);
+        section(".safex.meta", SectionKind::Other, meta_bytes, 8);
+        section(".note.GNU-stack", SectionKind::Other, Vec::new(), 1);
+        for (name, kind, data) in &self.extra_sections {
+            section(name, *kind, data.clone(), 8);
+        }
+        let add = |obj: &mut Object, s: &Sym| {
+            obj.add_symbol(Symbol {
+                name: s.name.as_bytes().to_vec(),
+                value: s.value,
+                size: s.size,
+                kind: s.kind,
+                scope: if s.global {
+                    SymbolScope::Dynamic
+                } else {
+                    SymbolScope::Compilation
+                },
+                weak: false,
+                section: if s.defined {
+                    SymbolSection::Section(text)
+                } else {
+                    SymbolSection::Undefined
+                },
+                flags: match s.raw {
+                    None => SymbolFlags::None,
+                    Some((info, other)) => SymbolFlags::Elf {
+                        st_info: info,
+                        st_other: other,
+                    },
+                },
+            })
+        };
+        let funcs: Vec<_> = self.funcs.iter().map(|s| add(&mut obj, s)).collect();
+        let extras: Vec<_> = self.extra_symbols.iter().map(|s| add(&mut obj, s)).collect();
+        for r in &self.relocs {
+            let symbol = match r.target {
+                Target::Func(i) => funcs[i],
+                Target::Extra(i) => extras[i],
+                Target::TextSection => obj.section_symbol(text),
+            };
+            obj.add_relocation(
+                text,
+                Relocation {
+                    offset: r.offset,
+                    symbol,
+                    addend: r.addend,
+                    flags: RelocationFlags::Elf { r_type: r.r_type },
+                },
+            )
+            .unwrap();
+        }
+        obj.write().unwrap()
+    }
+}
+
+/// `load`'s checks up to (not including) the re-lowering comparison: what
+/// an object must get past for only re-lowering to be left to catch it.
+fn passes_reader_and_verifier(bytes: &[u8]) -> ObjectParts {
+    let parts = read_object(bytes).expect("the object reader accepts the forgery");
+    assert!(!parts.meta.no_fuel);
+    verifier::verify(&parts.module, &verifier::Config::default()).expect("the verifier accepts its TAL");
+    parts
+}
+
+#[test]
+fn the_forge_reproduces_valid_objects() {
+    // So that every refusal below is caused by the one thing each test changes.
+    for source in [PID, CALLS] {
+        let bytes = object(source);
+        assert_eq!(Forge::of(&bytes).build(), bytes);
+        load(&bytes, &verifier::Config::default()).expect("a valid object loads");
+    }
+    assert!(!read_object(&object(CALLS)).unwrap().relocs.is_empty());
+}
+
+// ------------------------------------------------------------ relocations
+
+#[test]
+fn a_relocation_against_an_external_symbol_is_refused() {
+    // `call system` instead of the first call: SafeX objects link against nothing.
+    let mut f = Forge::of(&object(CALLS));
+    f.extra_symbols.push(Sym {
+        name: "system".into(),
+        value: 0,
+        size: 0,
+        kind: SymbolKind::Text,
+        global: true,
+        defined: false,
+        raw: None,
+    });
+    f.relocs[0].target = Target::Extra(0);
+    let e = refused(&f.build());
+    assert_eq!(e.code, "C0068");
+    assert!(e.message.contains("`system` is undefined"), "{e}");
+    // Declaring it is enough to be refused, whether or not anything calls it.
+    f.relocs = Forge::of(&object(CALLS)).relocs;
+    assert_eq!(code(&f.build()), "C0068");
+}
+
+#[test]
+fn relocations_of_other_types_are_refused() {
+    let f = Forge::of(&object(CALLS));
+    for r_type in [
+        elf::R_X86_64_NONE,
+        elf::R_X86_64_64,
+        elf::R_X86_64_GOT32,
+        elf::R_X86_64_COPY,
+        elf::R_X86_64_GLOB_DAT,
+        elf::R_X86_64_JUMP_SLOT,
+        elf::R_X86_64_RELATIVE,
+        elf::R_X86_64_GOTPCREL,
+        elf::R_X86_64_32,
+        elf::R_X86_64_32S,
+        elf::R_X86_64_TPOFF32,
+        elf::R_X86_64_PC64,
+        elf::R_X86_64_GOTPCRELX,
+        elf::R_X86_64_REX_GOTPCRELX,
+        elf::R_X86_64_IRELATIVE,
+    ] {
+        let mut f = f.clone();
+        f.relocs[0].r_type = r_type;
+        let e = refused(&f.build());
+        assert_eq!(e.code, "C0070", "type {}: {e}", r_type.0);
+        assert!(e.message.contains(&format!("relocation type {} at", r_type.0)), "{e}");
+    }
+}
+
+#[test]
+fn a_pc32_relocation_passes_the_reader_but_not_re_lowering() {
+    // R_X86_64_PC32 computes the same as PLT32 and the reader accepts it, but
+    // the compiler never writes it: the object is not the one its TAL gives.
+    let mut f = Forge::of(&object(CALLS));
+    f.relocs[0].r_type = elf::R_X86_64_PC32;
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    assert_eq!(code(&bytes), "C0081");
+}
+
+#[test]
+fn relocations_outside_the_code_or_overlapping_are_refused() {
+    let base = Forge::of(&object(CALLS));
+    let len = base.text.len() as u64;
+    let first = base.relocs[0].offset;
+    let owner = base
+        .funcs
+        .iter()
+        .find(|s| s.value <= first && first < s.value + s.size)
+        .unwrap();
+    let padding = owner.value + owner.size; // the int3 bytes after its function
+    assert!(!padding.is_multiple_of(16), "the function is followed by padding");
+    for offset in [
+        len - 2,
+        len,
+        len + 4096,
+        u64::from(u32::MAX) + 1,
+        u64::MAX - 2,
+        padding,
+        owner.value + owner.size - 3,
+    ] {
+        let mut f = base.clone();
+        f.relocs[0].offset = offset;
+        f.relocs.sort_by_key(|r| r.offset);
+        let e = refused(&f.build());
+        assert_eq!(e.code, "C0072", "offset {offset:#x}: {e}");
+    }
+    // A second relocation in the middle of another's field, or on top of it.
+    for delta in [0, 1, 2, 3] {
+        let mut f = base.clone();
+        let mut r = f.relocs[0].clone();
+        r.offset += delta;
+        f.relocs.insert(1, r);
+        let e = refused(&f.build());
+        assert_eq!(e.code, "C0072", "+{delta}: {e}");
+        assert!(e.message.contains("overlaps or precedes"), "{e}");
+    }
+}
+
+#[test]
+fn a_relocation_must_name_the_start_of_a_function() {
+    let base = Forge::of(&object(CALLS));
+    let mid = base.funcs[1].value + 4; // just after function 1's endbr64
+    // A local untyped label the reader tolerates, in the middle of a function.
+    let mut f = base.clone();
+    f.extra_symbols.push(Sym {
+        name: "gadget".into(),
+        value: mid,
+        size: 0,
+        kind: SymbolKind::Label,
+        global: false,
+        defined: true,
+        raw: None,
+    });
+    f.relocs[0].target = Target::Extra(0);
+    let e = refused(&f.build());
+    assert_eq!(e.code, "C0071");
+    assert!(e.message.contains("not a function of this object"), "{e}");
+    // `.text`'s section symbol plus an addend reaching the middle of a function.
+    let mut f = base.clone();
+    f.relocs[0].target = Target::TextSection;
+    f.relocs[0].addend = mid as i64 - 4;
+    assert_eq!(code(&f.build()), "C0071");
+    // A function symbol of its own in the middle of another function.
+    let mut f = base.clone();
+    f.extra_symbols.push(Sym {
+        name: "gadget".into(),
+        value: mid,
+        size: 4,
+        kind: SymbolKind::Text,
+        global: true,
+        defined: true,
+        raw: None,
+    });
+    f.relocs[0].target = Target::Extra(0);
+    let e = refused(&f.build());
+    assert_eq!(e.code, "C0069");
+    assert!(e.message.contains("names no function"), "{e}");
+}
+
+#[test]
+fn a_call_that_leaves_the_code_is_refused() {
+    let base = Forge::of(&object(CALLS));
+    // A relocation whose addend sends the call 256 MiB away: a consistent
+    // digest, a valid target symbol; only re-lowering notices.
+    let mut f = base.clone();
+    f.relocs[0].addend += 0x1000_0000;
+    let bytes = f.build();
+    let parts = passes_reader_and_verifier(&bytes);
+    let e = refused(&bytes);
+    assert_eq!(e.code, "C0080");
+    let caller = &parts.module.funcs[parts.relocs[0].func as usize].name;
+    assert!(e.message.contains(&format!("`{caller}`")), "{e}");
+    // The linker alone, handed these parts, would not patch that call in.
+    let e = CodeImage::link(&parts).err().expect("the linker refuses the call");
+    assert_eq!(e.code, "L0030");
+    // Nor a call one byte into its callee, past its endbr64.
+    let mut f = base.clone();
+    f.relocs[0].addend += 1;
+    let parts = passes_reader_and_verifier(&f.build());
+    assert_eq!(CodeImage::link(&parts).err().expect("refused").code, "L0030");
+
+    // The call's relocation dropped and its displacement written by hand,
+    // pointing before the code.
+    let mut f = base.clone();
+    let r = f.relocs.remove(0);
+    f.text[r.offset as usize..r.offset as usize + 4].copy_from_slice(&(-0x10_0000i32).to_le_bytes());
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    assert_eq!(code(&bytes), "C0080");
+}
+
+#[test]
+fn a_second_relocation_section_is_refused() {
+    // Make `.note.GNU-stack` another `SHT_RELA` for `.text`, over the same
+    // entries as `.rela.text`: every call would be relocated twice.
+    let mut e = Elf::new(object(CALLS));
+    let rela = e.section(".rela.text");
+    let note = e.section(".note.GNU-stack").at;
+    let rela_header = e.bytes[rela.at + 4..rela.at + 64].to_vec();
+    e.put(note + 4, &rela_header);
+    let err = refused(&e.bytes);
+    assert_eq!(err.code, "C0072", "{err}");
+}
+
+#[test]
+fn symbols_a_dynamic_linker_would_treat_specially_are_refused() {
+    let base = Forge::of(&object(CALLS));
+    let entry = base.funcs.iter().position(|s| s.global).unwrap();
+    let internal = base.funcs.iter().position(|s| !s.global).unwrap();
+    let (func, local, global, weak) = (elf::STT_FUNC, elf::STB_LOCAL, elf::STB_GLOBAL, elf::STB_WEAK);
+    for (index, info, what) in [
+        (
+            internal,
+            local | elf::STT_GNU_IFUNC,
+            "an internal function as an ifunc resolver",
+        ),
+        (
+            entry,
+            global | elf::STT_GNU_IFUNC,
+            "an entry point as an ifunc resolver",
+        ),
+        (entry, weak | func, "a weak entry point"),
+        (entry, elf::STB_GNU_UNIQUE | func, "a unique entry point"),
+        (internal, global | func, "an internal function exported"),
+        (entry, global | elf::STT_TLS, "an entry point in thread-local storage"),
+        (entry, global | elf::STT_OBJECT, "an entry point as data"),
+    ] {
+        let mut f = base.clone();
+        f.funcs[index].raw = Some((info, elf::STV_DEFAULT.into()));
+        let e = refused(&f.build());
+        assert_eq!(e.code, "C0069", "{what}: {e}");
+    }
+    // Visibility is not something the reader looks at; re-lowering is.
+    let mut f = base.clone();
+    f.funcs[entry].raw = Some((global | func, elf::STV_PROTECTED.into()));
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    let e = refused(&bytes);
+    assert_eq!(e.code, "C0081");
+    assert!(e.message.contains("(section `.symtab` + "), "{e}");
+}
+
+// ------------------------------------------------------------ code and padding
+
+#[test]
+fn code_hidden_in_the_padding_is_refused() {
+    // The reader checks the layout, not what lies between functions:
+    // `.text`'s digest is recomputed, so only re-lowering sees the gadget.
+    let mut f = Forge::of(&object(CALLS));
+    let end = (f.funcs[0].value + f.funcs[0].size) as usize;
+    assert!(!end.is_multiple_of(16));
+    f.text[end] = 0xc3; // ret
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    let e = refused(&bytes);
+    assert_eq!(e.code, "C0081");
+    assert!(e.message.contains(&format!("(section `.text` + {end:#x})")), "{e}");
+    // A function that claims the padding after it as its own.
+    let mut f = Forge::of(&object(CALLS));
+    let grown = f.funcs[0].size.next_multiple_of(16);
+    f.funcs[0].size = grown;
+    f.table[0].size = grown as u32;
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    assert_eq!(code(&bytes), "C0080");
+}
+
+#[test]
+fn code_from_another_object_is_refused() {
+    let pid = object(PID);
+    let other = object(&pid_variant());
+    let (mut f, g) = (Forge::of(&pid), Forge::of(&other));
+    assert_eq!(f.table, g.table, "the variant's functions have the same sizes");
+    assert_ne!(f.text, g.text);
+    // Swapped in place: the digest gives it away.
+    f.text = g.text;
+    let digest = meta::sha256(&Forge::of(&pid).text);
+    let e = refused(&f.build_with(|m| m.text_sha256 = digest));
+    assert_eq!(e.code, "C0065");
+    // With the digest recomputed, it takes re-lowering.
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    let e = refused(&bytes);
+    assert_eq!(e.code, "C0080");
+    assert!(e.message.contains("is not what its TAL compiles to"), "{e}");
+}
+
+#[test]
+fn tal_from_another_verified_module_is_refused() {
+    // The code of the PID with the other gains' TAL: every digest, name and
+    // entry point agrees, and the TAL verifies. Only re-lowering sees that
+    // the code is not that TAL's.
+    let mut f = Forge::of(&object(PID));
+    f.module = read_object(&object(&pid_variant())).unwrap().module;
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    assert_eq!(code(&bytes), "C0080");
+}
+
+#[test]
+fn extra_sections_and_symbols_the_reader_tolerates_are_refused() {
+    // Writable data and an initializer array: never mapped, but not what
+    // the compiler writes either.
+    for (name, kind) in [(".data", SectionKind::Data), (".init_array", SectionKind::Data)] {
+        let mut f = Forge::of(&object(PID));
+        f.extra_sections.push((name, kind, vec![0x41; 64]));
+        let bytes = f.build();
+        passes_reader_and_verifier(&bytes);
+        let e = refused(&bytes);
+        assert_eq!(e.code, "C0081", "{name}: {e}");
+    }
+    let mut f = Forge::of(&object(PID));
+    f.extra_symbols.push(Sym {
+        name: "label".into(),
+        value: 8,
+        size: 0,
+        kind: SymbolKind::Label,
+        global: false,
+        defined: true,
+        raw: None,
+    });
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    let e = refused(&bytes);
+    assert_eq!(e.code, "C0081");
+    // The file grew: its layout differs from the header on.
+    assert!(e.message.contains("from byte 0x28 (the ELF header)"), "{e}");
+}
+
+// ------------------------------------------------------------ TAL and metadata
+
+/// A forgery of `tal` (a hostile module) with code that does nothing.
+fn forge_tal(tal: &str) -> Vec<u8> {
+    let (module, _) = tal_ir::text::parse(tal).expect("the test TAL parses");
+    let code = vec![0xf3, 0x0f, 0x1e, 0xfa, 0x31, 0xc0, 0xc3]; // endbr64; xor eax, eax; ret
+    let funcs = vec![
+        CompiledFunction {
+            code,
+            relocs: vec![],
+            frame_size: 0,
+        };
+        module.funcs.len()
+    ];
+    let bytes = write_object(&module, &funcs, Options::default());
+    read_object(&bytes).expect("the object reader accepts it: it does not verify");
+    bytes
+}
+
+#[test]
+fn tal_that_fails_the_verifier_is_refused() {
+    for (tal, want) in [
+        (
+            include_str!("../../verifier/tests/reject/forge_cap_via_call_argument.tal"),
+            "V0701",
+        ),
+        (include_str!("../../verifier/tests/reject/lock_spin_lock.tal"), "V0720"),
+        (
+            include_str!("../../verifier/tests/reject/amplify_rights_via_block_param.tal"),
+            "V0603",
+        ),
+    ] {
+        let e = refused(&forge_tal(tal));
+        assert_eq!(e.code, want, "{e}");
+        assert!(e.message.starts_with("the object's TAL is rejected"), "{e}");
+    }
+}
+
+#[test]
+fn code_without_fuel_checks_is_refused_whatever_the_flag_says() {
+    // Built with --no-fuel, the flag cleared and the metadata resealed: the
+    // flag no longer warns the loader, but the code is not what the TAL
+    // compiles to with fuel.
+    let mut f = Forge::of(&object_with(CALLS, Options { no_fuel: true }));
+    assert!(f.no_fuel);
+    f.no_fuel = false;
+    let bytes = f.build();
+    passes_reader_and_verifier(&bytes);
+    assert_eq!(code(&bytes), "C0080");
+    // Code with fuel checks, flagged --no-fuel: refused on the flag alone.
+    let mut f = Forge::of(&object(CALLS));
+    f.no_fuel = true;
+    assert_eq!(code(&f.build()), "L0020");
+}
+
+#[test]
+fn another_abi_version_is_refused() {
+    let f = Forge::of(&object(PID));
+    for version in [0, stdlib::abi::ABI_VERSION + 1, u32::MAX] {
+        let e = refused(&f.build_with(|m| m.abi_version = version));
+        assert_eq!(e.code, "C0052", "{e}");
+        assert!(e.message.contains(&format!("ABI version {version}")), "{e}");
+    }
+}
+
+// ------------------------------------------------------------ damaged files
+
+/// Just enough of an ELF64 reader to find what to damage.
+struct Elf {
+    bytes: Vec<u8>,
+}
+
+struct Shdr {
+    /// File offset of the section header.
+    at: usize,
+}
+
+impl Elf {
+    fn new(bytes: Vec<u8>) -> Elf {
+        Elf { bytes }
+    }
+    fn uint(&self, at: usize, n: usize) -> usize {
+        let mut b = [0u8; 8];
+        b[..n].copy_from_slice(&self.bytes[at..at + n]);
+        u64::from_le_bytes(b) as usize
+    }
+    fn put(&mut self, at: usize, v: &[u8]) {
+        self.bytes[at..at + v.len()].copy_from_slice(v);
+    }
+    fn headers(&self) -> Vec<usize> {
+        let (shoff, shnum) = (self.uint(0x28, 8), self.uint(0x3c, 2));
+        (0..shnum).map(|i| shoff + i * 64).collect()
+    }
+    fn name(&self, at: usize) -> String {
+        let strtab = self.uint(self.headers()[self.uint(0x3e, 2)] + 24, 8);
+        let start = strtab + self.uint(at, 4);
+        let len = self.bytes[start..].iter().position(|&b| b == 0).unwrap();
+        String::from_utf8(self.bytes[start..start + len].to_vec()).unwrap()
+    }
+    fn section(&self, name: &str) -> Shdr {
+        let at = self.headers().into_iter().find(|&at| self.name(at) == name).unwrap();
+        Shdr { at }
+    }
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    for source in [PID, CALLS] {
+        let bytes = object(source);
+        for len in 0..bytes.len() {
+            let e = refused(&bytes[..len]);
+            // The section table is at the end of the file: every prefix has
+            // a header that points past its end, or no header at all.
+            assert_eq!(e.code, "C0060", "{len} of {} bytes: {e}", bytes.len());
+        }
+    }
+}
+
+/// A small deterministic generator (xorshift64*), so that failures replay.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn random_bit_flips_are_refused() {
+    // Re-lowering compares the whole file, so no byte is unchecked: every
+    // flip anywhere, in any number, is refused.
+    let mut rng = Rng(0x5afe_c0de);
+    for source in [PID, CALLS] {
+        let bytes = object(source);
+        for round in 0..1500 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(b.len());
+                b[at] ^= 1 << rng.below(8);
+            }
+            if b == bytes {
+                continue;
+            }
+            let e = refused(&b);
+            assert!(
+                e.code.starts_with('C') && (e.code < "C0080" || e.code == "C0081"),
+                "round {round}: {e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn huge_section_sizes_and_offsets_are_refused() {
+    let base = Elf::new(object(CALLS));
+    let len = base.bytes.len() as u64;
+    for name in [
+        ".text",
+        ".safex.tal",
+        ".safex.meta",
+        ".symtab",
+        ".strtab",
+        ".rela.text",
+        ".shstrtab",
+    ] {
+        for (field, what) in [(24, "sh_offset"), (32, "sh_size")] {
+            for value in [len, len + 1, 1 << 32, 1 << 62, u64::MAX - 7, u64::MAX] {
+                let mut e = Elf::new(base.bytes.clone());
+                let at = e.section(name).at + field;
+                e.put(at, &value.to_le_bytes());
+                let err = refused(&e.bytes);
+                assert_eq!(err.code, "C0060", "{name}.{what} = {value:#x}: {err}");
+            }
+        }
+    }
+    // The header's view of the section table.
+    for (at, value) in [
+        (0x28, &u64::MAX.to_le_bytes()[..]), // e_shoff
+        (0x28, &len.to_le_bytes()),
+        (0x3a, &1u16.to_le_bytes()),      // e_shentsize
+        (0x3c, &0xffffu16.to_le_bytes()), // e_shnum
+        (0x3e, &0xfffeu16.to_le_bytes()), // e_shstrndx
+    ] {
+        let mut e = Elf::new(base.bytes.clone());
+        e.put(at, value);
+        let err = refused(&e.bytes);
+        assert_eq!(err.code, "C0060", "e_* at {at:#x}: {err}");
+    }
+    // Symbol and relocation entries of another size: a loader stepping by
+    // `sh_entsize` would read other entries than the ones checked.
+    for name in [".rela.text", ".symtab"] {
+        for size in [0u64, 1, 23, 25, 48, u64::MAX] {
+            let mut e = Elf::new(base.bytes.clone());
+            let at = e.section(name).at + 56; // sh_entsize
+            e.put(at, &size.to_le_bytes());
+            let err = refused(&e.bytes);
+            assert_eq!(err.code, "C0060", "{name}.sh_entsize = {size}: {err}");
+            assert!(err.message.contains("not 24"), "{err}");
+        }
+    }
+}

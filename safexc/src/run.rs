@@ -1,0 +1,333 @@
+//! `safexc run`: a service manager in user space. It defines the standard
+//! attribute classes, installs the standard guards, loads the objects for
+//! one application, and runs ticks: monitors, then handlers on their events.
+//! Each tick's attribute changes and traps are printed as a table, or with
+//! `--json` as one JSON object per line.
+//!
+//! Runs are reproducible: `now_us` is the tick number times the period, and
+//! the host's order is fixed (`runtime::manager`).
+
+use runtime::manager::TickReport;
+use runtime::{Host, HostConfig, Trap, WriteOutcome};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct RunArgs {
+    /// The application's extensions: objects (`.o`), or Popcorn-SX sources
+    /// (`.pop`), compiled first.
+    #[arg(required = true)]
+    objects: Vec<PathBuf>,
+    /// The application's name.
+    #[arg(long, default_value = "app")]
+    app: String,
+    /// Set an attribute before the first tick (`target_cpu=20000` or
+    /// `cpu_qos.target_cpu=20000`); may be repeated.
+    #[arg(long = "set", value_name = "ATTR=VALUE")]
+    sets: Vec<String>,
+    /// Attribute values per tick: lines `tick,attribute,value`, set before that tick runs.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Ticks to run.
+    #[arg(long, default_value_t = 10)]
+    ticks: u64,
+    /// Length of a tick, in microseconds of the clock `now_us` reads.
+    #[arg(long, default_value_t = 10_000)]
+    period_us: i64,
+    /// Print one JSON object per tick instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// CPU-time budget of one invocation, in milliseconds (0: none; fuel still bounds it).
+    #[arg(long, default_value_t = 1.0)]
+    deadline_ms: f64,
+    /// Aborts after which an extension is quarantined (0: never).
+    #[arg(long, default_value_t = 3)]
+    quarantine_after: u32,
+    /// Do not install the standard library's guards.
+    #[arg(long)]
+    no_guards: bool,
+}
+
+fn fail(code: &str, message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error[{code}]: {message}");
+    ExitCode::from(1)
+}
+
+/// One `tick,attribute,value` line of a trace file.
+struct TraceRow {
+    tick: u64,
+    attr: String,
+    value: i64,
+}
+
+fn read_trace(path: &Path) -> Result<Vec<TraceRow>, (String, String)> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| ("L0001".into(), format!("cannot read {}: {e}", path.display())))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = || {
+            (
+                "L0111".to_string(),
+                format!(
+                    "{}:{}: expected `tick,attribute,value` with integers, found `{line}`",
+                    path.display(),
+                    n + 1
+                ),
+            )
+        };
+        let mut fields = line.split(',').map(str::trim);
+        let (Some(tick), Some(attr), Some(value), None) = (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err(bad());
+        };
+        let (Ok(tick), Ok(value)) = (tick.parse(), value.parse()) else {
+            return Err(bad());
+        };
+        rows.push(TraceRow {
+            tick,
+            attr: attr.to_string(),
+            value,
+        });
+    }
+    Ok(rows)
+}
+
+fn parse_set(set: &str) -> Result<(&str, i64), String> {
+    let (attr, value) = set
+        .split_once('=')
+        .ok_or_else(|| format!("`--set {set}`: expected ATTRIBUTE=VALUE"))?;
+    let value = value
+        .trim()
+        .parse()
+        .map_err(|_| format!("`--set {set}`: `{value}` is not an integer"))?;
+    Ok((attr.trim(), value))
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let config = HostConfig {
+        deadline: (args.deadline_ms > 0.0).then(|| Duration::from_secs_f64(args.deadline_ms / 1e3)),
+        quarantine_after: args.quarantine_after,
+        ..HostConfig::default()
+    };
+    let mut host = match runtime::system::host(config, !args.no_guards) {
+        Ok(h) => h,
+        Err(e) => return fail("L0110", e),
+    };
+    let app = host.create_app(&args.app).expect("a fresh host has no applications");
+    for path in &args.objects {
+        let bytes = if path.extension().is_some_and(|e| e == "pop") {
+            // Compiled here exactly as `safexc compile -o` would, then
+            // loaded through every check like any object.
+            let Some(module) = crate::pop::compile_file(path, false, &host.config().verifier, &mut std::io::stderr())
+            else {
+                return ExitCode::from(1);
+            };
+            let options = codegen::Options::default();
+            match codegen::lower::lower_module(&module, options) {
+                Ok(funcs) => codegen::object::write_object(&module, &funcs, options),
+                Err(e) => return fail(e.code, e.message),
+            }
+        } else {
+            match std::fs::read(path) {
+                Ok(b) => b,
+                Err(e) => return fail("L0001", format!("cannot read {}: {e}", path.display())),
+            }
+        };
+        if let Err(e) = host.load(app, &bytes) {
+            eprintln!("{e}");
+            println!("{}: refused: {}", path.display(), e.code);
+            return ExitCode::from(1);
+        }
+    }
+    for set in &args.sets {
+        let written = parse_set(set).and_then(|(attr, value)| {
+            host.write_attribute(app, attr, value)
+                .map_err(|e| format!("`--set {set}`: {}", e.message))
+        });
+        if let Err(e) = written {
+            return fail("L0111", e);
+        }
+    }
+    let trace = match args.trace.as_deref().map(read_trace).transpose() {
+        Ok(t) => t.unwrap_or_default(),
+        Err((code, message)) => return fail(&code, message),
+    };
+    let mut sources = Sources::default();
+    if !args.json {
+        println!("| tick | attribute | old | new | by | guard |");
+        println!("|---:|---|---:|---:|---|---|");
+    }
+    for tick in 1..=args.ticks {
+        host.set_clock_us(tick as i64 * args.period_us);
+        for row in trace.iter().filter(|r| r.tick == tick) {
+            if let Err(e) = host.write_attribute(app, &row.attr, row.value) {
+                return fail("L0111", format!("trace, tick {tick}: {}", e.message));
+            }
+        }
+        let report = host.tick();
+        if args.json {
+            println!("{}", tick_json(&host, tick, &report, &mut sources));
+        } else {
+            print_tick(tick, &report, &mut sources);
+        }
+    }
+    if !args.json {
+        print_counters(&host, app);
+    }
+    ExitCode::SUCCESS
+}
+
+fn outcome_text(o: &WriteOutcome) -> String {
+    match o {
+        WriteOutcome::Written { applied: None } => String::new(),
+        WriteOutcome::Written { applied: Some(v) } => format!("applied {v}"),
+        WriteOutcome::Blocked => "blocked".into(),
+        WriteOutcome::GuardTrapped(t) => format!("refused: guard trapped ({})", t.kind),
+    }
+}
+
+fn print_tick(tick: u64, report: &TickReport, sources: &mut Sources) {
+    for c in &report.changes {
+        println!(
+            "| {tick} | {}.{} | {} | {} | {} | {} |",
+            c.class,
+            c.attr,
+            c.old,
+            c.new,
+            c.by,
+            outcome_text(&c.outcome)
+        );
+    }
+    for t in &report.traps {
+        let quarantined = if t.quarantined { "; quarantined" } else { "" };
+        println!(
+            "tick {tick}: {}: trap {}{}{quarantined}",
+            t.entry,
+            t.trap.kind,
+            sources.located(&t.trap)
+        );
+    }
+    if report.dropped_events > 0 {
+        println!("tick {tick}: {} events dropped", report.dropped_events);
+    }
+}
+
+fn print_counters(host: &Host, app: runtime::AppId) {
+    println!();
+    // Times are left out: the same run prints the same bytes.
+    println!("| extension | invocations | aborts | fuel used | events | state |");
+    println!("|---|---:|---:|---:|---:|---|");
+    for &ext in host.extensions(app) {
+        let c = host.counters(ext).expect("loaded");
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            host.name(ext).unwrap_or("?"),
+            c.invocations,
+            c.aborts,
+            c.fuel_used,
+            c.events_raised,
+            if host.quarantined(ext) { "quarantined" } else { "active" }
+        );
+    }
+}
+
+fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources) -> serde_json::Value {
+    let changes: Vec<_> = report
+        .changes
+        .iter()
+        .map(|c| {
+            let (outcome, applied) = match &c.outcome {
+                WriteOutcome::Written { applied } => ("written", *applied),
+                WriteOutcome::Blocked => ("blocked", None),
+                WriteOutcome::GuardTrapped(_) => ("guard_trapped", None),
+            };
+            json!({
+                "app": host.app_name(c.app),
+                "attribute": format!("{}.{}", c.class, c.attr),
+                "old": c.old,
+                "new": c.new,
+                "by": c.by,
+                "outcome": outcome,
+                "applied": applied,
+            })
+        })
+        .collect();
+    let traps: Vec<_> = report
+        .traps
+        .iter()
+        .map(|t| {
+            let site = t.trap.site.as_ref();
+            let (line, column) = sources.line_column(&t.trap).unzip();
+            json!({
+                "app": host.app_name(t.app),
+                "entry": t.entry,
+                "kind": t.trap.kind.to_string(),
+                "function": site.map(|s| s.function.clone()),
+                "file": site.and_then(|s| s.file.clone()),
+                "line": line,
+                "column": column,
+                "quarantined": t.quarantined,
+            })
+        })
+        .collect();
+    let events: Vec<_> = report
+        .deliveries
+        .iter()
+        .map(|d| json!({"app": host.app_name(d.app), "event": d.event, "value": d.value, "handlers": d.handlers}))
+        .collect();
+    json!({
+        "tick": tick,
+        "monitors": report.monitors_run,
+        "handlers": report.handlers_run,
+        "changes": changes,
+        "traps": traps,
+        "events": events,
+        "dropped_events": report.dropped_events,
+    })
+}
+
+/// Source files of trap sites, read once each, for line and column.
+#[derive(Default)]
+struct Sources {
+    files: std::collections::HashMap<String, Option<String>>,
+}
+
+impl Sources {
+    /// 1-based line and column of the trap's span, when its file is readable.
+    fn line_column(&mut self, trap: &Trap) -> Option<(usize, usize)> {
+        let site = trap.site.as_ref()?;
+        let span = site.span?;
+        let file = site.file.as_ref()?;
+        let text = self
+            .files
+            .entry(file.clone())
+            .or_insert_with(|| std::fs::read_to_string(file).ok())
+            .as_deref()?;
+        let before = text.get(..span.lo as usize)?;
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        Some((line, column))
+    }
+
+    /// ` at FILE:LINE:COL (function F)`, as much of it as is known.
+    fn located(&mut self, trap: &Trap) -> String {
+        let Some(site) = &trap.site else {
+            return String::new();
+        };
+        let place = match (self.line_column(trap), &site.file) {
+            (Some((l, c)), Some(f)) => format!(" at {f}:{l}:{c}"),
+            (None, Some(f)) => match site.span {
+                Some(s) => format!(" at {f} bytes {}..{}", s.lo, s.hi),
+                None => format!(" in {f}"),
+            },
+            _ => String::new(),
+        };
+        format!("{place} (function `{}`)", site.function)
+    }
+}
