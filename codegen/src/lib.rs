@@ -2,7 +2,8 @@
 //!
 //! - `lower`: TAL to Cranelift IR to machine code, one function at a time,
 //!   with fuel checks, a shared trap path per function and status checks
-//!   after every call (the ABI is `stdlib::abi`).
+//!   after every call (the ABI is `stdlib::abi`); `ranges` finds the checks
+//!   that cannot fail.
 //! - `object`: the relocatable ELF file: `.text`, `.rodata`, `.safex.tal`
 //!   (the binary TAL), `.safex.meta`; and reading it back.
 //!
@@ -16,6 +17,7 @@ pub mod codes;
 pub mod lower;
 pub mod meta;
 pub mod object;
+mod ranges;
 
 /// Machine code for one TAL function.
 #[derive(Clone, Debug, PartialEq, Eq)]

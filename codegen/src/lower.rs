@@ -8,7 +8,13 @@
 //! - **Checks** compare and branch: to the handler block of a matching
 //!   `catch` (with its arguments), else to the function's one trap block,
 //!   which stores the status and the location (function, block, instruction)
-//!   in the context and returns 0.
+//!   in the context and returns 0. A check that cannot fail, given the
+//!   value ranges `ranges` computes, is left out. Checks are written as
+//!   comparisons Cranelift fuses with their branch where one exists: `+` and
+//!   `-` with an operand of known sign compare the result with the other
+//!   operand, a constant factor bounds the other factor (tested against 32
+//!   bits first, exactly on a cold path), `MIN / -1` tests the divisor first;
+//!   the rest use `s*_overflow`.
 //! - **Calls** (to functions of the module and to helpers through
 //!   `ctx.helpers`) are followed by a test of `ctx.status`: non-zero goes to
 //!   a matching `catch` (clearing the status) or returns at once, leaving the
@@ -20,9 +26,10 @@
 //! pointers kept for kernel stack traces), not the host CPU, so that any
 //! machine re-lowers an object's TAL to the same bytes.
 
+use crate::ranges::{Facts, Range};
 use crate::{CallReloc, CodegenError, CompiledFunction, Options};
 use cranelift_codegen::binemit::Reloc;
-use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{
     self, AbiParam, BlockArg, ExtFuncData, ExternalName, InstBuilder, MemFlagsData, Signature, StackSlotData,
@@ -177,6 +184,7 @@ struct FuncLowerer<'m> {
     slots: Vec<ir::StackSlot>,
     trap_block: Option<ir::Block>,
     return_block: Option<ir::Block>,
+    facts: Facts,
 }
 
 impl<'m> FuncLowerer<'m> {
@@ -204,6 +212,7 @@ impl<'m> FuncLowerer<'m> {
             slots: Vec::new(),
             trap_block: None,
             return_block: None,
+            facts: Facts::of(module, func),
         }
     }
 
@@ -394,6 +403,30 @@ impl<'m> FuncLowerer<'m> {
         Ok(())
     }
 
+    /// A check whose exact condition is costly: `maybe` holds whenever
+    /// `failed` would, which is computed only then, on a cold path.
+    fn check_rarely(
+        &mut self,
+        b: &mut FunctionBuilder,
+        maybe: ir::Value,
+        failed: impl FnOnce(&mut FunctionBuilder) -> ir::Value,
+        kind: ExcKind,
+        catches: &[Catch],
+        loc: i64,
+    ) -> Result<(), CodegenError> {
+        let (slow, cont) = (b.create_block(), b.create_block());
+        b.set_cold_block(slow);
+        b.ins().brif(maybe, slow, &[], cont, &[]);
+        b.switch_to_block(slow);
+        let failed = failed(b);
+        self.check(b, failed, kind, catches, loc)?;
+        let passed = b.current_block().expect("check leaves a block");
+        b.set_cold_block(passed);
+        b.ins().jump(cont, &[]);
+        b.switch_to_block(cont);
+        Ok(())
+    }
+
     /// After a call: a set status goes to a matching catch (cleared) or
     /// returns; otherwise execution continues in a new block.
     fn after_call(&mut self, b: &mut FunctionBuilder, catches: &[Catch]) -> Result<(), CodegenError> {
@@ -515,6 +548,8 @@ impl<'m> FuncLowerer<'m> {
     fn inst(&mut self, b: &mut FunctionBuilder, block: usize, n: usize, inst: &Inst) -> Result<(), CodegenError> {
         let loc = Self::location(block, Some(n));
         let c = &inst.catches;
+        // A check the value ranges rule out is left out.
+        let needed = !self.facts.cannot_fail(block, n);
         let flags = MemFlagsData::trusted();
         let result: Option<(ir::Value, bool)> = match &inst.kind {
             InstKind::Fuel(amount) => {
@@ -536,8 +571,10 @@ impl<'m> FuncLowerer<'m> {
             InstKind::Event(e) => Some((b.ins().iconst(I64, i64::from(e.0)), false)),
             InstKind::Unary { op: UnaryOp::Neg, arg } => {
                 let x = self.val(*arg)?;
-                let min = b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
-                self.check(b, min, ExcKind::Overflow, c, loc)?;
+                if needed {
+                    let min = b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                    self.check(b, min, ExcKind::Overflow, c, loc)?;
+                }
                 Some((b.ins().ineg(x), false))
             }
             InstKind::Unary { op: UnaryOp::Not, arg } => {
@@ -548,11 +585,7 @@ impl<'m> FuncLowerer<'m> {
                     Some((b.ins().bnot(x), false))
                 }
             }
-            InstKind::Binary { op, lhs, rhs } => {
-                let (x, y) = (self.val(*lhs)?, self.val(*rhs)?);
-                let bools = self.bool_of(*lhs) && self.bool_of(*rhs);
-                Some(self.binary(b, *op, x, y, bools, c, loc)?)
-            }
+            InstKind::Binary { op, lhs, rhs } => Some(self.binary(b, *op, *lhs, *rhs, needed, c, loc)?),
             InstKind::Icmp { cond, lhs, rhs } => {
                 let (x, y) = (self.val(*lhs)?, self.val(*rhs)?);
                 let cc = match cond {
@@ -568,16 +601,20 @@ impl<'m> FuncLowerer<'m> {
             }
             InstKind::CheckNonZero(v) => {
                 let x = self.val(*v)?;
-                let zero = b.ins().icmp_imm_s(IntCC::Equal, x, 0);
-                self.check(b, zero, ExcKind::DivideByZero, c, loc)?;
+                if needed {
+                    let zero = b.ins().icmp_imm_s(IntCC::Equal, x, 0);
+                    self.check(b, zero, ExcKind::DivideByZero, c, loc)?;
+                }
                 Some((x, false))
             }
             InstKind::CheckBounds { value, root } => {
                 let x = self.val(*value)?;
-                let len = self.length(b, *root)?;
-                // Unsigned: a negative index is out of bounds too.
-                let out = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, x, len);
-                self.check(b, out, ExcKind::OutOfBounds, c, loc)?;
+                if needed {
+                    let len = self.length(b, *root)?;
+                    // Unsigned: a negative index is out of bounds too.
+                    let out = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, x, len);
+                    self.check(b, out, ExcKind::OutOfBounds, c, loc)?;
+                }
                 Some((x, false))
             }
             InstKind::CheckRange { value, attr } => {
@@ -586,10 +623,12 @@ impl<'m> FuncLowerer<'m> {
                     .module
                     .attr(*attr)
                     .ok_or_else(|| err("C0002", "unknown attribute"))?;
-                if let Some((lo, hi)) = def.range {
-                    let below = b.ins().icmp_imm_s(IntCC::SignedLessThan, x, lo);
-                    let above = b.ins().icmp_imm_s(IntCC::SignedGreaterThan, x, hi);
-                    let out = b.ins().bor(below, above);
+                if let Some((lo, hi)) = def.range.filter(|_| needed) {
+                    // The verifier rejects empty ranges.
+                    if lo > hi {
+                        return Err(err("C0002", "an empty attribute range: not a verified module"));
+                    }
+                    let out = outside(b, x, lo, hi);
                     self.check(b, out, ExcKind::RangeError, c, loc)?;
                 }
                 Some((x, false))
@@ -737,28 +776,37 @@ impl<'m> FuncLowerer<'m> {
         &mut self,
         b: &mut FunctionBuilder,
         op: BinaryOp,
-        x: ir::Value,
-        y: ir::Value,
-        bools: bool,
+        lhs: tal_ir::ValueId,
+        rhs: tal_ir::ValueId,
+        needed: bool,
         c: &[Catch],
         loc: i64,
     ) -> Result<(ir::Value, bool), CodegenError> {
+        let (x, y) = (self.val(lhs)?, self.val(rhs)?);
+        let bools = self.bool_of(lhs) && self.bool_of(rhs);
         Ok(match op {
             BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul => {
-                let (r, of) = match op {
-                    BinaryOp::Add => b.ins().sadd_overflow(x, y),
-                    BinaryOp::Sub => b.ins().ssub_overflow(x, y),
-                    _ => b.ins().smul_overflow(x, y),
-                };
-                self.check(b, of, ExcKind::Overflow, c, loc)?;
+                let (r, of) = self.checked_arith(b, op, lhs, rhs, x, y, needed);
+                match of {
+                    Guard::Never => {}
+                    Guard::If(of) => self.check(b, of, ExcKind::Overflow, c, loc)?,
+                    Guard::Outside { v, lo, hi } => {
+                        // A 32-bit value times such a factor fits.
+                        let low = b.ins().ireduce(ir::types::I32, v);
+                        let low = b.ins().sextend(I64, low);
+                        let wide = b.ins().icmp(IntCC::NotEqual, low, v);
+                        self.check_rarely(b, wide, |b| outside(b, v, lo, hi), ExcKind::Overflow, c, loc)?;
+                    }
+                }
                 (r, false)
             }
             BinaryOp::Div | BinaryOp::Rem => {
-                // The divisor is proven non-zero; MIN / -1 does not fit.
-                let min = b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
-                let neg1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
-                let of = b.ins().band(min, neg1);
-                self.check(b, of, ExcKind::Overflow, c, loc)?;
+                if needed {
+                    // The divisor is proven non-zero; MIN / -1 does not fit.
+                    let neg1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                    let min = |b: &mut FunctionBuilder| b.ins().icmp_imm_s(IntCC::Equal, x, i64::MIN);
+                    self.check_rarely(b, neg1, min, ExcKind::Overflow, c, loc)?;
+                }
                 let r = if op == BinaryOp::Div {
                     b.ins().sdiv(x, y)
                 } else {
@@ -766,23 +814,99 @@ impl<'m> FuncLowerer<'m> {
                 };
                 (r, false)
             }
-            BinaryOp::Shl | BinaryOp::Shr => {
+            BinaryOp::Shl => {
                 let bad_amount = b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, y, 63);
                 self.check(b, bad_amount, ExcKind::Overflow, c, loc)?;
-                if op == BinaryOp::Shl {
-                    let r = b.ins().ishl(x, y);
-                    let back = b.ins().sshr(r, y);
-                    let lost = b.ins().icmp(IntCC::NotEqual, back, x);
-                    self.check(b, lost, ExcKind::Overflow, c, loc)?;
-                    (r, false)
-                } else {
-                    (b.ins().sshr(x, y), false)
+                let r = b.ins().ishl(x, y);
+                let back = b.ins().sshr(r, y);
+                let lost = b.ins().icmp(IntCC::NotEqual, back, x);
+                self.check(b, lost, ExcKind::Overflow, c, loc)?;
+                (r, false)
+            }
+            BinaryOp::Shr => {
+                if needed {
+                    let bad_amount = b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, y, 63);
+                    self.check(b, bad_amount, ExcKind::Overflow, c, loc)?;
                 }
+                (b.ins().sshr(x, y), false)
             }
             BinaryOp::And => (b.ins().band(x, y), bools),
             BinaryOp::Or => (b.ins().bor(x, y), bools),
             BinaryOp::Xor => (b.ins().bxor(x, y), bools),
         })
+    }
+
+    /// `x op y` (wrapping) and when it overflowed.
+    ///
+    /// Cranelift's `s*_overflow` branch on a `seto` byte (`seto; test; jne`),
+    /// and `smul_overflow` is the one-operand `imul` through `rdx:rax`.
+    /// Knowing the sign of one operand makes the overflow of `+` and `-` a
+    /// comparison instead, which Cranelift fuses with the branch (`cmp; jcc`);
+    /// a constant factor is an immediate and bounds the other factor.
+    #[allow(clippy::too_many_arguments)]
+    fn checked_arith(
+        &self,
+        b: &mut FunctionBuilder,
+        op: BinaryOp,
+        lhs: tal_ir::ValueId,
+        rhs: tal_ir::ValueId,
+        x: ir::Value,
+        y: ir::Value,
+        needed: bool,
+    ) -> (ir::Value, Guard) {
+        use IntCC::{SignedGreaterThan as Gt, SignedLessThan as Lt};
+        let (rx, ry) = (self.facts.range(lhs), self.facts.range(rhs));
+        let constant = |r: Range| (r.lo == r.hi).then_some(r.lo);
+        let factor = match (constant(rx), constant(ry)) {
+            (_, Some(k)) => Some((x, k)),
+            (k, None) => k.map(|k| (y, k)),
+        };
+        if let (BinaryOp::Mul, Some((v, k))) = (op, factor) {
+            let r = b.ins().imul_imm_s(v, k);
+            // `v * k` fits iff `lo <= v <= hi` (Rust's `/` rounds towards
+            // zero, which is inward on both sides).
+            let (lo, hi) = match k {
+                _ if !needed => return (r, Guard::Never),
+                0 => return (r, Guard::Never),
+                -1 => (-i64::MAX, i64::MAX),
+                k if k > 0 => (i64::MIN / k, i64::MAX / k),
+                k => (i64::MAX / k, i64::MIN / k),
+            };
+            return if k.unsigned_abs() <= 1 << 31 {
+                (r, Guard::Outside { v, lo, hi })
+            } else {
+                (r, Guard::If(outside(b, v, lo, hi)))
+            };
+        }
+        if !needed {
+            let r = match op {
+                BinaryOp::Add => b.ins().iadd(x, y),
+                BinaryOp::Sub => b.ins().isub(x, y),
+                _ => b.ins().imul(x, y),
+            };
+            return (r, Guard::Never);
+        }
+        // `x + y` with `y >= 0` overflowed iff the sum wrapped below `x`;
+        // with `y <= 0`, above it. `x - y` the other way round.
+        let sign = |r: Range| (r.lo >= 0).then_some(Lt).or((r.hi <= 0).then_some(Gt));
+        let (r, of) = match (op, sign(rx), sign(ry)) {
+            (BinaryOp::Add, _, Some(cc)) => {
+                let r = b.ins().iadd(x, y);
+                (r, b.ins().icmp(cc, r, x))
+            }
+            (BinaryOp::Add, Some(cc), None) => {
+                let r = b.ins().iadd(x, y);
+                (r, b.ins().icmp(cc, r, y))
+            }
+            (BinaryOp::Sub, _, Some(cc)) => {
+                let r = b.ins().isub(x, y);
+                (r, b.ins().icmp(cc.swap_args(), r, x))
+            }
+            (BinaryOp::Add, ..) => b.ins().sadd_overflow(x, y),
+            (BinaryOp::Sub, ..) => b.ins().ssub_overflow(x, y),
+            _ => b.ins().smul_overflow(x, y),
+        };
+        (r, Guard::If(of))
     }
 
     fn terminator(&mut self, b: &mut FunctionBuilder, block: usize, term: &Terminator) -> Result<(), CodegenError> {
@@ -813,6 +937,26 @@ impl<'m> FuncLowerer<'m> {
         }
         Ok(())
     }
+}
+
+/// When a checked operation overflows.
+enum Guard {
+    Never,
+    If(ir::Value),
+    /// Iff `v` is outside `lo..=hi`, `v` being multiplied by a factor of
+    /// at most `2^31` in magnitude.
+    Outside {
+        v: ir::Value,
+        lo: i64,
+        hi: i64,
+    },
+}
+
+/// Whether `x` is outside `lo..=hi` (`lo <= hi`), with one comparison.
+fn outside(b: &mut FunctionBuilder, x: ir::Value, lo: i64, hi: i64) -> ir::Value {
+    let shifted = b.ins().iadd_imm_s(x, lo.wrapping_neg());
+    b.ins()
+        .icmp_imm_u(IntCC::UnsignedGreaterThan, shifted, hi.wrapping_sub(lo))
 }
 
 /// Whether an instruction reaches a global.

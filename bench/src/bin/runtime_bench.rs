@@ -6,7 +6,7 @@
 //!   timed one by one: reading and checking the object, verifying its TAL,
 //!   the re-lowering check (lowering again, then writing and comparing the
 //!   object), and mapping and linking the code.
-//! - 100,000 load/unload cycles of the same object: resident memory and the
+//! - 100,000 `Host::load`/`Host::unload` cycles of the same object: resident memory and the
 //!   number of mappings before and after (after a warm-up of 1,000).
 //!
 //! Options: `--cycles N` for the second part (default 100,000).
@@ -24,12 +24,7 @@ const CALLS_SRC: &str = "extension calls;\nimport cpu;\nint r = 0;\n\
     handler void h(cap<cpu_qos> app, int e) on \"Error\" { r = twice(e); }\n";
 
 fn object(source: &str) -> Vec<u8> {
-    let module = popcorn_front::compile(source, &popcorn_front::Options::default())
-        .module
-        .expect("the extension compiles");
-    let options = codegen::Options::default();
-    let funcs = codegen::lower::lower_module(&module, options).expect("lowers");
-    codegen::object::write_object(&module, &funcs, options)
+    runtime::system::compile_object("bench.pop", source, false).expect("the extension compiles")
 }
 
 fn resident_kib() -> u64 {
@@ -130,8 +125,14 @@ fn main() {
     breakdown("PID extension (examples/pop/cpu_pid.pop)", &pid);
     breakdown("Calls between functions (4 functions, relocated)", &object(CALLS_SRC));
 
-    let config = verifier::Config::default();
-    let cycle = || drop(black_box(runtime::load::load(black_box(&pid), &config).expect("loads")));
+    // Through the host API: `Host::load` is `runtime::load` plus binding the
+    // extension to an application (data region, slot).
+    let mut host = runtime::system::host(runtime::HostConfig::default(), true).expect("host");
+    let app = host.create_app("a").expect("app");
+    let mut cycle = || {
+        let ext = host.load(app, black_box(&pid)).expect("loads");
+        assert!(host.unload(ext));
+    };
     for _ in 0..1000 {
         cycle();
     }
@@ -142,7 +143,7 @@ fn main() {
     }
     let elapsed = start.elapsed();
     let (rss1, maps1) = (resident_kib(), mappings());
-    println!("\n{cycles} load/unload cycles of the PID extension (after 1,000 warm-up cycles):\n");
+    println!("\n{cycles} `Host::load`/`Host::unload` cycles of the PID extension (after 1,000 warm-up cycles):\n");
     println!("| | before | after |\n|---|---:|---:|");
     println!("| resident memory (KiB) | {rss0} | {rss1} |");
     println!("| mappings (`/proc/self/maps` lines) | {maps0} | {maps1} |");
