@@ -8,6 +8,12 @@
 //! (capability class and rights, read-only attributes, ranges) so that a
 //! host never trusts a handle's number: a failed check ends the invocation
 //! with `HOST_ABORT` and says why.
+//!
+//! A helper never raises an exception the extension could catch, so
+//! compiled code does not test the status after a helper call (ABI 2). An
+//! abort is sticky instead: once the status is set, every helper returns 0
+//! without acting, the extension runs on (fuel still bounds it) until it
+//! returns, and the host reports the abort.
 
 use crate::host::{AppId, Change, EntryRef, ExtId, Host, NO_SITE, WriteOutcome};
 use stdlib::Rights;
@@ -113,21 +119,25 @@ fn resolve(frame: &Frame, host: &Host, cap: i64, attr: i64, right: Rights) -> Re
     Ok((class, index))
 }
 
-/// Splits a helper's context into its frame and host.
+/// Splits a helper's context into its frame and host; `None` once the
+/// invocation has been aborted (the helper must then do nothing).
 ///
 /// # Safety
 /// `ctx` is the context of a frame prepared by the host, in a running
 /// invocation, and the caller keeps both references only until it calls
 /// back into extension code.
-unsafe fn parts<'a>(ctx: *mut Ctx) -> (&'a mut Frame, &'a mut Host) {
+unsafe fn active<'a>(ctx: *mut Ctx) -> Option<(&'a mut Frame, &'a mut Host)> {
     let frame = ctx.cast::<Frame>();
     // SAFETY: see the contract; the frame is not part of the host.
-    unsafe { (&mut *frame, &mut *(*frame).host) }
+    let (frame, host) = unsafe { (&mut *frame, &mut *(*frame).host) };
+    (frame.ctx.status == status::OK).then_some((frame, host))
 }
 
 unsafe extern "C" fn get_attribute(ctx: *mut Ctx, cap: i64, attr: i64, _: i64) -> i64 {
     // SAFETY: called by compiled code with its invocation's context.
-    let (frame, host) = unsafe { parts(ctx) };
+    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+        return 0;
+    };
     match resolve(frame, host, cap, attr, Rights::READ) {
         Ok((class, index)) => host.apps[frame.app].values[class][index],
         Err(why) => abort(frame, host, format!("get_attribute: {why}")),
@@ -136,7 +146,9 @@ unsafe extern "C" fn get_attribute(ctx: *mut Ctx, cap: i64, attr: i64, _: i64) -
 
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i64) -> i64 {
     // SAFETY: called by compiled code with its invocation's context.
-    let (frame, host) = unsafe { parts(ctx) };
+    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+        return 0;
+    };
     let (class, index) = match resolve(frame, host, cap, attr, Rights::WRITE) {
         Ok(found) => found,
         Err(why) => return abort(frame, host, format!("set_attribute: {why}")),
@@ -156,11 +168,15 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
     if let Some((lo, hi)) = def.range
         && !(lo..=hi).contains(&value)
     {
-        // What `check.range` raises: the extension may catch it.
-        frame.ctx.status = status::RANGE_ERROR;
-        return 0;
+        // Verified code passes `check.range` (a catchable `RangeError`)
+        // before it gets here.
+        let why = format!(
+            "set_attribute: {value} is outside the range {lo}..={hi} of `{}`",
+            host.attribute_name(class, index as u32)
+        );
+        return abort(frame, host, why);
     }
-    let by = host.entry_name(EntryRef::new(frame.ext, frame.entry));
+    let by = EntryRef::new(frame.ext, frame.entry);
     let app = frame.app;
     let outcome = match host.guards.get(&(class, index as u32)).copied() {
         None => WriteOutcome::Written { applied: None },
@@ -188,11 +204,10 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
         WriteOutcome::Blocked => a.blocked = true,
         WriteOutcome::GuardTrapped(_) => {}
     }
-    let c = &host.classes[class];
     host.changes.push(Change {
         app: AppId(app as u32),
-        class: c.name.clone(),
-        attr: c.attrs[index].name.clone(),
+        class,
+        attr: index as u32,
         old,
         new: value,
         by,
@@ -203,7 +218,9 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
 
 unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
     // SAFETY: called by compiled code with its invocation's context.
-    let (frame, host) = unsafe { parts(ctx) };
+    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+        return 0;
+    };
     let Some(ext) = host.ext(frame.ext) else {
         return abort(frame, host, "raise_event: the extension is not loaded".into());
     };
@@ -220,13 +237,17 @@ unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) 
 
 unsafe extern "C" fn now_us(ctx: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     // SAFETY: called by compiled code with its invocation's context.
-    let (_, host) = unsafe { parts(ctx) };
+    let Some((_, host)) = (unsafe { active(ctx) }) else {
+        return 0;
+    };
     host.now_us()
 }
 
 unsafe extern "C" fn block(ctx: *mut Ctx, cap: i64, _: i64, _: i64) -> i64 {
     // SAFETY: called by compiled code with its invocation's context.
-    let (frame, host) = unsafe { parts(ctx) };
+    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+        return 0;
+    };
     let granted = host.ext(frame.ext).is_some_and(|e| e.rights.contains(Rights::GUARD));
     let class_ok = usize::try_from(cap - 1).is_ok_and(|c| c < host.classes.len());
     if !granted || !class_ok {
@@ -302,9 +323,29 @@ mod tests {
             let why = why.unwrap();
             assert!(why.contains(expected), "{why}");
         }
-        // Out of range is the exception the language defines, not an abort.
-        let (_, st, _) = call(&mut host, ext, 1, [1, TIMESLICE, 2_000_000]);
-        assert_eq!(st, status::RANGE_ERROR);
+        let (_, st, why) = call(&mut host, ext, 1, [1, TIMESLICE, 2_000_000]);
+        assert_eq!(st, status::HOST_ABORT);
+        assert!(why.unwrap().contains("outside the range"));
+    }
+
+    #[test]
+    fn after_an_abort_every_helper_refuses_to_act() {
+        let (mut host, ext) = host_with_pid();
+        let mut frame = Frame::empty();
+        frame.reset(&mut host, ext, 0, 0, 1_000, std::ptr::null_mut());
+        let ctx = &raw mut frame.ctx;
+        // SAFETY: the frame is prepared for this host and extension.
+        unsafe {
+            HELPER_TABLE[0](ctx, 9, TARGET_CPU, 0);
+            assert_eq!((*ctx).status, status::HOST_ABORT);
+            assert_eq!(HELPER_TABLE[0](ctx, 1, TARGET_CPU, 0), 0, "no read");
+            HELPER_TABLE[1](ctx, 1, TIMESLICE, 42);
+            HELPER_TABLE[2](ctx, 0, 1, 0);
+        }
+        let app = host.app_by_name("a").unwrap();
+        assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 0, "no write");
+        assert!(host.take_changes().is_empty());
+        assert!(host.apps[0].queue.is_empty(), "no event");
     }
 
     #[test]

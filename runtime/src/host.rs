@@ -113,6 +113,11 @@ impl EntryRef {
             index: index as u32,
         }
     }
+
+    /// The extension the entry point belongs to.
+    pub fn ext(self) -> ExtId {
+        self.ext
+    }
 }
 
 /// Why an invocation did not return a value.
@@ -245,16 +250,19 @@ pub enum WriteOutcome {
     GuardTrapped(Trap),
 }
 
-/// One attribute write by an extension.
+/// One attribute write by an extension. Names are the host's to give
+/// ([`Host::attribute_name`], [`Host::entry_name`]), so that recording a
+/// write allocates nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Change {
     pub app: AppId,
-    pub class: String,
-    pub attr: String,
+    /// The host class and the attribute's position in it.
+    pub class: usize,
+    pub attr: u32,
     pub old: i64,
     pub new: i64,
-    /// The extension and entry point that wrote it.
-    pub by: String,
+    /// The entry point that wrote it.
+    pub by: EntryRef,
     pub outcome: WriteOutcome,
 }
 
@@ -976,7 +984,12 @@ impl Host {
         std::mem::take(&mut self.changes)
     }
 
-    /// `extension.entry`, for reports.
+    /// The name of host event `event` (as reports give it).
+    pub fn event_name(&self, event: usize) -> &str {
+        self.events.get(event).map_or("?", String::as_str)
+    }
+
+    /// `extension.entry`, for reports; `?` once unloaded.
     pub fn entry_name(&self, entry: EntryRef) -> String {
         match self.ext(entry.ext) {
             Some(e) => format!(

@@ -15,8 +15,7 @@ use crate::host::{AppId, Change, EntryCall, EntryRef, ExtId, Host, Trap};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TrapReport {
     pub app: AppId,
-    /// `extension.entry`.
-    pub entry: String,
+    pub entry: EntryRef,
     pub trap: Trap,
     /// The trap made the extension's aborts reach the quarantine limit.
     pub quarantined: bool,
@@ -26,7 +25,8 @@ pub struct TrapReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivery {
     pub app: AppId,
-    pub event: String,
+    /// The host event ([`Host::event_name`]).
+    pub event: usize,
     pub value: i64,
     /// Handlers it ran.
     pub handlers: usize,
@@ -48,32 +48,40 @@ impl Host {
     /// Runs one tick of the service manager.
     pub fn tick(&mut self) -> TickReport {
         let mut report = TickReport::default();
-        for app in self.apps().collect::<Vec<_>>() {
-            for ext in self.extensions(app).to_vec() {
-                for (entry, _) in self.entries_of(ext, |c| matches!(c, EntryCall::Monitor)) {
-                    report.monitors_run += 1;
-                    self.run_reporting(app, ext, entry, None, &mut report);
+        for app in 0..self.apps.len() {
+            // Helpers cannot load or unload: the lists stay as they are.
+            for e in 0..self.apps[app].exts.len() {
+                let ext = self.apps[app].exts[e];
+                for i in 0..self.entry_count(ext) {
+                    if self.entry_is(ext, i, |c| matches!(c, EntryCall::Monitor)) {
+                        report.monitors_run += 1;
+                        self.run_reporting(app, EntryRef::new(ext, i), None, &mut report);
+                    }
                 }
             }
         }
         let budget = self.config.max_deliveries_per_tick;
-        for app in self.apps().collect::<Vec<_>>() {
-            while let Some((event, value)) = self.apps[app.0 as usize].queue.pop_front() {
+        for app in 0..self.apps.len() {
+            while let Some((event, value)) = self.apps[app].queue.pop_front() {
                 let mut handlers = 0;
-                for ext in self.extensions(app).to_vec() {
-                    for (entry, _) in self.entries_of(ext, |c| matches!(c, EntryCall::Handler(e) if *e == event)) {
+                for e in 0..self.apps[app].exts.len() {
+                    let ext = self.apps[app].exts[e];
+                    for i in 0..self.entry_count(ext) {
+                        if !self.entry_is(ext, i, |c| matches!(c, EntryCall::Handler(h) if *h == event)) {
+                            continue;
+                        }
                         if report.handlers_run >= budget {
                             report.dropped_events += 1;
                             continue;
                         }
                         report.handlers_run += 1;
                         handlers += 1;
-                        self.run_reporting(app, ext, entry, Some(value), &mut report);
+                        self.run_reporting(app, EntryRef::new(ext, i), Some(value), &mut report);
                     }
                 }
                 report.deliveries.push(Delivery {
-                    app,
-                    event: self.events[event].clone(),
+                    app: AppId(app as u32),
+                    event,
                     value,
                     handlers,
                 });
@@ -83,26 +91,23 @@ impl Host {
         report
     }
 
-    fn entries_of(&self, ext: ExtId, wanted: impl Fn(&EntryCall) -> bool) -> Vec<(EntryRef, String)> {
-        let Some(e) = self.ext(ext) else { return Vec::new() };
-        let calls: Vec<bool> = e.entries.iter().map(|entry| wanted(&entry.call)).collect();
-        self.entries(ext)
-            .into_iter()
-            .zip(calls)
-            .filter_map(|(entry, keep)| keep.then_some(entry))
-            .collect()
+    fn entry_count(&self, ext: ExtId) -> usize {
+        self.ext(ext).map_or(0, |e| e.entries.len())
     }
 
-    fn run_reporting(&mut self, app: AppId, ext: ExtId, entry: EntryRef, value: Option<i64>, report: &mut TickReport) {
-        if self.quarantined(ext) {
-            return;
-        }
-        if let Err(trap) = self.invoke(entry, value) {
+    fn entry_is(&self, ext: ExtId, index: usize, kind: impl Fn(&EntryCall) -> bool) -> bool {
+        self.ext(ext).is_some_and(|e| kind(&e.entries[index].call))
+    }
+
+    fn run_reporting(&mut self, app: usize, entry: EntryRef, value: Option<i64>, report: &mut TickReport) {
+        if let Err(trap) = self.invoke(entry, value)
+            && trap.kind != crate::TrapKind::Quarantined
+        {
             report.traps.push(TrapReport {
-                app,
-                entry: self.entry_name(entry),
+                app: AppId(app as u32),
+                entry,
                 trap,
-                quarantined: self.quarantined(ext),
+                quarantined: self.quarantined(entry.ext()),
             });
         }
     }

@@ -24,13 +24,16 @@
 //! - **A drain is repeated every tick** while the invocation still runs:
 //!   compiled code updates fuel with a plain load, subtract and store, and
 //!   a drain that lands between its load and store is overwritten once.
+//!   (The watchdog does not spin to make a drain hold: at real-time
+//!   priority it could keep the invoker off its CPU.)
 //! - **Time is the CPU time of the invoking thread** (the host is not
 //!   `Send`: every invocation runs on the thread that created it), read from
 //!   that thread's CPU clock, so being preempted never counts against an
 //!   extension, as in the kernel, where extensions run without preemption.
 //!   The watchdog drains invocation `n` once the thread has run for the
 //!   budget since the first tick that saw `n`: never early, and at most the
-//!   budget plus two ticks of CPU time after its start.
+//!   budget plus two ticks of CPU time after its start (plus the time the
+//!   watchdog itself waits for a CPU).
 //! - **Idle, the thread parks**, after [`IDLE_TICKS`] ticks without an
 //!   invocation: it stores `parked`, fences, and parks only if `running` is
 //!   still 0; an invocation stores `running`, fences, and unparks the

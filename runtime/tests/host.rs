@@ -77,7 +77,7 @@ fn pid_matches_the_reference_on_a_recorded_trace() {
         assert_eq!(report.handlers_run, 1);
         assert_eq!(report.changes.len(), 1);
         assert_eq!(report.changes[0].new, expected);
-        assert_eq!(report.changes[0].by, "cpu_pid.cpu_pid");
+        assert_eq!(host.entry_name(report.changes[0].by), "cpu_pid.cpu_pid");
     }
     let data = host.data(ext).unwrap();
     assert_eq!(data[host.global_offset(ext, "u_prev").unwrap()], reference.u_prev);
@@ -237,9 +237,9 @@ fn an_exception_handler_receives_aborts_and_the_default_handler_counts_them() {
     let ext = host.load(app, &object(source, false)).unwrap();
     let report = host.tick();
     assert_eq!(report.traps.len(), 1);
-    assert_eq!(report.traps[0].entry, "recovering.m");
+    assert_eq!(host.entry_name(report.traps[0].entry), "recovering.m");
     assert_eq!(report.deliveries.len(), 1);
-    assert_eq!(report.deliveries[0].event, "Exception");
+    assert_eq!(host.event_name(report.deliveries[0].event), "Exception");
     assert_eq!(report.deliveries[0].handlers, 1);
     let divide_by_zero = stdlib::abi::status::DIVIDE_BY_ZERO as i64;
     assert_eq!(

@@ -174,7 +174,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         if args.json {
             println!("{}", tick_json(&host, tick, &report, &mut sources));
         } else {
-            print_tick(tick, &report, &mut sources);
+            print_tick(&host, tick, &report, &mut sources);
         }
     }
     if !args.json {
@@ -192,15 +192,14 @@ fn outcome_text(o: &WriteOutcome) -> String {
     }
 }
 
-fn print_tick(tick: u64, report: &TickReport, sources: &mut Sources) {
+fn print_tick(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources) {
     for c in &report.changes {
         println!(
-            "| {tick} | {}.{} | {} | {} | {} | {} |",
-            c.class,
-            c.attr,
+            "| {tick} | {} | {} | {} | {} | {} |",
+            host.attribute_name(c.class, c.attr),
             c.old,
             c.new,
-            c.by,
+            host.entry_name(c.by),
             outcome_text(&c.outcome)
         );
     }
@@ -208,7 +207,7 @@ fn print_tick(tick: u64, report: &TickReport, sources: &mut Sources) {
         let quarantined = if t.quarantined { "; quarantined" } else { "" };
         println!(
             "tick {tick}: {}: trap {}{}{quarantined}",
-            t.entry,
+            host.entry_name(t.entry),
             t.trap.kind,
             sources.located(&t.trap)
         );
@@ -249,10 +248,10 @@ fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources)
             };
             json!({
                 "app": host.app_name(c.app),
-                "attribute": format!("{}.{}", c.class, c.attr),
+                "attribute": host.attribute_name(c.class, c.attr),
                 "old": c.old,
                 "new": c.new,
-                "by": c.by,
+                "by": host.entry_name(c.by),
                 "outcome": outcome,
                 "applied": applied,
             })
@@ -266,7 +265,7 @@ fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources)
             let (line, column) = sources.line_column(&t.trap).unzip();
             json!({
                 "app": host.app_name(t.app),
-                "entry": t.entry,
+                "entry": host.entry_name(t.entry),
                 "kind": t.trap.kind.to_string(),
                 "function": site.map(|s| s.function.clone()),
                 "file": site.and_then(|s| s.file.clone()),
@@ -279,7 +278,7 @@ fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources)
     let events: Vec<_> = report
         .deliveries
         .iter()
-        .map(|d| json!({"app": host.app_name(d.app), "event": d.event, "value": d.value, "handlers": d.handlers}))
+        .map(|d| json!({"app": host.app_name(d.app), "event": host.event_name(d.event), "value": d.value, "handlers": d.handlers}))
         .collect();
     json!({
         "tick": tick,
