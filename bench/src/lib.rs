@@ -13,6 +13,8 @@
 //! function `i` calls work function `i + 1`, and the monitor calls the first
 //! few odd ones, so the call graph is acyclic with chains three frames deep.
 
+use rand::{RngExt, SeedableRng};
+use rand_xorshift::XorShiftRng;
 use tal_ir::{
     Arg, AttrDef, AttrRef, AttrType, BinaryOp, Block, BlockCall, BlockId, Callee, ClassDef, ClassId, Cond, ElemType,
     FuncId, FuncKind, Function, GlobalDef, GlobalId, GlobalInit, HelperArg, Inst, InstKind, Module, ObjType, ParamType,
@@ -83,7 +85,7 @@ pub fn generate(shape: Shape, target_insts: usize, seed: u64) -> Module {
         target_insts >= 64,
         "target_insts must be at least 64, got {target_insts}"
     );
-    let mut rng = Rng(seed ^ (shape as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut rng = Rng::seeded(seed ^ (shape as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
     let mut budgets = Vec::new();
     let mut rest = target_insts - monitor_size(MONITOR_CALLS);
     while rest > 0 {
@@ -191,25 +193,22 @@ fn inst(kind: InstKind) -> Inst {
     }
 }
 
-/// SplitMix64: tiny, deterministic, and good enough to pick instructions.
-struct Rng(u64);
+/// The generator's randomness: seeded, so the same seed builds the same
+/// module.
+struct Rng(XorShiftRng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    fn seeded(seed: u64) -> Rng {
+        Rng(XorShiftRng::seed_from_u64(seed))
     }
 
     /// Uniform in `lo..=hi`.
     fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo + 1) as u64) as usize
+        self.0.random_range(lo..=hi)
     }
 
     fn percent(&mut self, p: u64) -> bool {
-        self.next() % 100 < p
+        self.0.random_range(0..100) < p
     }
 }
 

@@ -1,8 +1,10 @@
 //! SafeX code generation: verified TAL to native code in an ELF object.
 //!
 //! - `lower`: TAL to Cranelift IR to machine code, one function at a time,
-//!   with fuel checks, a shared trap path per function and status checks
-//!   after every call (the ABI is `stdlib::abi`); `ranges` finds the checks
+//!   with fuel checks, a shared trap path per function and a test of the
+//!   status (returned in `rdx`) after every call of a module function (the
+//!   ABI is `stdlib::abi`; helpers only abort, and are not followed by
+//!   one); `ranges` finds the checks
 //!   that cannot fail.
 //! - `object`: the relocatable ELF file: `.text`, `.rodata`, `.safex.tal`
 //!   (the binary TAL), `.safex.meta`; and reading it back.

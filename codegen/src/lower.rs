@@ -8,23 +8,33 @@
 //! - **Checks** compare and branch: to the handler block of a matching
 //!   `catch` (with its arguments), else to the function's one trap block,
 //!   which stores the status and the location (function, block, instruction)
-//!   in the context and returns 0. A check that cannot fail, given the
+//!   in the context and returns 0 with the status in `rdx` — unless
+//!   `ctx.status` is already set, which can only be a helper's abort: that
+//!   is kept, location and all, and returned instead, so that no later
+//!   trap or `catch` can replace it. A check that cannot fail, given the
 //!   value ranges `ranges` computes, is left out. Checks are written as
 //!   comparisons Cranelift fuses with their branch where one exists: `+` and
 //!   `-` with an operand of known sign compare the result with the other
 //!   operand, a constant factor bounds the other factor (tested against 32
 //!   bits first, exactly on a cold path), `MIN / -1` tests the divisor first;
 //!   the rest use `s*_overflow`.
-//! - **Calls** (to functions of the module and to helpers through
-//!   `ctx.helpers`) are followed by a test of `ctx.status`: non-zero goes to
-//!   a matching `catch` (clearing the status) or returns at once, leaving the
-//!   status and the innermost location for the host.
+//! - **Calls** to functions of the module return `(value, status)` in
+//!   `rax` and `rdx` (entry points too; hosts read `ctx.status`). A
+//!   non-zero status goes to a matching `catch` (clearing `ctx.status`) or
+//!   returns at once with it, leaving `ctx.status` and the innermost
+//!   location for the host. `HOST_ABORT` matches no `catch`.
+//! - **Helper calls** (through `ctx.helpers`) are not followed by any test:
+//!   a helper raises nothing the extension could catch. One that ends the
+//!   invocation sets `HOST_ABORT`, after which every helper does nothing
+//!   and returns 0; the code runs on, fuel-bounded, until the entry point
+//!   returns or something traps (see the trap block above).
 //! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N, stores it back and
 //!   traps with `OUT_OF_FUEL` if the result is negative.
 //!
 //! The target is fixed (baseline x86-64, no CPU-specific extensions, frame
 //! pointers kept for kernel stack traces), not the host CPU, so that any
-//! machine re-lowers an object's TAL to the same bytes.
+//! machine re-lowers an object's TAL to the same bytes. Cranelift's own IR
+//! verifier runs in debug builds only ([`VERIFY_CLIF`]); it changes no byte.
 
 use crate::ranges::{Facts, Range};
 use crate::{CallReloc, CodegenError, CompiledFunction, Options};
@@ -46,14 +56,28 @@ use tal_ir::{
     Module, ObjType, ParamType, Place, Root, Terminator, Type, UnaryOp,
 };
 
-/// The instruction set every object is compiled for.
+/// Whether Cranelift verifies its own IR while lowering: in debug builds
+/// (tests), not in release builds, where it took 28 % of lowering time and
+/// so of loading (the loader re-lowers). It changes no output byte (a test
+/// lowers with it on and off), only whether a codegen bug is caught early.
+pub const VERIFY_CLIF: bool = cfg!(debug_assertions);
+
+/// The instruction set every object is compiled for, with Cranelift's IR
+/// verifier as [`VERIFY_CLIF`] says.
 pub fn target_isa() -> OwnedTargetIsa {
+    target_isa_with(VERIFY_CLIF)
+}
+
+/// The instruction set every object is compiled for, with Cranelift's IR
+/// verifier on or off. The one definition of the target.
+pub fn target_isa_with(verify_clif: bool) -> OwnedTargetIsa {
     let mut flags = settings::builder();
     for (name, value) in [
         ("opt_level", "speed"),
         ("preserve_frame_pointers", "true"),
         ("enable_probestack", "false"),
         ("unwind_info", "false"),
+        ("enable_verifier", if verify_clif { "true" } else { "false" }),
     ] {
         flags.set(name, value).expect("a Cranelift setting");
     }
@@ -75,7 +99,16 @@ fn err(code: &'static str, message: impl Into<String>) -> CodegenError {
 
 /// Lowers every function of a verified module.
 pub fn lower_module(module: &Module, options: Options) -> Result<Vec<CompiledFunction>, CodegenError> {
-    let isa = target_isa();
+    lower_module_with(module, options, VERIFY_CLIF)
+}
+
+/// [`lower_module`], with Cranelift's IR verifier on or off.
+pub fn lower_module_with(
+    module: &Module,
+    options: Options,
+    verify_clif: bool,
+) -> Result<Vec<CompiledFunction>, CodegenError> {
+    let isa = target_isa_with(verify_clif);
     let layout = Layout::new(module);
     let globals = GlobalLayout::new(module).ok_or_else(|| err("C0001", "the module's globals have no layout"))?;
     let mut builder_ctx = FunctionBuilderContext::new();
@@ -95,7 +128,8 @@ pub fn lower_module(module: &Module, options: Options) -> Result<Vec<CompiledFun
 }
 
 /// The Cranelift signature of a TAL function: the context, the value
-/// parameters, a pointer and a length per reference parameter; one `i64`.
+/// parameters, a pointer and a length per reference parameter; the value
+/// (`rax`) and the status (`rdx`, 0 unless it trapped).
 fn signature(func: &Function) -> Signature {
     let mut sig = Signature::new(CallConv::SystemV);
     sig.params.push(AbiParam::new(I64));
@@ -105,7 +139,7 @@ fn signature(func: &Function) -> Signature {
             sig.params.push(AbiParam::new(I64));
         }
     }
-    sig.returns.push(AbiParam::new(I64));
+    sig.returns.extend([AbiParam::new(I64); 2]);
     sig
 }
 
@@ -325,7 +359,8 @@ impl<'m> FuncLowerer<'m> {
     }
 
     /// The shared trap path (filled in by `finish`): stores status and
-    /// location, returns 0.
+    /// location, returns 0. A status already set is a helper's abort, which
+    /// it keeps (with no location).
     fn trap_block(&mut self, b: &mut FunctionBuilder) -> ir::Block {
         *self.trap_block.get_or_insert_with(|| {
             let t = b.create_block();
@@ -336,10 +371,12 @@ impl<'m> FuncLowerer<'m> {
         })
     }
 
-    /// Returns 0 with the status a callee set (filled in by `finish`).
+    /// Returns 0 with the status it is passed, which a callee returned or
+    /// a helper set (filled in by `finish`).
     fn return_block(&mut self, b: &mut FunctionBuilder) -> ir::Block {
         *self.return_block.get_or_insert_with(|| {
             let r = b.create_block();
+            b.append_block_param(r, I64);
             b.set_cold_block(r);
             r
         })
@@ -352,6 +389,14 @@ impl<'m> FuncLowerer<'m> {
             b.switch_to_block(t);
             let (kind, loc) = (b.block_params(t)[0], b.block_params(t)[1]);
             let ctx = self.ctx();
+            // After an abort the extension runs on until its entry point
+            // returns; a trap on the way must not replace the abort (nor
+            // could a `catch` in a caller then clear it): it returns it.
+            let st = b.ins().load(I64, flags, ctx, offset::STATUS);
+            let (keep, store) = (self.return_block(b), b.create_block());
+            b.set_cold_block(store);
+            b.ins().brif(st, keep, &[BlockArg::Value(st)], store, &[]);
+            b.switch_to_block(store);
             b.ins().store(flags, kind, ctx, offset::STATUS);
             let func = b.ins().iconst(ir::types::I32, i64::from(self.id.0));
             b.ins().store(flags, func, ctx, offset::TRAP_FUNC);
@@ -361,12 +406,13 @@ impl<'m> FuncLowerer<'m> {
             let inst = b.ins().ireduce(ir::types::I32, loc);
             b.ins().store(flags, inst, ctx, offset::TRAP_INST);
             let zero = b.ins().iconst(I64, 0);
-            b.ins().return_(&[zero]);
+            b.ins().return_(&[zero, kind]);
         }
         if let Some(r) = self.return_block {
             b.switch_to_block(r);
+            let st = b.block_params(r)[0];
             let zero = b.ins().iconst(I64, 0);
-            b.ins().return_(&[zero]);
+            b.ins().return_(&[zero, st]);
         }
     }
 
@@ -427,11 +473,11 @@ impl<'m> FuncLowerer<'m> {
         Ok(())
     }
 
-    /// After a call: a set status goes to a matching catch (cleared) or
-    /// returns; otherwise execution continues in a new block.
-    fn after_call(&mut self, b: &mut FunctionBuilder, catches: &[Catch]) -> Result<(), CodegenError> {
+    /// After a call that returned status `st`: a non-zero status goes to a
+    /// matching catch (clearing `ctx.status`) or returns it; otherwise
+    /// execution continues in a new block.
+    fn after_call(&mut self, b: &mut FunctionBuilder, st: ir::Value, catches: &[Catch]) -> Result<(), CodegenError> {
         let ctx = self.ctx();
-        let st = b.ins().load(I64, MemFlagsData::trusted(), ctx, offset::STATUS);
         let cont = b.create_block();
         let dispatch = b.create_block();
         b.ins().brif(st, dispatch, &[], cont, &[]);
@@ -453,7 +499,7 @@ impl<'m> FuncLowerer<'m> {
             b.switch_to_block(next);
         }
         let ret = self.return_block(b);
-        b.ins().jump(ret, &[]);
+        b.ins().jump(ret, &[BlockArg::Value(st)]);
         b.switch_to_block(cont);
         Ok(())
     }
@@ -696,8 +742,8 @@ impl<'m> FuncLowerer<'m> {
                     patchable: false,
                 });
                 let call = b.ins().call(fref, &cargs);
-                let r = b.inst_results(call)[0];
-                self.after_call(b, c)?;
+                let (r, st) = (b.inst_results(call)[0], b.inst_results(call)[1]);
+                self.after_call(b, st, c)?;
                 result.then_some((r, target.ret == Some(Type::Bool)))
             }
             InstKind::Helper { id, args, result } => {
@@ -722,7 +768,8 @@ impl<'m> FuncLowerer<'m> {
                 let sig = b.import_signature(helper_signature());
                 let call = b.ins().call_indirect(sig, fptr, &hargs);
                 let r = b.inst_results(call)[0];
-                self.after_call(b, c)?;
+                // No status test: a helper raises nothing the extension
+                // could catch, and an abort is sticky (`stdlib::abi`).
                 let is_bool = def.ret == stdlib::HelperRet::AttrValue && attr_is_bool;
                 result.then_some((r, is_bool))
             }
@@ -926,7 +973,8 @@ impl<'m> FuncLowerer<'m> {
                     Some(v) => self.val(*v)?,
                     None => b.ins().iconst(I64, 0),
                 };
-                b.ins().return_(&[r]);
+                let ok = b.ins().iconst(I64, 0);
+                b.ins().return_(&[r, ok]);
             }
             Terminator::Raise(kind) => {
                 let trap = self.trap_block(b);

@@ -61,6 +61,26 @@ fn generated_programs_lower() {
     }
 }
 
+#[test]
+fn cranelifts_ir_verifier_changes_no_byte() {
+    // Release builds lower without it (`VERIFY_CLIF`), tests with it.
+    let generated = (0..300).map(|seed| {
+        let program = popgen::sample(seed, popgen::GenConfig::default());
+        let module = popcorn_front::compile(&program.source, &popcorn_front::Options::default())
+            .module
+            .expect("accepted");
+        (format!("seed {seed}"), module)
+    });
+    for (name, module) in accepted_programs().into_iter().chain(generated) {
+        for options in [codegen::Options::default(), codegen::Options { no_fuel: true }] {
+            let on =
+                codegen::lower::lower_module_with(&module, options, true).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let off = codegen::lower::lower_module_with(&module, options, false).unwrap();
+            assert_eq!(on, off, "{name}: the verifier changed the code");
+        }
+    }
+}
+
 fn object_of(name: &str) -> (tal_ir::Module, Vec<u8>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let text = std::fs::read_to_string(root.join(name)).unwrap();

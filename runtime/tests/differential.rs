@@ -1,8 +1,12 @@
 //! Differential testing: generated programs give the same results, the
 //! same traps (kind and location), the same fuel left and the same memory,
-//! compiled and interpreted by the reference interpreter.
+//! compiled and interpreted by the reference interpreter. Some runs have a
+//! helper abort the invocation, which both run on from in the same way
+//! (ABI 2: helpers refuse to act after an abort; nothing tests the status
+//! after a helper call).
 
 use runtime::image::CodeImage;
+use std::sync::atomic::{AtomicU64, Ordering};
 use stdlib::abi::{Ctx, HelperFn, status};
 use tal_interp::{Host, HostError, Instance, TrapKind};
 
@@ -27,20 +31,46 @@ fn helper_result(id: u16, args: [i64; 3]) -> i64 {
     }
 }
 
+/// The helper calls that reached the host; the one at `abort_at` (counted
+/// from 0) aborts the invocation.
 #[derive(Default)]
 struct Log {
     calls: Vec<(u16, [i64; 3])>,
+    abort_at: Option<usize>,
+}
+
+impl Log {
+    fn new(abort_at: Option<usize>) -> Log {
+        Log {
+            calls: Vec::new(),
+            abort_at,
+        }
+    }
+
+    /// Records a call; whether it aborts.
+    fn record(&mut self, id: u16, args: [i64; 3]) -> bool {
+        self.calls.push((id, args));
+        self.abort_at == Some(self.calls.len() - 1)
+    }
 }
 
 impl Host for Log {
     fn call_helper(&mut self, id: u16, args: &[i64]) -> Result<Option<i64>, HostError> {
         let mut a = [0; 3];
         a[..args.len()].copy_from_slice(args);
-        self.calls.push((id, a));
+        if self.record(id, a) {
+            return Err(HostError::Abort(format!("call {} aborts", self.calls.len() - 1)));
+        }
         let def = stdlib::helper_by_id(id).expect("known helper");
         Ok((def.ret != stdlib::HelperRet::Unit).then(|| helper_result(id, a)))
     }
 }
+
+/// Compiled helper calls made after an abort (and refused): the code ran on.
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// The compiled code's `trap_func` before a run, left as is by an abort.
+const NO_SITE: u32 = u32::MAX;
 
 #[repr(C)]
 struct HostCtx {
@@ -51,12 +81,20 @@ struct HostCtx {
 macro_rules! helper {
     ($name:ident, $id:expr) => {
         unsafe extern "C" fn $name(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64 {
+            if unsafe { (*ctx).status } != status::OK {
+                // Sticky: after an abort every helper refuses to act.
+                REFUSED.fetch_add(1, Ordering::Relaxed);
+                return 0;
+            }
             let log = unsafe { &mut *(*(ctx as *mut HostCtx)).log };
             let args = [a0, a1, a2];
             let arity = stdlib::helper_by_id($id).unwrap().params.len();
             let mut logged = [0; 3];
             logged[..arity].copy_from_slice(&args[..arity]);
-            log.calls.push(($id, logged));
+            if log.record($id, logged) {
+                unsafe { (*ctx).status = status::HOST_ABORT };
+                return 0;
+            }
             helper_result($id, logged)
         }
     };
@@ -70,11 +108,13 @@ static HELPERS: [HelperFn; 5] = [h0, h1, h2, h3, h4];
 
 const CAP: i64 = 1;
 
-fn interpreted(inst: &mut Instance, func: tal_ir::FuncId, args: &[i64], fuel: i64) -> Outcome {
-    let mut log = Log::default();
+fn interpreted(inst: &mut Instance, func: tal_ir::FuncId, args: &[i64], fuel: i64, abort_at: Option<usize>) -> Outcome {
+    let mut log = Log::new(abort_at);
     let mut fuel_left = fuel;
     let (result, status, location) = match inst.invoke(&mut log, func, args, &mut fuel_left) {
         Ok(r) => (r, status::OK, None),
+        // Compiled code leaves the location of an abort unset.
+        Err(trap) if matches!(trap.kind, TrapKind::HostAbort(_)) => (None, status::HOST_ABORT, None),
         Err(trap) => {
             let status = match trap.kind {
                 TrapKind::Exception(k) => codegen::lower::status_of(k),
@@ -96,13 +136,20 @@ fn interpreted(inst: &mut Instance, func: tal_ir::FuncId, args: &[i64], fuel: i6
     }
 }
 
-fn compiled(image: &CodeImage, data: &mut [i64], func: usize, args: &[i64], fuel: i64) -> Outcome {
-    let mut log = Log::default();
+fn compiled(
+    image: &CodeImage,
+    data: &mut [i64],
+    func: usize,
+    args: &[i64],
+    fuel: i64,
+    abort_at: Option<usize>,
+) -> Outcome {
+    let mut log = Log::new(abort_at);
     let mut hc = HostCtx {
         ctx: Ctx {
             fuel,
             status: 0,
-            trap_func: 0,
+            trap_func: NO_SITE,
             trap_block: 0,
             trap_inst: 0,
             _reserved: 0,
@@ -114,10 +161,12 @@ fn compiled(image: &CodeImage, data: &mut [i64], func: usize, args: &[i64], fuel
     let r = unsafe { image.call(func, &mut hc.ctx, args) }.expect("entry point");
     let ctx = &hc.ctx;
     let trapped = ctx.status != status::OK;
+    let location = (ctx.trap_func, ctx.trap_block, ctx.trap_inst);
     Outcome {
         result: (!trapped).then_some(r),
         status: ctx.status,
-        location: trapped.then_some((ctx.trap_func, ctx.trap_block, ctx.trap_inst)),
+        // An abort keeps the location unset, whatever trapped after it.
+        location: (trapped && location != (NO_SITE, 0, 0)).then_some(location),
         fuel_left: ctx.fuel,
         calls: log.calls,
         data: data.to_vec(),
@@ -125,15 +174,21 @@ fn compiled(image: &CodeImage, data: &mut [i64], func: usize, args: &[i64], fuel
 }
 
 /// Runs the program's entry points a few rounds (globals persist) with a
-/// fuel budget, both ways, and compares every outcome.
-fn check(source: &str, fuel: i64, statuses: &mut [u64; 8]) -> Result<(), String> {
+/// fuel budget, both ways, and compares every outcome. With `abort_at`,
+/// that helper call of each invocation aborts it.
+fn check(source: &str, fuel: i64, abort_at: Option<usize>, statuses: &mut [u64; 8]) -> Result<(), String> {
     let module = popcorn_front::compile(source, &popcorn_front::Options::default())
         .module
         .ok_or("rejected")?;
-    check_module(module, fuel, statuses)
+    check_module(module, fuel, abort_at, statuses)
 }
 
-fn check_module(module: tal_ir::Module, fuel: i64, statuses: &mut [u64; 8]) -> Result<(), String> {
+fn check_module(
+    module: tal_ir::Module,
+    fuel: i64,
+    abort_at: Option<usize>,
+    statuses: &mut [u64; 8],
+) -> Result<(), String> {
     verifier::verify(&module, &verifier::Config::default()).map_err(|e| format!("{e:?}"))?;
     let funcs = codegen::lower::lower_module(&module, codegen::Options::default()).map_err(|e| e.to_string())?;
     let object = codegen::object::write_object(&module, &funcs, codegen::Options::default());
@@ -151,8 +206,8 @@ fn check_module(module: tal_ir::Module, fuel: i64, statuses: &mut [u64; 8]) -> R
                 tal_ir::FuncKind::Handler { .. } => vec![CAP, 17 * round - 5],
                 _ => continue,
             };
-            let want = interpreted(&mut interp, tal_ir::FuncId(index as u32), &args, fuel);
-            let got = compiled(&image, &mut data, index, &args, fuel);
+            let want = interpreted(&mut interp, tal_ir::FuncId(index as u32), &args, fuel, abort_at);
+            let got = compiled(&image, &mut data, index, &args, fuel, abort_at);
             if want != got {
                 return Err(format!(
                     "round {round}, `{}`:\n interpreted {want:?}\n compiled    {got:?}",
@@ -177,7 +232,9 @@ fn generated_programs_agree_compiled_and_interpreted() {
         let program = popgen::sample(seed, popgen::GenConfig::default());
         // Vary the budget so that fuel runs out at many different points.
         let fuel = [200, 1_000, 5_000, 100_000][(seed % 4) as usize];
-        if let Err(why) = check(&program.source, fuel, &mut statuses) {
+        // One program in five has a helper call abort each invocation.
+        let abort_at = (seed % 5 == 2).then_some((seed / 5 % 3) as usize);
+        if let Err(why) = check(&program.source, fuel, abort_at, &mut statuses) {
             failures.push(format!("seed {seed}: {why}\n{}", program.source));
             if failures.len() >= 3 {
                 break;
@@ -187,9 +244,11 @@ fn generated_programs_agree_compiled_and_interpreted() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     // The comparison means something only if runs end every way: normally,
     // by each exception, and out of fuel.
-    let [ok, div, bounds, overflow, range, _, fuel, _] = statuses;
+    let [ok, div, bounds, overflow, range, _, fuel, abort] = statuses;
+    let refused = REFUSED.load(Ordering::Relaxed);
     eprintln!(
-        "outcomes: ok {ok}, DivideByZero {div}, OutOfBounds {bounds}, Overflow {overflow}, RangeError {range}, OutOfFuel {fuel}"
+        "outcomes: ok {ok}, DivideByZero {div}, OutOfBounds {bounds}, Overflow {overflow}, RangeError {range}, \
+         OutOfFuel {fuel}, HostAbort {abort} (helper calls refused after an abort: {refused})"
     );
     if cases >= 1000 {
         for (what, n) in [
@@ -199,9 +258,14 @@ fn generated_programs_agree_compiled_and_interpreted() {
             ("Overflow", overflow),
             ("RangeError", range),
             ("OutOfFuel", fuel),
+            ("HostAbort", abort),
         ] {
             assert!(n >= 10, "only {n} runs ended with {what}");
         }
+        assert!(
+            refused >= 10,
+            "aborted code rarely ran on to another helper call ({refused})"
+        );
     }
 }
 
@@ -214,13 +278,13 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
         for shape in bench::Shape::ALL {
             let module = bench::generate(shape, 1_000 + 150 * seed as usize, seed);
             let fuel = [300, 3_000, 1_000_000][(seed % 3) as usize];
-            if let Err(why) = check_module(module, fuel, &mut statuses) {
+            let abort_at = (seed % 4 == 1).then_some(seed as usize);
+            if let Err(why) = check_module(module, fuel, abort_at, &mut statuses) {
                 panic!("{} seed {seed}: {why}", shape.name());
             }
         }
     }
-    assert!(
-        statuses[status::OUT_OF_FUEL as usize] > 0,
-        "some runs end out of fuel: {statuses:?}"
-    );
+    for (what, s) in [("out of fuel", status::OUT_OF_FUEL), ("aborted", status::HOST_ABORT)] {
+        assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
+    }
 }

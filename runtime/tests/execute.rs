@@ -18,20 +18,35 @@ struct TestHost {
     attrs: std::collections::HashMap<i64, i64>,
     sets: Vec<(i64, i64)>,
     events: Vec<(i64, i64)>,
+    /// `get_attribute` ends the invocation (`HOST_ABORT`).
+    abort_reads: bool,
 }
 
-unsafe fn host<'a>(ctx: *mut Ctx) -> &'a mut TestHost {
-    unsafe { &mut *(*(ctx as *mut HostCtx)).host }
+/// The host behind `ctx`, or `None` once the invocation has been aborted:
+/// every helper then returns 0 at once (ABI 2).
+unsafe fn host<'a>(ctx: *mut Ctx) -> Option<&'a mut TestHost> {
+    unsafe { ((*ctx).status == status::OK).then(|| &mut *(*(ctx as *mut HostCtx)).host) }
 }
 unsafe extern "C" fn get_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, _: i64) -> i64 {
-    unsafe { host(ctx).attrs.get(&attr).copied().unwrap_or(0) }
+    match unsafe { host(ctx) } {
+        Some(h) if h.abort_reads => {
+            unsafe { (*ctx).status = status::HOST_ABORT };
+            0
+        }
+        Some(h) => h.attrs.get(&attr).copied().unwrap_or(0),
+        None => 0,
+    }
 }
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, value: i64) -> i64 {
-    unsafe { host(ctx).sets.push((attr, value)) };
+    if let Some(h) = unsafe { host(ctx) } {
+        h.sets.push((attr, value));
+    }
     0
 }
 unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
-    unsafe { host(ctx).events.push((event, value)) };
+    if let Some(h) = unsafe { host(ctx) } {
+        h.events.push((event, value));
+    }
     0
 }
 unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
@@ -70,7 +85,7 @@ impl Loaded {
             ctx: Ctx {
                 fuel,
                 status: 0,
-                trap_func: 0,
+                trap_func: u32::MAX,
                 trap_block: 0,
                 trap_inst: 0,
                 _reserved: 0,
@@ -163,4 +178,32 @@ fn exceptions_are_caught_or_reported_with_their_location() {
         ext.module.funcs[ctx.trap_func as usize].name, "div",
         "the innermost location is kept"
     );
+}
+
+#[test]
+fn a_helper_abort_is_sticky_through_later_traps_and_catches() {
+    // After the aborting read the monitor runs on: its store stays, the
+    // trap in `div` keeps the abort (status and unset location), so the
+    // caller's `handle` does not run and nothing clears the status; the
+    // helper calls on the way do nothing.
+    let src = "extension sticky;\nimport cpu;\nint r = 0;\nint div(int a, int b) { return a / b; }\n\
+               monitor void m(cap<cpu_qos> app) {\n    int t = get_attribute(app, \"target_cpu\");\n    r = 1;\n    \
+               raise_event(\"Error\", t);\n    try { r = div(1, 0); } handle DivideByZero { r = 2; }\n    \
+               raise_event(\"Error\", r);\n}\n";
+    let mut ext = load(src);
+    let mut host = TestHost::default();
+    let (_, ctx) = ext.run(&mut host, "m", &[1], 1000);
+    assert_eq!(
+        (ctx.status, ext.data[0], host.events.len()),
+        (status::OK, 2, 2),
+        "no abort: caught"
+    );
+    host.events.clear();
+    host.abort_reads = true;
+    ext.data[0] = 0;
+    let (_, ctx) = ext.run(&mut host, "m", &[1], 1000);
+    assert_eq!(ctx.status, status::HOST_ABORT);
+    assert_eq!(ctx.trap_func, u32::MAX, "an abort has no location, and keeps none");
+    assert_eq!(ext.data[0], 1, "ran on to the call, whose trap then ended it");
+    assert!(host.events.is_empty(), "helpers refuse after an abort");
 }

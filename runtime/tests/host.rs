@@ -2,9 +2,11 @@
 //! recorded trace, guards, events, exceptions and their handlers, fuel and
 //! the deadline, quarantine, counters, and capability isolation.
 
+use rand::{RngExt, SeedableRng};
+use rand_xorshift::XorShiftRng;
 use runtime::manager::TickReport;
 use runtime::{Host, HostConfig, TrapKind, WriteOutcome};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tal_ir::ExcKind;
 
 const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
@@ -40,13 +42,12 @@ impl ReferencePid {
 
 /// A recorded input trace: CPU time received per period, seeded.
 fn trace(ticks: usize) -> Vec<i64> {
-    let mut x: u64 = 0x5afe_0001;
+    let mut rng = XorShiftRng::seed_from_u64(0x5afe_0001);
     (0..ticks)
         .map(|t| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             // Received CPU around the 20 ms target, with a disturbance
             // between ticks 40 and 80.
-            let noise = (x >> 33) as i64 % 3_000 - 1_500;
+            let noise: i64 = rng.random_range(-1_500..1_500);
             let disturbance = if (40..80).contains(&t) { -6_000 } else { 0 };
             20_000 + noise + disturbance
         })
@@ -293,17 +294,29 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
     let huge = SPIN.replace("budget 90000000;", "budget 9000000000000000000;");
     let ext = host.load(app, &object(&huge, false)).unwrap();
     let entry = host.entry(ext, "m").unwrap();
+    // The budget is CPU time of the invoking thread: what it took is read
+    // from the same clock, so a loaded machine does not move the figures.
     for round in 0..3 {
-        let start = Instant::now();
+        let start = thread_cpu();
         let trap = host.invoke(entry, None).unwrap_err();
-        let took = start.elapsed();
+        let took = thread_cpu() - start;
         assert_eq!(trap.kind, TrapKind::Deadline, "round {round}");
         assert!(took >= budget, "never early: {took:?}");
-        // The contract is the budget plus 1 ms; a loaded CI machine may
-        // deschedule the watchdog, so the test allows a margin for that.
+        // The contract is the budget plus 1 ms (`host_bench` measures the
+        // spread); on a machine shared with other busy threads the watchdog
+        // can wait for a CPU, so the test asks for stopping on the order of
+        // the budget (the fuel would last for years), not for the figure.
         assert!(took < budget + Duration::from_millis(50), "round {round}: {took:?}");
     }
     assert_eq!(host.counters(ext).unwrap().deadlines, 3);
+}
+
+/// CPU time this thread has used.
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: a valid clock id and out-parameter.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
 #[test]
@@ -393,4 +406,33 @@ fn a_budget_above_the_hosts_limit_is_refused() {
     let app = host.create_app("a").unwrap();
     let err = host.load(app, &object(SPIN, false)).unwrap_err();
     assert_eq!(err.code, "L0102", "{err}");
+}
+
+#[test]
+fn now_us_reads_the_hosts_clock_and_handlers_chain_events_in_one_tick() {
+    // The monitor raises `Error` with the time; the handler writes it and
+    // raises `Error` again with 0, which the next handler run ignores.
+    let source = r#"
+        extension clock;
+        import cpu;
+        monitor void m(cap<cpu_qos> app) { raise_event("Error", now_us()); }
+        handler void h(cap<cpu_qos> app, int t) on "Error" {
+            if (t > 0) {
+                set_attribute(app, "timeslice_adjustment", t);
+                raise_event("Error", 0);
+            }
+        }
+    "#;
+    let mut host = host();
+    let app = host.create_app("a").unwrap();
+    host.load(app, &object(source, false)).unwrap();
+    host.set_clock_us(123_456);
+    let report = host.tick();
+    assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 123_456);
+    assert_eq!(
+        report.deliveries.iter().map(|d| d.value).collect::<Vec<_>>(),
+        [123_456, 0],
+        "both events delivered in the tick, in order"
+    );
+    assert_eq!(report.handlers_run, 2);
 }

@@ -4,17 +4,38 @@
 //!
 //! - An entry point is `extern "C" fn(ctx: *mut Ctx, args: i64...) -> i64`,
 //!   its arguments the TAL function's value parameters (capability handles
-//!   and event ids as their numbers, `bool` as 0/1).
+//!   and event ids as their numbers, `bool` as 0/1). The host reads how it
+//!   ended from `ctx.status` (and the trap location after it).
 //! - An internal function takes `ctx`, its value parameters, and for each
-//!   reference parameter a pointer and a length in elements.
+//!   reference parameter a pointer and a length in elements. Every
+//!   function, entry points included, returns two `i64`s: its value in
+//!   `rax` and its status in `rdx` (0 unless it trapped), so that a caller
+//!   in the module tests a register, not memory; a host calling an entry
+//!   point as above just ignores `rdx`.
 //! - Every helper is `extern "C" fn(ctx, a0: i64, a1: i64, a2: i64) -> i64`
 //!   at index `id` of the table `ctx.helpers`; unused arguments are 0. An
 //!   attribute immediate `#class.attr` is passed as `class << 32 | attr`.
 //! - A trap (failed check, uncaught exception, fuel exhausted) writes its
-//!   status and location into the context and returns; every call site
-//!   tests `status` after the call and returns at once if it is set (or
-//!   jumps to a matching `catch`, clearing it). So an abort unwinds with no
-//!   longjmp and no lock held. A helper reports an exception the same way.
+//!   status and location into the context and returns 0 with the status in
+//!   `rdx`. Every call of a function of the module tests the `rdx` it
+//!   returned: non-zero jumps to a matching `catch` (clearing
+//!   `ctx.status`) or returns at once with the same status. So a trap
+//!   unwinds with no longjmp and no lock held, and `ctx` keeps the status
+//!   and the innermost location for the host.
+//! - Helpers never raise an exception the extension could catch, and
+//!   compiled code does not test anything after a helper call. A helper
+//!   that must end the invocation (a host-detected impossibility) sets
+//!   `ctx.status` to `HOST_ABORT` and returns 0; from then on every helper
+//!   returns 0 at once without acting. The extension runs on (still bounded
+//!   by its fuel) until its entry point returns or until it traps: a trap
+//!   finds `ctx.status` set and leaves it, and the location, as they are,
+//!   returning `HOST_ABORT` in `rdx`, which no `catch` matches, so every
+//!   caller returns at once and nothing clears it. The host reports the
+//!   abort. What the extension wrote to its data region after the abort
+//!   stays written (as with any trap).
+//! - The host sets `status` to `OK` before it calls an entry point;
+//!   compiled code stores a status only into a context whose status is
+//!   `OK`, and clears only one a `catch` matched.
 //! - Fuel: each `fuel N` subtracts N from `ctx.fuel` and traps with
 //!   `OUT_OF_FUEL` if the result is negative. The host stores a counter of at
 //!   least 0 before a call (so the subtraction never overflows: N is at most
@@ -22,7 +43,11 @@
 //!   next fuel check.
 
 /// Version of this ABI, recorded in every object; loaders refuse others.
-pub const ABI_VERSION: u32 = 1;
+///
+/// 2: helpers only abort (stickily) and are not followed by a status
+/// test; traps keep a status already set; functions return their status
+/// in `rdx` as well as in `ctx.status`.
+pub const ABI_VERSION: u32 = 2;
 
 /// Byte offsets of the context's fields.
 pub mod offset {
@@ -45,7 +70,8 @@ pub mod status {
     pub const RANGE_ERROR: u64 = 4;
     pub const NULL_CAPABILITY: u64 = 5;
     pub const OUT_OF_FUEL: u64 = 6;
-    /// A helper ended the invocation (e.g. a host failure); not catchable.
+    /// A helper ended the invocation (e.g. a host failure); not catchable,
+    /// and sticky: once set, helpers do nothing and traps keep it.
     pub const HOST_ABORT: u64 = 7;
 }
 

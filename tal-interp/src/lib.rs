@@ -43,15 +43,23 @@
 //!   arguments as (region, first cell, length): the region is the data
 //!   region or the stack of slot areas. `helper` passes its arguments to
 //!   [`Host::call_helper`] as `i64`s, an attribute immediate as
-//!   [`attr_arg`]; a [`HostError::Exception`] is raised at the helper call
-//!   (catchable), a [`HostError::Abort`] ends the invocation.
+//!   [`attr_arg`]. A helper raises no exception; it may only abort
+//!   ([`HostError::Abort`]), and an abort is sticky, as the ABI
+//!   (`stdlib::abi`, version 2) has it for compiled code: the aborting
+//!   helper's result is 0, later helpers are not called and give 0, and the
+//!   invocation runs on until the invoked function returns or an exception
+//!   is raised that the raising instruction does not catch itself
+//!   (`OutOfFuel` included). It then ends with [`TrapKind::HostAbort`],
+//!   located at the aborting helper call, whatever ended it; what it wrote
+//!   to the data region meanwhile stays.
 //! - An instruction that raises kind K jumps to its `!catch(K -> …)` target,
 //!   with the arguments read before the instruction; without one, the
 //!   exception leaves the function (a `raise K` terminator always does), and
 //!   a `call` that receives it handles it the same way. An exception no
 //!   function catches reaches the caller of `invoke` as a [`Trap`] located
 //!   at the instruction where it was raised. `OutOfFuel`, host aborts and
-//!   stack overflows are never caught.
+//!   stack overflows are never caught; after an abort, only the raising
+//!   instruction's own clause catches.
 //!
 //! # Unverified modules
 //!
@@ -91,12 +99,11 @@ pub trait Host {
     fn call_helper(&mut self, id: u16, args: &[i64]) -> Result<Option<i64>, HostError>;
 }
 
-/// A failure the host reports for a helper call.
+/// A failure the host reports for a helper call. There is no exception a
+/// helper could raise: the extension cannot catch anything from the host.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HostError {
-    /// Raise this exception at the helper call (a guard's `RangeError`, say).
-    Exception(ExcKind),
-    /// End the invocation.
+    /// End the invocation (stickily: see the crate documentation).
     Abort(String),
 }
 
@@ -121,7 +128,7 @@ pub enum TrapKind {
     Exception(ExcKind),
     OutOfFuel,
     /// The host aborted a helper call, or returned nothing where the helper
-    /// has a result.
+    /// has a result. Located at that helper call.
     HostAbort(String),
     /// Calls nested deeper than [`MAX_CALL_DEPTH`], or frames larger than
     /// [`MAX_STACK_CELLS`].
@@ -264,6 +271,7 @@ impl Instance {
             fuel,
             steps: 0,
             paid: 0,
+            aborted: None,
         };
         let entry = machine
             .frame(func, args, vec![None; f.params.len()], 0)
@@ -487,6 +495,8 @@ struct Machine<'a> {
     /// Instructions executed (`fuel` excluded) and fuel charged so far.
     steps: u64,
     paid: u64,
+    /// How the invocation ends, once a helper has aborted it.
+    aborted: Option<Trap>,
 }
 
 impl<'a> Machine<'a> {
@@ -551,7 +561,10 @@ impl<'a> Machine<'a> {
                         let callee = frames.pop().expect("the frame just run");
                         self.stack.truncate(callee.slot_base);
                         let Some(caller) = frames.last_mut() else {
-                            return Ok(value);
+                            return match self.aborted.take() {
+                                Some(abort) => Err(abort),
+                                None => Ok(value),
+                            };
                         };
                         resume(caller, value)
                     }
@@ -567,7 +580,9 @@ impl<'a> Machine<'a> {
 
     /// Propagates `trap` from the innermost frame outwards: the first frame
     /// whose current instruction has a catch clause for it continues at the
-    /// clause's target; frames without one are left.
+    /// clause's target; frames without one are left. After an abort, only
+    /// the raising instruction's own clause applies (compiled code branches
+    /// there directly); otherwise the invocation ends with the abort.
     fn unwind(&mut self, frames: &mut Vec<Frame<'a>>, mut trap: Trap) -> Result<(), Trap> {
         while let Some(top) = frames.last_mut() {
             if let TrapKind::Exception(k) = trap.kind
@@ -577,6 +592,9 @@ impl<'a> Machine<'a> {
                     Ok(()) => return Ok(()),
                     Err(kind) => trap = top.trap(kind),
                 }
+            }
+            if let Some(abort) = self.aborted.take() {
+                return Err(abort);
             }
             let left = frames.pop().expect("the frame just looked at");
             self.stack.truncate(left.slot_base);
@@ -615,7 +633,7 @@ impl<'a> Machine<'a> {
         let result = self.exec(frame, &inst.kind)?;
         match (inst.kind.has_result(), result) {
             (true, Some(v)) => frame.define(v),
-            (true, None) => Err(TrapKind::HostAbort("the helper returned no value".into())),
+            (true, None) => Err(invalid("an instruction without its result")),
             (false, _) => Ok(()),
         }
     }
@@ -715,9 +733,13 @@ impl<'a> Machine<'a> {
                 (obj, ObjType::Array { .. }) => i64::try_from(obj.len).map_err(|_| invalid("an array too long"))?,
                 _ => return Err(invalid("`size` of a non-array")),
             },
-            InstKind::Helper { id, args, .. } => {
+            InstKind::Helper { id, args, result } => {
                 if stdlib::helper_by_id(*id).is_none() {
                     return Err(invalid("a helper id outside the helper table"));
+                }
+                if self.aborted.is_some() {
+                    // Every helper refuses to act once one has aborted.
+                    return Ok(Some(0));
                 }
                 let args = args
                     .iter()
@@ -726,10 +748,15 @@ impl<'a> Machine<'a> {
                         HelperArg::Attr(a) => Ok(attr_arg(*a)),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                return self.host.call_helper(*id, &args).map_err(|e| match e {
-                    HostError::Exception(k) => raise(k),
-                    HostError::Abort(why) => TrapKind::HostAbort(why),
-                });
+                let why = match self.host.call_helper(*id, &args) {
+                    Ok(Some(v)) => return Ok(Some(v)),
+                    Ok(None) if !*result => return Ok(None),
+                    Ok(None) => "the helper returned no value".to_string(),
+                    Err(HostError::Abort(why)) => why,
+                };
+                // Sticky: the invocation runs on, its helpers refusing.
+                self.aborted = Some(frame.trap(TrapKind::HostAbort(why)));
+                return Ok(Some(0));
             }
             InstKind::InlineAsm(_) => return Err(invalid("inline assembly")),
         };

@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use rand::{RngExt, SeedableRng};
+use rand_xorshift::XorShiftRng;
 use tal_interp::{Instance, Trap, TrapKind};
 use tal_ir::{BlockId, ExcKind, FuncId, Module};
 
@@ -122,21 +124,6 @@ fn bad_invocations_and_layouts() {
     assert!(Instance::new(parse(huge)).is_err());
 }
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 fn generated(seed: u64) -> Module {
     let program = popgen::sample(seed, popgen::GenConfig::default());
     let compiled = popcorn_front::compile(&program.source, &popcorn_front::Options::default());
@@ -168,13 +155,14 @@ fn corrupted_modules_never_panic() {
     ] {
         seeds.push(parse(text));
     }
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    // Seeded, so that failures replay.
+    let mut rng = XorShiftRng::seed_from_u64(0x9e37_79b9_7f4a_7c15);
     let mut ran = 0;
     for _ in 0..3_000 {
-        let mut bytes = tal_ir::binary::encode(&seeds[rng.below(seeds.len())]);
-        for _ in 0..1 + rng.below(3) {
-            let i = 8 + rng.below(bytes.len() - 8);
-            bytes[i] = rng.next() as u8;
+        let mut bytes = tal_ir::binary::encode(&seeds[rng.random_range(0..seeds.len())]);
+        for _ in 0..1 + rng.random_range(0..3) {
+            let i = 8 + rng.random_range(0..bytes.len() - 8);
+            bytes[i] = rng.random::<u64>() as u8;
         }
         let Ok(module) = tal_ir::binary::decode(&bytes) else {
             continue;

@@ -524,7 +524,7 @@ fn uncaught_exceptions_report_the_innermost_origin() {
 }
 
 #[test]
-fn host_exceptions_are_catchable_and_aborts_are_not() {
+fn helpers_raise_nothing_catchable_and_an_abort_ends_the_invocation() {
     let mut instance = load_tal_fuelled(CATCHES);
     let mut host = MockHost::default();
     assert_eq!(
@@ -534,18 +534,103 @@ fn host_exceptions_are_catchable_and_aborts_are_not() {
     );
     assert_eq!(run(&mut instance, &mut host, "set", &[APP, 3]), Ok(Some(0)));
     assert_eq!(host.sets, vec![(APP, 0, 3)]);
-    for k in [ExcKind::RangeError, ExcKind::Overflow, ExcKind::NullCapability] {
-        host.fail_set = Some(HostError::Exception(k));
-        assert_eq!(run(&mut instance, &mut host, "set", &[APP, 3]), Ok(Some(1)), "{k:?}");
-    }
+    // The helper's catch clauses never apply: an abort is not an exception.
     host.fail_set = Some(HostError::Abort("no".into()));
     let trap = run(&mut instance, &mut host, "set", &[APP, 3]).unwrap_err();
     assert_eq!((trap.kind, trap.inst), (TrapKind::HostAbort("no".into()), Some(2)));
-    // OutOfFuel reported by the host is not an exception either.
-    host.fail_set = Some(HostError::Exception(ExcKind::OutOfFuel));
-    let trap = run(&mut instance, &mut host, "set", &[APP, 3]).unwrap_err();
-    assert_eq!((trap.kind, trap.inst), (TrapKind::OutOfFuel, Some(2)));
     assert_eq!(host.sets.len(), 1);
+}
+
+const STICKY: &str = "module sticky
+class c {
+    a: i64 range(0, 5)
+}
+global @n: i64 = 0
+func @zero() -> i64 {
+block0:
+    fuel 0
+    v0 = iconst 0
+    v1 = check.nonzero v0
+    ret v1
+}
+func @id(i64) -> i64 {
+block0(v0: i64):
+    fuel 0
+    ret v0
+}
+func @after(cap<c, rw>, i64) -> i64 {
+block0(v0: cap<c, rw>, v1: i64):
+    fuel 0
+    v2 = check.range v1, #c.a
+    helper set_attribute(v0, #c.a, v2)
+    v3 = iconst 1
+    v4 = call @id(v3)
+    store @n, v4
+    helper set_attribute(v0, #c.a, v2)
+    v5 = iconst 0
+    v6 = check.nonzero v5 !catch(DivideByZero -> block1)
+    ret v6
+block1:
+    v7 = iconst 2
+    store @n, v7
+    v8 = call @zero() !catch(DivideByZero -> block2)
+    ret v8
+block2:
+    v9 = iconst 3
+    store @n, v9
+    ret v9
+}
+func @spin(cap<c, rw>) {
+block0(v0: cap<c, rw>):
+    fuel 0
+    v1 = iconst 1
+    v2 = check.range v1, #c.a
+    helper set_attribute(v0, #c.a, v2)
+    jump block1
+block1 loop(block1):
+    fuel 0
+    v3 = load @n
+    v4 = iconst 1
+    v5 = iadd v3, v4
+    store @n, v5
+    jump block1
+}
+";
+
+#[test]
+fn an_abort_is_sticky_the_invocation_runs_on_to_its_return_or_an_uncaught_trap() {
+    let mut instance = load_tal_fuelled(STICKY);
+    let mut host = MockHost::default();
+    // Without an abort: both writes, the local catch, then the call's.
+    assert_eq!(run(&mut instance, &mut host, "after", &[APP, 4]), Ok(Some(3)));
+    assert_eq!(host.sets, vec![(APP, 0, 4), (APP, 0, 4)]);
+    assert_eq!(global(&instance, "n"), 3);
+    // The first write aborts: the code runs on (through a call that
+    // returns; its store stays), the second helper is not called, the
+    // check's own catch still applies, and the exception from `@zero` ends
+    // the invocation with the abort (compiled code passes the callee's
+    // status, now the abort, which no `catch` matches).
+    host.sets.clear();
+    host.fail_set = Some(HostError::Abort("no".into()));
+    let trap = run(&mut instance, &mut host, "after", &[APP, 4]).unwrap_err();
+    assert_eq!(
+        (trap.kind, trap.func, trap.block, trap.inst),
+        (
+            TrapKind::HostAbort("no".into()),
+            func(&instance, "after"),
+            BlockId(0),
+            Some(2)
+        )
+    );
+    assert_eq!(host.sets, vec![]);
+    assert_eq!(global(&instance, "n"), 2);
+    // Running out of fuel after an abort also ends it with the abort.
+    host.fail_set = Some(HostError::Abort("no".into()));
+    let (spin, n) = (func(&instance, "spin"), global(&instance, "n"));
+    let mut fuel = 100;
+    let trap = instance.invoke(&mut host, spin, &[APP], &mut fuel).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::HostAbort("no".into()));
+    assert!(fuel < 0 && global(&instance, "n") > n, "it ran on until fuel ran out");
 }
 
 const LOOP: &str = "module spin

@@ -13,8 +13,10 @@
 //!
 //! The native baselines use checked arithmetic and bounds checks (returning
 //! an error, as the extension traps) and call the helpers as `#[inline(never)]`
-//! Rust functions. Compiled code is called through `CodeImage::call` with a
-//! fuel budget so large that it never runs out.
+//! Rust functions. Compiled entry points are called through typed
+//! `extern "C"` function pointers taken once from `CodeImage::function` (as
+//! the native baseline calls its functions directly), with a fuel budget so
+//! large that it never runs out.
 
 use bench::best_time;
 use runtime::image::CodeImage;
@@ -160,8 +162,29 @@ impl Ext {
         Ext { module, image, layout }
     }
 
-    fn entry(&self, name: &str) -> usize {
-        self.module.func_by_name(name).expect("entry point").index()
+    /// The code of entry point `name`, which takes `params` value parameters.
+    fn entry(&self, name: &str, params: usize) -> *const u8 {
+        let id = self.module.func_by_name(name).expect("entry point");
+        assert_eq!(
+            self.module.funcs[id.index()].params.len(),
+            params,
+            "`{name}`'s parameters"
+        );
+        self.image.function(id.index()).expect("linked")
+    }
+
+    /// A monitor's entry point, as a function pointer.
+    fn monitor(&self, name: &str) -> Monitor {
+        // SAFETY: an entry point with one value parameter is compiled as
+        // `extern "C" fn(ctx, i64) -> i64` (stdlib::abi); the image outlives
+        // every use of the pointer in this benchmark.
+        unsafe { std::mem::transmute::<*const u8, Monitor>(self.entry(name, 1)) }
+    }
+
+    /// A handler's entry point, as a function pointer.
+    fn handler(&self, name: &str) -> Handler {
+        // SAFETY: as for `monitor`, with two value parameters.
+        unsafe { std::mem::transmute::<*const u8, Handler>(self.entry(name, 2)) }
     }
 
     fn data(&self) -> Vec<i64> {
@@ -190,16 +213,35 @@ fn host_ctx(host: &mut Host, data: &mut [i64]) -> HostCtx {
     }
 }
 
-/// Calls entry point `index`; the trap status if it trapped.
+/// A monitor's entry point: `(ctx, cap)`.
+type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> i64;
+/// A handler's entry point: `(ctx, cap, value)`.
+type Handler = unsafe extern "C" fn(*mut Ctx, i64, i64) -> i64;
+
+/// The status an invocation ended with.
 #[inline(always)]
-fn call(ext: &Ext, hc: &mut HostCtx, index: usize, args: &[i64]) -> Result<(), Trap> {
-    // SAFETY: the helper table and data region are those the extension was
-    // built for, and `args` are the entry point's value parameters.
-    unsafe { ext.image.call(index, &mut hc.ctx, args) };
+fn outcome(hc: &HostCtx) -> Result<(), Trap> {
     match hc.ctx.status {
         0 => Ok(()),
         s => Err(Trap(s)),
     }
+}
+
+/// Calls a monitor; the trap status if it trapped.
+#[inline(always)]
+fn call_monitor(f: Monitor, hc: &mut HostCtx, cap: i64) -> Result<(), Trap> {
+    // SAFETY: `f` is a monitor of an extension linked for this helper table,
+    // and `hc` holds its data region.
+    unsafe { f(&mut hc.ctx, cap) };
+    outcome(hc)
+}
+
+/// Calls a handler; the trap status if it trapped.
+#[inline(always)]
+fn call_handler(f: Handler, hc: &mut HostCtx, cap: i64, value: i64) -> Result<(), Trap> {
+    // SAFETY: as for `call_monitor`.
+    unsafe { f(&mut hc.ctx, cap, value) };
+    outcome(hc)
 }
 
 // ---------------------------------------------------------------- PID round
@@ -264,8 +306,8 @@ impl NativePid {
 
 struct CompiledPid {
     ext: Ext,
-    monitor: usize,
-    handler: usize,
+    monitor: Monitor,
+    handler: Handler,
     host: Box<Host>,
     data: Vec<Vec<i64>>,
     round: u64,
@@ -274,7 +316,7 @@ struct CompiledPid {
 impl CompiledPid {
     fn new(n: usize, no_fuel: bool) -> CompiledPid {
         let ext = Ext::load(PID_SRC, no_fuel);
-        let (monitor, handler) = (ext.entry("cpu_monitor"), ext.entry("cpu_pid"));
+        let (monitor, handler) = (ext.monitor("cpu_monitor"), ext.handler("cpu_pid"));
         let data = (0..n).map(|_| ext.data()).collect();
         CompiledPid {
             ext,
@@ -293,9 +335,9 @@ impl CompiledPid {
             unsafe { (*hc.host).pid_inputs(p, self.round) };
             hc.ctx.data = self.data[p].as_mut_ptr();
             let cap = p as i64 + 1;
-            call(&self.ext, &mut hc, self.monitor, &[black_box(cap)])?;
+            call_monitor(self.monitor, &mut hc, black_box(cap))?;
             let e = unsafe { (*hc.host).raised };
-            call(&self.ext, &mut hc, self.handler, &[cap, e])?;
+            call_handler(self.handler, &mut hc, cap, e)?;
         }
         self.round += 1;
         Ok(())
@@ -462,13 +504,13 @@ fn loop_row() -> Row {
     let (nf_ext, mut nf_data, mut nf_host) = compiled(true);
     native_loop_monitor(&mut native_host, &a, 1).expect("native");
     let expected = native_host.raised;
-    let monitor = fuel_ext.entry("loop_monitor");
-    let run = |ext: &Ext, host: &mut Host, data: &mut [i64]| {
+    let (fuel_fn, nf_fn) = (fuel_ext.monitor("loop_monitor"), nf_ext.monitor("loop_monitor"));
+    let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
         let mut hc = host_ctx(host, data);
-        call(ext, &mut hc, monitor, &[black_box(1)])
+        call_monitor(f, &mut hc, black_box(1))
     };
-    run(&fuel_ext, &mut fuel_host, &mut fuel_data).expect("compiled");
-    run(&nf_ext, &mut nf_host, &mut nf_data).expect("no-fuel");
+    run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
+    run(nf_fn, &mut nf_host, &mut nf_data).expect("no-fuel");
     assert_eq!(
         (fuel_host.raised, nf_host.raised),
         (expected, expected),
@@ -482,8 +524,8 @@ fn loop_row() -> Row {
         native: ns_per_op(CALLS, || {
             native_loop_monitor(&mut native_host, black_box(&a), black_box(1))
         }),
-        fuel: ns_per_op(CALLS, || run(&fuel_ext, &mut fuel_host, &mut fuel_data)),
-        no_fuel: ns_per_op(CALLS, || run(&nf_ext, &mut nf_host, &mut nf_data)),
+        fuel: ns_per_op(CALLS, || run(fuel_fn, &mut fuel_host, &mut fuel_data)),
+        no_fuel: ns_per_op(CALLS, || run(nf_fn, &mut nf_host, &mut nf_data)),
     }
 }
 
@@ -496,13 +538,13 @@ fn call_row() -> Row {
     let (mut fuel_host, mut nf_host) = (Box::new(native_host.clone()), Box::new(native_host.clone()));
     native_call_monitor(&mut native_host, 1).expect("native");
     let expected = native_host.raised;
-    let monitor = fuel_ext.entry("call_monitor");
-    let run = |ext: &Ext, host: &mut Host, data: &mut [i64]| {
+    let (fuel_fn, nf_fn) = (fuel_ext.monitor("call_monitor"), nf_ext.monitor("call_monitor"));
+    let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
         let mut hc = host_ctx(host, data);
-        call(ext, &mut hc, monitor, &[black_box(1)])
+        call_monitor(f, &mut hc, black_box(1))
     };
-    run(&fuel_ext, &mut fuel_host, &mut fuel_data).expect("compiled");
-    run(&nf_ext, &mut nf_host, &mut nf_data).expect("no-fuel");
+    run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
+    run(nf_fn, &mut nf_host, &mut nf_data).expect("no-fuel");
     assert_eq!(
         (fuel_host.raised, nf_host.raised),
         (expected, expected),
@@ -513,8 +555,8 @@ fn call_row() -> Row {
         name: "call kernel (100 × clamp + 3-deep chain)".into(),
         unit: "call",
         native: ns_per_op(CALLS, || native_call_monitor(&mut native_host, black_box(1))),
-        fuel: ns_per_op(CALLS, || run(&fuel_ext, &mut fuel_host, &mut fuel_data)),
-        no_fuel: ns_per_op(CALLS, || run(&nf_ext, &mut nf_host, &mut nf_data)),
+        fuel: ns_per_op(CALLS, || run(fuel_fn, &mut fuel_host, &mut fuel_data)),
+        no_fuel: ns_per_op(CALLS, || run(nf_fn, &mut nf_host, &mut nf_data)),
     }
 }
 
@@ -585,8 +627,22 @@ fn compile_throughput() {
 }
 
 fn main() {
+    // `codegen_bench WORD` runs only the rows whose name contains WORD (and
+    // no compile throughput), for profiling one of them.
+    let only = std::env::args().nth(1);
     let started = Instant::now();
-    let rows = [pid_row(3), pid_row(64), loop_row(), call_row()];
+    type Bench = (&'static str, fn() -> Row);
+    let all: [Bench; 4] = [
+        ("PID service round, N=3", || pid_row(3)),
+        ("PID service round, N=64", || pid_row(64)),
+        ("loop kernel", loop_row),
+        ("call kernel", call_row),
+    ];
+    let rows: Vec<Row> = all
+        .iter()
+        .filter(|(name, _)| only.as_ref().is_none_or(|w| name.contains(w.as_str())))
+        .map(|(_, row)| row())
+        .collect();
     println!(
         "| benchmark | native ns/op | compiled (fuel) ns/op | fuel vs native | compiled --no-fuel ns/op | no-fuel vs native | fuel overhead |"
     );
@@ -606,6 +662,8 @@ fn main() {
     }
     println!();
     println!("Goals: compiled with fuel at most 1.25x native; fuel overhead at most 10 %.");
-    compile_throughput();
+    if only.is_none() {
+        compile_throughput();
+    }
     eprintln!("(benchmark run took {:.1} s)", started.elapsed().as_secs_f64());
 }
