@@ -29,7 +29,8 @@
 //!   and returns 0; the code runs on, fuel-bounded, until the entry point
 //!   returns or something traps (see the trap block above).
 //! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N, stores it back and
-//!   traps with `OUT_OF_FUEL` if the result is negative.
+//!   traps with `OUT_OF_FUEL` if the result, or the host's `ctx.interrupt`,
+//!   is negative.
 //!
 //! The target is fixed (baseline x86-64, no CPU-specific extensions, frame
 //! pointers kept for kernel stack traces), not the host CPU, so that any
@@ -607,7 +608,11 @@ impl<'m> FuncLowerer<'m> {
                     let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
                     let left = b.ins().iadd_imm_s(fuel, -amount);
                     b.ins().store(flags, left, ctx, offset::FUEL);
-                    let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+                    // A negative interrupt (the host's deadline) makes the
+                    // result negative too: one load and one `or`.
+                    let interrupt = b.ins().sload32(flags, ctx, offset::INTERRUPT);
+                    let either = b.ins().bor(left, interrupt);
+                    let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, either, 0);
                     self.check(b, out, ExcKind::OutOfFuel, &[], loc)?;
                 }
                 None

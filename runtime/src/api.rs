@@ -52,6 +52,7 @@ impl Frame {
         // Fuel budgets are at most `HostConfig::max_fuel`, far below i64::MAX.
         self.ctx.fuel = fuel.min(i64::MAX as u64) as i64;
         self.ctx.status = status::OK;
+        self.ctx.interrupt = 0;
         self.ctx.trap_func = NO_SITE;
         self.ctx.data = data;
         self.host = host;

@@ -29,12 +29,12 @@
 
 use crate::api::{self, Frame};
 use crate::load::{LoadError, Loaded, load};
-use crate::watchdog::{FuelCell, Watchdog};
+use crate::watchdog::{InterruptCell, Watchdog};
 use codegen::meta::EntryKind;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::AtomicI32;
 use std::time::{Duration, Instant};
 use stdlib::Rights;
 use stdlib::abi::{Ctx, status};
@@ -48,7 +48,7 @@ pub struct HostConfig {
     pub default_fuel: u64,
     /// The largest budget an extension may declare; larger ones are refused.
     pub max_fuel: u64,
-    /// Time budget of one invocation; past it the watchdog drains its fuel.
+    /// CPU-time budget of one invocation; past it the watchdog interrupts it.
     pub deadline: Option<Duration>,
     /// Aborts after which an extension is quarantined; 0 never quarantines.
     pub quarantine_after: u32,
@@ -342,7 +342,7 @@ pub struct Host {
     /// Why a helper ended the current invocation.
     pub(crate) abort_reason: Option<String>,
     clock: Clock,
-    /// The top-level invocation's frame: a fixed address the watchdog drains.
+    /// The top-level invocation's frame: a fixed address the watchdog interrupts.
     frame: NonNull<Frame>,
     watchdog: Option<Watchdog>,
 }
@@ -381,8 +381,8 @@ impl Host {
         };
         if let Some(budget) = host.config.deadline {
             // SAFETY: the frame lives until `drop`, which stops the watchdog first.
-            let fuel = unsafe { &raw const (*frame.as_ptr()).ctx.fuel };
-            let cell = FuelCell(fuel.cast::<AtomicI64>());
+            let interrupt = unsafe { &raw const (*frame.as_ptr()).ctx.interrupt };
+            let cell = InterruptCell(interrupt.cast::<AtomicI32>());
             match Watchdog::start(cell, budget) {
                 Ok(w) => host.watchdog = Some(w),
                 Err(e) => return host_error("L0107", format!("cannot start the deadline watchdog: {e}")),
@@ -818,7 +818,7 @@ impl Host {
         // data region, and the image lives while the extension is loaded
         // (helpers cannot unload it).
         let ret = unsafe { api::call_entry(code, frame, cap, value) };
-        let drained = self.watchdog.as_mut().is_some_and(|w| w.leave());
+        let interrupted = self.watchdog.as_mut().is_some_and(|w| w.leave());
         let elapsed = start.map(|s| s.elapsed());
         // SAFETY: the invocation has ended: nothing else refers to the frame.
         let ctx = unsafe { &(*frame).ctx };
@@ -833,7 +833,7 @@ impl Host {
             }
             return Ok(Some(ret));
         }
-        let outcome = self.finish(entry.ext, ctx, fuel, drained, elapsed, ret);
+        let outcome = self.finish(entry.ext, ctx, fuel, interrupted, elapsed, ret);
         if let Err(Trap {
             kind: TrapKind::Exception(k),
             ..
@@ -902,7 +902,7 @@ impl Host {
         id: ExtId,
         ctx: &Ctx,
         fuel: u64,
-        drained: bool,
+        interrupted: bool,
         elapsed: Option<Duration>,
         ret: i64,
     ) -> Result<Option<i64>, Trap> {
@@ -911,15 +911,13 @@ impl Host {
         let ext = self.ext_mut(id).expect("the invoked extension is loaded");
         let c = &mut ext.counters;
         c.invocations += 1;
-        // A drained invocation counts its whole budget: the watchdog erased
-        // what was left.
         c.fuel_used = c.fuel_used.saturating_add(fuel.saturating_sub(ctx.fuel.max(0) as u64));
         if let Some(t) = elapsed {
             c.time += t;
         }
         let kind = match ctx.status {
             status::OK => return Ok(Some(ret)),
-            status::OUT_OF_FUEL if drained => {
+            status::OUT_OF_FUEL if interrupted => {
                 c.deadlines += 1;
                 TrapKind::Deadline
             }

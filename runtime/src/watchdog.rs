@@ -1,36 +1,38 @@
-//! The deadline watchdog: a thread that drains the fuel of an invocation
-//! which runs past its time budget, so that the invocation ends at its next
-//! fuel check (`stdlib::abi`: the host may store 0 at any moment).
+//! The deadline watchdog: a thread that interrupts an invocation which runs
+//! past its time budget, so that it ends at its next fuel check
+//! (`stdlib::abi`: the host may store -1 into `ctx.interrupt` at any
+//! moment; compiled code only reads it).
 //!
 //! The invoking thread publishes `running`: the number of the invocation
-//! in progress, or 0. The watchdog publishes `draining`: the number of the
-//! invocation whose fuel it is about to store 0 into, or 0. Invariants:
+//! in progress, or 0. The watchdog publishes `interrupting`: the number of the
+//! invocation it is about to interrupt, or 0. Invariants:
 //!
-//! - **A drain lands only in the invocation it was meant for.** The
-//!   watchdog stores `draining = n`, then reads `running`, and stores the
-//!   fuel only if it still reads `n`. The invoker, leaving invocation `n`,
-//!   stores `running = 0`, then reads `draining`, and waits while it reads
+//! - **An interrupt lands only in the invocation it was meant for.** The
+//!   watchdog stores `interrupting = n`, then reads `running`, and stores the
+//!   interrupt only if it still reads `n`. The invoker, leaving invocation `n`,
+//!   stores `running = 0`, then reads `interrupting`, and waits while it reads
 //!   `n`. Each side writes its word before reading the other's, with a
 //!   full barrier between (Dekker), so at least one sees the other: either
 //!   the watchdog sees the invocation gone and stores nothing, or the
-//!   invoker waits until the store has landed, before it resets the fuel
-//!   for the next invocation.
+//!   invoker waits until the store has landed, before it resets the
+//!   context for the next invocation.
 //! - **The invoker's side costs no atomic instruction.** Its barrier is
 //!   the one `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` forces on every
 //!   thread of the process when the watchdog calls it, an asymmetric fence:
 //!   the common path (invocations) is plain stores and loads; the rare
-//!   path (a drain, parking) pays a system call. Where the kernel lacks
+//!   path (an interrupt, parking) pays a system call. Where the kernel lacks
 //!   `membarrier`, the invoker uses full fences instead.
-//! - **A drain is repeated every tick** while the invocation still runs:
-//!   compiled code updates fuel with a plain load, subtract and store, and
-//!   a drain that lands between its load and store is overwritten once.
-//!   (The watchdog does not spin to make a drain hold: at real-time
-//!   priority it could keep the invoker off its CPU.)
+//! - **An interrupt holds.** The code never writes `interrupt`, so the
+//!   store is seen at the next fuel check. (Storing 0 into the fuel counter
+//!   instead is lost about every other time in a tight loop: the code's own
+//!   load, subtract and store of the counter, reading its pending stores,
+//!   overwrites it.) It is stored again every tick while the invocation
+//!   runs, which costs nothing.
 //! - **Time is the CPU time of the invoking thread** (the host is not
 //!   `Send`: every invocation runs on the thread that created it), read from
 //!   that thread's CPU clock, so being preempted never counts against an
 //!   extension, as in the kernel, where extensions run without preemption.
-//!   The watchdog drains invocation `n` once the thread has run for the
+//!   The watchdog interrupts invocation `n` once the thread has run for the
 //!   budget since the first tick that saw `n`: never early, and at most the
 //!   budget plus two ticks of CPU time after its start (plus the time the
 //!   watchdog itself waits for a CPU).
@@ -41,26 +43,26 @@
 //!   unwatched.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering, compiler_fence, fence};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering, compiler_fence, fence};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// Ticks without any invocation after which the thread parks.
 const IDLE_TICKS: u32 = 64;
 
-/// The fuel counter the watchdog drains: the `fuel` field of a context whose
-/// address stays the same for the watchdog's whole life.
-pub(crate) struct FuelCell(pub(crate) *const AtomicI64);
+/// The interrupt word the watchdog sets: the `interrupt` field of a context
+/// whose address stays the same for the watchdog's whole life.
+pub(crate) struct InterruptCell(pub(crate) *const AtomicI32);
 
 // SAFETY: the cell points into a context the host allocates before the
 // watchdog starts and frees only after joining it.
-unsafe impl Send for FuelCell {}
+unsafe impl Send for InterruptCell {}
 
 struct Shared {
     running: AtomicU64,
-    draining: AtomicU64,
-    /// The invocation the watchdog stopped (the latest one).
-    drained: AtomicU64,
+    interrupting: AtomicU64,
+    /// The invocation the watchdog interrupted (the latest one).
+    interrupted: AtomicU64,
     parked: AtomicBool,
     stop: AtomicBool,
     /// `membarrier` works here: the invoker needs no fence of its own.
@@ -103,15 +105,15 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts a watchdog that drains `fuel` once an invocation on the
+    /// Starts a watchdog that interrupts through `cell` once an invocation on the
     /// calling thread has run for `budget`; it looks every `budget / 8`
     /// (between 20 and 250 µs), so it is late by about two of those.
-    pub(crate) fn start(fuel: FuelCell, budget: Duration) -> std::io::Result<Watchdog> {
+    pub(crate) fn start(cell: InterruptCell, budget: Duration) -> std::io::Result<Watchdog> {
         let clock = ThreadClock::of_current_thread()?;
         let shared = Arc::new(Shared {
             running: AtomicU64::new(0),
-            draining: AtomicU64::new(0),
-            drained: AtomicU64::new(0),
+            interrupting: AtomicU64::new(0),
+            interrupted: AtomicU64::new(0),
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             asymmetric: membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED),
@@ -120,7 +122,7 @@ impl Watchdog {
         let watched = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name("safex-watchdog".into())
-            .spawn(move || watch(&watched, fuel, clock, budget, tick))?;
+            .spawn(move || watch(&watched, cell, clock, budget, tick))?;
         Ok(Watchdog {
             shared,
             thread: Some(thread),
@@ -128,12 +130,12 @@ impl Watchdog {
         })
     }
 
-    /// Marks the start of an invocation (its fuel already stored).
+    /// Marks the start of an invocation (its context already prepared).
     #[inline]
     pub(crate) fn enter(&mut self) {
         self.seq += 1;
         let s = &self.shared;
-        // Release: the fuel stored for this invocation precedes it.
+        // Release: the context prepared for this invocation precedes it.
         s.running.store(self.seq, Ordering::Release);
         s.light_fence();
         if s.parked.load(Ordering::Relaxed)
@@ -143,18 +145,18 @@ impl Watchdog {
         }
     }
 
-    /// Marks the end of the invocation; whether the watchdog drained it.
+    /// Marks the end of the invocation; whether the watchdog interrupted it.
     #[inline]
     pub(crate) fn leave(&mut self) -> bool {
         let s = &self.shared;
         s.running.store(0, Ordering::Release);
         s.light_fence();
-        while s.draining.load(Ordering::Acquire) == self.seq {
+        while s.interrupting.load(Ordering::Acquire) == self.seq {
             // The watchdog is between its check and its store: a few
             // instructions, unless it was preempted there.
             std::hint::spin_loop();
         }
-        s.drained.load(Ordering::Acquire) == self.seq
+        s.interrupted.load(Ordering::Acquire) == self.seq
     }
 }
 
@@ -194,7 +196,7 @@ impl ThreadClock {
     }
 }
 
-fn watch(shared: &Shared, fuel: FuelCell, clock: ThreadClock, budget: Duration, tick: Duration) {
+fn watch(shared: &Shared, cell: InterruptCell, clock: ThreadClock, budget: Duration, tick: Duration) {
     // Sleep as long as asked, not up to the default 50 µs longer; and, where
     // the process may, run ahead of ordinary threads, so that a CPU-bound
     // machine cannot starve the deadline. Both are best effort.
@@ -230,7 +232,7 @@ fn watch(shared: &Shared, fuel: FuelCell, clock: ThreadClock, budget: Duration, 
                 match watching {
                     Some((seen, since)) if seen == n => {
                         if clock.now().saturating_sub(since) >= budget {
-                            drain(shared, &fuel, n);
+                            interrupt(shared, &cell, n);
                         }
                     }
                     _ => watching = Some((n, clock.now())),
@@ -241,15 +243,16 @@ fn watch(shared: &Shared, fuel: FuelCell, clock: ThreadClock, budget: Duration, 
     }
 }
 
-fn drain(shared: &Shared, fuel: &FuelCell, n: u64) {
-    shared.draining.store(n, Ordering::Relaxed);
+fn interrupt(shared: &Shared, cell: &InterruptCell, n: u64) {
+    shared.interrupting.store(n, Ordering::Relaxed);
     shared.heavy_fence();
-    // Acquire: the fuel the host stored for invocation `n` precedes ours.
+    // Acquire: the context the host prepared for invocation `n` precedes
+    // our store.
     if shared.running.load(Ordering::Acquire) == n {
-        shared.drained.store(n, Ordering::Relaxed);
-        // SAFETY: see `FuelCell`; the invoker cannot leave invocation `n`
-        // (and reuse the context) until `draining` changes below.
-        unsafe { (*fuel.0).store(0, Ordering::SeqCst) };
+        shared.interrupted.store(n, Ordering::Relaxed);
+        // SAFETY: see `InterruptCell`; the invoker cannot leave invocation
+        // `n` (and reuse the context) until `interrupting` changes below.
+        unsafe { (*cell.0).store(-1, Ordering::SeqCst) };
     }
-    shared.draining.store(0, Ordering::Release);
+    shared.interrupting.store(0, Ordering::Release);
 }

@@ -152,7 +152,7 @@ fn compiled(
             trap_func: NO_SITE,
             trap_block: 0,
             trap_inst: 0,
-            _reserved: 0,
+            interrupt: 0,
             helpers: HELPERS.as_ptr(),
             data: data.as_mut_ptr(),
         },

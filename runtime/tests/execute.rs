@@ -88,7 +88,7 @@ impl Loaded {
                 trap_func: u32::MAX,
                 trap_block: 0,
                 trap_inst: 0,
-                _reserved: 0,
+                interrupt: 0,
                 helpers: HELPERS.as_ptr(),
                 data: self.data.as_mut_ptr(),
             },

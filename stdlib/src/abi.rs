@@ -37,16 +37,22 @@
 //!   compiled code stores a status only into a context whose status is
 //!   `OK`, and clears only one a `catch` matched.
 //! - Fuel: each `fuel N` subtracts N from `ctx.fuel` and traps with
-//!   `OUT_OF_FUEL` if the result is negative. The host stores a counter of at
-//!   least 0 before a call (so the subtraction never overflows: N is at most
-//!   `i64::MAX`), and may store 0 at any moment to end an invocation at its
-//!   next fuel check.
+//!   `OUT_OF_FUEL` if the result is negative, or if `ctx.interrupt` is
+//!   negative. The host stores a counter of at least 0 and an interrupt of
+//!   0 before a call (so the subtraction never overflows: N is at most
+//!   `i64::MAX`), and may store -1 into `interrupt` at any moment to end
+//!   the invocation at its next fuel check (a deadline). Compiled code
+//!   never writes `interrupt`: a host that stored into `fuel` instead could
+//!   see its store lost, since the code's own load, subtract and store of
+//!   the counter can overwrite it (and a tight loop, reading its own
+//!   pending stores, may not see it for a long time).
 
 /// Version of this ABI, recorded in every object; loaders refuse others.
 ///
 /// 2: helpers only abort (stickily) and are not followed by a status
 /// test; traps keep a status already set; functions return their status
-/// in `rdx` as well as in `ctx.status`.
+/// in `rdx` as well as in `ctx.status`; fuel checks also test
+/// `ctx.interrupt`.
 pub const ABI_VERSION: u32 = 2;
 
 /// Byte offsets of the context's fields.
@@ -56,6 +62,7 @@ pub mod offset {
     pub const TRAP_FUNC: i32 = 16;
     pub const TRAP_BLOCK: i32 = 20;
     pub const TRAP_INST: i32 = 24;
+    pub const INTERRUPT: i32 = 28;
     pub const HELPERS: i32 = 32;
     pub const DATA: i32 = 40;
     pub const SIZE: usize = 48;
@@ -90,7 +97,9 @@ pub struct Ctx {
     pub trap_func: u32,
     pub trap_block: u32,
     pub trap_inst: u32,
-    pub _reserved: u32,
+    /// Negative: end the invocation at its next fuel check. Written only
+    /// by the host.
+    pub interrupt: i32,
     pub helpers: *const HelperFn,
     /// The extension's data region: its globals, 8 bytes per scalar cell.
     pub data: *mut i64,
@@ -106,7 +115,7 @@ impl Ctx {
             trap_func: 0,
             trap_block: 0,
             trap_inst: 0,
-            _reserved: 0,
+            interrupt: 0,
             helpers,
             data,
         }
@@ -125,6 +134,7 @@ mod tests {
         assert_eq!(offset_of!(Ctx, trap_func), offset::TRAP_FUNC as usize);
         assert_eq!(offset_of!(Ctx, trap_block), offset::TRAP_BLOCK as usize);
         assert_eq!(offset_of!(Ctx, trap_inst), offset::TRAP_INST as usize);
+        assert_eq!(offset_of!(Ctx, interrupt), offset::INTERRUPT as usize);
         assert_eq!(offset_of!(Ctx, helpers), offset::HELPERS as usize);
         assert_eq!(offset_of!(Ctx, data), offset::DATA as usize);
         assert_eq!(size_of::<Ctx>(), offset::SIZE);

@@ -205,7 +205,7 @@ fn host_ctx(host: &mut Host, data: &mut [i64]) -> HostCtx {
             trap_func: 0,
             trap_block: 0,
             trap_inst: 0,
-            _reserved: 0,
+            interrupt: 0,
             helpers: HELPERS.as_ptr(),
             data: data.as_mut_ptr(),
         },
