@@ -818,7 +818,9 @@ impl Host {
         // data region, and the image lives while the extension is loaded
         // (helpers cannot unload it).
         let ret = unsafe { api::call_entry(code, frame, cap, value) };
-        let interrupted = self.watchdog.as_mut().is_some_and(|w| w.leave());
+        if let Some(w) = &mut self.watchdog {
+            w.leave();
+        }
         let elapsed = start.map(|s| s.elapsed());
         // SAFETY: the invocation has ended: nothing else refers to the frame.
         let ctx = unsafe { &(*frame).ctx };
@@ -833,6 +835,7 @@ impl Host {
             }
             return Ok(Some(ret));
         }
+        let interrupted = self.watchdog.as_ref().is_some_and(Watchdog::interrupted);
         let outcome = self.finish(entry.ext, ctx, fuel, interrupted, elapsed, ret);
         if let Err(Trap {
             kind: TrapKind::Exception(k),

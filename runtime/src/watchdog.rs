@@ -145,9 +145,9 @@ impl Watchdog {
         }
     }
 
-    /// Marks the end of the invocation; whether the watchdog interrupted it.
+    /// Marks the end of the invocation.
     #[inline]
-    pub(crate) fn leave(&mut self) -> bool {
+    pub(crate) fn leave(&mut self) {
         let s = &self.shared;
         s.running.store(0, Ordering::Release);
         s.light_fence();
@@ -156,7 +156,11 @@ impl Watchdog {
             // instructions, unless it was preempted there.
             std::hint::spin_loop();
         }
-        s.interrupted.load(Ordering::Acquire) == self.seq
+    }
+
+    /// Whether the watchdog interrupted the invocation that just left.
+    pub(crate) fn interrupted(&self) -> bool {
+        self.shared.interrupted.load(Ordering::Acquire) == self.seq
     }
 }
 
