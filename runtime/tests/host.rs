@@ -436,3 +436,17 @@ fn now_us_reads_the_hosts_clock_and_handlers_chain_events_in_one_tick() {
     );
     assert_eq!(report.handlers_run, 2);
 }
+
+#[test]
+fn a_capability_read_back_before_it_was_stored_raises_null_capability() {
+    // The fifth exception kind: a capability global that was never set.
+    let source = "extension nulls;\nimport cpu;\ncap<cpu_qos> saved;\n\
+                  monitor void m(cap<cpu_qos> app) {\n    int t = get_attribute(saved, \"target_cpu\");\n}\n";
+    let mut host = host();
+    let app = host.create_app("a").unwrap();
+    let ext = host.load(app, &object(source, false)).unwrap();
+    let trap = host.invoke(host.entry(ext, "m").unwrap(), None).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::Exception(ExcKind::NullCapability));
+    let span = trap.site.unwrap().span.unwrap();
+    assert_eq!(source[..span.lo as usize].lines().count(), 5, "on the reading line");
+}
