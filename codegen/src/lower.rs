@@ -113,6 +113,7 @@ pub fn lower_module_with(
     let layout = Layout::new(module);
     let globals = GlobalLayout::new(module).ok_or_else(|| err("C0001", "the module's globals have no layout"))?;
     let mut builder_ctx = FunctionBuilderContext::new();
+    let mut ctx = Context::new();
     let mut out = Vec::with_capacity(module.funcs.len());
     for (index, func) in module.funcs.iter().enumerate() {
         let mut lowerer = FuncLowerer::new(module, &layout, &globals, options, FuncId(index as u32), func);
@@ -123,7 +124,7 @@ pub fn lower_module_with(
             b.seal_all_blocks();
             b.finalize(isa.frontend_config());
         }
-        out.push(compile(&*isa, clif, func)?);
+        out.push(compile(&*isa, &mut ctx, clif, func)?);
     }
     Ok(out)
 }
@@ -151,12 +152,17 @@ fn helper_signature() -> Signature {
     sig
 }
 
+/// Compiles one function in `ctx`, which is reused across the module's
+/// functions so that Cranelift's and the register allocator's buffers are
+/// allocated once (the output does not depend on it).
 fn compile(
     isa: &dyn cranelift_codegen::isa::TargetIsa,
+    ctx: &mut Context,
     clif: ir::Function,
     func: &Function,
 ) -> Result<CompiledFunction, CodegenError> {
-    let mut ctx = Context::for_function(clif);
+    ctx.clear();
+    ctx.func = clif;
     let compiled = ctx.compile(isa, &mut Default::default()).map_err(|e| {
         err(
             "C0003",
