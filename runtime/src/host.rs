@@ -134,7 +134,8 @@ pub enum TrapKind {
     HostAbort(String),
     /// The extension is quarantined; nothing ran.
     Quarantined,
-    /// The extension or entry point is not loaded; nothing ran.
+    /// The extension or entry point is not loaded, or is a system guard
+    /// (which runs only on the writes it guards); nothing ran.
     NotLoaded,
 }
 
@@ -748,16 +749,6 @@ impl Host {
             ext,
             index: index as u32,
         })
-    }
-
-    /// The extension's entry points: name and what runs them.
-    pub fn entries(&self, ext: ExtId) -> Vec<(EntryRef, String)> {
-        let Some(e) = self.ext(ext) else { return Vec::new() };
-        e.entries
-            .iter()
-            .enumerate()
-            .map(|(i, entry)| (EntryRef { ext, index: i as u32 }, entry.name.clone()))
-            .collect()
     }
 
     pub fn counters(&self, ext: ExtId) -> Option<&Counters> {

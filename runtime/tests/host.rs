@@ -124,6 +124,9 @@ fn the_guard_sees_every_write_and_blocks_unsafe_ones() {
     assert_eq!(report.changes[0].outcome, WriteOutcome::Blocked);
     assert!(host.blocked(app));
     assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 650);
+    // The service manager lifts the block (at the next period, say).
+    host.unblock(app);
+    assert!(!host.blocked(app));
 }
 
 #[test]
