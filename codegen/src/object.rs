@@ -80,6 +80,13 @@ fn align_up(n: usize) -> usize {
     n.div_ceil(FUNC_ALIGN) * FUNC_ALIGN
 }
 
+/// Lowers a verified module and writes its object: what `safexc compile -o`
+/// produces.
+pub fn compile(module: &Module, options: Options) -> Result<Vec<u8>, crate::CodegenError> {
+    let funcs = crate::lower::lower_module(module, options)?;
+    Ok(write_object(module, &funcs, options))
+}
+
 /// Writes the object of a module compiled to `funcs` (one per function of
 /// the module, in order).
 ///

@@ -26,9 +26,7 @@ pub fn compile_object(file_name: &str, source: &str, stdlib: bool) -> Result<Vec
             .map_or(String::new(), |d| format!(": error[{}]: {}", d.code, d.message));
         return Err(format!("`{file_name}` does not compile{first}"));
     };
-    let options = codegen::Options::default();
-    let funcs = codegen::lower::lower_module(&module, options).map_err(|e| format!("{file_name}: {e}"))?;
-    Ok(codegen::object::write_object(&module, &funcs, options))
+    codegen::object::compile(&module, codegen::Options::default()).map_err(|e| format!("{file_name}: {e}"))
 }
 
 /// The attribute classes the standard library declares.

@@ -39,9 +39,7 @@ fn compile(source: &str) -> Module {
 }
 
 fn object_with(source: &str, options: Options) -> Vec<u8> {
-    let module = compile(source);
-    let funcs = codegen::lower::lower_module(&module, options).unwrap();
-    write_object(&module, &funcs, options)
+    codegen::object::compile(&compile(source), options).unwrap()
 }
 
 fn object(source: &str) -> Vec<u8> {

@@ -4,8 +4,7 @@ fn object(source: &str, options: codegen::Options) -> Vec<u8> {
     let module = popcorn_front::compile(source, &popcorn_front::Options::default())
         .module
         .expect("compiles");
-    let funcs = codegen::lower::lower_module(&module, options).unwrap();
-    codegen::object::write_object(&module, &funcs, options)
+    codegen::object::compile(&module, options).unwrap()
 }
 
 const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");

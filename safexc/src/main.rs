@@ -109,16 +109,13 @@ fn main() -> ExitCode {
             let is_object_path = output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "o"));
             let bytes = match emit.unwrap_or(if is_object_path { Emit::Obj } else { Emit::Tal }) {
                 Emit::Tal => tal_ir::text::print(&module).into_bytes(),
-                Emit::Obj => {
-                    let options = codegen::Options { no_fuel };
-                    match codegen::lower::lower_module(&module, options) {
-                        Ok(funcs) => codegen::object::write_object(&module, &funcs, options),
-                        Err(e) => {
-                            eprintln!("{e}");
-                            return ExitCode::from(1);
-                        }
+                Emit::Obj => match codegen::object::compile(&module, codegen::Options { no_fuel }) {
+                    Ok(object) => object,
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::from(1);
                     }
-                }
+                },
             };
             let written = match (&output, emit) {
                 (Some(path), _) => std::fs::write(path, bytes),

@@ -128,9 +128,8 @@ pub fn run(args: RunArgs) -> ExitCode {
             else {
                 return ExitCode::from(1);
             };
-            let options = codegen::Options::default();
-            match codegen::lower::lower_module(&module, options) {
-                Ok(funcs) => codegen::object::write_object(&module, &funcs, options),
+            match codegen::object::compile(&module, codegen::Options::default()) {
+                Ok(object) => object,
                 Err(e) => return fail(e.code, e.message),
             }
         } else {
