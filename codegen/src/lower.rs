@@ -28,6 +28,9 @@
 //!   invocation sets `HOST_ABORT`, after which every helper does nothing
 //!   and returns 0; the code runs on, fuel-bounded, until the entry point
 //!   returns or something traps (see the trap block above).
+//! - **Attribute reads** (`get_attribute`) are three loads,
+//!   `ctx.attrs[class][attr]`, not calls: no status test, nothing kept
+//!   across a call. Their bounds are the loader's business (`stdlib::abi`).
 //! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N, stores it back and
 //!   traps with `OUT_OF_FUEL` if the result, or the host's `ctx.interrupt`,
 //!   is negative.
@@ -759,30 +762,49 @@ impl<'m> FuncLowerer<'m> {
             }
             InstKind::Helper { id, args, result } => {
                 let def = stdlib::helper_by_id(*id).ok_or_else(|| err("C0002", "unknown helper"))?;
-                let mut hargs = vec![self.ctx()];
-                let mut attr_is_bool = false;
-                for a in args {
-                    match *a {
-                        HelperArg::Value(v) => hargs.push(self.val(v)?),
-                        HelperArg::Attr(at) => {
-                            attr_is_bool = self.module.attr(at).is_some_and(|d| d.ty == tal_ir::AttrType::Bool);
-                            hargs.push(b.ins().iconst(I64, (i64::from(at.class.0) << 32) | i64::from(at.attr)));
+                let attr = args.iter().find_map(|a| match *a {
+                    HelperArg::Attr(at) => Some(at),
+                    HelperArg::Value(_) => None,
+                });
+                let attr_is_bool = attr
+                    .and_then(|at| self.module.attr(at))
+                    .is_some_and(|d| d.ty == tal_ir::AttrType::Bool);
+                let is_bool = def.ret == stdlib::HelperRet::AttrValue && attr_is_bool;
+                if def.lowering == stdlib::HelperLowering::ReadAttribute {
+                    // `ctx.attrs[class][attr]`: in bounds and readable by
+                    // the verifier's and the loader's checks (`stdlib::abi`).
+                    let at = attr.ok_or_else(|| err("C0002", "an attribute read without its attribute"))?;
+                    let cell = |index: u32| {
+                        i32::try_from(u64::from(index) * 8).map_err(|_| err("C0002", "an attribute index past 2^28"))
+                    };
+                    let (class_offset, attr_offset) = (cell(at.class.0)?, cell(at.attr)?);
+                    let rows = b.ins().load(I64, flags, self.ctx(), offset::ATTRS);
+                    let row = b.ins().load(I64, flags, rows, class_offset);
+                    let value = b.ins().load(I64, flags, row, attr_offset);
+                    result.then_some((value, is_bool))
+                } else {
+                    let mut hargs = vec![self.ctx()];
+                    for a in args {
+                        match *a {
+                            HelperArg::Value(v) => hargs.push(self.val(v)?),
+                            HelperArg::Attr(at) => {
+                                hargs.push(b.ins().iconst(I64, (i64::from(at.class.0) << 32) | i64::from(at.attr)));
+                            }
                         }
                     }
+                    while hargs.len() < 4 {
+                        hargs.push(b.ins().iconst(I64, 0));
+                    }
+                    let ctx = self.ctx();
+                    let table = b.ins().load(I64, flags, ctx, offset::HELPERS);
+                    let fptr = b.ins().load(I64, flags, table, i32::from(*id) * 8);
+                    let sig = b.import_signature(helper_signature());
+                    let call = b.ins().call_indirect(sig, fptr, &hargs);
+                    let r = b.inst_results(call)[0];
+                    // No status test: a helper raises nothing the extension
+                    // could catch, and an abort is sticky (`stdlib::abi`).
+                    result.then_some((r, is_bool))
                 }
-                while hargs.len() < 4 {
-                    hargs.push(b.ins().iconst(I64, 0));
-                }
-                let ctx = self.ctx();
-                let table = b.ins().load(I64, flags, ctx, offset::HELPERS);
-                let fptr = b.ins().load(I64, flags, table, i32::from(*id) * 8);
-                let sig = b.import_signature(helper_signature());
-                let call = b.ins().call_indirect(sig, fptr, &hargs);
-                let r = b.inst_results(call)[0];
-                // No status test: a helper raises nothing the extension
-                // could catch, and an abort is sticky (`stdlib::abi`).
-                let is_bool = def.ret == stdlib::HelperRet::AttrValue && attr_is_bool;
-                result.then_some((r, is_bool))
             }
             InstKind::InlineAsm(_) => return Err(err("C0002", "inline assembly: not a verified module")),
         };

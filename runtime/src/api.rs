@@ -37,7 +37,7 @@ pub(crate) struct Frame {
 impl Frame {
     pub(crate) fn empty() -> Frame {
         Frame {
-            ctx: Ctx::new(0, HELPER_TABLE.as_ptr(), std::ptr::null_mut()),
+            ctx: Ctx::new(0, HELPER_TABLE.as_ptr(), std::ptr::null_mut(), std::ptr::null()),
             host: std::ptr::null_mut(),
             ext: ExtId::NONE,
             entry: 0,
@@ -48,13 +48,13 @@ impl Frame {
 
     /// Prepares the frame for an invocation of `ext` for `app`.
     #[inline]
-    pub(crate) fn reset(&mut self, host: *mut Host, ext: ExtId, entry: usize, app: usize, fuel: u64, data: *mut i64) {
+    /// The caller then sets `ctx.data` and `ctx.attrs`.
+    pub(crate) fn reset(&mut self, host: *mut Host, ext: ExtId, entry: usize, app: usize, fuel: u64) {
         // Fuel budgets are at most `HostConfig::max_fuel`, far below i64::MAX.
         self.ctx.fuel = fuel.min(i64::MAX as u64) as i64;
         self.ctx.status = status::OK;
         self.ctx.interrupt = 0;
         self.ctx.trap_func = NO_SITE;
-        self.ctx.data = data;
         self.host = host;
         self.ext = ext;
         self.entry = entry;
@@ -64,7 +64,7 @@ impl Frame {
 }
 
 /// The helper table, in `stdlib::HELPERS` order.
-pub(crate) static HELPER_TABLE: [HelperFn; 5] = [get_attribute, set_attribute, raise_event, now_us, block];
+pub(crate) static HELPER_TABLE: [HelperFn; 5] = [attribute_read_slot, set_attribute, raise_event, now_us, block];
 
 /// Calls an entry point: `(ctx, cap)` for a monitor, `(ctx, cap, value)`
 /// for a handler or guard.
@@ -134,15 +134,19 @@ unsafe fn active<'a>(ctx: *mut Ctx) -> Option<(&'a mut Frame, &'a mut Host)> {
     (frame.ctx.status == status::OK).then_some((frame, host))
 }
 
-unsafe extern "C" fn get_attribute(ctx: *mut Ctx, cap: i64, attr: i64, _: i64) -> i64 {
+/// Slot 0, `get_attribute`'s id: compiled code reads attributes from
+/// `ctx.attrs` and never calls it (`stdlib::abi`). Were it called, the
+/// invocation ends.
+unsafe extern "C" fn attribute_read_slot(ctx: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     // SAFETY: called by compiled code with its invocation's context.
     let Some((frame, host)) = (unsafe { active(ctx) }) else {
         return 0;
     };
-    match resolve(frame, host, cap, attr, Rights::READ) {
-        Ok((class, index)) => host.apps[frame.app].values[class][index],
-        Err(why) => abort(frame, host, format!("get_attribute: {why}")),
-    }
+    abort(
+        frame,
+        host,
+        "get_attribute: slot 0 of the helper table is not a call".into(),
+    )
 }
 
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i64) -> i64 {
@@ -283,7 +287,7 @@ mod tests {
     /// Calls helper `id` as extension `ext` of application 0 would.
     fn call(host: &mut Host, ext: ExtId, id: usize, args: [i64; 3]) -> (i64, u64, Option<String>) {
         let mut frame = Frame::empty();
-        frame.reset(host, ext, 0, 0, 1_000, std::ptr::null_mut());
+        frame.reset(host, ext, 0, 0, 1_000);
         // SAFETY: the frame is prepared for this host and extension.
         let ret = unsafe { HELPER_TABLE[id](&mut frame.ctx, args[0], args[1], args[2]) };
         (ret, frame.ctx.status, host.abort_reason.take())
@@ -295,14 +299,24 @@ mod tests {
     #[test]
     fn helpers_accept_the_handle_the_host_gave() {
         let (mut host, ext) = host_with_pid();
-        assert_eq!(call(&mut host, ext, 0, [1, TARGET_CPU, 0]), (77, status::OK, None));
+        assert_eq!(call(&mut host, ext, 1, [1, TIMESLICE, 42]), (0, status::OK, None));
+        let app = host.app_by_name("a").unwrap();
+        assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 42);
+    }
+
+    #[test]
+    fn the_attribute_read_slot_is_not_a_call() {
+        let (mut host, ext) = host_with_pid();
+        let (ret, st, why) = call(&mut host, ext, 0, [1, TARGET_CPU, 0]);
+        assert_eq!((ret, st), (0, status::HOST_ABORT));
+        assert!(why.unwrap().contains("not a call"));
     }
 
     #[test]
     fn a_forged_capability_number_aborts_the_invocation() {
         let (mut host, ext) = host_with_pid();
         for cap in [0, 2, -1, i64::MAX] {
-            let (_, st, why) = call(&mut host, ext, 0, [cap, TARGET_CPU, 0]);
+            let (_, st, why) = call(&mut host, ext, 1, [cap, TIMESLICE, 0]);
             assert_eq!(st, status::HOST_ABORT, "cap {cap}");
             assert!(why.unwrap().contains("is not the extension's capability"));
         }
@@ -312,8 +326,8 @@ mod tests {
     fn forged_immediates_and_events_abort_the_invocation() {
         let (mut host, ext) = host_with_pid();
         let cases = [
-            (0, [1, 7 << 32 | 1, 0], "names no class"),
-            (0, [1, 99, 0], "has no attribute #99"),
+            (1, [1, 7 << 32 | 1, 0], "names no class"),
+            (1, [1, 99, 0], "has no attribute #99"),
             (1, [1, TARGET_CPU, 5], "is read-only"),
             (2, [42, 1, 0], "is not one of the extension's"),
             (4, [1, 0, 0], "guard right"),
@@ -333,13 +347,12 @@ mod tests {
     fn after_an_abort_every_helper_refuses_to_act() {
         let (mut host, ext) = host_with_pid();
         let mut frame = Frame::empty();
-        frame.reset(&mut host, ext, 0, 0, 1_000, std::ptr::null_mut());
+        frame.reset(&mut host, ext, 0, 0, 1_000);
         let ctx = &raw mut frame.ctx;
         // SAFETY: the frame is prepared for this host and extension.
         unsafe {
-            HELPER_TABLE[0](ctx, 9, TARGET_CPU, 0);
+            HELPER_TABLE[1](ctx, 9, TIMESLICE, 0);
             assert_eq!((*ctx).status, status::HOST_ABORT);
-            assert_eq!(HELPER_TABLE[0](ctx, 1, TARGET_CPU, 0), 0, "no read");
             HELPER_TABLE[1](ctx, 1, TIMESLICE, 42);
             HELPER_TABLE[2](ctx, 0, 1, 0);
         }

@@ -293,6 +293,15 @@ pub(crate) struct Extension {
     pub(crate) class_map: Vec<usize>,
     /// Host event of each module event.
     pub(crate) event_map: Vec<usize>,
+    /// `ctx.attrs` of this extension's invocations: for each module class,
+    /// the values of host class `class_map[k]` of the application it runs
+    /// for. Set at load for an application's extension; rewritten by every
+    /// run of a guard, for the writing application (a guard nested in its
+    /// own run acts for the same application, so it writes the same
+    /// pointers). Valid while the application exists: applications are
+    /// never removed and a row's buffer never reallocates (`add_class`
+    /// appends rows, attribute writes store in place).
+    pub(crate) rows: Vec<*const i64>,
     pub(crate) entries: Vec<Entry>,
     pub(crate) counters: Counters,
     pub(crate) quarantined: bool,
@@ -588,6 +597,10 @@ impl Host {
             }
             class_map.push(h);
         }
+        let rows = match app {
+            Some(a) => class_map.iter().map(|&c| self.apps[a].values[c].as_ptr()).collect(),
+            None => vec![std::ptr::null(); class_map.len()],
+        };
         // Interning the names of a refused object's events is harmless.
         let event_map = module.events.iter().map(|e| self.intern_event(e)).collect();
         let fuel = match meta.budget {
@@ -667,6 +680,7 @@ impl Host {
             rights,
             class_map,
             event_map,
+            rows,
             entries,
             counters: Counters::default(),
             quarantined: false,
@@ -798,7 +812,11 @@ impl Host {
         };
         let (code, cap, fuel) = (e.code, e.class as i64 + 1, ext.fuel);
         // SAFETY: the frame is ours; nothing else uses it between invocations.
-        unsafe { (*frame).reset(host, entry.ext, entry.index as usize, app, fuel, ext.data.as_mut_ptr()) };
+        unsafe {
+            (*frame).reset(host, entry.ext, entry.index as usize, app, fuel);
+            (*frame).ctx.data = ext.data.as_mut_ptr();
+            (*frame).ctx.attrs = ext.rows.as_ptr();
+        }
         let ext: *mut Extension = ext;
         let start = account_time.then(Instant::now);
         if let Some(w) = &mut self.watchdog {
@@ -861,23 +879,31 @@ impl Host {
             // SAFETY: the caller holds no reference into the host.
             let h = unsafe { &mut *host };
             let account_time = h.config.account_time;
+            let values: *const Vec<Vec<i64>> = &h.apps[app].values;
             let Some(ext) = h.ext_mut(guard.ext) else {
                 return Err(Trap::nothing_ran(TrapKind::NotLoaded));
             };
             if ext.quarantined {
                 return Err(Trap::nothing_ran(TrapKind::Quarantined));
             }
+            // SAFETY: the application's values are not part of the
+            // extension, and nothing writes them while this block runs.
+            let values = unsafe { &*values };
+            for (row, &class) in ext.rows.iter_mut().zip(&ext.class_map) {
+                *row = values[class].as_ptr();
+            }
             let e = &ext.entries[guard.index as usize];
             (
                 e.code,
                 e.class as i64 + 1,
                 ext.fuel,
-                ext.data.as_mut_ptr(),
+                (ext.data.as_mut_ptr(), ext.rows.as_ptr()),
                 account_time.then(Instant::now),
             )
         };
         let mut frame = Frame::empty();
-        frame.reset(host, guard.ext, guard.index as usize, app, fuel, data);
+        frame.reset(host, guard.ext, guard.index as usize, app, fuel);
+        (frame.ctx.data, frame.ctx.attrs) = data;
         // SAFETY: as in `invoke`; the guard's frame outlives the call.
         let ret = unsafe { api::call_entry(code, &mut frame, cap, Some(value)) };
         // SAFETY: the guard has returned; the caller holds no reference.

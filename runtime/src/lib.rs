@@ -15,6 +15,7 @@ pub mod host;
 pub mod image;
 pub mod load;
 pub mod manager;
+pub mod rows;
 pub mod system;
 mod watchdog;
 

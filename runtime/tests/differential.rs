@@ -3,9 +3,11 @@
 //! compiled and interpreted by the reference interpreter. Some runs have a
 //! helper abort the invocation, which both run on from in the same way
 //! (ABI 2: helpers refuse to act after an abort; nothing tests the status
-//! after a helper call).
+//! after a helper call; ABI 3: attribute reads are loads from `ctx.attrs`,
+//! made after an abort too).
 
 use runtime::image::CodeImage;
+use runtime::rows::AttrRows;
 use std::sync::atomic::{AtomicU64, Ordering};
 use stdlib::abi::{Ctx, HelperFn, status};
 use tal_interp::{Host, HostError, Instance, TrapKind};
@@ -23,12 +25,17 @@ struct Outcome {
 }
 
 /// Helper results are a function of the call, so both sides see the same.
-fn helper_result(id: u16, args: [i64; 3]) -> i64 {
+fn helper_result(id: u16) -> i64 {
     match id {
-        0 => (args[1] & 0xff) * 37 - 4000 + args[0], // get_attribute
-        3 => 1_000_000,                              // now_us
+        3 => 1_000_000, // now_us
         _ => 0,
     }
+}
+
+/// The attribute values both sides read (`get_attribute` is a read of the
+/// rows in `ctx.attrs`, not a helper call).
+fn attribute_value(class: u32, attr: u32) -> i64 {
+    i64::from(class) * 1000 + i64::from(attr) * 37 - 4000
 }
 
 /// The helper calls that reached the host; the one at `abort_at` (counted
@@ -62,7 +69,11 @@ impl Host for Log {
             return Err(HostError::Abort(format!("call {} aborts", self.calls.len() - 1)));
         }
         let def = stdlib::helper_by_id(id).expect("known helper");
-        Ok((def.ret != stdlib::HelperRet::Unit).then(|| helper_result(id, a)))
+        Ok((def.ret != stdlib::HelperRet::Unit).then(|| helper_result(id)))
+    }
+
+    fn read_attribute(&mut self, attr: tal_ir::AttrRef) -> i64 {
+        attribute_value(attr.class.0, attr.attr)
     }
 }
 
@@ -95,16 +106,19 @@ macro_rules! helper {
                 unsafe { (*ctx).status = status::HOST_ABORT };
                 return 0;
             }
-            helper_result($id, logged)
+            helper_result($id)
         }
     };
 }
-helper!(h0, 0);
+/// Slot 0: attribute reads are loads from `ctx.attrs` (ABI 3).
+unsafe extern "C" fn not_called(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    panic!("compiled code called the attribute-read slot")
+}
 helper!(h1, 1);
 helper!(h2, 2);
 helper!(h3, 3);
 helper!(h4, 4);
-static HELPERS: [HelperFn; 5] = [h0, h1, h2, h3, h4];
+static HELPERS: [HelperFn; 5] = [not_called, h1, h2, h3, h4];
 
 const CAP: i64 = 1;
 
@@ -138,6 +152,7 @@ fn interpreted(inst: &mut Instance, func: tal_ir::FuncId, args: &[i64], fuel: i6
 
 fn compiled(
     image: &CodeImage,
+    rows: &AttrRows,
     data: &mut [i64],
     func: usize,
     args: &[i64],
@@ -145,19 +160,9 @@ fn compiled(
     abort_at: Option<usize>,
 ) -> Outcome {
     let mut log = Log::new(abort_at);
-    let mut hc = HostCtx {
-        ctx: Ctx {
-            fuel,
-            status: 0,
-            trap_func: NO_SITE,
-            trap_block: 0,
-            trap_inst: 0,
-            interrupt: 0,
-            helpers: HELPERS.as_ptr(),
-            data: data.as_mut_ptr(),
-        },
-        log: &mut log,
-    };
+    let mut ctx = Ctx::new(fuel, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr());
+    ctx.trap_func = NO_SITE;
+    let mut hc = HostCtx { ctx, log: &mut log };
     let r = unsafe { image.call(func, &mut hc.ctx, args) }.expect("entry point");
     let ctx = &hc.ctx;
     let trapped = ctx.status != status::OK;
@@ -198,6 +203,7 @@ fn check_module(
         .unwrap()
         .initial_data(1 << 20)
         .unwrap();
+    let rows = AttrRows::new(&module, attribute_value);
     let mut interp = Instance::new(module.clone()).map_err(|e| e.to_string())?;
     for round in 0..3 {
         for (index, f) in module.funcs.iter().enumerate() {
@@ -207,7 +213,7 @@ fn check_module(
                 _ => continue,
             };
             let want = interpreted(&mut interp, tal_ir::FuncId(index as u32), &args, fuel, abort_at);
-            let got = compiled(&image, &mut data, index, &args, fuel, abort_at);
+            let got = compiled(&image, &rows, &mut data, index, &args, fuel, abort_at);
             if want != got {
                 return Err(format!(
                     "round {round}, `{}`:\n interpreted {want:?}\n compiled    {got:?}",

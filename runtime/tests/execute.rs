@@ -2,6 +2,7 @@
 //! with a context and a helper table.
 
 use runtime::image::CodeImage;
+use runtime::rows::AttrRows;
 use stdlib::abi::{Ctx, HelperFn, status};
 
 /// A context with a pointer to the test host behind it, so that helpers
@@ -14,12 +15,10 @@ struct HostCtx {
 
 #[derive(Default)]
 struct TestHost {
-    /// Attribute values by `class << 32 | attr`.
-    attrs: std::collections::HashMap<i64, i64>,
     sets: Vec<(i64, i64)>,
     events: Vec<(i64, i64)>,
-    /// `get_attribute` ends the invocation (`HOST_ABORT`).
-    abort_reads: bool,
+    /// `raise_event` ends the invocation (`HOST_ABORT`).
+    abort_events: bool,
 }
 
 /// The host behind `ctx`, or `None` once the invocation has been aborted:
@@ -27,15 +26,9 @@ struct TestHost {
 unsafe fn host<'a>(ctx: *mut Ctx) -> Option<&'a mut TestHost> {
     unsafe { ((*ctx).status == status::OK).then(|| &mut *(*(ctx as *mut HostCtx)).host) }
 }
-unsafe extern "C" fn get_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, _: i64) -> i64 {
-    match unsafe { host(ctx) } {
-        Some(h) if h.abort_reads => {
-            unsafe { (*ctx).status = status::HOST_ABORT };
-            0
-        }
-        Some(h) => h.attrs.get(&attr).copied().unwrap_or(0),
-        None => 0,
-    }
+/// Slot 0: attribute reads are loads from `ctx.attrs` (ABI 3).
+unsafe extern "C" fn not_called(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    panic!("compiled code called the attribute-read slot")
 }
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, value: i64) -> i64 {
     if let Some(h) = unsafe { host(ctx) } {
@@ -44,8 +37,10 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, value: i
     0
 }
 unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
-    if let Some(h) = unsafe { host(ctx) } {
-        h.events.push((event, value));
+    match unsafe { host(ctx) } {
+        Some(h) if h.abort_events => unsafe { (*ctx).status = status::HOST_ABORT },
+        Some(h) => h.events.push((event, value)),
+        None => {}
     }
     0
 }
@@ -55,12 +50,13 @@ unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
 unsafe extern "C" fn block(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     0
 }
-static HELPERS: [HelperFn; 5] = [get_attribute, set_attribute, raise_event, now_us, block];
+static HELPERS: [HelperFn; 5] = [not_called, set_attribute, raise_event, now_us, block];
 
 struct Loaded {
     module: tal_ir::Module,
     image: CodeImage,
     data: Vec<i64>,
+    rows: AttrRows,
 }
 
 fn load(source: &str) -> Loaded {
@@ -74,42 +70,38 @@ fn load(source: &str) -> Loaded {
         .image;
     let layout = tal_ir::layout::GlobalLayout::new(&module).unwrap();
     let data = layout.initial_data(1 << 20).unwrap();
-    Loaded { module, image, data }
+    let rows = AttrRows::new(&module, |_, _| 0);
+    Loaded {
+        module,
+        image,
+        data,
+        rows,
+    }
 }
 
 impl Loaded {
     /// Runs entry point `name`; returns the result and the context after.
     fn run(&mut self, host: &mut TestHost, name: &str, args: &[i64], fuel: i64) -> (Option<i64>, Ctx) {
         let index = self.module.func_by_name(name).expect("entry point").index();
-        let mut hc = HostCtx {
-            ctx: Ctx {
-                fuel,
-                status: 0,
-                trap_func: u32::MAX,
-                trap_block: 0,
-                trap_inst: 0,
-                interrupt: 0,
-                helpers: HELPERS.as_ptr(),
-                data: self.data.as_mut_ptr(),
-            },
-            host,
-        };
+        let mut ctx = Ctx::new(fuel, HELPERS.as_ptr(), self.data.as_mut_ptr(), self.rows.as_ptr());
+        ctx.trap_func = u32::MAX;
+        let mut hc = HostCtx { ctx, host };
         let r = unsafe { self.image.call(index, &mut hc.ctx, args) };
         (r, hc.ctx)
     }
 }
 
 const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
-const CPU_QOS: i64 = 0;
-const ACTUAL_CPU: i64 = 2;
-const TARGET_CPU: i64 = 1;
-const TIMESLICE_ADJUSTMENT: i64 = 5;
+const CPU_QOS: u32 = 0;
+const ACTUAL_CPU: u32 = 2;
+const TARGET_CPU: u32 = 1;
+const TIMESLICE_ADJUSTMENT: u32 = 5;
 
 #[test]
 fn the_paper_pid_matches_a_reference_pid_on_a_trace() {
     let mut ext = load(PID);
     let mut host = TestHost::default();
-    let attr = |a: i64| CPU_QOS << 32 | a;
+    let attr = |a: u32| i64::from(CPU_QOS) << 32 | i64::from(a);
     // (target, actual) per period: a disturbance, then recovery.
     let trace = [
         (20_000, 20_000),
@@ -121,8 +113,8 @@ fn the_paper_pid_matches_a_reference_pid_on_a_trace() {
     ];
     let (mut e_prev, mut u_prev) = (0i64, 0i64);
     for (target, actual) in trace {
-        host.attrs.insert(attr(TARGET_CPU), target);
-        host.attrs.insert(attr(ACTUAL_CPU), actual);
+        ext.rows.set(CPU_QOS, TARGET_CPU, target);
+        ext.rows.set(CPU_QOS, ACTUAL_CPU, actual);
         host.events.clear();
         let (_, ctx) = ext.run(&mut host, "cpu_monitor", &[1], 1000);
         assert_eq!(ctx.status, status::OK);
@@ -182,7 +174,7 @@ fn exceptions_are_caught_or_reported_with_their_location() {
 
 #[test]
 fn a_helper_abort_is_sticky_through_later_traps_and_catches() {
-    // After the aborting read the monitor runs on: its store stays, the
+    // After the aborting event the monitor runs on: its store stays, the
     // trap in `div` keeps the abort (status and unset location), so the
     // caller's `handle` does not run and nothing clears the status; the
     // helper calls on the way do nothing.
@@ -199,7 +191,7 @@ fn a_helper_abort_is_sticky_through_later_traps_and_catches() {
         "no abort: caught"
     );
     host.events.clear();
-    host.abort_reads = true;
+    host.abort_events = true;
     ext.data[0] = 0;
     let (_, ctx) = ext.run(&mut host, "m", &[1], 1000);
     assert_eq!(ctx.status, status::HOST_ABORT);

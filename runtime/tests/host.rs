@@ -130,6 +130,47 @@ fn the_guard_sees_every_write_and_blocks_unsafe_ones() {
 }
 
 #[test]
+fn extensions_and_guards_read_the_attributes_of_the_application_they_act_for() {
+    // Attribute reads are loads from rows the host publishes per
+    // invocation (ABI 3): each PID monitor must see its own application's
+    // values, and the one guard the values of whichever application writes.
+    let mut host = host();
+    host.install_guard(&object(GUARD, true)).unwrap();
+    let mut apps = Vec::new();
+    for (name, target, actual, avg_util) in [("calm", 20_000, 19_000, 400), ("greedy", 30_000, 27_000, 700)] {
+        let app = host.create_app(name).unwrap();
+        host.load(app, &object(PID, false)).unwrap();
+        for (attr, v) in [
+            ("target_cpu", target),
+            ("actual_cpu", actual),
+            ("target_util", 500),
+            ("avg_util_2p", avg_util),
+        ] {
+            host.write_attribute(app, attr, v).unwrap();
+        }
+        apps.push(app);
+    }
+    // An application created after the others' extensions were loaded.
+    let late = host.create_app("late").unwrap();
+    host.load(late, &object(PID, false)).unwrap();
+    for (attr, v) in [("target_cpu", 10_000), ("actual_cpu", 12_000), ("target_util", 500)] {
+        host.write_attribute(late, attr, v).unwrap();
+    }
+    let report = host.tick();
+    assert_eq!(report.changes.len(), 3, "{report:?}");
+    let outcome = |app| report.changes.iter().find(|c| c.app == app).map(|c| c.outcome.clone());
+    // calm: e = 1000, u = 650, applied 20_000 + 650.
+    assert_eq!(outcome(apps[0]), Some(WriteOutcome::Written { applied: Some(20_650) }));
+    // greedy: over its utilization target, blocked.
+    assert_eq!(outcome(apps[1]), Some(WriteOutcome::Blocked));
+    // late: e = -2000, u = -1300, applied 10_000 - 1300.
+    assert_eq!(outcome(late), Some(WriteOutcome::Written { applied: Some(8_700) }));
+    assert_eq!(host.attribute(apps[0], "timeslice_adjustment").unwrap(), 650);
+    assert_eq!(host.attribute(late, "timeslice_adjustment").unwrap(), -1300);
+    assert!(!host.blocked(apps[0]) && host.blocked(apps[1]) && !host.blocked(late));
+}
+
+#[test]
 fn an_application_cannot_install_a_guard_or_hold_guard_rights() {
     let mut host = host();
     let app = host.create_app("a").unwrap();

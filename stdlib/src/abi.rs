@@ -15,6 +15,20 @@
 //! - Every helper is `extern "C" fn(ctx, a0: i64, a1: i64, a2: i64) -> i64`
 //!   at index `id` of the table `ctx.helpers`; unused arguments are 0. An
 //!   attribute immediate `#class.attr` is passed as `class << 32 | attr`.
+//! - `get_attribute` is not a call ([`crate::HelperLowering::ReadAttribute`]):
+//!   compiled code loads `ctx.attrs[class][attr]`, where `class` is the
+//!   attribute class's index in the module and `attr` the attribute's.
+//!   Before every invocation the host stores in `ctx.attrs` a table with
+//!   one pointer per class the module declares, each to the invoking
+//!   application's current values of that class (one `i64` per attribute,
+//!   in declaration order; a `bool` as 0/1), and writes a value there
+//!   before `set_attribute` returns. Nothing else is checked at run time:
+//!   the verifier proved that the capability is not null and holds the
+//!   read right, the loader that the module's class declarations equal the
+//!   host's (so the indexes are in bounds), and the host granted that
+//!   capability only for the invoking application. The read happens even
+//!   after a helper aborted (it acts on nothing). Slot 0 of the helper
+//!   table, `get_attribute`'s id, is never called.
 //! - A trap (failed check, uncaught exception, fuel exhausted) writes its
 //!   status and location into the context and returns 0 with the status in
 //!   `rdx`. Every call of a function of the module tests the `rdx` it
@@ -53,7 +67,9 @@
 /// test; traps keep a status already set; functions return their status
 /// in `rdx` as well as in `ctx.status`; fuel checks also test
 /// `ctx.interrupt`.
-pub const ABI_VERSION: u32 = 2;
+/// 3: `get_attribute` loads from the rows the host publishes in
+/// `ctx.attrs` instead of calling helper 0.
+pub const ABI_VERSION: u32 = 3;
 
 /// Byte offsets of the context's fields.
 pub mod offset {
@@ -65,7 +81,8 @@ pub mod offset {
     pub const INTERRUPT: i32 = 28;
     pub const HELPERS: i32 = 32;
     pub const DATA: i32 = 40;
-    pub const SIZE: usize = 48;
+    pub const ATTRS: i32 = 48;
+    pub const SIZE: usize = 56;
 }
 
 /// `Ctx::status` values. 0 means no trap.
@@ -103,12 +120,15 @@ pub struct Ctx {
     pub helpers: *const HelperFn,
     /// The extension's data region: its globals, 8 bytes per scalar cell.
     pub data: *mut i64,
+    /// The invoking application's attribute rows, one per class of the
+    /// module, in the module's class order (see the module doc).
+    pub attrs: *const *const i64,
 }
 
 impl Ctx {
-    /// A context with `fuel`, no trap, and the given helper table and data
-    /// region.
-    pub fn new(fuel: i64, helpers: *const HelperFn, data: *mut i64) -> Ctx {
+    /// A context with `fuel`, no trap, and the given helper table, data
+    /// region and attribute rows.
+    pub fn new(fuel: i64, helpers: *const HelperFn, data: *mut i64, attrs: *const *const i64) -> Ctx {
         Ctx {
             fuel,
             status: status::OK,
@@ -118,6 +138,7 @@ impl Ctx {
             interrupt: 0,
             helpers,
             data,
+            attrs,
         }
     }
 }
@@ -137,6 +158,7 @@ mod tests {
         assert_eq!(offset_of!(Ctx, interrupt), offset::INTERRUPT as usize);
         assert_eq!(offset_of!(Ctx, helpers), offset::HELPERS as usize);
         assert_eq!(offset_of!(Ctx, data), offset::DATA as usize);
+        assert_eq!(offset_of!(Ctx, attrs), offset::ATTRS as usize);
         assert_eq!(size_of::<Ctx>(), offset::SIZE);
     }
 }

@@ -128,6 +128,17 @@ pub enum HelperRet {
     AttrValue,
 }
 
+/// How compiled code reaches a helper (`abi`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HelperLowering {
+    /// An indirect call through slot `id` of `ctx.helpers`.
+    Call,
+    /// Loads from the attribute row the host publishes in `ctx.attrs`: no
+    /// call, so the read can neither act nor abort. Its table slot is never
+    /// called (hosts fill it with a function that aborts).
+    ReadAttribute,
+}
+
 /// One entry of the helper table.
 #[derive(Clone, Copy, Debug)]
 pub struct HelperDef {
@@ -136,6 +147,7 @@ pub struct HelperDef {
     pub id: u16,
     pub params: &'static [HelperParam],
     pub ret: HelperRet,
+    pub lowering: HelperLowering,
     /// Only guard entry points may reach this helper (it needs `GUARD` rights
     /// on its capability; listed here for documentation and for the hosts).
     pub guard_only: bool,
@@ -161,6 +173,7 @@ pub const HELPERS: &[HelperDef] = &[
         id: 0,
         params: &[P::Cap(Rights::READ), P::Attr(AttrAccess::Read)],
         ret: HelperRet::AttrValue,
+        lowering: HelperLowering::ReadAttribute,
         guard_only: false,
         doc: "Reads an attribute of the capability's class.",
     },
@@ -169,6 +182,7 @@ pub const HELPERS: &[HelperDef] = &[
         id: 1,
         params: &[P::Cap(Rights::WRITE), P::Attr(AttrAccess::Write), P::AttrValue],
         ret: HelperRet::Unit,
+        lowering: HelperLowering::Call,
         guard_only: false,
         doc: "Writes an attribute; the value passes through the attribute's guard.",
     },
@@ -177,6 +191,7 @@ pub const HELPERS: &[HelperDef] = &[
         id: 2,
         params: &[P::Event, P::I64],
         ret: HelperRet::Unit,
+        lowering: HelperLowering::Call,
         guard_only: false,
         doc: "Queues an event with a value for the handlers registered on it.",
     },
@@ -185,6 +200,7 @@ pub const HELPERS: &[HelperDef] = &[
         id: 3,
         params: &[],
         ret: HelperRet::I64,
+        lowering: HelperLowering::Call,
         guard_only: false,
         doc: "Monotonic time in microseconds.",
     },
@@ -193,6 +209,7 @@ pub const HELPERS: &[HelperDef] = &[
         id: 4,
         params: &[P::Cap(Rights::GUARD)],
         ret: HelperRet::Unit,
+        lowering: HelperLowering::Call,
         guard_only: true,
         doc: "Blocks the application that owns the class until its next period.",
     },

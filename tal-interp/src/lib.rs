@@ -43,9 +43,11 @@
 //!   arguments as (region, first cell, length): the region is the data
 //!   region or the stack of slot areas. `helper` passes its arguments to
 //!   [`Host::call_helper`] as `i64`s, an attribute immediate as
-//!   [`attr_arg`]. A helper raises no exception; it may only abort
+//!   [`attr_arg`] — except `get_attribute`, which is
+//!   [`Host::read_attribute`]: a read that cannot abort and happens even
+//!   after an abort. A helper raises no exception; it may only abort
 //!   ([`HostError::Abort`]), and an abort is sticky, as the ABI
-//!   (`stdlib::abi`, version 2) has it for compiled code: the aborting
+//!   (`stdlib::abi`, version 3) has it for compiled code: the aborting
 //!   helper's result is 0, later helpers are not called and give 0, and the
 //!   invocation runs on until the invoked function returns or an exception
 //!   is raised that the raising instruction does not catch itself
@@ -75,7 +77,7 @@
 //! stack is a `Vec` of frames, not the Rust stack.
 
 use std::fmt;
-use stdlib::HelperRet;
+use stdlib::{HelperLowering, HelperRet};
 use tal_ir::layout::{GlobalLayout, Layout};
 use tal_ir::{
     Arg, AttrRef, AttrType, BinaryOp, BlockCall, BlockId, Callee, ClassId, Cond, ElemType, ExcKind, FuncId, Function,
@@ -97,6 +99,12 @@ pub trait Host {
     /// capabilities and event ids as their numbers, attribute immediates as
     /// [`attr_arg`]. Returns the helper's result, if it has one.
     fn call_helper(&mut self, id: u16, args: &[i64]) -> Result<Option<i64>, HostError>;
+
+    /// The invoking application's current value of attribute `attr` (the
+    /// module's class index and the attribute's position in it): what
+    /// `get_attribute` returns. It cannot fail, abort or act: compiled code
+    /// reads it from the rows in `ctx.attrs` (`stdlib::abi`).
+    fn read_attribute(&mut self, attr: AttrRef) -> i64;
 }
 
 /// A failure the host reports for a helper call. There is no exception a
@@ -734,8 +742,17 @@ impl<'a> Machine<'a> {
                 _ => return Err(invalid("`size` of a non-array")),
             },
             InstKind::Helper { id, args, result } => {
-                if stdlib::helper_by_id(*id).is_none() {
-                    return Err(invalid("a helper id outside the helper table"));
+                let def = stdlib::helper_by_id(*id).ok_or_else(|| invalid("a helper id outside the helper table"))?;
+                if def.lowering == HelperLowering::ReadAttribute {
+                    // A read, even after an abort: it acts on nothing.
+                    let attr = args.iter().find_map(|a| match a {
+                        HelperArg::Attr(a) => Some(*a),
+                        HelperArg::Value(_) => None,
+                    });
+                    return Ok(Some(
+                        self.host
+                            .read_attribute(attr.ok_or_else(|| invalid("a read without its attribute"))?),
+                    ));
                 }
                 if self.aborted.is_some() {
                     // Every helper refuses to act once one has aborted.

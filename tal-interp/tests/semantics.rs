@@ -885,3 +885,36 @@ fn slots_start_fresh_in_every_frame() {
         assert_eq!(run(&mut instance, &mut host, "on_slots", &[2]), Ok(Some(205)));
     }
 }
+
+const READ_AFTER_ABORT: &str = "module reads
+class c {
+    a: i64 range(0, 5)
+    b: i64
+}
+global @n: i64 = 0
+func @m(cap<c, rw>) {
+block0(v0: cap<c, rw>):
+    fuel 0
+    v1 = iconst 1
+    v2 = check.range v1, #c.a
+    helper set_attribute(v0, #c.a, v2)
+    v3 = helper get_attribute(v0, #c.b)
+    store @n, v3
+    ret
+}
+";
+
+#[test]
+fn an_attribute_read_is_not_a_helper_call_and_reads_after_an_abort() {
+    let mut instance = load_tal_fuelled(READ_AFTER_ABORT);
+    let mut host = MockHost::with(&[(1, 42)]);
+    assert_eq!(run(&mut instance, &mut host, "m", &[APP]), Ok(None));
+    assert_eq!((host.sets.len(), global(&instance, "n")), (1, 42));
+    // The write aborts; the read still reads (compiled code loads from
+    // `ctx.attrs` whatever the status), and the abort ends the invocation.
+    host.set(1, 7);
+    host.fail_set = Some(HostError::Abort("no".into()));
+    let trap = run(&mut instance, &mut host, "m", &[APP]).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::HostAbort("no".into()));
+    assert_eq!(global(&instance, "n"), 7);
+}

@@ -67,6 +67,13 @@ impl Host {
         self.attrs[(cap - 1) as usize][(attr & 0xffff_ffff) as usize]
     }
 
+    /// What `ctx.attrs` points into for compiled code: process `p`'s
+    /// attribute row is the one-class table at `rows()[p]` (`stdlib::abi`).
+    /// Valid while the host lives and `attrs` keeps its length.
+    fn rows(&self) -> Vec<*const i64> {
+        self.attrs.iter().map(|row| row.as_ptr()).collect()
+    }
+
     #[inline(always)]
     fn set(&mut self, cap: i64, attr: i64, value: i64) -> i64 {
         debug_assert_eq!(attr & 0xffff_ffff, TIMESLICE_ADJUSTMENT);
@@ -95,7 +102,7 @@ impl Host {
 }
 
 // The native baseline's helpers: direct, never-inlined Rust calls.
-#[inline(never)]
+#[inline(always)]
 fn native_get_attribute(h: &mut Host, cap: i64, attr: i64) -> i64 {
     h.get(cap, attr)
 }
@@ -121,8 +128,9 @@ struct HostCtx {
 unsafe fn host<'a>(ctx: *mut Ctx) -> &'a mut Host {
     unsafe { &mut *(*(ctx as *mut HostCtx)).host }
 }
-unsafe extern "C" fn get_attribute(ctx: *mut Ctx, cap: i64, attr: i64, _: i64) -> i64 {
-    unsafe { host(ctx).get(cap, attr) }
+/// Slot 0: attribute reads are loads from `ctx.attrs` (ABI 3).
+unsafe extern "C" fn not_called(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    panic!("compiled code called the attribute-read slot")
 }
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i64) -> i64 {
     unsafe { host(ctx).set(cap, attr, value) }
@@ -136,7 +144,7 @@ unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
 unsafe extern "C" fn block(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     0
 }
-static HELPERS: [HelperFn; 5] = [get_attribute, set_attribute, raise_event, now_us, block];
+static HELPERS: [HelperFn; 5] = [not_called, set_attribute, raise_event, now_us, block];
 
 // ------------------------------------------------------- compiled extensions
 
@@ -197,18 +205,11 @@ impl Ext {
     }
 }
 
-fn host_ctx(host: &mut Host, data: &mut [i64]) -> HostCtx {
+/// A context for `host`'s process `p` (its attribute row through `rows`,
+/// see `Host::rows`) with data region `data`.
+fn host_ctx(host: &mut Host, rows: &[*const i64], data: &mut [i64]) -> HostCtx {
     HostCtx {
-        ctx: Ctx {
-            fuel: FUEL,
-            status: 0,
-            trap_func: 0,
-            trap_block: 0,
-            trap_inst: 0,
-            interrupt: 0,
-            helpers: HELPERS.as_ptr(),
-            data: data.as_mut_ptr(),
-        },
+        ctx: Ctx::new(FUEL, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr()),
         host,
     }
 }
@@ -309,6 +310,8 @@ struct CompiledPid {
     monitor: Monitor,
     handler: Handler,
     host: Box<Host>,
+    /// `host.rows()`.
+    rows: Vec<*const i64>,
     data: Vec<Vec<i64>>,
     round: u64,
 }
@@ -318,22 +321,25 @@ impl CompiledPid {
         let ext = Ext::load(PID_SRC, no_fuel);
         let (monitor, handler) = (ext.monitor("cpu_monitor"), ext.handler("cpu_pid"));
         let data = (0..n).map(|_| ext.data()).collect();
+        let host = Box::new(Host::new(n));
         CompiledPid {
             ext,
             monitor,
             handler,
-            host: Box::new(Host::new(n)),
+            rows: host.rows(),
+            host,
             data,
             round: 0,
         }
     }
 
     fn round(&mut self) -> Result<(), Trap> {
-        let mut hc = host_ctx(&mut self.host, &mut self.data[0]);
+        let mut hc = host_ctx(&mut self.host, &self.rows, &mut self.data[0]);
         for p in 0..self.data.len() {
             // SAFETY: `hc.host` is the only live reference to the host.
             unsafe { (*hc.host).pid_inputs(p, self.round) };
             hc.ctx.data = self.data[p].as_mut_ptr();
+            hc.ctx.attrs = &self.rows[p];
             let cap = p as i64 + 1;
             call_monitor(self.monitor, &mut hc, black_box(cap))?;
             let e = unsafe { (*hc.host).raised };
@@ -506,7 +512,8 @@ fn loop_row() -> Row {
     let expected = native_host.raised;
     let (fuel_fn, nf_fn) = (fuel_ext.monitor("loop_monitor"), nf_ext.monitor("loop_monitor"));
     let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
-        let mut hc = host_ctx(host, data);
+        let rows = [host.attrs[0].as_ptr()];
+        let mut hc = host_ctx(host, &rows, data);
         call_monitor(f, &mut hc, black_box(1))
     };
     run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
@@ -540,7 +547,8 @@ fn call_row() -> Row {
     let expected = native_host.raised;
     let (fuel_fn, nf_fn) = (fuel_ext.monitor("call_monitor"), nf_ext.monitor("call_monitor"));
     let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
-        let mut hc = host_ctx(host, data);
+        let rows = [host.attrs[0].as_ptr()];
+        let mut hc = host_ctx(host, &rows, data);
         call_monitor(f, &mut hc, black_box(1))
     };
     run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");

@@ -52,7 +52,7 @@ fn invoke_rows() {
     type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> i64;
     // SAFETY: function 0 is the monitor `(ctx, cap) -> i64`, which calls no helper.
     let monitor: Monitor = unsafe { std::mem::transmute::<*const u8, Monitor>(code) };
-    let mut ctx = Ctx::new(0, std::ptr::null(), std::ptr::null_mut());
+    let mut ctx = Ctx::new(0, std::ptr::null(), std::ptr::null_mut(), std::ptr::null());
     let floor = ns_per_call(CALLS, || {
         ctx.fuel = 1_000;
         // SAFETY: see above.

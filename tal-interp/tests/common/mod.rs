@@ -3,10 +3,9 @@
 
 use std::collections::HashMap;
 use tal_interp::{Host, HostError, Instance, Trap, attr_of_arg};
-use tal_ir::{FuncId, Module};
+use tal_ir::{AttrRef, FuncId, Module};
 
-/// Helper ids of `stdlib::HELPERS`.
-pub const GET_ATTRIBUTE: u16 = 0;
+/// Helper ids of `stdlib::HELPERS` that are calls.
 pub const SET_ATTRIBUTE: u16 = 1;
 pub const RAISE_EVENT: u16 = 2;
 pub const NOW_US: u16 = 3;
@@ -55,10 +54,6 @@ impl MockHost {
 impl Host for MockHost {
     fn call_helper(&mut self, id: u16, args: &[i64]) -> Result<Option<i64>, HostError> {
         match (id, args) {
-            (GET_ATTRIBUTE, &[cap, attr]) => match self.attrs.get(&(cap, attr_of_arg(attr).attr)) {
-                Some(&v) => Ok(Some(v)),
-                None => Err(HostError::Abort(format!("attribute {attr:#x} of {cap:#x} is not set"))),
-            },
             (SET_ATTRIBUTE, &[cap, attr, value]) => {
                 if let Some(e) = self.fail_set.take() {
                     return Err(e);
@@ -82,6 +77,12 @@ impl Host for MockHost {
             }
             _ => Err(HostError::Abort(format!("unexpected helper call {id} {args:?}"))),
         }
+    }
+
+    /// The invoking application's attribute (unset ones are 0, as a host's
+    /// initial values).
+    fn read_attribute(&mut self, attr: AttrRef) -> i64 {
+        self.attrs.get(&(APP, attr.attr)).copied().unwrap_or(0)
     }
 }
 
