@@ -803,6 +803,13 @@ impl<'m> FuncLowerer<'m> {
                     let r = b.inst_results(call)[0];
                     // No status test: a helper raises nothing the extension
                     // could catch, and an abort is sticky (`stdlib::abi`).
+                    // Continue in a fresh block: Cranelift re-materialises
+                    // constants per block, so a 0 passed to the helper is
+                    // not kept alive across the call in a callee-saved
+                    // register (which cost the PID monitor a save/restore).
+                    let cont = b.create_block();
+                    b.ins().jump(cont, &[]);
+                    b.switch_to_block(cont);
                     result.then_some((r, is_bool))
                 }
             }

@@ -102,6 +102,17 @@ pub mod status {
 /// `Ctx::trap_inst` when the trap is at a block's terminator.
 pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;
 
+/// What every compiled function returns, in `rax` and `rdx` (the SysV
+/// return of a 16-byte `#[repr(C)]` struct of two integers): a host may
+/// declare an entry point as returning this and test `status` without
+/// reading the context; on a trap it equals `ctx.status`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Returned {
+    pub value: i64,
+    pub status: u64,
+}
+
 /// A helper's calling convention.
 pub type HelperFn = unsafe extern "C" fn(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64;
 

@@ -12,17 +12,21 @@
 //! - Compile throughput of a generated 10k-line extension.
 //!
 //! The native baselines use checked arithmetic and bounds checks (returning
-//! an error, as the extension traps) and call the helpers as `#[inline(never)]`
-//! Rust functions. Compiled entry points are called through typed
-//! `extern "C"` function pointers taken once from `CodeImage::function` (as
-//! the native baseline calls its functions directly), with a fuel budget so
-//! large that it never runs out.
+//! an error, as the extension traps). Both sides read attributes as loads
+//! (compiled code from the rows in `ctx.attrs`, ABI 3; native code from the
+//! host's table, inlined) and call the acting helpers (`set_attribute`,
+//! `raise_event`) as functions: `#[inline(never)]` Rust calls natively,
+//! through `ctx.helpers` compiled. Both sides' entry points are called
+//! through function pointers the optimizer cannot see through (as a kernel
+//! calls a module's hooks), the compiled ones taken once from
+//! `CodeImage::function` and declared to return `stdlib::abi::Returned`,
+//! with a fuel budget so large that it never runs out.
 
 use bench::best_time;
 use runtime::image::CodeImage;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use stdlib::abi::{Ctx, HelperFn, status};
+use stdlib::abi::{Ctx, HelperFn, Returned, status};
 
 const PID_SRC: &str = include_str!("../../../examples/pop/cpu_pid.pop");
 const LOOP_SRC: &str = include_str!("../../pop/loop_kernel.pop");
@@ -101,7 +105,8 @@ impl Host {
     }
 }
 
-// The native baseline's helpers: direct, never-inlined Rust calls.
+// The native baseline's API: reads inlined, writes and events direct,
+// never-inlined Rust calls.
 #[inline(always)]
 fn native_get_attribute(h: &mut Host, cap: i64, attr: i64) -> i64 {
     h.get(cap, attr)
@@ -215,14 +220,15 @@ fn host_ctx(host: &mut Host, rows: &[*const i64], data: &mut [i64]) -> HostCtx {
 }
 
 /// A monitor's entry point: `(ctx, cap)`.
-type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> i64;
+type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> Returned;
 /// A handler's entry point: `(ctx, cap, value)`.
-type Handler = unsafe extern "C" fn(*mut Ctx, i64, i64) -> i64;
+type Handler = unsafe extern "C" fn(*mut Ctx, i64, i64) -> Returned;
 
-/// The status an invocation ended with.
+/// The status an invocation ended with, from the register it returns
+/// (`stdlib::abi::Returned`), as a host may read it.
 #[inline(always)]
-fn outcome(hc: &HostCtx) -> Result<(), Trap> {
-    match hc.ctx.status {
+fn outcome(r: Returned) -> Result<(), Trap> {
+    match r.status {
         0 => Ok(()),
         s => Err(Trap(s)),
     }
@@ -233,16 +239,14 @@ fn outcome(hc: &HostCtx) -> Result<(), Trap> {
 fn call_monitor(f: Monitor, hc: &mut HostCtx, cap: i64) -> Result<(), Trap> {
     // SAFETY: `f` is a monitor of an extension linked for this helper table,
     // and `hc` holds its data region.
-    unsafe { f(&mut hc.ctx, cap) };
-    outcome(hc)
+    outcome(unsafe { f(&mut hc.ctx, cap) })
 }
 
 /// Calls a handler; the trap status if it trapped.
 #[inline(always)]
 fn call_handler(f: Handler, hc: &mut HostCtx, cap: i64, value: i64) -> Result<(), Trap> {
     // SAFETY: as for `call_monitor`.
-    unsafe { f(&mut hc.ctx, cap, value) };
-    outcome(hc)
+    outcome(unsafe { f(&mut hc.ctx, cap, value) })
 }
 
 // ---------------------------------------------------------------- PID round
@@ -277,6 +281,9 @@ fn native_pid_handler(h: &mut Host, state: &mut [i64; 2], cap: i64, e: i64) -> R
     Ok(())
 }
 
+type NativeMonitor = fn(&mut Host, i64) -> Result<(), Trap>;
+type NativeHandler = fn(&mut Host, &mut [i64; 2], i64, i64) -> Result<(), Trap>;
+
 struct NativePid {
     host: Host,
     state: Vec<[i64; 2]>,
@@ -293,12 +300,17 @@ impl NativePid {
     }
 
     fn round(&mut self) -> Result<(), Trap> {
+        // Entry points are called through pointers the optimizer cannot see
+        // through, as the compiled ones are (and as a kernel calls a
+        // module's hooks): no inlining or specialisation across the call.
+        let monitor: NativeMonitor = black_box(native_pid_monitor);
+        let handler: NativeHandler = black_box(native_pid_handler);
         for p in 0..self.state.len() {
             self.host.pid_inputs(p, self.round);
             let cap = p as i64 + 1;
-            native_pid_monitor(&mut self.host, black_box(cap))?;
+            monitor(&mut self.host, cap)?;
             let e = self.host.raised;
-            native_pid_handler(&mut self.host, &mut self.state[p], cap, e)?;
+            handler(&mut self.host, &mut self.state[p], cap, e)?;
         }
         self.round += 1;
         Ok(())
@@ -529,7 +541,7 @@ fn loop_row() -> Row {
         name: format!("loop kernel ({LOOP_LEN} iterations)"),
         unit: "call",
         native: ns_per_op(CALLS, || {
-            native_loop_monitor(&mut native_host, black_box(&a), black_box(1))
+            black_box(native_loop_monitor as fn(&mut Host, &[i64], i64) -> Result<(), Trap>)(&mut native_host, &a, 1)
         }),
         fuel: ns_per_op(CALLS, || run(fuel_fn, &mut fuel_host, &mut fuel_data)),
         no_fuel: ns_per_op(CALLS, || run(nf_fn, &mut nf_host, &mut nf_data)),
@@ -562,7 +574,9 @@ fn call_row() -> Row {
     Row {
         name: "call kernel (100 × clamp + 3-deep chain)".into(),
         unit: "call",
-        native: ns_per_op(CALLS, || native_call_monitor(&mut native_host, black_box(1))),
+        native: ns_per_op(CALLS, || {
+            black_box(native_call_monitor as NativeMonitor)(&mut native_host, 1)
+        }),
         fuel: ns_per_op(CALLS, || run(fuel_fn, &mut fuel_host, &mut fuel_data)),
         no_fuel: ns_per_op(CALLS, || run(nf_fn, &mut nf_host, &mut nf_data)),
     }
