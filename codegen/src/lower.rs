@@ -618,7 +618,12 @@ impl<'m> FuncLowerer<'m> {
                     let left = b.ins().iadd_imm_s(fuel, -amount);
                     b.ins().store(flags, left, ctx, offset::FUEL);
                     // A negative interrupt (the host's deadline) makes the
-                    // result negative too: one load and one `or`.
+                    // result negative too: one load and one `or`. A plain
+                    // load stays in its loop because the counter's store
+                    // precedes it in every check (Cranelift moves no load
+                    // across a store); a counter kept in a register would
+                    // need an atomic load here (tried: slower, see
+                    // docs/benchmarks.md).
                     let interrupt = b.ins().sload32(flags, ctx, offset::INTERRUPT);
                     let either = b.ins().bor(left, interrupt);
                     let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, either, 0);

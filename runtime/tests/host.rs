@@ -336,11 +336,19 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
     });
     let app = host.create_app("a").unwrap();
     let huge = SPIN.replace("budget 90000000;", "budget 9000000000000000000;");
+    // A loop that stores nothing: the interrupt must be read in the loop,
+    // not once before it (a load with no store in its loop is what an
+    // optimizer hoists; here every fuel check's own store prevents it).
+    let store_free = huge
+        .replace("int n = 0;", "")
+        .replace("n = n + 1;", "int x = 0; x = 1 - x;");
     let ext = host.load(app, &object(&huge, false)).unwrap();
+    let quiet = host.load(app, &object(&store_free, false)).unwrap();
     let entry = host.entry(ext, "m").unwrap();
+    let quiet_entry = host.entry(quiet, "m").unwrap();
     // The budget is CPU time of the invoking thread: what it took is read
     // from the same clock, so a loaded machine does not move the figures.
-    for round in 0..3 {
+    for (round, entry) in [entry, entry, quiet_entry, entry].into_iter().enumerate() {
         let start = thread_cpu();
         let trap = host.invoke(entry, None).unwrap_err();
         let took = thread_cpu() - start;
@@ -353,6 +361,7 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
         assert!(took < budget + Duration::from_millis(50), "round {round}: {took:?}");
     }
     assert_eq!(host.counters(ext).unwrap().deadlines, 3);
+    assert_eq!(host.counters(quiet).unwrap().deadlines, 1);
 }
 
 /// CPU time this thread has used.
