@@ -112,6 +112,10 @@ fn native_get_attribute(h: &mut Host, cap: i64, attr: i64) -> i64 {
     h.get(cap, attr)
 }
 #[inline(never)]
+fn native_get_attribute_call(h: &mut Host, cap: i64, attr: i64) -> i64 {
+    h.get(cap, attr)
+}
+#[inline(never)]
 fn native_set_attribute(h: &mut Host, cap: i64, attr: i64, value: i64) -> i64 {
     h.set(cap, attr, value)
 }
@@ -251,14 +255,28 @@ fn call_handler(f: Handler, hc: &mut HostCtx, cap: i64, value: i64) -> Result<()
 
 // ---------------------------------------------------------------- PID round
 
-/// Native PID monitor: `raise_event(Error, target - actual)`.
-#[inline(never)]
-fn native_pid_monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
-    let actual = native_get_attribute(h, cap, ACTUAL_CPU);
-    let target = native_get_attribute(h, cap, TARGET_CPU);
+/// Native PID monitor: `raise_event(Error, target - actual)`, reading
+/// attributes with `read`.
+#[inline(always)]
+fn pid_monitor_with(h: &mut Host, cap: i64, read: fn(&mut Host, i64, i64) -> i64) -> Result<(), Trap> {
+    let actual = read(h, cap, ACTUAL_CPU);
+    let target = read(h, cap, TARGET_CPU);
     let e = target.checked_sub(actual).ok_or(OVERFLOW)?;
     native_raise_event(h, 0, e);
     Ok(())
+}
+
+/// The native PID monitor, its reads inlined loads (the baseline).
+#[inline(never)]
+fn native_pid_monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
+    pid_monitor_with(h, cap, native_get_attribute)
+}
+
+/// The native PID monitor with its reads as calls: session 2's baseline,
+/// from before attribute reads became loads in compiled code.
+#[inline(never)]
+fn native_pid_monitor_read_calls(h: &mut Host, cap: i64) -> Result<(), Trap> {
+    pid_monitor_with(h, cap, native_get_attribute_call)
 }
 
 /// Native PID handler, state `[e_prev, u_prev]`.
@@ -285,14 +303,16 @@ type NativeMonitor = fn(&mut Host, i64) -> Result<(), Trap>;
 type NativeHandler = fn(&mut Host, &mut [i64; 2], i64, i64) -> Result<(), Trap>;
 
 struct NativePid {
+    monitor: NativeMonitor,
     host: Host,
     state: Vec<[i64; 2]>,
     round: u64,
 }
 
 impl NativePid {
-    fn new(n: usize) -> NativePid {
+    fn new(n: usize, monitor: NativeMonitor) -> NativePid {
         NativePid {
+            monitor,
             host: Host::new(n),
             state: vec![[0; 2]; n],
             round: 0,
@@ -303,7 +323,7 @@ impl NativePid {
         // Entry points are called through pointers the optimizer cannot see
         // through, as the compiled ones are (and as a kernel calls a
         // module's hooks): no inlining or specialisation across the call.
-        let monitor: NativeMonitor = black_box(native_pid_monitor);
+        let monitor: NativeMonitor = black_box(self.monitor);
         let handler: NativeHandler = black_box(native_pid_handler);
         for p in 0..self.state.len() {
             self.host.pid_inputs(p, self.round);
@@ -455,6 +475,8 @@ struct Row {
     name: String,
     unit: &'static str,
     native: f64,
+    /// For the PID rows: native with attribute reads as calls.
+    native_read_calls: Option<f64>,
     fuel: f64,
     no_fuel: f64,
 }
@@ -476,11 +498,13 @@ fn ns_per_op(ops: u64, mut run: impl FnMut() -> Result<(), Trap>) -> f64 {
 fn pid_row(n: usize) -> Row {
     // Agreement: the same attribute writes and the same per-process state
     // after every one of 50 rounds, for native, fuel and no-fuel code.
-    let mut native = NativePid::new(n);
+    let mut native = NativePid::new(n, native_pid_monitor);
+    let mut read_calls = NativePid::new(n, native_pid_monitor_read_calls);
     let mut fuel = CompiledPid::new(n, false);
     let mut no_fuel = CompiledPid::new(n, true);
     for round in 0..50 {
         native.round().expect("native round");
+        read_calls.round().expect("native round");
         fuel.round().expect("compiled round");
         no_fuel.round().expect("no-fuel round");
         assert_eq!(
@@ -493,6 +517,7 @@ fn pid_row(n: usize) -> Row {
         );
         assert_eq!(native.state, fuel.state(), "round {round}: state differs");
         assert_eq!(native.state, no_fuel.state(), "round {round}: state differs");
+        assert_eq!(native.state, read_calls.state, "round {round}: state differs");
         assert!(native.host.sets.iter().any(|&u| u != 0));
     }
     let rounds = (200_000 / n as u64).max(2) & !1;
@@ -500,6 +525,7 @@ fn pid_row(n: usize) -> Row {
         name: format!("PID service round, N={n}"),
         unit: "round",
         native: ns_per_op(rounds, || native.round()),
+        native_read_calls: Some(ns_per_op(rounds, || read_calls.round())),
         fuel: ns_per_op(rounds, || fuel.round()),
         no_fuel: ns_per_op(rounds, || no_fuel.round()),
     }
@@ -540,6 +566,7 @@ fn loop_row() -> Row {
     Row {
         name: format!("loop kernel ({LOOP_LEN} iterations)"),
         unit: "call",
+        native_read_calls: None,
         native: ns_per_op(CALLS, || {
             black_box(native_loop_monitor as fn(&mut Host, &[i64], i64) -> Result<(), Trap>)(&mut native_host, &a, 1)
         }),
@@ -574,6 +601,7 @@ fn call_row() -> Row {
     Row {
         name: "call kernel (100 × clamp + 3-deep chain)".into(),
         unit: "call",
+        native_read_calls: None,
         native: ns_per_op(CALLS, || {
             black_box(native_call_monitor as NativeMonitor)(&mut native_host, 1)
         }),
@@ -684,6 +712,17 @@ fn main() {
     }
     println!();
     println!("Goals: compiled with fuel at most 1.25x native; fuel overhead at most 10 %.");
+    let old_baseline: Vec<_> = rows.iter().filter_map(|r| Some((r, r.native_read_calls?))).collect();
+    if !old_baseline.is_empty() {
+        println!();
+        println!("Against session 2's baseline, whose attribute reads were calls (compiled code's are loads):");
+        println!();
+        println!("| benchmark | native, reads as calls ns/op | compiled (fuel) ns/op | fuel vs native |");
+        println!("|---|---:|---:|---:|");
+        for (r, native) in old_baseline {
+            println!("| {} | {native:.1} | {:.1} | {:.2}x |", r.name, r.fuel, r.fuel / native);
+        }
+    }
     if only.is_none() {
         compile_throughput();
     }
