@@ -299,8 +299,8 @@ pub(crate) struct Extension {
     /// run of a guard, for the writing application (a guard nested in its
     /// own run acts for the same application, so it writes the same
     /// pointers). Valid while the application exists: applications are
-    /// never removed and a row's buffer never reallocates (`add_class`
-    /// appends rows, attribute writes store in place).
+    /// never removed and a row is a boxed slice (`define_class` appends
+    /// rows, attribute writes store in place).
     pub(crate) rows: Vec<*const i64>,
     pub(crate) entries: Vec<Entry>,
     pub(crate) counters: Counters,
@@ -309,8 +309,10 @@ pub(crate) struct Extension {
 
 pub(crate) struct App {
     pub(crate) name: String,
-    /// Attribute values by host class, then attribute.
-    pub(crate) values: Vec<Vec<i64>>,
+    /// Attribute values by host class, then attribute. Boxed slices: a
+    /// row never grows or moves, since extensions read it through
+    /// pointers (`Extension::rows`).
+    pub(crate) values: Vec<Box<[i64]>>,
     /// The last value each attribute's guard returned.
     pub(crate) applied: Vec<Vec<Option<i64>>>,
     pub(crate) blocked: bool,
@@ -879,7 +881,7 @@ impl Host {
             // SAFETY: the caller holds no reference into the host.
             let h = unsafe { &mut *host };
             let account_time = h.config.account_time;
-            let values: *const Vec<Vec<i64>> = &h.apps[app].values;
+            let values: *const Vec<Box<[i64]>> = &h.apps[app].values;
             let Some(ext) = h.ext_mut(guard.ext) else {
                 return Err(Trap::nothing_ran(TrapKind::NotLoaded));
             };
@@ -1020,7 +1022,7 @@ impl Host {
     }
 }
 
-fn initial_values(def: &ClassDef) -> Vec<i64> {
+fn initial_values(def: &ClassDef) -> Box<[i64]> {
     def.attrs
         .iter()
         .map(|a| match a.range {
