@@ -103,9 +103,11 @@ pub mod status {
 pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;
 
 /// What every compiled function returns, in `rax` and `rdx` (the SysV
-/// return of a 16-byte `#[repr(C)]` struct of two integers): a host may
-/// declare an entry point as returning this and test `status` without
-/// reading the context; on a trap it equals `ctx.status`.
+/// return of a 16-byte `#[repr(C)]` struct of two integers). On a trap
+/// `status` equals `ctx.status`. After a helper's abort, though, the code
+/// runs on and may return normally with `status` 0 while `ctx.status` is
+/// `HOST_ABORT`: only a host whose helpers never abort may test `status`
+/// instead of reading the context.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Returned {

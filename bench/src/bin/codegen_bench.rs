@@ -229,7 +229,8 @@ type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> Returned;
 type Handler = unsafe extern "C" fn(*mut Ctx, i64, i64) -> Returned;
 
 /// The status an invocation ended with, from the register it returns
-/// (`stdlib::abi::Returned`), as a host may read it.
+/// (`stdlib::abi::Returned`): enough here, since this host's helpers
+/// never abort.
 #[inline(always)]
 fn outcome(r: Returned) -> Result<(), Trap> {
     match r.status {
