@@ -46,9 +46,9 @@ impl Frame {
         }
     }
 
-    /// Prepares the frame for an invocation of `ext` for `app`.
+    /// Prepares the frame for an invocation of `ext` for `app`; the caller
+    /// then sets `ctx.data` and `ctx.attrs`.
     #[inline]
-    /// The caller then sets `ctx.data` and `ctx.attrs`.
     pub(crate) fn reset(&mut self, host: *mut Host, ext: ExtId, entry: usize, app: usize, fuel: u64) {
         // Fuel budgets are at most `HostConfig::max_fuel`, far below i64::MAX.
         self.ctx.fuel = fuel.min(i64::MAX as u64) as i64;
