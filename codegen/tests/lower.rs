@@ -17,6 +17,7 @@ fn accepted_programs() -> Vec<(String, tal_ir::Module)> {
             let options = popcorn_front::Options {
                 file_name: String::new(),
                 stdlib: dir == "stdlib/pop" || text.starts_with("// flags: --stdlib"),
+                inline: true,
             };
             if let Some(m) = popcorn_front::compile(&text, &options).module {
                 verifier::verify(&m, &verifier::Config::default()).unwrap();

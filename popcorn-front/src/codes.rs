@@ -777,6 +777,7 @@ mod tests {
             let options = crate::Options {
                 file_name: format!("{}.pop", d.code),
                 stdlib: d.example.starts_with("// flags: --stdlib"),
+                inline: true,
             };
             let compiled = crate::compile(d.example, &options);
             let codes: Vec<&str> = compiled.diagnostics.iter().map(|x| x.code).collect();

@@ -30,6 +30,9 @@ pub struct Options {
     /// Compile as part of the standard library: guards and `block()` are
     /// allowed. Loaders install guards only from their own standard library.
     pub stdlib: bool,
+    /// Inline calls of small functions (`lower::inlinable`): their bodies
+    /// are lowered at the call site, keeping their source spans.
+    pub inline: bool,
 }
 
 /// The result of compiling one file.
@@ -129,10 +132,27 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
             FuncId(next - 1)
         }));
     }
-    let funcs: Vec<tal_ir::Function> = (0..env.funcs.len())
-        .filter(|&i| env.funcs[i].emitted)
-        .map(|i| lower::Lowerer::lower_function(env, diags, &func_ids, i))
-        .collect();
+    let lower_all = |inlinable: &[bool], diags: &mut Vec<Diagnostic>| -> Vec<tal_ir::Function> {
+        (0..env.funcs.len())
+            .filter(|&i| env.funcs[i].emitted)
+            .map(|i| lower::Lowerer::lower_function(env, diags, &func_ids, inlinable, i))
+            .collect()
+    };
+    let mut funcs = lower_all(&[], diags);
+    // Inlining re-lowers a module that lowered without error, so that every
+    // diagnostic is reported once, in the callee's own body.
+    let inlinable: Vec<bool> = (0..env.funcs.len()).map(|i| lower::inlinable(env, i)).collect();
+    if options.inline && inlinable.contains(&true) && !diags.iter().any(Diagnostic::is_error) {
+        let mut again = Vec::new();
+        let inlined = lower_all(&inlinable, &mut again);
+        debug_assert!(
+            !again.iter().any(Diagnostic::is_error),
+            "inlining into a module that lowered cleanly reported {again:?}"
+        );
+        if !again.iter().any(Diagnostic::is_error) {
+            funcs = inlined;
+        }
+    }
     for f in env.funcs.iter().filter(|f| f.origin == Origin::User) {
         if let FuncKind::Handler { event } = &f.decl.kind
             && env.event_names.contains_key(&event.value)

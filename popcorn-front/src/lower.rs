@@ -18,6 +18,16 @@
 //!   a catch clause to the handler's label, with the variables at that point.
 //! - Arrays and structs live in stack slots, zero-filled at function entry
 //!   (so the verifier sees them initialized) and again at their declaration.
+//! - Inlining (`Options::inline`): a call of a small function of scalars
+//!   without loops or `try` ([`inlinable`]), outside any `try`, lowers the
+//!   callee's body at the call site: its parameters become variables bound
+//!   to the arguments, seen through a barrier that hides the caller's
+//!   variables (`var_base`), and `return` assigns a result variable and
+//!   jumps to a join label. Exceptions leave it as they would leave the
+//!   call; instructions keep the callee's spans. It runs only on a module
+//!   that lowered without error, a second time, so every diagnostic comes
+//!   from the callee's own body, once. Nothing here is trusted: the
+//!   verifier checks the inlined TAL like any other.
 //!
 //! Type errors do not stop lowering: an expression with an error has type
 //! `Ty::Error`, which absorbs further errors; the module is only returned
@@ -171,6 +181,78 @@ pub(crate) struct Lowerer<'e, 'a> {
     handlers: Vec<(ExcKind, LabelId)>,
     /// Values known to be integer constants (`iconst` results), for folding.
     constants: std::collections::HashMap<ValueId, i64>,
+    /// Which functions calls may be inlined into (empty: none).
+    inlinable: &'e [bool],
+    /// The calls being inlined, innermost last.
+    inlining: Vec<Inlined>,
+    /// The first variable the current body can see: a callee inlined into a
+    /// caller sees its parameters and locals, not the caller's.
+    var_base: usize,
+}
+
+/// A call being inlined: `return` assigns its result and jumps to the join.
+struct Inlined {
+    join: LabelId,
+    /// The variable that carries the result to the join (non-`void`).
+    result: Option<usize>,
+}
+
+/// Largest callee inlined: statements and expression nodes of its body.
+const INLINE_MAX_NODES: usize = 40;
+/// Deepest nesting of inlined calls.
+const INLINE_MAX_DEPTH: usize = 4;
+
+/// Whether calls to function `index` may be inlined: a plain function of
+/// `int` and `bool` parameters whose small body has no loop, `try`, array,
+/// struct or `goto`-like statement (so it needs no slot, declares no loop
+/// and cannot reach a caller's handler or loop).
+pub(crate) fn inlinable(env: &Env, index: usize) -> bool {
+    let info = &env.funcs[index];
+    if info.decl.kind != AstKind::Plain || !info.emitted {
+        return false;
+    }
+    if !info.params.iter().all(|p| matches!(p, Ty::Int | Ty::Bool))
+        || !matches!(info.ret, Ty::Int | Ty::Bool | Ty::Void)
+    {
+        return false;
+    }
+    let mut nodes = 0;
+    info.decl.body.stmts.iter().all(|s| simple_stmt(s, &mut nodes)) && nodes <= INLINE_MAX_NODES
+}
+
+fn simple_stmt(s: &Stmt, nodes: &mut usize) -> bool {
+    *nodes += 1;
+    match &s.kind {
+        StmtKind::Local(d) => {
+            d.len.is_none()
+                && matches!(d.ty, ast::TypeExpr::Int(_) | ast::TypeExpr::Bool(_))
+                && match &d.init {
+                    Some(Init::Expr(e)) => simple_expr(e, nodes),
+                    None => true,
+                    Some(_) => false,
+                }
+        }
+        StmtKind::Expr(e) => simple_expr(e, nodes),
+        StmtKind::If { cond, then, els } => {
+            simple_expr(cond, nodes) && simple_stmt(then, nodes) && els.as_ref().is_none_or(|e| simple_stmt(e, nodes))
+        }
+        StmtKind::Return(e) => e.as_ref().is_none_or(|e| simple_expr(e, nodes)),
+        StmtKind::Block(b) => b.stmts.iter().all(|s| simple_stmt(s, nodes)),
+        StmtKind::Empty | StmtKind::Raise(_) => true,
+        _ => false,
+    }
+}
+
+fn simple_expr(e: &Expr, nodes: &mut usize) -> bool {
+    *nodes += 1;
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Var(_) => true,
+        ExprKind::Unary(_, a) => simple_expr(a, nodes),
+        ExprKind::Binary(_, a, b) | ExprKind::Assign(_, a, b) => simple_expr(a, nodes) && simple_expr(b, nodes),
+        ExprKind::IncDec { target, .. } => simple_expr(target, nodes),
+        ExprKind::Call(_, args) => args.iter().all(|a| simple_expr(a, nodes)),
+        _ => false,
+    }
 }
 
 impl<'e, 'a> Lowerer<'e, 'a> {
@@ -178,6 +260,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         env: &'e Env<'a>,
         diags: &'e mut Vec<Diagnostic>,
         func_ids: &'e [Option<FuncId>],
+        inlinable: &'e [bool],
         index: usize,
     ) -> Function {
         let info = &env.funcs[index];
@@ -201,6 +284,9 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             loops: Vec::new(),
             handlers: Vec::new(),
             constants: Default::default(),
+            inlinable,
+            inlining: Vec::new(),
+            var_base: 0,
         };
         let mut params = Vec::new();
         let mut entry_params = Vec::new();
@@ -662,7 +748,8 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn lookup(&self, name: &str) -> Option<usize> {
-        self.vars.iter().rposition(|v| v.name == name)
+        let visible = &self.vars[self.var_base..];
+        visible.iter().rposition(|v| v.name == name).map(|i| i + self.var_base)
     }
 
     // ---- statements -------------------------------------------------------
@@ -879,6 +966,19 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn ret(&mut self, value: Option<&Expr>, span: Span) {
+        if let Some(&Inlined { join, result, .. }) = self.inlining.last() {
+            // A well-typed callee (else the module is not returned anyway).
+            let want = self.env.funcs[self.this].ret;
+            if let (Some(e), Some(var)) = (value, result) {
+                let Some(v) = self.typed(e, want) else {
+                    self.terminate(Terminator::Raise(ExcKind::RangeError), span);
+                    return;
+                };
+                self.vars[var].storage = Storage::Ssa(Some(v));
+            }
+            self.jump(join, vec![], span);
+            return;
+        }
         let want = self.env.funcs[self.this].ret;
         match (value, want) {
             (None, Ty::Void) => self.terminate(Terminator::Return(None), span),
@@ -1844,6 +1944,16 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         if !ok {
             return Val::Error;
         }
+        if self.may_inline(callee) {
+            let values: Vec<ValueId> = tal_args
+                .iter()
+                .filter_map(|a| match a {
+                    Arg::Value(v) => Some(*v),
+                    Arg::Ref(_) => None,
+                })
+                .collect();
+            return self.inline_call(callee, &values, span);
+        }
         let id = self.func_ids[callee].expect("called functions are emitted");
         let result = ret != Ty::Void;
         let kind = InstKind::Call {
@@ -1853,6 +1963,76 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         };
         match self.emit(kind, span, Raises::Any) {
             Some(v) => Val::Value(v, ret),
+            None => Val::Void,
+        }
+    }
+
+    /// Whether this call of `callee` is inlined: an inlinable callee, not
+    /// inside a `try` (whose handlers would see the callee's variables),
+    /// not too deep. (Recursion is an error, P0309, so no callee is ever
+    /// inlined into itself; the depth bound would stop it anyway.)
+    fn may_inline(&self, callee: usize) -> bool {
+        self.inlinable.get(callee).copied().unwrap_or(false)
+            && self.handlers.is_empty()
+            && self.inlining.len() < INLINE_MAX_DEPTH
+    }
+
+    /// Lowers the body of `callee` here, its parameters bound to `args`:
+    /// `return` assigns a result variable and jumps to a join after it.
+    /// Exceptions leave as they would leave the call (no handler is
+    /// active), and instructions keep the callee's source spans.
+    fn inline_call(&mut self, callee: usize, args: &[ValueId], span: Span) -> Val {
+        let info = &self.env.funcs[callee];
+        let (decl, ret) = (info.decl, info.ret);
+        let join = self.new_label();
+        let result = (ret != Ty::Void).then(|| {
+            self.vars.push(Var {
+                name: String::new(),
+                ty: ret,
+                storage: Storage::Ssa(None),
+            });
+            self.vars.len() - 1
+        });
+        let saved = (self.var_base, self.this, self.spans);
+        self.inlining.push(Inlined { join, result });
+        self.var_base = self.vars.len();
+        self.this = callee;
+        self.spans = info.origin == Origin::User;
+        self.push_scope();
+        for ((p, &ty), &v) in decl.params.iter().zip(&info.params).zip(args) {
+            self.vars.push(Var {
+                name: p.name.name.clone(),
+                ty,
+                storage: Storage::Ssa(Some(v)),
+            });
+        }
+        for stmt in &decl.body.stmts {
+            self.stmt(stmt);
+        }
+        if !self.terminated {
+            let end = Span {
+                lo: decl.body.span.hi.saturating_sub(1),
+                hi: decl.body.span.hi,
+            };
+            match ret {
+                Ty::Void => self.jump(join, vec![], end),
+                // Reported as P0203 where the callee itself is lowered.
+                _ => self.terminate(Terminator::Raise(ExcKind::RangeError), end),
+            }
+        }
+        self.pop_scope();
+        self.inlining.pop();
+        (self.var_base, self.this, self.spans) = saved;
+        self.place_label(join, false);
+        match result {
+            Some(var) => {
+                let val = match self.vars[var].storage {
+                    Storage::Ssa(Some(v)) => Val::Value(v, ret),
+                    _ => self.placeholder(ret, span).map_or(Val::Error, |v| Val::Value(v, ret)),
+                };
+                self.vars.truncate(var);
+                val
+            }
             None => Val::Void,
         }
     }

@@ -48,6 +48,7 @@ fn outcome(name: &str, text: &str, stdlib: bool) -> (String, Option<String>) {
     let options = popcorn_front::Options {
         file_name: name.to_owned(),
         stdlib,
+        inline: false,
     };
     let compiled = popcorn_front::compile(text, &options);
     let mut out = String::new();

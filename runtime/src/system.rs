@@ -16,6 +16,7 @@ pub fn compile_object(file_name: &str, source: &str, stdlib: bool) -> Result<Vec
     let options = popcorn_front::Options {
         file_name: file_name.into(),
         stdlib,
+        inline: true,
     };
     let compiled = popcorn_front::compile(source, &options);
     let Some(module) = compiled.module else {

@@ -294,3 +294,93 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
         assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
     }
 }
+
+/// Whether two invocations did the same, whatever where they trapped or
+/// how much fuel they took: what inlining must not change.
+fn same_behaviour(a: &Outcome, b: &Outcome) -> bool {
+    (a.result, a.status, &a.calls, &a.data) == (b.result, b.status, &b.calls, &b.data)
+}
+
+#[test]
+fn inlining_changes_no_behaviour() {
+    // Each generated program compiled with and without inlining, both
+    // interpreted: the same results, exceptions, helper calls and memory
+    // (trap locations and fuel may differ); and the inlined one compiled
+    // agrees with its interpretation exactly.
+    const FUEL: i64 = 200_000;
+    let cases: u64 = std::env::var("SAFEX_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let (mut inlined_programs, mut failures, mut statuses) = (0, Vec::new(), [0u64; 8]);
+    for seed in 0..cases {
+        let program = popgen::sample(seed, popgen::GenConfig::default());
+        let compile = |inline| {
+            let options = popcorn_front::Options {
+                inline,
+                ..popcorn_front::Options::default()
+            };
+            let module = popcorn_front::compile(&program.source, &options)
+                .module
+                .expect("compiles");
+            verifier::verify(&module, &verifier::Config::default())
+                .unwrap_or_else(|e| panic!("seed {seed}, inline {inline}: {e:?}\n{}", tal_ir::text::print(&module)));
+            module
+        };
+        let (plain, inlined) = (compile(false), compile(true));
+        let calls = |m: &tal_ir::Module| {
+            m.funcs
+                .iter()
+                .flat_map(|f| &f.blocks)
+                .flat_map(|b| &b.insts)
+                .filter(|i| matches!(i.kind, tal_ir::InstKind::Call { .. }))
+                .count()
+        };
+        if calls(&inlined) < calls(&plain) {
+            inlined_programs += 1;
+        }
+        let abort_at = (seed % 5 == 2).then_some((seed / 5 % 3) as usize);
+        let (mut a, mut b) = (
+            Instance::new(plain.clone()).unwrap(),
+            Instance::new(inlined.clone()).unwrap(),
+        );
+        'rounds: for round in 0..3 {
+            for (index, f) in plain.funcs.iter().enumerate() {
+                let args: Vec<i64> = match f.kind {
+                    tal_ir::FuncKind::Monitor => vec![CAP],
+                    tal_ir::FuncKind::Handler { .. } => vec![CAP, 17 * round - 5],
+                    _ => continue,
+                };
+                let id = tal_ir::FuncId(index as u32);
+                let (x, y) = (
+                    interpreted(&mut a, id, &args, FUEL, abort_at),
+                    interpreted(&mut b, id, &args, FUEL, abort_at),
+                );
+                // Inlining changes what a run costs, so where fuel runs out:
+                // a program whose run ran out is compared no further.
+                if x.status == status::OUT_OF_FUEL || y.status == status::OUT_OF_FUEL {
+                    break 'rounds;
+                }
+                if !same_behaviour(&x, &y) {
+                    failures.push(format!(
+                        "seed {seed}, round {round}, `{}`:\n plain   {x:?}\n inlined {y:?}",
+                        f.name
+                    ));
+                    break 'rounds;
+                }
+            }
+        }
+        if let Err(why) = check_module(inlined, 5_000, abort_at, &mut statuses) {
+            failures.push(format!("seed {seed}, inlined, compiled vs interpreted: {why}"));
+        }
+        if failures.len() >= 3 {
+            break;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    eprintln!("{inlined_programs} of {cases} programs had calls inlined");
+    assert!(
+        inlined_programs * 10 >= cases,
+        "inlining must be exercised: {inlined_programs} of {cases}"
+    );
+}

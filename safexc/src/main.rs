@@ -40,6 +40,10 @@ enum Command {
         /// Leave out fuel checks, only to measure their cost: every loader refuses the object.
         #[arg(long)]
         no_fuel: bool,
+        /// Keep every call a call: no inlining of small functions (traps then
+        /// name the function they happen in, not its caller).
+        #[arg(long)]
+        no_inline: bool,
         /// Compile as part of the standard library (allows guards and `block`).
         #[arg(long)]
         stdlib: bool,
@@ -92,7 +96,7 @@ fn main() -> ExitCode {
             let config = verifier::Config::default();
             let mut all_ok = true;
             for file in &files {
-                all_ok &= pop::check_file(file, stdlib, &config).is_some();
+                all_ok &= pop::check_file(file, stdlib, true, &config).is_some();
             }
             if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) }
         }
@@ -101,9 +105,10 @@ fn main() -> ExitCode {
             emit,
             output,
             no_fuel,
+            no_inline,
             stdlib,
         } => {
-            let Some(module) = pop::check_file(&file, stdlib, &verifier::Config::default()) else {
+            let Some(module) = pop::check_file(&file, stdlib, !no_inline, &verifier::Config::default()) else {
                 return ExitCode::from(1);
             };
             let is_object_path = output.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "o"));

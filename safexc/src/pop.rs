@@ -4,10 +4,11 @@ use crate::diag::{Diagnostic, render};
 use std::path::Path;
 use tal_ir::{Location, Module};
 
-/// Compiles one file and verifies what it lowers to, printing every
-/// diagnostic on the source. Returns the module if it was accepted.
-pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Option<Module> {
-    compile_file(path, stdlib, config, &mut std::io::stdout())
+/// Compiles one file (small functions inlined where `inline`) and verifies
+/// what it lowers to, printing every diagnostic on the source. Returns the
+/// module if it was accepted.
+pub fn check_file(path: &Path, stdlib: bool, inline: bool, config: &verifier::Config) -> Option<Module> {
+    compile_file(path, stdlib, inline, config, &mut std::io::stdout())
 }
 
 /// [`check_file`], with the one-line summary written to `summary` (stderr
@@ -15,6 +16,7 @@ pub fn check_file(path: &Path, stdlib: bool, config: &verifier::Config) -> Optio
 pub fn compile_file(
     path: &Path,
     stdlib: bool,
+    inline: bool,
     config: &verifier::Config,
     summary: &mut dyn std::io::Write,
 ) -> Option<Module> {
@@ -46,6 +48,7 @@ pub fn compile_file(
     let options = popcorn_front::Options {
         file_name: name.clone(),
         stdlib,
+        inline,
     };
     let compiled = popcorn_front::compile(&text, &options);
     for d in &compiled.diagnostics {

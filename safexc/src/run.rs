@@ -124,7 +124,8 @@ pub fn run(args: RunArgs) -> ExitCode {
         let bytes = if path.extension().is_some_and(|e| e == "pop") {
             // Compiled here exactly as `safexc compile -o` would, then
             // loaded through every check like any object.
-            let Some(module) = crate::pop::compile_file(path, false, &host.config().verifier, &mut std::io::stderr())
+            let Some(module) =
+                crate::pop::compile_file(path, false, true, &host.config().verifier, &mut std::io::stderr())
             else {
                 return ExitCode::from(1);
             };

@@ -287,6 +287,21 @@ fn a_no_fuel_object_is_marked() {
 }
 
 #[test]
+fn small_functions_are_inlined_unless_no_inline() {
+    let tal = |extra: &[&str]| {
+        let mut args = vec!["compile", "bench/pop/call_kernel.pop", "--emit", "tal"];
+        args.extend(extra);
+        let out = safexc(&args);
+        assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+        let tal = text(&out.stdout);
+        let monitor = tal.find("monitor @call_monitor").expect("the monitor");
+        tal[monitor..].matches("= call @").count()
+    };
+    assert_eq!(tal(&[]), 0, "clamp and the chain are inlined into the monitor");
+    assert_eq!(tal(&["--no-inline"]), 2, "clamp and chain1 stay calls");
+}
+
+#[test]
 fn explain_covers_object_and_loader_codes() {
     let out = safexc(&["explain", "C0080"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));

@@ -165,7 +165,16 @@ struct Ext {
 
 impl Ext {
     fn load(source: &str, no_fuel: bool) -> Ext {
-        let module = popcorn_front::compile(source, &popcorn_front::Options::default())
+        Ext::load_with(source, no_fuel, false)
+    }
+
+    /// `load`, with the front-end's inlining on or off.
+    fn load_with(source: &str, no_fuel: bool, inline: bool) -> Ext {
+        let options = popcorn_front::Options {
+            inline,
+            ..popcorn_front::Options::default()
+        };
+        let module = popcorn_front::compile(source, &options)
             .module
             .expect("the benchmark extension compiles");
         verifier::verify(&module, &verifier::Config::default()).expect("verifies");
@@ -431,44 +440,56 @@ fn native_loop_monitor(h: &mut Host, a: &[i64], cap: i64) -> Result<(), Trap> {
 
 // ------------------------------------------------------------- call kernel
 
-#[inline(never)]
-fn native_clamp(x: i64, lo: i64, hi: i64) -> i64 {
-    if x < lo {
-        lo
-    } else if x > hi {
-        hi
-    } else {
-        x
-    }
-}
-#[inline(never)]
-fn native_chain3(x: i64) -> Result<i64, Trap> {
-    let y = x.checked_mul(3).ok_or(OVERFLOW)?.checked_add(1).ok_or(OVERFLOW)?;
-    Ok(native_clamp(y, -1000, 1000))
-}
-#[inline(never)]
-fn native_chain2(x: i64) -> Result<i64, Trap> {
-    native_chain3(x)?.checked_add(1).ok_or(OVERFLOW)
-}
-#[inline(never)]
-fn native_chain1(x: i64) -> Result<i64, Trap> {
-    native_chain2(x)?.checked_sub(x).ok_or(OVERFLOW)
-}
+/// The call kernel's native functions, twice: with every function a call
+/// (`inline(never)`, to measure calls) and with LLVM free to inline.
+macro_rules! native_call_kernel {
+    ($module:ident, $($attr:meta)?) => {
+        mod $module {
+            use super::{native_get_attribute, native_raise_event, Host, Trap, OVERFLOW, TARGET_CPU};
 
-#[inline(never)]
-fn native_call_monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
-    let seed = native_get_attribute(h, cap, TARGET_CPU);
-    let mut s: i64 = 0;
-    let mut i: i64 = 0;
-    while i < 100 {
-        let c = native_clamp(seed.checked_add(i).ok_or(OVERFLOW)?, -50, 50);
-        let d = native_chain1(i.checked_sub(seed).ok_or(OVERFLOW)?)?;
-        s = s.checked_add(c).ok_or(OVERFLOW)?.checked_add(d).ok_or(OVERFLOW)?;
-        i = i.checked_add(1).ok_or(OVERFLOW)?;
-    }
-    native_raise_event(h, 0, s);
-    Ok(())
+            $(#[$attr])?
+            fn clamp(x: i64, lo: i64, hi: i64) -> i64 {
+                if x < lo {
+                    lo
+                } else if x > hi {
+                    hi
+                } else {
+                    x
+                }
+            }
+            $(#[$attr])?
+            fn chain3(x: i64) -> Result<i64, Trap> {
+                let y = x.checked_mul(3).ok_or(OVERFLOW)?.checked_add(1).ok_or(OVERFLOW)?;
+                Ok(clamp(y, -1000, 1000))
+            }
+            $(#[$attr])?
+            fn chain2(x: i64) -> Result<i64, Trap> {
+                chain3(x)?.checked_add(1).ok_or(OVERFLOW)
+            }
+            $(#[$attr])?
+            fn chain1(x: i64) -> Result<i64, Trap> {
+                chain2(x)?.checked_sub(x).ok_or(OVERFLOW)
+            }
+
+            #[inline(never)]
+            pub fn monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
+                let seed = native_get_attribute(h, cap, TARGET_CPU);
+                let mut s: i64 = 0;
+                let mut i: i64 = 0;
+                while i < 100 {
+                    let c = clamp(seed.checked_add(i).ok_or(OVERFLOW)?, -50, 50);
+                    let d = chain1(i.checked_sub(seed).ok_or(OVERFLOW)?)?;
+                    s = s.checked_add(c).ok_or(OVERFLOW)?.checked_add(d).ok_or(OVERFLOW)?;
+                    i = i.checked_add(1).ok_or(OVERFLOW)?;
+                }
+                native_raise_event(h, 0, s);
+                Ok(())
+            }
+        }
+    };
 }
+native_call_kernel!(native_calls, inline(never));
+native_call_kernel!(native_inlined,);
 
 // ------------------------------------------------------------------ report
 
@@ -576,11 +597,21 @@ fn loop_row() -> Row {
     }
 }
 
-fn call_row() -> Row {
+/// The call kernel; `inline`: inlining on both sides (LLVM's natively,
+/// the front-end's compiled), else every function a call on both.
+fn call_row(inline: bool) -> Row {
     let seed = 20;
     let mut native_host = Host::new(1);
     native_host.attrs[0][TARGET_CPU as usize] = seed;
-    let (fuel_ext, nf_ext) = (Ext::load(CALL_SRC, false), Ext::load(CALL_SRC, true));
+    let native_call_monitor: NativeMonitor = if inline {
+        native_inlined::monitor
+    } else {
+        native_calls::monitor
+    };
+    let (fuel_ext, nf_ext) = (
+        Ext::load_with(CALL_SRC, false, inline),
+        Ext::load_with(CALL_SRC, true, inline),
+    );
     let (mut fuel_data, mut nf_data) = (fuel_ext.data(), nf_ext.data());
     let (mut fuel_host, mut nf_host) = (Box::new(native_host.clone()), Box::new(native_host.clone()));
     native_call_monitor(&mut native_host, 1).expect("native");
@@ -600,7 +631,11 @@ fn call_row() -> Row {
     );
     const CALLS: u64 = 20_000;
     Row {
-        name: "call kernel (100 × clamp + 3-deep chain)".into(),
+        name: if inline {
+            "call kernel, inlining on both sides".into()
+        } else {
+            "call kernel (100 × clamp + 3-deep chain)".into()
+        },
         unit: "call",
         native_read_calls: None,
         native: ns_per_op(CALLS, || {
@@ -617,6 +652,7 @@ fn compile_throughput() {
     let options = popcorn_front::Options {
         file_name: "large.pop".into(),
         stdlib: false,
+        inline: true,
     };
     let config = verifier::Config::default();
     let cg = codegen::Options::default();
@@ -683,11 +719,12 @@ fn main() {
     let only = std::env::args().nth(1);
     let started = Instant::now();
     type Bench = (&'static str, fn() -> Row);
-    let all: [Bench; 4] = [
+    let all: [Bench; 5] = [
         ("PID service round, N=3", || pid_row(3)),
         ("PID service round, N=64", || pid_row(64)),
         ("loop kernel", loop_row),
-        ("call kernel", call_row),
+        ("call kernel", || call_row(false)),
+        ("call kernel, inlining", || call_row(true)),
     ];
     let rows: Vec<Row> = all
         .iter()

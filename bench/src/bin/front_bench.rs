@@ -18,6 +18,7 @@ fn main() {
         let options = popcorn_front::Options {
             file_name: "large.pop".into(),
             stdlib: false,
+            inline: true,
         };
         let compile = || popcorn_front::compile(black_box(&source), &options);
         let accepted = |c: &popcorn_front::Compiled| {

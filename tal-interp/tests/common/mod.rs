@@ -101,7 +101,12 @@ pub fn load_tal(text: &str) -> Instance {
 
 /// Compiles, verifies and loads a Popcorn-SX source.
 pub fn load_pop(source: &str) -> Instance {
-    let compiled = popcorn_front::compile(source, &popcorn_front::Options::default());
+    load_pop_with(source, &popcorn_front::Options::default())
+}
+
+/// Compiles with `options`, verifies and loads a Popcorn-SX source.
+pub fn load_pop_with(source: &str, options: &popcorn_front::Options) -> Instance {
+    let compiled = popcorn_front::compile(source, options);
     verified(compiled.module.unwrap_or_else(|| panic!("{:#?}", compiled.diagnostics)))
 }
 

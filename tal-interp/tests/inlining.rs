@@ -1,0 +1,125 @@
+//! The front-end's inlining, run by the reference interpreter: what a
+//! program computes does not change, calls disappear where they may, and
+//! the cases inlining must leave alone are left alone.
+
+mod common;
+
+use common::*;
+use tal_interp::{Instance, TrapKind};
+use tal_ir::{ExcKind, InstKind};
+
+fn inlined(source: &str) -> Instance {
+    let options = popcorn_front::Options {
+        inline: true,
+        ..popcorn_front::Options::default()
+    };
+    load_pop_with(source, &options)
+}
+
+/// The calls left in function `name`.
+fn calls_in(instance: &Instance, name: &str) -> Vec<String> {
+    let m = instance.module();
+    let f = &m.funcs[func(instance, name).index()];
+    f.blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter_map(|i| match &i.kind {
+            InstKind::Call {
+                callee: tal_ir::Callee::Func(id),
+                ..
+            } => Some(m.funcs[id.index()].name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const CHAIN: &str = "extension chain;
+import cpu;
+int r = 0;
+int clamp(int x, int lo, int hi) {
+    if (x < lo) return lo;
+    if (x > hi) return hi;
+    return x;
+}
+int chain3(int x) { return clamp(x * 3 + 1, -1000, 1000); }
+int chain2(int x) { return chain3(x) + 1; }
+monitor void m(cap<cpu_qos> app) {
+    int s = 0;
+    for (int i = -400; i < 400; i += 7) { s = s + clamp(i, -50, 50) + chain2(i); }
+    r = s;
+}
+";
+
+#[test]
+fn small_functions_are_inlined_and_compute_the_same() {
+    let (mut plain, mut inl) = (load_pop(CHAIN), inlined(CHAIN));
+    assert_eq!(calls_in(&plain, "m"), ["clamp", "chain2"]);
+    assert!(calls_in(&inl, "m").is_empty(), "{:?}", calls_in(&inl, "m"));
+    let mut host = MockHost::default();
+    run(&mut plain, &mut host, "m", &[APP]).unwrap();
+    run(&mut inl, &mut host, "m", &[APP]).unwrap();
+    assert_eq!(global(&plain, "r"), global(&inl, "r"));
+    assert_ne!(global(&inl, "r"), 0);
+}
+
+#[test]
+fn a_callee_sees_globals_not_the_callers_locals() {
+    let src = "extension scope;
+import cpu;
+int n = 5;
+int r = 0;
+int get() { return n; }
+int twice(int n) { return n + n; }
+monitor void m(cap<cpu_qos> app) {
+    int n = 7;
+    r = get() * 100 + twice(n + 1);
+}
+";
+    let mut inl = inlined(src);
+    assert!(calls_in(&inl, "m").is_empty());
+    run(&mut inl, &mut MockHost::default(), "m", &[APP]).unwrap();
+    assert_eq!(global(&inl, "r"), 5 * 100 + 16);
+}
+
+#[test]
+fn calls_inside_try_and_functions_with_loops_stay_calls() {
+    let src = "extension kept;
+import cpu;
+int r = 0;
+int div(int a, int b) { return a / b; }
+int sum(int n) { int s = 0; for (int i = 0; i < n; i++) { s += i; } return s; }
+monitor void m(cap<cpu_qos> app) {
+    try { r = div(1, 0); } handle DivideByZero { r = -1; }
+    r = r + sum(4);
+}
+";
+    let mut inl = inlined(src);
+    assert_eq!(calls_in(&inl, "m"), ["div", "sum"]);
+    run(&mut inl, &mut MockHost::default(), "m", &[APP]).unwrap();
+    assert_eq!(global(&inl, "r"), 5);
+}
+
+#[test]
+fn an_exception_in_an_inlined_body_keeps_its_kind_and_the_callees_source_line() {
+    let src = "extension trap;
+import cpu;
+int r = 0;
+int div(int a, int b) {
+    return a / b;
+}
+monitor void m(cap<cpu_qos> app) { r = div(7, r); }
+";
+    let mut inl = inlined(src);
+    assert!(calls_in(&inl, "m").is_empty());
+    let trap = run(&mut inl, &mut MockHost::default(), "m", &[APP]).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::Exception(ExcKind::DivideByZero));
+    assert_eq!(trap.func, func(&inl, "m"), "the trap is in the caller's code");
+    // The divisor's check, at `return a / b;` in `div`.
+    let span = trap.span.expect("a source span");
+    let line = src[..span.lo as usize].lines().count();
+    assert_eq!(
+        (&src[span.lo as usize..span.hi as usize], line),
+        ("b", 5),
+        "at the callee's line"
+    );
+}
