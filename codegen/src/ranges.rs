@@ -8,7 +8,9 @@
 //! narrows its value, `and` with a non-negative operand is non-negative,
 //! and an edge taken on `icmp` narrows the compared values it passes (`i`
 //! is below 256 in the body of `for (i = 0; i < 256; i++)`). Block
-//! parameters join what every edge passes: jumps, branches and catches.
+//! parameters join what every edge passes: jumps, branches and catches. A
+//! block no edge reaches never runs, so its own edges pass nothing (the
+//! front-end leaves such blocks after a `return` inside an `if`).
 //!
 //! One pass in layout order sees every forward edge before its target; what
 //! back edges pass is kept across passes until nothing changes, a bound
@@ -98,6 +100,7 @@ impl Facts {
     /// Analyses a function of a (verified) module.
     pub fn of(module: &Module, func: &Function) -> Facts {
         let mut back: Vec<Vec<Option<Range>>> = func.blocks.iter().map(|b| vec![None; b.params.len()]).collect();
+        let mut back_reached = vec![false; func.blocks.len()];
         for _ in 0..MAX_PASSES {
             let mut pass = Pass {
                 module,
@@ -105,7 +108,9 @@ impl Facts {
                 ranges: Vec::new(),
                 safe: Vec::with_capacity(func.blocks.len()),
                 incoming: func.blocks.iter().map(|b| vec![None; b.params.len()]).collect(),
+                reached: vec![false; func.blocks.len()],
                 back: &mut back,
+                back_reached: &mut back_reached,
                 changed: false,
             };
             pass.run();
@@ -129,8 +134,12 @@ struct Pass<'a> {
     safe: Vec<Vec<bool>>,
     /// What forward edges pass, per block parameter, in this pass.
     incoming: Vec<Vec<Option<Range>>>,
+    /// Blocks a forward edge reaches, in this pass.
+    reached: Vec<bool>,
     /// What back edges passed, per block parameter, over all passes.
     back: &'a mut Vec<Vec<Option<Range>>>,
+    /// Blocks a back edge reached, over all passes.
+    back_reached: &'a mut Vec<bool>,
     changed: bool,
 }
 
@@ -197,13 +206,25 @@ impl Pass<'_> {
         }
     }
 
-    /// Records an edge from block `from` passing `args` to block `to`.
+    /// Records an edge from block `from` passing `args` to block `to`,
+    /// unless no edge reaches `from` (then it never runs). Every edge into
+    /// a block comes from a block's terminator or a catch, all recorded
+    /// here, so after a pass without change `reached` and `back_reached`
+    /// cover every block that can run.
     fn edge(&mut self, from: usize, to: usize, args: &[Range]) {
+        if !(from == 0 || self.reached[from] || self.back_reached[from]) {
+            return;
+        }
         if to > from {
+            self.reached[to] = true;
             for (slot, &r) in self.incoming[to].iter_mut().zip(args) {
                 *slot = Some(slot.map_or(r, |s| s.join(r)));
             }
             return;
+        }
+        if !self.back_reached[to] {
+            self.back_reached[to] = true;
+            self.changed = true;
         }
         for (slot, &r) in self.back[to].iter_mut().zip(args) {
             let next = match *slot {
@@ -570,6 +591,42 @@ block3(v13: i64):
         let f = facts(&counting_loop(0, "ne", 255, 2));
         assert!(!f.cannot_fail(2, 0) && !f.cannot_fail(2, 4));
         assert_eq!(f.range(ValueId(6)).lo, 0);
+    }
+
+    #[test]
+    fn a_block_no_edge_reaches_passes_nothing() {
+        // `if (x < 0) return x; ...` as the front-end lowers it: the block
+        // after the `return` (block2) is unreachable and jumps to the join
+        // with a value it never has; the join still knows `x >= 0`. When
+        // block1 jumps to block2 instead of returning, the join knows
+        // nothing.
+        let text = |block1_end: &str| {
+            format!(
+                "module m
+func @f(i64) -> i64 {{
+block0(v0: i64):
+    fuel 9
+    v1 = iconst 0
+    v2 = icmp lt v0, v1
+    brif v2, block1(v0), block3(v0)
+block1(v3: i64):
+    {block1_end}
+block2(v4: i64):
+    jump block3(v4)
+block3(v5: i64):
+    v6 = iconst 1
+    v7 = isub v5, v6
+    ret v7
+}}
+"
+            )
+        };
+        let f = facts(&text("ret v3"));
+        assert_eq!(f.range(ValueId(5)), Range { lo: 0, hi: i64::MAX });
+        assert!(f.cannot_fail(3, 1), "x - 1 cannot overflow when x >= 0");
+        let g = facts(&text("jump block2(v3)"));
+        assert_eq!(g.range(ValueId(5)), Range::FULL);
+        assert!(!g.cannot_fail(3, 1));
     }
 
     #[test]
