@@ -203,7 +203,8 @@ const INLINE_MAX_NODES: usize = 40;
 const INLINE_MAX_DEPTH: usize = 4;
 
 /// Whether calls to function `index` may be inlined: a plain function of
-/// `int` and `bool` parameters whose small body has no loop, `try`, array,
+/// scalar parameters (`int`, `bool`, capabilities) returning `int`, `bool`
+/// or nothing, whose small body has no loop, `try`, array,
 /// struct or `goto`-like statement (so it needs no slot, declares no loop
 /// and cannot reach a caller's handler or loop).
 pub(crate) fn inlinable(env: &Env, index: usize) -> bool {
@@ -211,7 +212,9 @@ pub(crate) fn inlinable(env: &Env, index: usize) -> bool {
     if info.decl.kind != AstKind::Plain || !info.emitted {
         return false;
     }
-    if !info.params.iter().all(|p| matches!(p, Ty::Int | Ty::Bool))
+    // A capability parameter keeps the caller's value and rights (`rw`:
+    // guards, the only other rights, cannot call functions taking one).
+    if !info.params.iter().all(|p| matches!(p, Ty::Int | Ty::Bool | Ty::Cap(_)))
         || !matches!(info.ret, Ty::Int | Ty::Bool | Ty::Void)
     {
         return false;
@@ -246,7 +249,8 @@ fn simple_stmt(s: &Stmt, nodes: &mut usize) -> bool {
 fn simple_expr(e: &Expr, nodes: &mut usize) -> bool {
     *nodes += 1;
     match &e.kind {
-        ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Var(_) => true,
+        // Strings name attributes and events in helper calls.
+        ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Var(_) => true,
         ExprKind::Unary(_, a) => simple_expr(a, nodes),
         ExprKind::Binary(_, a, b) | ExprKind::Assign(_, a, b) => simple_expr(a, nodes) && simple_expr(b, nodes),
         ExprKind::IncDec { target, .. } => simple_expr(target, nodes),

@@ -123,3 +123,23 @@ monitor void m(cap<cpu_qos> app) { r = div(7, r); }
         "at the callee's line"
     );
 }
+
+#[test]
+fn a_function_taking_a_capability_is_inlined_with_the_callers_value() {
+    let src = "extension caps;
+import cpu;
+int r = 0;
+int slack(cap<cpu_qos> app) { return get_attribute(app, \"target_cpu\") - get_attribute(app, \"actual_cpu\"); }
+void adjust(cap<cpu_qos> app, int u) { set_attribute(app, \"timeslice_adjustment\", u); }
+monitor void m(cap<cpu_qos> app) {
+    r = slack(app);
+    adjust(app, r / 2);
+}
+";
+    let mut inl = inlined(src);
+    assert!(calls_in(&inl, "m").is_empty(), "{:?}", calls_in(&inl, "m"));
+    let mut host = MockHost::with(&[(TARGET_CPU, 20_000), (ACTUAL_CPU, 19_000)]);
+    run(&mut inl, &mut host, "m", &[APP]).unwrap();
+    assert_eq!(global(&inl, "r"), 1_000);
+    assert_eq!(host.sets, vec![(APP, TIMESLICE_ADJUSTMENT, 500)]);
+}
