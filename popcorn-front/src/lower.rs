@@ -19,12 +19,13 @@
 //! - Arrays and structs live in stack slots, zero-filled at function entry
 //!   (so the verifier sees them initialized) and again at their declaration.
 //! - Inlining (`Options::inline`): a call of a small function of scalars
-//!   without loops or `try` ([`inlinable`]), outside any `try`, lowers the
-//!   callee's body at the call site: its parameters become variables bound
+//!   without loops or `try` ([`inlinable`]) lowers the callee's body at the
+//!   call site: its parameters become variables bound
 //!   to the arguments, seen through a barrier that hides the caller's
 //!   variables (`var_base`), and `return` assigns a result variable and
 //!   jumps to a join label. Exceptions leave it as they would leave the
-//!   call; instructions keep the callee's spans. It runs only on a module
+//!   call, to the caller's handlers if any; instructions keep the callee's
+//!   spans. It runs only on a module
 //!   that lowered without error, a second time, so every diagnostic comes
 //!   from the callee's own body, once. Nothing here is trusted: the
 //!   verifier checks the inlined TAL like any other.
@@ -1972,13 +1973,15 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     /// Whether this call of `callee` is inlined: an inlinable callee, not
-    /// inside a `try` (whose handlers would see the callee's variables),
-    /// not too deep. (Recursion is an error, P0309, so no callee is ever
-    /// inlined into itself; the depth bound would stop it anyway.)
+    /// too deep. (Recursion is an error, P0309, so no callee is ever
+    /// inlined into itself; the depth bound would stop it anyway.) Inside
+    /// a `try`, the callee's instructions and `raise` reach the caller's
+    /// handlers, as an exception leaving the call would; the handler's
+    /// label is placed after the body, when the callee's variables are
+    /// gone, so it takes only the caller's (edges carry snapshots indexed
+    /// like the caller's variables, the callee's after them).
     fn may_inline(&self, callee: usize) -> bool {
-        self.inlinable.get(callee).copied().unwrap_or(false)
-            && self.handlers.is_empty()
-            && self.inlining.len() < INLINE_MAX_DEPTH
+        self.inlinable.get(callee).copied().unwrap_or(false) && self.inlining.len() < INLINE_MAX_DEPTH
     }
 
     /// Lowers the body of `callee` here, its parameters bound to `args`:

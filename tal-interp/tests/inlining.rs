@@ -82,21 +82,29 @@ monitor void m(cap<cpu_qos> app) {
 }
 
 #[test]
-fn calls_inside_try_and_functions_with_loops_stay_calls() {
+fn functions_with_loops_stay_calls_and_a_try_catches_what_an_inlined_body_raises() {
     let src = "extension kept;
 import cpu;
 int r = 0;
 int div(int a, int b) { return a / b; }
+int positive(int x) {
+    if (x < 0) raise RangeError;
+    return x;
+}
 int sum(int n) { int s = 0; for (int i = 0; i < n; i++) { s += i; } return s; }
 monitor void m(cap<cpu_qos> app) {
-    try { r = div(1, 0); } handle DivideByZero { r = -1; }
+    int before = 3;
+    try { before = 4; r = div(1, 0); } handle DivideByZero { r = before * 10; }
+    try { r = r + positive(r - 100); } handle RangeError { r = r + 1; }
     r = r + sum(4);
 }
 ";
-    let mut inl = inlined(src);
-    assert_eq!(calls_in(&inl, "m"), ["div", "sum"]);
+    let (mut plain, mut inl) = (load_pop(src), inlined(src));
+    assert_eq!(calls_in(&inl, "m"), ["sum"]);
+    run(&mut plain, &mut MockHost::default(), "m", &[APP]).unwrap();
     run(&mut inl, &mut MockHost::default(), "m", &[APP]).unwrap();
-    assert_eq!(global(&inl, "r"), 5);
+    // 4 * 10, then RangeError: + 1, then + 0 + 1 + 2 + 3.
+    assert_eq!((global(&plain, "r"), global(&inl, "r")), (47, 47));
 }
 
 #[test]
