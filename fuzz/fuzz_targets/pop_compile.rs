@@ -1,6 +1,7 @@
 //! Popcorn-SX front-end: arbitrary bytes, or arbitrary streams of the
-//! language's tokens, never panic; and whatever the front-end accepts, the
-//! verifier accepts too (lowering is untrusted, but must not be wrong).
+//! language's tokens, never panic; and whatever the front-end accepts, with
+//! inlining or without, the verifier accepts too (lowering is untrusted, but
+//! must not be wrong).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -21,10 +22,20 @@ fuzz_target!(|data: &[u8]| {
         Some((0, rest)) => rest.iter().map(|&b| TOKENS[usize::from(b) % TOKENS.len()]).collect::<Vec<_>>().join(" "),
         _ => String::from_utf8_lossy(data).into_owned(),
     };
-    let compiled = popcorn_front::compile(&source, &popcorn_front::Options::default());
-    if let Some(module) = compiled.module {
-        if let Err(errors) = verifier::verify(&module, &verifier::Config::default()) {
-            panic!("accepted by the front-end, rejected by the verifier: {errors:?}\n{source}");
+    // With and without inlining: the same verdict, and what is accepted
+    // verifies.
+    let mut accepted = [false; 2];
+    for (inline, ok) in [false, true].into_iter().zip(&mut accepted) {
+        let options = popcorn_front::Options {
+            inline,
+            ..popcorn_front::Options::default()
+        };
+        if let Some(module) = popcorn_front::compile(&source, &options).module {
+            *ok = true;
+            if let Err(errors) = verifier::verify(&module, &verifier::Config::default()) {
+                panic!("accepted by the front-end (inline {inline}), rejected by the verifier: {errors:?}\n{source}");
+            }
         }
     }
+    assert_eq!(accepted[0], accepted[1], "inlining changed the verdict\n{source}");
 });
