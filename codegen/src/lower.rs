@@ -767,10 +767,7 @@ impl<'m> FuncLowerer<'m> {
             }
             InstKind::Helper { id, args, result } => {
                 let def = stdlib::helper_by_id(*id).ok_or_else(|| err("C0002", "unknown helper"))?;
-                let attr = args.iter().find_map(|a| match *a {
-                    HelperArg::Attr(at) => Some(at),
-                    HelperArg::Value(_) => None,
-                });
+                let attr = args.iter().find_map(HelperArg::attr);
                 let attr_is_bool = attr
                     .and_then(|at| self.module.attr(at))
                     .is_some_and(|d| d.ty == tal_ir::AttrType::Bool);

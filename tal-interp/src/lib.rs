@@ -745,10 +745,7 @@ impl<'a> Machine<'a> {
                 let def = stdlib::helper_by_id(*id).ok_or_else(|| invalid("a helper id outside the helper table"))?;
                 if def.lowering == HelperLowering::ReadAttribute {
                     // A read, even after an abort: it acts on nothing.
-                    let attr = args.iter().find_map(|a| match a {
-                        HelperArg::Attr(a) => Some(*a),
-                        HelperArg::Value(_) => None,
-                    });
+                    let attr = args.iter().find_map(HelperArg::attr);
                     return Ok(Some(
                         self.host
                             .read_attribute(attr.ok_or_else(|| invalid("a read without its attribute"))?),

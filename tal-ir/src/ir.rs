@@ -407,6 +407,16 @@ pub enum HelperArg {
     Attr(AttrRef),
 }
 
+impl HelperArg {
+    /// The attribute, if this is an attribute immediate.
+    pub fn attr(&self) -> Option<AttrRef> {
+        match *self {
+            HelperArg::Attr(a) => Some(a),
+            HelperArg::Value(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "arbitrary", derive(arbitrary::Arbitrary))]
 pub enum Callee {
