@@ -141,8 +141,12 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
     let mut funcs = lower_all(&[], diags);
     // Inlining re-lowers a module that lowered without error, so that every
     // diagnostic is reported once, in the callee's own body.
-    let inlinable: Vec<bool> = (0..env.funcs.len()).map(|i| lower::inlinable(env, i)).collect();
-    if options.inline && inlinable.contains(&true) && !diags.iter().any(Diagnostic::is_error) {
+    let inlinable: Vec<bool> = if options.inline && !diags.iter().any(Diagnostic::is_error) {
+        (0..env.funcs.len()).map(|i| lower::inlinable(env, i)).collect()
+    } else {
+        Vec::new()
+    };
+    if inlinable.contains(&true) {
         let mut again = Vec::new();
         let inlined = lower_all(&inlinable, &mut again);
         debug_assert!(
