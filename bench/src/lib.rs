@@ -582,9 +582,91 @@ pub fn best_time<R>(mut run: impl FnMut() -> R, check: impl Fn(&R)) -> std::time
     best
 }
 
+/// What [`interleaved`] measured for one contender.
+#[derive(Clone, Copy, Debug)]
+pub struct Contender {
+    /// Best time of one batch, in nanoseconds per operation.
+    pub best_ns: f64,
+    /// Median over rounds of this contender's batch time divided by the
+    /// first contender's batch time in the same round.
+    pub ratio: f64,
+}
+
+/// Times `ops` operations of each contender in turn, round after round (the
+/// order rotating each round), for at least `MIN_ROUNDS` rounds and one
+/// second. On a shared machine whose speed drifts by 2x over seconds, timing
+/// contenders one after another compares different machines; here each
+/// round's batches run within milliseconds of each other, and the ratio to
+/// the first contender is taken per round, then the median over rounds.
+/// Every operation's result goes through `check`, outside the timed region.
+pub fn interleaved<const N: usize, R>(
+    ops: u64,
+    contenders: [&mut dyn FnMut() -> R; N],
+    check: impl Fn(R),
+) -> [Contender; N] {
+    use std::time::{Duration, Instant};
+    const MIN_ROUNDS: usize = 31;
+    const MIN_TOTAL: Duration = Duration::from_secs(1);
+    let mut contenders = contenders;
+    let mut times: Vec<[f64; N]> = Vec::new();
+    let started = Instant::now();
+    while times.len() < MIN_ROUNDS || started.elapsed() < MIN_TOTAL {
+        let mut round = [0.0; N];
+        for k in 0..N {
+            let which = (k + times.len()) % N;
+            let run = &mut contenders[which];
+            let start = Instant::now();
+            let mut last = None;
+            for _ in 0..ops {
+                last = Some(std::hint::black_box(run()));
+            }
+            round[which] = start.elapsed().as_secs_f64() * 1e9 / ops as f64;
+            check(last.expect("at least one operation per batch"));
+        }
+        times.push(round);
+    }
+    std::array::from_fn(|k| {
+        let best_ns = times.iter().map(|t| t[k]).fold(f64::INFINITY, f64::min);
+        let mut ratios: Vec<f64> = times.iter().map(|t| t[k] / t[0]).collect();
+        ratios.sort_by(f64::total_cmp);
+        Contender {
+            best_ns,
+            ratio: ratios[ratios.len() / 2],
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interleaved_runs_every_contender_equally_and_checks_each_batch() {
+        let (mut a, mut b) = (0u64, 0u64);
+        let checked = std::cell::Cell::new(0u64);
+        let [first, second] = interleaved(
+            7,
+            [
+                &mut || {
+                    a += 1;
+                    a
+                },
+                &mut || {
+                    b += 1;
+                    b
+                },
+            ],
+            |last: u64| {
+                assert_eq!(last % 7, 0, "a batch is `ops` operations");
+                checked.set(checked.get() + 1);
+            },
+        );
+        assert_eq!(a, b);
+        assert_eq!(a, 7 * checked.get() / 2);
+        assert!(a >= 7 * 31);
+        assert_eq!(first.ratio, 1.0);
+        assert!(first.best_ns > 0.0 && second.best_ns > 0.0);
+    }
 
     #[test]
     fn generated_modules_verify_and_hit_the_target_size() {

@@ -172,7 +172,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
             ));
         }
     }
-    Module {
+    let mut module = Module {
         name,
         source: Some(options.file_name.clone()).filter(|n| !n.is_empty()),
         budget: env.budget,
@@ -221,5 +221,9 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
             .collect(),
         externs: Vec::new(),
         funcs,
-    }
+    };
+    // Cheap plain functions are paid for by their callers (no fuel check of
+    // their own); every other function and loop header pays for itself.
+    tal_ir::fuel::assign_module(&mut module);
+    module
 }

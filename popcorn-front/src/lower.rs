@@ -392,16 +392,14 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 }
             }
         };
-        let mut function = Function {
+        Function {
             name: decl.name.name.clone(),
             kind,
             params,
             ret,
             slots: lx.slots,
             blocks: lx.blocks,
-        };
-        tal_ir::fuel::assign(&mut function);
-        function
+        }
     }
 
     // ---- diagnostics and types -------------------------------------------

@@ -509,8 +509,10 @@ fn code_hidden_in_the_padding_is_refused() {
     // The reader checks the layout, not what lies between functions:
     // `.text`'s digest is recomputed, so only re-lowering sees the gadget.
     let mut f = Forge::of(&object(CALLS));
-    let end = (f.funcs[0].value + f.funcs[0].size) as usize;
-    assert!(!end.is_multiple_of(16));
+    let padded = (f.funcs.iter())
+        .position(|g| !(g.value + g.size).is_multiple_of(16))
+        .expect("a function followed by padding");
+    let end = (f.funcs[padded].value + f.funcs[padded].size) as usize;
     f.text[end] = 0xc3; // ret
     let bytes = f.build();
     passes_reader_and_verifier(&bytes);
@@ -519,9 +521,9 @@ fn code_hidden_in_the_padding_is_refused() {
     assert!(e.message.contains(&format!("(section `.text` + {end:#x})")), "{e}");
     // A function that claims the padding after it as its own.
     let mut f = Forge::of(&object(CALLS));
-    let grown = f.funcs[0].size.next_multiple_of(16);
-    f.funcs[0].size = grown;
-    f.table[0].size = grown as u32;
+    let grown = f.funcs[padded].size.next_multiple_of(16);
+    f.funcs[padded].size = grown;
+    f.table[padded].size = grown as u32;
     let bytes = f.build();
     passes_reader_and_verifier(&bytes);
     assert_eq!(code(&bytes), "C0080");

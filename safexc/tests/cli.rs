@@ -63,7 +63,11 @@ fn verify_rejects_with_codes_and_source_lines() {
 fn one_bad_file_fails_the_run_but_all_are_checked() {
     let dir = tempdir("mixed");
     let bad = dir.join("bad.tal");
-    std::fs::write(&bad, "module m\nfunc @f() {\nblock0:\n    ret\n}\n").unwrap();
+    std::fs::write(
+        &bad,
+        "module m\nclass c { a: i64 }\nmonitor @f(cap<c, r>) {\nblock0(v0: cap<c, r>):\n    ret\n}\n",
+    )
+    .unwrap();
     let out = safexc(&["verify", bad.to_str().unwrap(), "examples/tal/cpu_pid.tal"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);

@@ -918,3 +918,56 @@ fn an_attribute_read_is_not_a_helper_call_and_reads_after_an_abort() {
     assert_eq!(trap.kind, TrapKind::HostAbort("no".into()));
     assert_eq!(global(&instance, "n"), 7);
 }
+
+/// The fuel amount `name`'s entry block starts with, if any.
+fn entry_fuel(instance: &Instance, name: &str) -> Option<u64> {
+    match instance.module().funcs[func(instance, name).index()].blocks[0].insts.first()?.kind {
+        tal_ir::InstKind::Fuel(n) => Some(n),
+        _ => None,
+    }
+}
+
+#[test]
+fn cheap_plain_functions_are_paid_for_by_their_callers() {
+    // `double` and `quad` are cheap: no fuel check of their own, the
+    // monitor's entry pays for both. `sum` has a loop: its loop header pays
+    // per iteration, its entry region is paid for by the caller too.
+    let source = "extension paid;
+import cpu;
+int r = 0;
+int double(int x) { return x + x; }
+int quad(int x) { return double(double(x)); }
+int sum(int n) {
+    int s = 0;
+    for (int i = 0; i < n; i++) { s = s + i; }
+    return s;
+}
+monitor void m(cap<cpu_qos> app) {
+    r = quad(get_attribute(app, \"target_cpu\")) + sum(3);
+}";
+    let mut instance = load_pop(source);
+    assert_eq!(entry_fuel(&instance, "double"), None);
+    assert_eq!(entry_fuel(&instance, "quad"), None);
+    assert_eq!(entry_fuel(&instance, "sum"), None);
+    let need = entry_fuel(&instance, "m").expect("an entry point pays for itself");
+    let m = func(&instance, "m");
+    let mut host = MockHost::default();
+    let mut fuel = 1_000;
+    assert_eq!(instance.invoke(&mut host, m, &[1], &mut fuel), Ok(None));
+    let used = 1_000 - fuel;
+    assert!(used > need as i64, "the loop header paid for its iterations too");
+    // One unit short of the monitor's own charge: it stops at its entry,
+    // before any callee ran.
+    let mut fuel = need as i64 - 1;
+    let trap = instance.invoke(&mut host, m, &[1], &mut fuel).unwrap_err();
+    assert_eq!((trap.kind, trap.func, trap.inst), (TrapKind::OutOfFuel, m, Some(0)));
+    assert_eq!(fuel, -1);
+    // A plain function too dear to hand to its callers keeps its own check.
+    let dear = format!(
+        "extension dear;\nimport cpu;\nint r = 0;\nint big(int x) {{ {} return x; }}\n\
+         monitor void m(cap<cpu_qos> app) {{ r = big(1); }}",
+        "x = x + 1; ".repeat(tal_ir::fuel::MAX_CALLER_PAID as usize)
+    );
+    let instance = load_pop(&dear);
+    assert!(entry_fuel(&instance, "big").expect("keeps its fuel") > tal_ir::fuel::MAX_CALLER_PAID);
+}

@@ -1,5 +1,6 @@
 //! The call-graph pass: no recursion, and a static stack bound.
 
+use crate::fuel::{self, Regions};
 use crate::{Config, Sink};
 use tal_ir::{ExternId, FuncId, Location, Module};
 
@@ -21,6 +22,7 @@ pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
 pub(crate) struct CallGraph {
     callees: Vec<Vec<u32>>,
     frames: Vec<u64>,
+    regions: Vec<Regions>,
     called_externs: Vec<bool>,
 }
 
@@ -29,6 +31,7 @@ impl CallGraph {
         CallGraph {
             callees: vec![Vec::new(); funcs],
             frames: vec![0; funcs],
+            regions: (0..funcs).map(|_| Regions::default()).collect(),
             called_externs: vec![false; externs],
         }
     }
@@ -51,9 +54,14 @@ impl CallGraph {
         self.frames[f.index()] = bytes;
     }
 
+    pub fn set_regions(&mut self, f: FuncId, regions: Regions) {
+        self.regions[f.index()] = regions;
+    }
+
     /// One iterative depth-first walk over all functions: reports every cycle
-    /// (recursion) it closes and computes, in post-order, the deepest stack
-    /// use below each function. Then checks the functions nothing calls (entry
+    /// (recursion) it closes and, in post-order, checks each function's fuel
+    /// with its callees' charges (`crate::fuel`) and computes the deepest stack
+    /// use below it. Then checks the functions nothing calls (entry
     /// points and dead code) against the limit, naming the deepest chain.
     pub fn check(&self, m: &Module, config: &Config, sink: &mut Sink) {
         #[derive(Clone, Copy, PartialEq)]
@@ -67,6 +75,7 @@ impl CallGraph {
         let mut deepest = vec![0u64; n];
         let mut via: Vec<Option<u32>> = vec![None; n];
         let mut called = vec![false; n];
+        let mut charges = vec![0u64; n];
         for root in 0..n {
             if state[root] != State::New {
                 continue;
@@ -110,6 +119,7 @@ impl CallGraph {
                 }
                 stack.pop();
                 state[f] = State::Done;
+                charges[f] = fuel::check(m, FuncId(f as u32), &self.regions[f], &charges, sink);
                 let below = self.callees[f]
                     .iter()
                     .filter(|&&c| state[c as usize] == State::Done && c as usize != f)

@@ -660,18 +660,23 @@ block0(v0: cap<cpu_qos, rw>, v1: i64):
     // ------------------------------------------------------------ control flow and fuel
     CodeDoc {
         code: "V0401",
-        title: "function does not start with `fuel`",
-        explanation: "The entry block's first instruction is not `fuel`. Every call pays for the code it runs \
-            at its entry, and the injected fuel check is what bounds an invocation's run time and lets the \
-            deadline timer stop it (predictability). Start `block0` with `fuel N`, N covering the code up to \
-            the next `fuel`.",
+        title: "entry point does not start with `fuel`",
+        explanation: "An entry point's (monitor, handler, guard) entry block does not start with `fuel`. The \
+            host calls entry points, so each invocation must pay for the code it runs at its entry: the \
+            injected fuel check is what bounds an invocation's run time and lets the deadline timer stop it \
+            (predictability). Start `block0` with `fuel N`, N covering the code up to the next `fuel`. (A plain \
+            function may start without `fuel`: then its callers pay for it, see V0407.)",
         example: r#"module demo
 
-func @f() -> i64 {
-block0:
-    v0 = iconst 1
+class cpu_qos {
+    period: i64 readonly
+}
+
+monitor @m(cap<cpu_qos, r>) {
+block0(v0: cap<cpu_qos, r>):
     ; fix: fuel 2   as the first instruction
-    ret v0
+    v1 = helper get_attribute(v0, #cpu_qos.period)
+    ret
 }"#,
     },
     CodeDoc {
@@ -794,10 +799,11 @@ block1:
         code: "V0407",
         title: "`fuel` does not cover its region",
         explanation: "`fuel N` charges less than the longest path from it to a return, a raise, or the next \
-            block that starts with `fuel` (instructions and terminators counted, exception edges included). \
-            The fuel counted is the bound on an invocation's work that the budget and the deadline enforce, so \
-            it must never under-count. Raise N to at least the count in the message; the front-end computes \
-            it exactly.",
+            block that starts with `fuel` (instructions and terminators counted, exception edges included; a \
+            call of a function that does not start with `fuel` also counts that function's own region, since \
+            its callers pay for it), or N exceeds i64. The fuel counted is the bound on an invocation's work \
+            that the budget and the deadline enforce, so it must never under-count. Raise N to at least the \
+            count in the message; the front-end computes it exactly.",
         example: r#"module demo
 
 func @f() -> i64 {

@@ -7,6 +7,7 @@
 //! follows. Every instruction is visited once, with O(1) work per operand.
 
 use crate::calls::{CallGraph, frame_size};
+use crate::fuel::Regions;
 use crate::module::{Decls, GUARD_RIGHT_STORED, check_value_type, holds_guard_right};
 use crate::types::{coerce, is_int, name, obj_name, root_name, scalar_value_type};
 use crate::{Sink, forbidden};
@@ -73,14 +74,22 @@ pub(crate) fn check_function(
         edges: Vec::with_capacity(2 * f.blocks.len()),
         edge_start: Vec::with_capacity(f.blocks.len() + 1),
         own_cost: Vec::with_capacity(f.blocks.len()),
+        calls: Vec::new(),
         max_block_values: 0,
     };
     for b in 0..f.blocks.len() {
         cx.block(b);
     }
     cx.edge_start.push(cx.edges.len());
-    cx.check_fuel();
-    frame_size(slot_bytes, cx.max_block_values)
+    let frame = frame_size(slot_bytes, cx.max_block_values);
+    let regions = Regions {
+        own_cost: cx.own_cost,
+        edges: cx.edges,
+        edge_start: cx.edge_start,
+        calls: cx.calls,
+    };
+    cx.graph.set_regions(id, regions);
+    frame
 }
 
 /// Loop nesting, from the block headers' declarations.
@@ -171,6 +180,8 @@ struct FnCx<'a> {
     edge_start: Vec<usize>,
     /// Instructions (fuel excluded) plus the terminator, per block.
     own_cost: Vec<u64>,
+    /// Calls of module functions: (block, callee).
+    calls: Vec<(u32, u32)>,
     max_block_values: u64,
 }
 
@@ -212,12 +223,12 @@ impl FnCx<'_> {
             })
         );
         if !starts_with_fuel {
-            if b == 0 {
+            if b == 0 && self.f.kind != tal_ir::FuncKind::Plain {
                 self.err(
                     "V0401",
                     header,
                     format!(
-                        "`@{}` does not start with `fuel`: every call must pay for its code",
+                        "entry point `@{}` does not start with `fuel`: every invocation must pay for its code",
                         self.f.name
                     ),
                 );
@@ -642,6 +653,7 @@ impl FnCx<'_> {
             Callee::Func(fid) => match m.funcs.get(fid.index()) {
                 Some(target) => {
                     self.graph.add_call(self.id, fid);
+                    self.calls.push((self.block as u32, fid.0));
                     target
                 }
                 None => {
@@ -985,43 +997,6 @@ impl FnCx<'_> {
                         "`OutOfFuel` cannot be raised: only the fuel counter ends an invocation that way",
                     );
                 }
-            }
-        }
-    }
-
-    /// Each `fuel N` must cover the longest path through the fuel-free region
-    /// it starts. Forward edges go to later blocks, so one reverse walk
-    /// computes, per block, the cost from its start to the end of its region.
-    fn check_fuel(&mut self) {
-        let blocks = &self.f.blocks;
-        let mut need = vec![0u64; blocks.len()];
-        for b in (0..blocks.len()).rev() {
-            let succ_cost = self.edges[self.edge_start[b]..self.edge_start[b + 1]]
-                .iter()
-                .map(|&s| match blocks[s as usize].insts.first() {
-                    Some(Inst {
-                        kind: InstKind::Fuel(_),
-                        ..
-                    }) => 0,
-                    _ => need[s as usize],
-                })
-                .max()
-                .unwrap_or(0);
-            need[b] = self.own_cost[b].saturating_add(succ_cost);
-            if let Some(Inst {
-                kind: InstKind::Fuel(n),
-                ..
-            }) = blocks[b].insts.first()
-                && (*n < need[b] || *n > i64::MAX as u64)
-            {
-                self.sink.error(
-                    "V0407",
-                    Location::Inst(self.id, BlockId(b as u32), 0),
-                    format!(
-                        "`fuel {n}` does not cover its region (or exceeds i64): a path from block{b} runs {} instructions before the next `fuel`",
-                        need[b]
-                    ),
-                );
             }
         }
     }

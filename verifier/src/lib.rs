@@ -74,8 +74,9 @@
 //!
 //! # Control flow and fuel
 //!
-//! - The entry block and every loop header start with `fuel`. **V0401**,
-//!   **V0402**
+//! - The entry block of every entry point (monitor, handler, guard) and
+//!   every loop header start with `fuel`. **V0401**, **V0402** A plain
+//!   function may start without: its callers pay for it (below).
 //! - Every back edge (to a block at or before its source in layout order)
 //!   targets a loop header whose loop contains the source. **V0403**
 //! - A loop is entered only through its header. **V0404**
@@ -87,9 +88,12 @@
 //! - Each `fuel N` covers the code it guards: N is at least the largest
 //!   number of instructions (terminators included, `fuel` excluded) on any
 //!   path from it to a return, a raise, or the next block that starts with
-//!   `fuel`, exception edges included, and N fits `i64` (the counter is
-//!   signed). So an invocation executes at most as many instructions as the
-//!   fuel it was given, plus its callees' own. **V0407**
+//!   `fuel`, exception edges included, where a call of a function without
+//!   entry `fuel` also counts that function's entry region (its *charge*,
+//!   computed callees first: the call graph is acyclic); and N fits `i64`
+//!   (the counter is signed). So every instruction an invocation executes
+//!   was paid for before it ran, and an invocation executes at most as many
+//!   instructions as the fuel it was given. **V0407** (`fuel.rs`)
 //! - `OutOfFuel` is neither caught nor raised. **V0408**
 //!
 //! # Calls and stack
@@ -127,6 +131,7 @@
 mod calls;
 pub mod codes;
 mod forbidden;
+mod fuel;
 mod func;
 mod module;
 mod types;

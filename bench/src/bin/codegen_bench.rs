@@ -22,7 +22,7 @@
 //! `CodeImage::function` and declared to return `stdlib::abi::Returned`,
 //! with a fuel budget so large that it never runs out.
 
-use bench::best_time;
+use bench::{Contender, best_time, interleaved};
 use runtime::image::CodeImage;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -496,25 +496,22 @@ native_call_kernel!(native_inlined,);
 struct Row {
     name: String,
     unit: &'static str,
-    native: f64,
+    native: Contender,
     /// For the PID rows: native with attribute reads as calls.
-    native_read_calls: Option<f64>,
-    fuel: f64,
-    no_fuel: f64,
+    native_read_calls: Option<Contender>,
+    fuel: Contender,
+    no_fuel: Contender,
 }
 
-/// Nanoseconds per operation: best time of `ops` operations, divided.
-fn ns_per_op(ops: u64, mut run: impl FnMut() -> Result<(), Trap>) -> f64 {
-    let d = best_time(
-        || {
-            for _ in 0..ops {
-                run()?;
-            }
-            Ok(())
-        },
-        |r: &Result<(), Trap>| assert_eq!(*r, Ok(()), "a benchmark trapped"),
-    );
-    d.as_secs_f64() * 1e9 / ops as f64
+/// A benchmark operation: `Err` if it trapped.
+type Op<'a> = &'a mut dyn FnMut() -> Result<(), Trap>;
+
+/// Native, fuel and no-fuel code timed in interleaved batches of `ops`
+/// operations (`bench::interleaved`); a trap fails the benchmark.
+fn compare(ops: u64, native: Op, fuel: Op, no_fuel: Op) -> [Contender; 3] {
+    interleaved(ops, [native, fuel, no_fuel], |r| {
+        assert_eq!(r, Ok(()), "a benchmark trapped")
+    })
 }
 
 fn pid_row(n: usize) -> Row {
@@ -542,16 +539,29 @@ fn pid_row(n: usize) -> Row {
         assert_eq!(native.state, read_calls.state, "round {round}: state differs");
         assert!(native.host.sets.iter().any(|&u| u != 0));
     }
-    let rounds = (200_000 / n as u64).max(2) & !1;
+    let rounds = (20_000 / n as u64).max(2) & !1;
+    let [native_c, read_calls_c, fuel_c, no_fuel_c] = interleaved(
+        rounds,
+        [
+            &mut || native.round(),
+            &mut || read_calls.round(),
+            &mut || fuel.round(),
+            &mut || no_fuel.round(),
+        ],
+        |r| assert_eq!(r, Ok(()), "a benchmark trapped"),
+    );
     Row {
         name: format!("PID service round, N={n}"),
         unit: "round",
-        native: ns_per_op(rounds, || native.round()),
-        native_read_calls: Some(ns_per_op(rounds, || read_calls.round())),
-        fuel: ns_per_op(rounds, || fuel.round()),
-        no_fuel: ns_per_op(rounds, || no_fuel.round()),
+        native: native_c,
+        native_read_calls: Some(read_calls_c),
+        fuel: fuel_c,
+        no_fuel: no_fuel_c,
     }
 }
+
+/// Calls per timed batch of the loop and call kernels.
+const CALLS: u64 = 2_000;
 
 fn loop_row() -> Row {
     let a = loop_array();
@@ -584,16 +594,21 @@ fn loop_row() -> Row {
         "checksums differ"
     );
     assert_ne!(expected, 0);
-    const CALLS: u64 = 20_000;
+    let [native, fuel, no_fuel] = compare(
+        CALLS,
+        &mut || {
+            black_box(native_loop_monitor as fn(&mut Host, &[i64], i64) -> Result<(), Trap>)(&mut native_host, &a, 1)
+        },
+        &mut || run(fuel_fn, &mut fuel_host, &mut fuel_data),
+        &mut || run(nf_fn, &mut nf_host, &mut nf_data),
+    );
     Row {
         name: format!("loop kernel ({LOOP_LEN} iterations)"),
         unit: "call",
         native_read_calls: None,
-        native: ns_per_op(CALLS, || {
-            black_box(native_loop_monitor as fn(&mut Host, &[i64], i64) -> Result<(), Trap>)(&mut native_host, &a, 1)
-        }),
-        fuel: ns_per_op(CALLS, || run(fuel_fn, &mut fuel_host, &mut fuel_data)),
-        no_fuel: ns_per_op(CALLS, || run(nf_fn, &mut nf_host, &mut nf_data)),
+        native,
+        fuel,
+        no_fuel,
     }
 }
 
@@ -629,7 +644,12 @@ fn call_row(inline: bool) -> Row {
         (expected, expected),
         "results differ"
     );
-    const CALLS: u64 = 20_000;
+    let [native, fuel, no_fuel] = compare(
+        CALLS,
+        &mut || black_box(native_call_monitor as NativeMonitor)(&mut native_host, 1),
+        &mut || run(fuel_fn, &mut fuel_host, &mut fuel_data),
+        &mut || run(nf_fn, &mut nf_host, &mut nf_data),
+    );
     Row {
         name: if inline {
             "call kernel, inlining on both sides".into()
@@ -638,11 +658,9 @@ fn call_row(inline: bool) -> Row {
         },
         unit: "call",
         native_read_calls: None,
-        native: ns_per_op(CALLS, || {
-            black_box(native_call_monitor as NativeMonitor)(&mut native_host, 1)
-        }),
-        fuel: ns_per_op(CALLS, || run(fuel_fn, &mut fuel_host, &mut fuel_data)),
-        no_fuel: ns_per_op(CALLS, || run(nf_fn, &mut nf_host, &mut nf_data)),
+        native,
+        fuel,
+        no_fuel,
     }
 }
 
@@ -740,15 +758,16 @@ fn main() {
             "| {} (op = {}) | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x | {:+.1} % |",
             r.name,
             r.unit,
-            r.native,
-            r.fuel,
-            r.fuel / r.native,
-            r.no_fuel,
-            r.no_fuel / r.native,
-            100.0 * (r.fuel / r.no_fuel - 1.0),
+            r.native.best_ns,
+            r.fuel.best_ns,
+            r.fuel.ratio,
+            r.no_fuel.best_ns,
+            r.no_fuel.ratio,
+            100.0 * (r.fuel.ratio / r.no_fuel.ratio - 1.0),
         );
     }
     println!();
+    println!("ns/op: best batch. Ratios: median over interleaved rounds of the per-round ratio (bench::interleaved).");
     println!("Goals: compiled with fuel at most 1.25x native; fuel overhead at most 10 %.");
     let old_baseline: Vec<_> = rows.iter().filter_map(|r| Some((r, r.native_read_calls?))).collect();
     if !old_baseline.is_empty() {
@@ -758,7 +777,13 @@ fn main() {
         println!("| benchmark | native, reads as calls ns/op | compiled (fuel) ns/op | fuel vs native |");
         println!("|---|---:|---:|---:|");
         for (r, native) in old_baseline {
-            println!("| {} | {native:.1} | {:.1} | {:.2}x |", r.name, r.fuel, r.fuel / native);
+            println!(
+                "| {} | {:.1} | {:.1} | {:.2}x |",
+                r.name,
+                native.best_ns,
+                r.fuel.best_ns,
+                r.fuel.ratio / native.ratio
+            );
         }
     }
     if only.is_none() {
