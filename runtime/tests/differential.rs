@@ -280,9 +280,15 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
     // Valid TAL written directly (no front-end): long straight-line code and
     // nested diamonds and loops, with fuel amounts exactly at their bounds.
     let mut statuses = [0u64; 8];
+    let mut caller_paid = 0;
     for seed in 0..24 {
         for shape in bench::Shape::ALL {
-            let module = bench::generate(shape, 1_000 + 150 * seed as usize, seed);
+            let mut module = bench::generate(shape, 1_000 + 150 * seed as usize, seed);
+            // Odd seeds: cheap work functions paid for by their callers.
+            if seed % 2 == 1 {
+                tal_ir::fuel::assign_module(&mut module);
+                caller_paid += module.funcs.iter().filter(|f| !starts_with_fuel(f)).count();
+            }
             let fuel = [300, 3_000, 1_000_000][(seed % 3) as usize];
             let abort_at = (seed % 4 == 1).then_some(seed as usize);
             if let Err(why) = check_module(module, fuel, abort_at, &mut statuses) {
@@ -293,6 +299,14 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
     for (what, s) in [("out of fuel", status::OUT_OF_FUEL), ("aborted", status::HOST_ABORT)] {
         assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
     }
+    assert!(caller_paid >= 12, "{caller_paid} functions paid for by their callers");
+}
+
+fn starts_with_fuel(f: &tal_ir::Function) -> bool {
+    matches!(
+        f.blocks[0].insts.first().map(|i| &i.kind),
+        Some(tal_ir::InstKind::Fuel(_))
+    )
 }
 
 /// Whether two invocations did the same, whatever where they trapped or
