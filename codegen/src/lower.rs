@@ -609,7 +609,9 @@ impl<'m> FuncLowerer<'m> {
         let flags = MemFlagsData::trusted();
         let result: Option<(ir::Value, bool)> = match &inst.kind {
             InstKind::Fuel(amount) => {
-                if !self.options.no_fuel {
+                // An entry point's entry charge is the host's (ABI 4).
+                let host_charged = block == 0 && self.func.kind != tal_ir::FuncKind::Plain;
+                if !self.options.no_fuel && !host_charged {
                     let ctx = self.ctx();
                     // No overflow: hosts store a counter >= 0, a check runs only
                     // while it is >= 0, and the verifier keeps N <= i64::MAX.

@@ -17,6 +17,7 @@
 //!               u32 entry point count, then per entry point:
 //!                   u32 function index, u8 kind (0 monitor, 1 handler, 2 guard),
 //!                   u8 rights bits of the capability parameter, u16 reserved (0),
+//!                   u64 entry fuel (the host charges it before each call),
 //!                   str function name, str capability class name,
 //!                   str target A (handler: event name; guard: class name; monitor: ""),
 //!                   str target B (guard: attribute name; otherwise "")
@@ -100,6 +101,9 @@ pub struct EntryPoint {
     pub cap_class: String,
     /// The rights of that capability (none if it has none).
     pub cap_rights: Rights,
+    /// The N of the entry block's `fuel N`, which the host charges before
+    /// each call (`stdlib::abi`, ABI 4); 0 if there is none.
+    pub entry_fuel: u64,
 }
 
 /// What an entry point is run for.
@@ -214,12 +218,17 @@ impl Meta {
                     Some((class, rights)) => (class_name(class), rights),
                     None => (String::new(), Rights::NONE),
                 };
+                let entry_fuel = match f.blocks.first().and_then(|b| b.insts.first()).map(|i| &i.kind) {
+                    Some(tal_ir::InstKind::Fuel(n)) => *n,
+                    _ => 0,
+                };
                 Some(EntryPoint {
                     name: f.name.clone(),
                     func: i as u32,
                     kind,
                     cap_class,
                     cap_rights,
+                    entry_fuel,
                 })
             })
             .collect();
@@ -278,6 +287,7 @@ pub fn encode(meta: &Meta) -> Vec<u8> {
         out.push(e.kind.code());
         out.push(e.cap_rights.bits());
         out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&e.entry_fuel.to_le_bytes());
         str(&mut out, &e.name);
         str(&mut out, &e.cap_class);
         let (a, b) = match &e.kind {
@@ -455,6 +465,7 @@ pub fn decode(bytes: &[u8]) -> Result<Meta, CodegenError> {
         let kind = r.u8("an entry point's kind")?;
         let rights = r.u8("an entry point's rights")?;
         r.reserved("an entry point")?;
+        let entry_fuel = r.u64("an entry point's entry fuel")?;
         let name = r.str("an entry point's name")?;
         let cap_class = r.str("an entry point's capability class")?;
         let a = r.str("an entry point's first target name")?;
@@ -480,6 +491,7 @@ pub fn decode(bytes: &[u8]) -> Result<Meta, CodegenError> {
             kind,
             cap_class,
             cap_rights,
+            entry_fuel,
         });
     }
     let n_classes = r.u32("the class count")?;
@@ -629,6 +641,7 @@ mod tests {
                     kind: EntryKind::Monitor,
                     cap_class: "cpu_qos".into(),
                     cap_rights: Rights::READ.union(Rights::WRITE),
+                    entry_fuel: 12,
                 },
                 EntryPoint {
                     name: "on_err".into(),
@@ -636,6 +649,7 @@ mod tests {
                     kind: EntryKind::Handler { event: "Error".into() },
                     cap_class: "cpu_qos".into(),
                     cap_rights: Rights::READ,
+                    entry_fuel: 0,
                 },
                 EntryPoint {
                     name: "g".into(),
@@ -646,6 +660,7 @@ mod tests {
                     },
                     cap_class: "cpu_qos".into(),
                     cap_rights: Rights::ALL,
+                    entry_fuel: u64::MAX,
                 },
             ],
             classes: vec![ClassMeta {
@@ -741,7 +756,7 @@ mod tests {
         assert_eq!(edit(e0 + 4, 7), "C0054"); // kind
         assert_eq!(edit(e0 + 5, 8), "C0054"); // rights
         assert_eq!(edit(e0 + 6, 1), "C0053"); // reserved
-        assert_eq!(edit(e0 + 12, 0xff), "C0055"); // first byte of the name
+        assert_eq!(edit(e0 + 20, 0xff), "C0055"); // first byte of the name
         // A monitor naming a target.
         let mut odd = m.clone();
         odd.entries[0].kind = EntryKind::Handler { event: "x".into() };
@@ -775,13 +790,16 @@ mod tests {
             Just((String::new(), Rights::NONE)),
             ("[a-z_]{1,12}", 0u8..8).prop_map(|(c, r)| (c, Rights::from_bits(r).unwrap())),
         ];
-        (arb_name(), any::<u32>(), kind, cap).prop_map(|(name, func, kind, (cap_class, cap_rights))| EntryPoint {
-            name,
-            func,
-            kind,
-            cap_class,
-            cap_rights,
-        })
+        (arb_name(), any::<u32>(), kind, cap, any::<u64>()).prop_map(
+            |(name, func, kind, (cap_class, cap_rights), entry_fuel)| EntryPoint {
+                name,
+                func,
+                kind,
+                cap_class,
+                cap_rights,
+                entry_fuel,
+            },
+        )
     }
 
     fn arb_class() -> impl Strategy<Value = ClassMeta> {

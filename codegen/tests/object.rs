@@ -106,6 +106,7 @@ fn calls_object() -> Vec<u8> {
 // ------------------------------------------------------------ ELF patching
 
 /// Just enough of an ELF64 reader to find what to corrupt.
+#[derive(Clone)]
 struct Elf {
     bytes: Vec<u8>,
 }
@@ -483,8 +484,16 @@ fn metadata_disagreeing_with_the_tal_is_refused() {
     assert_eq!(e.code(), "C0067");
     let mut e = elf();
     let m = e.section(".safex.meta");
-    let at = m.offset + find(&e.bytes[m.offset..m.offset + m.size], b"tick") - 12 + 5;
-    e.put(at, &[Rights::ALL.bits()]); // tick's rights
+    // The name's length is 4 bytes before it, the entry's fixed part 16.
+    let entry = m.offset + find(&e.bytes[m.offset..m.offset + m.size], b"tick") - 20;
+    let mut rights = e.clone();
+    rights.put(entry + 5, &[Rights::ALL.bits()]); // tick's rights
+    reseal_meta(&mut rights);
+    assert_eq!(rights.code(), "C0067");
+    // An entry fuel lower than the TAL's: the host would undercharge.
+    let fuel = u64::from_le_bytes(e.bytes[entry + 8..entry + 16].try_into().unwrap());
+    assert!(fuel > 0);
+    e.put(entry + 8, &(fuel - 1).to_le_bytes());
     reseal_meta(&mut e);
     assert_eq!(e.code(), "C0067");
 }
@@ -492,10 +501,11 @@ fn metadata_disagreeing_with_the_tal_is_refused() {
 #[test]
 fn metadata_abi_version_mismatch_is_refused() {
     // Version 1 objects test the status after helper calls; version 2
-    // code calls helper slot 0 for attribute reads, which version 3 hosts
-    // fill with a function that aborts.
-    assert_eq!(stdlib::abi::ABI_VERSION, 3);
-    for version in [1, 2, stdlib::abi::ABI_VERSION + 1] {
+    // code calls helper slot 0 for attribute reads, which later hosts fill
+    // with a function that aborts; version 3 code checks its entry points'
+    // entry fuel, which version 4 hosts charge before the call (twice).
+    assert_eq!(stdlib::abi::ABI_VERSION, 4);
+    for version in [1, 2, 3, stdlib::abi::ABI_VERSION + 1] {
         let mut e = elf();
         let at = e.section(".safex.meta").offset + 8;
         e.put(at, &u32::to_le_bytes(version));

@@ -279,6 +279,10 @@ pub(crate) struct Entry {
     /// The host class of its capability.
     pub(crate) class: usize,
     code: *const u8,
+    /// Its function index, and the entry `fuel` the host charges before
+    /// each call (ABI 4).
+    func: u32,
+    entry_fuel: u64,
 }
 
 pub(crate) struct Extension {
@@ -662,6 +666,8 @@ impl Host {
                 call,
                 class,
                 code,
+                func: e.func,
+                entry_fuel: e.entry_fuel,
             });
         }
         let layout = tal_ir::layout::GlobalLayout::new(module);
@@ -814,11 +820,12 @@ impl Host {
         };
         let (code, cap, fuel) = (e.code, e.class as i64 + 1, ext.fuel);
         // SAFETY: the frame is ours; nothing else uses it between invocations.
-        unsafe {
+        let runs = unsafe {
             (*frame).reset(host, entry.ext, entry.index as usize, app, fuel);
             (*frame).ctx.data = ext.data.as_mut_ptr();
             (*frame).ctx.attrs = ext.rows.as_ptr();
-        }
+            (*frame).ctx.charge_entry(e.entry_fuel, e.func)
+        };
         let ext: *mut Extension = ext;
         let start = account_time.then(Instant::now);
         if let Some(w) = &mut self.watchdog {
@@ -828,7 +835,11 @@ impl Host {
         // the frame's context carries the helper table and the extension's
         // data region, and the image lives while the extension is loaded
         // (helpers cannot unload it).
-        let ret = unsafe { api::call_entry(code, frame, cap, value) };
+        let ret = if runs {
+            unsafe { api::call_entry(code, frame, cap, value) }
+        } else {
+            0
+        };
         if let Some(w) = &mut self.watchdog {
             w.leave();
         }
@@ -896,18 +907,23 @@ impl Host {
             }
             let e = &ext.entries[guard.index as usize];
             (
-                e.code,
+                (e.code, e.func, e.entry_fuel),
                 e.class as i64 + 1,
                 ext.fuel,
                 (ext.data.as_mut_ptr(), ext.rows.as_ptr()),
                 account_time.then(Instant::now),
             )
         };
+        let (code, func, entry_fuel) = code;
         let mut frame = Frame::empty();
         frame.reset(host, guard.ext, guard.index as usize, app, fuel);
         (frame.ctx.data, frame.ctx.attrs) = data;
-        // SAFETY: as in `invoke`; the guard's frame outlives the call.
-        let ret = unsafe { api::call_entry(code, &mut frame, cap, Some(value)) };
+        let ret = if frame.ctx.charge_entry(entry_fuel, func) {
+            // SAFETY: as in `invoke`; the guard's frame outlives the call.
+            unsafe { api::call_entry(code, &mut frame, cap, Some(value)) }
+        } else {
+            0
+        };
         // SAFETY: the guard has returned; the caller holds no reference.
         let h = unsafe { &mut *host };
         let elapsed = start.map(|s| s.elapsed());

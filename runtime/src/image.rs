@@ -13,6 +13,9 @@ pub struct CodeImage {
     map: memmap2::Mmap,
     /// Offset of each function's code in the mapping.
     offsets: Vec<usize>,
+    /// Per function: the entry `fuel` the caller charges if it is an entry
+    /// point (ABI 4).
+    entry_fuel: Vec<Option<u64>>,
 }
 
 /// Why code could not be mapped.
@@ -78,8 +81,18 @@ impl CodeImage {
         for (at, value) in patches {
             map[at..at + 4].copy_from_slice(&value.to_le_bytes());
         }
+        let mut entry_fuel = vec![None; offsets.len()];
+        for e in &parts.meta.entries {
+            if let Some(slot) = entry_fuel.get_mut(e.func as usize) {
+                *slot = Some(e.entry_fuel);
+            }
+        }
         match map.make_exec() {
-            Ok(map) => Ok(CodeImage { map, offsets }),
+            Ok(map) => Ok(CodeImage {
+                map,
+                offsets,
+                entry_fuel,
+            }),
             Err(e) => fail("L0012", format!("cannot make the code executable: {e}")),
         }
     }
@@ -92,7 +105,10 @@ impl CodeImage {
     }
 
     /// Calls function `index` with the context and its value arguments
-    /// (an entry point's: at most 6), returning what it returns.
+    /// (an entry point's: at most 6), returning what it returns. An entry
+    /// point's entry fuel is charged first, as a host must (ABI 4,
+    /// `Ctx::charge_entry`): if it runs out, `Some(0)` with `OUT_OF_FUEL`
+    /// recorded in `ctx`, and nothing runs.
     ///
     /// # Safety
     /// `ctx` must point to a context whose helper table and data region are
@@ -101,6 +117,11 @@ impl CodeImage {
     pub unsafe fn call(&self, index: usize, ctx: *mut Ctx, args: &[i64]) -> Option<i64> {
         let offset = *self.offsets.get(index)?;
         let ptr = unsafe { self.map.as_ptr().add(offset) };
+        if let Some(n) = self.entry_fuel[index]
+            && !unsafe { (*ctx).charge_entry(n, index as u32) }
+        {
+            return Some(0);
+        }
         type F0 = unsafe extern "C" fn(*mut Ctx) -> i64;
         type F1 = unsafe extern "C" fn(*mut Ctx, i64) -> i64;
         type F2 = unsafe extern "C" fn(*mut Ctx, i64, i64) -> i64;

@@ -633,8 +633,11 @@ fn tal_that_fails_the_verifier_is_refused() {
 fn code_without_fuel_checks_is_refused_whatever_the_flag_says() {
     // Built with --no-fuel, the flag cleared and the metadata resealed: the
     // flag no longer warns the loader, but the code is not what the TAL
-    // compiles to with fuel.
-    let mut f = Forge::of(&object_with(CALLS, Options { no_fuel: true }));
+    // compiles to with fuel. (A loop, so that there is a check to leave
+    // out: loop-free code has none, its entry points' fuel is the host's.)
+    let looping = "extension looping;\nimport cpu;\nint r = 0;\n\
+        monitor void m(cap<cpu_qos> app) { for (int i = 0; i < 9; i++) { r = r + i; } }\n";
+    let mut f = Forge::of(&object_with(looping, Options { no_fuel: true }));
     assert!(f.no_fuel);
     f.no_fuel = false;
     let bytes = f.build();

@@ -60,6 +60,18 @@
 //!   see its store lost, since the code's own load, subtract and store of
 //!   the counter can overwrite it (and a tight loop, reading its own
 //!   pending stores, may not see it for a long time).
+//! - An entry point's entry `fuel N` (every entry point starts with one) is
+//!   the host's to charge, not the code's: compiled entry points do not
+//!   check it. Before each call the host subtracts N (the object's
+//!   metadata lists it per entry point) from the counter it stores; if the
+//!   result is negative it does not call, and reports `OUT_OF_FUEL` at
+//!   instruction 0 of the entry block, as the check would have
+//!   ([`Ctx::charge_entry`]). Why: a host stores the same budget before
+//!   every invocation, so that check's outcome is known when the object is
+//!   loaded; it was 7 of the PID monitor's 28 instructions. `interrupt`
+//!   is not tested before the first check the code reaches: the entry
+//!   region runs at most N instructions, callees its callers pay for
+//!   included.
 
 /// Version of this ABI, recorded in every object; loaders refuse others.
 ///
@@ -69,7 +81,8 @@
 /// `ctx.interrupt`.
 /// 3: `get_attribute` loads from the rows the host publishes in
 /// `ctx.attrs` instead of calling helper 0.
-pub const ABI_VERSION: u32 = 3;
+/// 4: the host charges each entry point's entry `fuel` before the call.
+pub const ABI_VERSION: u32 = 4;
 
 /// Byte offsets of the context's fields.
 pub mod offset {
@@ -153,6 +166,22 @@ impl Ctx {
             data,
             attrs,
         }
+    }
+
+    /// Charges entry point `func`'s entry `fuel N` (`entry_fuel`) before a
+    /// call, as its check would have: subtracts N from `fuel` and, if the
+    /// result is negative, records `OUT_OF_FUEL` at instruction 0 of the
+    /// entry block. Returns whether to call the entry point. Call on a
+    /// fresh context (status `OK`, `fuel` at least 0).
+    pub fn charge_entry(&mut self, entry_fuel: u64, func: u32) -> bool {
+        let left = i128::from(self.fuel) - i128::from(entry_fuel);
+        self.fuel = i64::try_from(left).unwrap_or(i64::MIN);
+        if left >= 0 {
+            return true;
+        }
+        self.status = status::OUT_OF_FUEL;
+        (self.trap_func, self.trap_block, self.trap_inst) = (func, 0, 0);
+        false
     }
 }
 

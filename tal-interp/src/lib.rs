@@ -47,7 +47,7 @@
 //!   [`Host::read_attribute`]: a read that cannot abort and happens even
 //!   after an abort. A helper raises no exception; it may only abort
 //!   ([`HostError::Abort`]), and an abort is sticky, as the ABI
-//!   (`stdlib::abi`, version 3) has it for compiled code: the aborting
+//!   (`stdlib::abi`) has it for compiled code: the aborting
 //!   helper's result is 0, later helpers are not called and give 0, and the
 //!   invocation runs on until the invoked function returns or an exception
 //!   is raised that the raising instruction does not catch itself

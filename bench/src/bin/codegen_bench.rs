@@ -199,6 +199,16 @@ impl Ext {
         self.image.function(id.index()).expect("linked")
     }
 
+    /// The entry fuel of entry point `name`, which a host charges before
+    /// each call (ABI 4): the counter a call starts with is `FUEL` less it.
+    fn start_fuel(&self, name: &str) -> i64 {
+        let id = self.module.func_by_name(name).expect("entry point");
+        match self.module.funcs[id.index()].blocks[0].insts[0].kind {
+            tal_ir::InstKind::Fuel(n) => FUEL - n as i64,
+            _ => panic!("an entry point starts with fuel"),
+        }
+    }
+
     /// A monitor's entry point, as a function pointer.
     fn monitor(&self, name: &str) -> Monitor {
         // SAFETY: an entry point with one value parameter is compiled as
@@ -224,10 +234,11 @@ impl Ext {
 }
 
 /// A context for `host`'s process `p` (its attribute row through `rows`,
-/// see `Host::rows`) with data region `data`.
-fn host_ctx(host: &mut Host, rows: &[*const i64], data: &mut [i64]) -> HostCtx {
+/// see `Host::rows`) with data region `data`, for an entry point whose
+/// calls start with `fuel` (`Ext::start_fuel`).
+fn host_ctx(host: &mut Host, rows: &[*const i64], data: &mut [i64], fuel: i64) -> HostCtx {
     HostCtx {
-        ctx: Ctx::new(FUEL, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr()),
+        ctx: Ctx::new(fuel, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr()),
         host,
     }
 }
@@ -351,6 +362,8 @@ struct CompiledPid {
     ext: Ext,
     monitor: Monitor,
     handler: Handler,
+    /// The fuel each call of the monitor and of the handler starts with.
+    start_fuel: (i64, i64),
     host: Box<Host>,
     /// `host.rows()`.
     rows: Vec<*const i64>,
@@ -362,12 +375,14 @@ impl CompiledPid {
     fn new(n: usize, no_fuel: bool) -> CompiledPid {
         let ext = Ext::load(PID_SRC, no_fuel);
         let (monitor, handler) = (ext.monitor("cpu_monitor"), ext.handler("cpu_pid"));
+        let start_fuel = (ext.start_fuel("cpu_monitor"), ext.start_fuel("cpu_pid"));
         let data = (0..n).map(|_| ext.data()).collect();
         let host = Box::new(Host::new(n));
         CompiledPid {
             ext,
             monitor,
             handler,
+            start_fuel,
             rows: host.rows(),
             host,
             data,
@@ -376,15 +391,18 @@ impl CompiledPid {
     }
 
     fn round(&mut self) -> Result<(), Trap> {
-        let mut hc = host_ctx(&mut self.host, &self.rows, &mut self.data[0]);
+        let mut hc = host_ctx(&mut self.host, &self.rows, &mut self.data[0], FUEL);
         for p in 0..self.data.len() {
             // SAFETY: `hc.host` is the only live reference to the host.
             unsafe { (*hc.host).pid_inputs(p, self.round) };
             hc.ctx.data = self.data[p].as_mut_ptr();
             hc.ctx.attrs = &self.rows[p];
             let cap = p as i64 + 1;
+            // A host stores the fuel every invocation starts with.
+            hc.ctx.fuel = self.start_fuel.0;
             call_monitor(self.monitor, &mut hc, black_box(cap))?;
             let e = unsafe { (*hc.host).raised };
+            hc.ctx.fuel = self.start_fuel.1;
             call_handler(self.handler, &mut hc, cap, e)?;
         }
         self.round += 1;
@@ -581,9 +599,10 @@ fn loop_row() -> Row {
     native_loop_monitor(&mut native_host, &a, 1).expect("native");
     let expected = native_host.raised;
     let (fuel_fn, nf_fn) = (fuel_ext.monitor("loop_monitor"), nf_ext.monitor("loop_monitor"));
+    let start_fuel = fuel_ext.start_fuel("loop_monitor");
     let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
         let rows = [host.attrs[0].as_ptr()];
-        let mut hc = host_ctx(host, &rows, data);
+        let mut hc = host_ctx(host, &rows, data, start_fuel);
         call_monitor(f, &mut hc, black_box(1))
     };
     run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
@@ -632,9 +651,10 @@ fn call_row(inline: bool) -> Row {
     native_call_monitor(&mut native_host, 1).expect("native");
     let expected = native_host.raised;
     let (fuel_fn, nf_fn) = (fuel_ext.monitor("call_monitor"), nf_ext.monitor("call_monitor"));
+    let start_fuel = fuel_ext.start_fuel("call_monitor");
     let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
         let rows = [host.attrs[0].as_ptr()];
-        let mut hc = host_ctx(host, &rows, data);
+        let mut hc = host_ctx(host, &rows, data, start_fuel);
         call_monitor(f, &mut hc, black_box(1))
     };
     run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
