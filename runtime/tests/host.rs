@@ -304,6 +304,43 @@ const SPIN: &str = r#"
 "#;
 
 #[test]
+fn the_host_charges_the_entry_fuel_and_calls_nothing_it_cannot_pay_for() {
+    // The monitor's entry region is 5 instructions (fuel excluded), which
+    // the host charges before the call (ABI 4): with a budget of 5 it runs,
+    // with 4 it stops at its entry without running, as its check would have.
+    let source = |budget: u64| {
+        format!(
+            "extension paid;\nimport cpu;\nbudget {budget};\nint n = 0;\n\
+             monitor void m(cap<cpu_qos> app) {{ n = n + 1; }}\n"
+        )
+    };
+    let module = popcorn_front::compile(&source(5), &popcorn_front::Options::default())
+        .module
+        .unwrap();
+    let entry = module.func_by_name("m").unwrap();
+    assert_eq!(
+        module.funcs[entry.index()].blocks[0].insts[0].kind,
+        tal_ir::InstKind::Fuel(5)
+    );
+    let mut host = host_with(HostConfig {
+        deadline: None,
+        ..HostConfig::default()
+    });
+    let app = host.create_app("a").unwrap();
+    let enough = host.load(app, &object(&source(5), false)).unwrap();
+    assert_eq!(host.invoke(host.entry(enough, "m").unwrap(), None), Ok(Some(0)));
+    assert_eq!(host.counters(enough).unwrap().fuel_used, 5);
+    let short = host.load(app, &object(&source(4), false)).unwrap();
+    let trap = host.invoke(host.entry(short, "m").unwrap(), None).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::OutOfFuel);
+    let site = trap.site.unwrap();
+    assert_eq!((site.function.as_str(), site.block, site.inst), ("m", 0, Some(0)));
+    assert_eq!(host.data(short).unwrap()[host.global_offset(short, "n").unwrap()], 0);
+    let c = host.counters(short).unwrap();
+    assert_eq!((c.fuel_used, c.out_of_fuel), (4, 1));
+}
+
+#[test]
 fn an_infinite_loop_is_stopped_by_fuel() {
     let mut host = host_with(HostConfig {
         deadline: None,
