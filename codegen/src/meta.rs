@@ -597,7 +597,11 @@ impl std::fmt::Display for Meta {
             } else {
                 format!("cap<{}, {}>", e.cap_class, e.cap_rights)
             };
-            writeln!(f, "  fn{:<4} {:<24} {kind}, {cap}", e.func, e.name)?;
+            writeln!(
+                f,
+                "  fn{:<4} {:<24} {kind}, {cap}, entry fuel {} (the host charges it)",
+                e.func, e.name, e.entry_fuel
+            )?;
         }
         writeln!(f, "functions ({}):", self.functions.len())?;
         for (i, r) in self.functions.iter().enumerate() {

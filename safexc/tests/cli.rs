@@ -510,3 +510,27 @@ fn run_follows_a_trace_file_tick_by_tick() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("trace.csv:1: expected `tick,attribute,value`"));
 }
+
+#[test]
+fn inspect_prints_metadata_tal_disassembly_and_relocations() {
+    let dir = tempdir("inspect");
+    let source = "extension calls;\nimport cpu;\nint r = 0;\n\
+        int twice(int a) { int b = a; for (int i = 0; i < 1; i++) { b = b + a; } return b; }\n\
+        monitor void m(cap<cpu_qos> app) { r = twice(r + 1); }\n";
+    let obj = compiled(&dir, "calls", source);
+    let out = safexc(&["inspect", &obj]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for expected in [
+        "== metadata (.safex.meta)",
+        "abi         4",
+        "monitor, cap<cpu_qos, rw>, entry fuel",
+        "(the host charges it)",
+        "func @twice(i64) -> i64 {",
+        "endbr64",
+        "call    twice",
+        "R_X86_64_PLT32",
+    ] {
+        assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
+    }
+}
