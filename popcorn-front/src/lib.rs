@@ -154,7 +154,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
             "inlining into a module that lowered cleanly reported {again:?}"
         );
         if !again.iter().any(Diagnostic::is_error) {
-            funcs = inlined;
+            funcs = drop_uncalled_plain(inlined);
         }
     }
     for f in env.funcs.iter().filter(|f| f.origin == Origin::User) {
@@ -226,4 +226,62 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
     // their own); every other function and loop header pays for itself.
     tal_ir::fuel::assign_module(&mut module);
     module
+}
+
+/// Removes the plain functions no entry point reaches any more (inlining
+/// replaced every call of them), renumbering the calls of those that stay:
+/// they would be lowered, linked and loaded for nothing.
+fn drop_uncalled_plain(mut funcs: Vec<tal_ir::Function>) -> Vec<tal_ir::Function> {
+    use tal_ir::{Callee, InstKind};
+    let callees = |f: &tal_ir::Function| -> Vec<usize> {
+        let calls = f.blocks.iter().flat_map(|b| &b.insts);
+        calls
+            .filter_map(|i| match i.kind {
+                InstKind::Call {
+                    callee: Callee::Func(g),
+                    ..
+                } => Some(g.index()),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut reached: Vec<bool> = funcs.iter().map(|f| f.kind != tal_ir::FuncKind::Plain).collect();
+    let mut work: Vec<usize> = (0..funcs.len()).filter(|&f| reached[f]).collect();
+    while let Some(f) = work.pop() {
+        for g in callees(&funcs[f]) {
+            if g < funcs.len() && !reached[g] {
+                reached[g] = true;
+                work.push(g);
+            }
+        }
+    }
+    if reached.iter().all(|&r| r) {
+        return funcs;
+    }
+    let mut new_id = vec![None; funcs.len()];
+    let mut next = 0u32;
+    for (f, id) in new_id.iter_mut().enumerate() {
+        if reached[f] {
+            *id = Some(FuncId(next));
+            next += 1;
+        }
+    }
+    for f in &mut funcs {
+        for inst in f.blocks.iter_mut().flat_map(|b| &mut b.insts) {
+            if let InstKind::Call {
+                callee: Callee::Func(g),
+                ..
+            } = &mut inst.kind
+                && let Some(Some(id)) = new_id.get(g.index())
+            {
+                *g = *id;
+            }
+        }
+    }
+    let mut index = 0;
+    funcs.retain(|_| {
+        index += 1;
+        reached[index - 1]
+    });
+    funcs
 }

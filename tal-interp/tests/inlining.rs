@@ -101,6 +101,11 @@ monitor void m(cap<cpu_qos> app) {
 ";
     let (mut plain, mut inl) = (load_pop(src), inlined(src));
     assert_eq!(calls_in(&inl, "m"), ["sum"]);
+    // Functions inlining left uncalled are not emitted; `sum` is still
+    // called. Without inlining every function is.
+    let names = |i: &Instance| i.module().funcs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&inl), ["sum", "m"]);
+    assert_eq!(names(&plain), ["div", "positive", "sum", "m"]);
     run(&mut plain, &mut MockHost::default(), "m", &[APP]).unwrap();
     run(&mut inl, &mut MockHost::default(), "m", &[APP]).unwrap();
     // 4 * 10, then RangeError: + 1, then + 0 + 1 + 2 + 3.
