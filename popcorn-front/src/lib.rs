@@ -146,7 +146,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
     } else {
         Vec::new()
     };
-    if inlinable.contains(&true) {
+    if !inlinable.is_empty() {
         let mut again = Vec::new();
         let inlined = lower_all(&inlinable, &mut again);
         debug_assert!(

@@ -247,6 +247,53 @@ fn simple_stmt(s: &Stmt, nodes: &mut usize) -> bool {
     }
 }
 
+/// Largest loop body unrolled: statements and expression nodes.
+const UNROLL_MAX_NODES: usize = 60;
+
+/// Whether a loop body is lowered twice per iteration when optimizing: a
+/// small body without loops (innermost), `try` or local arrays and
+/// structs (which would need a second slot), so that one `fuel` check
+/// pays for two iterations.
+fn unrollable(body: &Stmt) -> bool {
+    fn stmt(s: &Stmt, nodes: &mut usize) -> bool {
+        *nodes += 1;
+        match &s.kind {
+            StmtKind::Local(d) => {
+                d.len.is_none()
+                    && matches!(d.ty, ast::TypeExpr::Int(_) | ast::TypeExpr::Bool(_))
+                    && match &d.init {
+                        Some(Init::Expr(e)) => expr(e, nodes),
+                        None => true,
+                        Some(_) => false,
+                    }
+            }
+            StmtKind::Expr(e) => expr(e, nodes),
+            StmtKind::If { cond, then, els } => {
+                expr(cond, nodes) && stmt(then, nodes) && els.as_ref().is_none_or(|e| stmt(e, nodes))
+            }
+            StmtKind::Return(e) => e.as_ref().is_none_or(|e| expr(e, nodes)),
+            StmtKind::Block(b) => b.stmts.iter().all(|s| stmt(s, nodes)),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Empty | StmtKind::Raise(_) => true,
+            _ => false,
+        }
+    }
+    fn expr(e: &Expr, nodes: &mut usize) -> bool {
+        *nodes += 1;
+        match &e.kind {
+            ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Var(_) => true,
+            ExprKind::Unary(_, a) | ExprKind::Field(a, _) => expr(a, nodes),
+            ExprKind::Binary(_, a, b) | ExprKind::Assign(_, a, b) | ExprKind::Index(a, b) => {
+                expr(a, nodes) && expr(b, nodes)
+            }
+            ExprKind::IncDec { target, .. } => expr(target, nodes),
+            ExprKind::Call(_, args) => args.iter().all(|a| expr(a, nodes)),
+            _ => false,
+        }
+    }
+    let mut nodes = 0;
+    stmt(body, &mut nodes) && nodes <= UNROLL_MAX_NODES
+}
+
 fn simple_expr(e: &Expr, nodes: &mut usize) -> bool {
     *nodes += 1;
     match &e.kind {
@@ -801,6 +848,15 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 self.place_label(header, true);
                 self.branch(cond, body_l, exit);
                 self.place_label(body_l, false);
+                if self.unroll(body) {
+                    // Two iterations per header: the second tests `cond` again.
+                    let (again, body2) = (self.new_label(), self.new_label());
+                    self.loop_body(body, exit, again);
+                    self.jump(again, vec![], s.span);
+                    self.place_label(again, false);
+                    self.branch(cond, body2, exit);
+                    self.place_label(body2, false);
+                }
                 self.loop_body(body, exit, header);
                 self.jump(header, vec![], s.span);
                 self.close_loop(header_block);
@@ -838,6 +894,21 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 self.place_label(step_l, false);
                 if let Some(step) = step {
                     self.expr(step);
+                }
+                if self.unroll(body) {
+                    // Two iterations per header: the second tests `cond` again.
+                    let (body2, step2) = (self.new_label(), self.new_label());
+                    match cond {
+                        Some(cond) => self.branch(cond, body2, exit),
+                        None => self.jump(body2, vec![], s.span),
+                    }
+                    self.place_label(body2, false);
+                    self.loop_body(body, exit, step2);
+                    self.jump(step2, vec![], s.span);
+                    self.place_label(step2, false);
+                    if let Some(step) = step {
+                        self.expr(step);
+                    }
                 }
                 self.jump(header, vec![], s.span);
                 self.close_loop(header_block);
@@ -903,6 +974,13 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         self.push_scope();
         self.stmt(s);
         self.pop_scope();
+    }
+
+    /// Whether to lower a loop's body twice per iteration: only in the
+    /// optimizing lowering (the one that inlines, of a module that lowered
+    /// cleanly, so that no diagnostic is reported twice).
+    fn unroll(&self, body: &Stmt) -> bool {
+        !self.inlinable.is_empty() && unrollable(body)
     }
 
     fn loop_body(&mut self, body: &Stmt, brk: LabelId, cont: LabelId) {

@@ -156,3 +156,43 @@ monitor void m(cap<cpu_qos> app) {
     assert_eq!(global(&inl, "r"), 1_000);
     assert_eq!(host.sets, vec![(APP, TIMESLICE_ADJUSTMENT, 500)]);
 }
+
+#[test]
+fn small_innermost_loops_run_two_iterations_per_fuel_check_and_compute_the_same() {
+    let src = "extension unrolled;
+import cpu;
+int r = 0;
+int n = 0;
+monitor void m(cap<cpu_qos> app) {
+    int s = 0;
+    for (int i = 0; i < n; i++) {
+        if (i == 5 || i == 2) { s += 100; continue; }
+        if (i == 9) break;
+        s += i;
+    }
+    int k = n;
+    while (k > 0) { k -= 2; s = s * 3 + k; }
+    for (int i = 0; i < n; i++) { for (int j = 0; j < i; j++) { s += j; } }
+    r = s;
+}
+";
+    let (mut plain, mut unrolled) = (load_pop(src), inlined(src));
+    let headers = |i: &Instance| {
+        let f = &i.module().funcs[func(i, "m").index()];
+        f.blocks.iter().filter(|b| b.loop_end.is_some()).count()
+    };
+    assert_eq!((headers(&plain), headers(&unrolled)), (4, 4), "unrolling adds no loop");
+    let blocks = |i: &Instance| i.module().funcs[func(i, "m").index()].blocks.len();
+    assert!(
+        blocks(&unrolled) > blocks(&plain),
+        "the three innermost loops are lowered twice"
+    );
+    for count in [0, 1, 2, 3, 6, 7, 10, 13] {
+        let src = src.replace("int n = 0;", &format!("int n = {count};"));
+        (plain, unrolled) = (load_pop(&src), inlined(&src));
+        let mut host = MockHost::default();
+        run(&mut plain, &mut host, "m", &[APP]).unwrap();
+        run(&mut unrolled, &mut host, "m", &[APP]).unwrap();
+        assert_eq!(global(&plain, "r"), global(&unrolled, "r"), "n = {count}");
+    }
+}

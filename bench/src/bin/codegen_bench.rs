@@ -6,7 +6,9 @@
 //!   processes: per process, the monitor then the handler with the raised
 //!   value, each process with its own data region (`e_prev`, `u_prev`).
 //! - A loop-heavy kernel (`bench/pop/loop_kernel.pop`): a 256-iteration
-//!   checksum over a global array, with multiplications and checked indexing.
+//!   checksum over a global array, with multiplications and checked indexing,
+//!   compiled as `safexc compile` does (the front-end's optimizing lowering:
+//!   its loop body is lowered twice per fuel check).
 //! - A call-heavy kernel (`bench/pop/call_kernel.pop`): 100 iterations each
 //!   calling `clamp` and a three-deep chain of small functions.
 //! - Compile throughput of a generated 10k-line extension.
@@ -587,7 +589,7 @@ fn loop_row() -> Row {
     let mut native_host = Host::new(1);
     native_host.attrs[0][TARGET_CPU as usize] = seed;
     let compiled = |no_fuel| {
-        let ext = Ext::load(LOOP_SRC, no_fuel);
+        let ext = Ext::load_with(LOOP_SRC, no_fuel, true);
         let mut data = ext.data();
         let base = ext.global("a");
         data[base..base + LOOP_LEN].copy_from_slice(&a);
