@@ -869,6 +869,33 @@ block0:
 }
 ; fix: global @buf: [i64; 600] = zero   (4800 bytes do not fit a 4096-byte stack)"#,
     },
+    CodeDoc {
+        code: "V0503",
+        title: "call of an entry point",
+        explanation: "A `call` names a monitor, handler or guard. Entry points are the host's to invoke: the \
+            host charges an entry point's entry `fuel` before each invocation and its compiled code does not \
+            check it (ABI 4), so a call from the module's own code would run it unpaid. Call a plain \
+            function holding the shared code instead.",
+        example: r#"module demo
+
+class cpu_qos {
+    period: i64 readonly
+}
+
+monitor @m(cap<cpu_qos, r>) {
+block0(v0: cap<cpu_qos, r>):
+    fuel 1
+    ret
+}
+
+monitor @outer(cap<cpu_qos, r>) {
+block0(v0: cap<cpu_qos, r>):
+    fuel 2
+    call @m(v0)
+    ; fix: move @m's code into a plain `func` that both monitors call
+    ret
+}"#,
+    },
     // ------------------------------------------------------------ helpers, capabilities and attributes
     CodeDoc {
         code: "V0601",

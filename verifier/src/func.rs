@@ -652,6 +652,16 @@ impl FnCx<'_> {
             }
             Callee::Func(fid) => match m.funcs.get(fid.index()) {
                 Some(target) => {
+                    if target.kind != tal_ir::FuncKind::Plain {
+                        self.err(
+                            "V0503",
+                            loc,
+                            format!(
+                                "`@{}` is an entry point: only the host invokes it, charging its entry fuel",
+                                target.name
+                            ),
+                        );
+                    }
                     self.graph.add_call(self.id, fid);
                     self.calls.push((self.block as u32, fid.0));
                     target

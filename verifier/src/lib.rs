@@ -99,6 +99,9 @@
 //! # Calls and stack
 //!
 //! - The call graph is acyclic: no recursion, direct or mutual. **V0501**
+//! - Only plain functions are called by the module's code: entry points
+//!   are the host's to invoke, and it charges their entry `fuel` (their
+//!   code does not check it, ABI 4). **V0503**
 //! - The stack a call of any function can use, by the frame model in
 //!   [`frame_size`] summed along its deepest call chain, is at most
 //!   [`Config::stack_limit`]. **V0502**
