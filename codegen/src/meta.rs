@@ -218,17 +218,13 @@ impl Meta {
                     Some((class, rights)) => (class_name(class), rights),
                     None => (String::new(), Rights::NONE),
                 };
-                let entry_fuel = match f.blocks.first().and_then(|b| b.insts.first()).map(|i| &i.kind) {
-                    Some(tal_ir::InstKind::Fuel(n)) => *n,
-                    _ => 0,
-                };
                 Some(EntryPoint {
                     name: f.name.clone(),
                     func: i as u32,
                     kind,
                     cap_class,
                     cap_rights,
-                    entry_fuel,
+                    entry_fuel: f.entry_fuel().unwrap_or(0),
                 })
             })
             .collect();

@@ -287,7 +287,7 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
             // Odd seeds: cheap work functions paid for by their callers.
             if seed % 2 == 1 {
                 tal_ir::fuel::assign_module(&mut module);
-                caller_paid += module.funcs.iter().filter(|f| !starts_with_fuel(f)).count();
+                caller_paid += module.funcs.iter().filter(|f| f.entry_fuel().is_none()).count();
             }
             let fuel = [300, 3_000, 1_000_000][(seed % 3) as usize];
             let abort_at = (seed % 4 == 1).then_some(seed as usize);
@@ -300,13 +300,6 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
         assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
     }
     assert!(caller_paid >= 12, "{caller_paid} functions paid for by their callers");
-}
-
-fn starts_with_fuel(f: &tal_ir::Function) -> bool {
-    matches!(
-        f.blocks[0].insts.first().map(|i| &i.kind),
-        Some(tal_ir::InstKind::Fuel(_))
-    )
 }
 
 /// Whether two invocations did the same, whatever where they trapped or

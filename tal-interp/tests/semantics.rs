@@ -921,14 +921,7 @@ fn an_attribute_read_is_not_a_helper_call_and_reads_after_an_abort() {
 
 /// The fuel amount `name`'s entry block starts with, if any.
 fn entry_fuel(instance: &Instance, name: &str) -> Option<u64> {
-    match instance.module().funcs[func(instance, name).index()].blocks[0]
-        .insts
-        .first()?
-        .kind
-    {
-        tal_ir::InstKind::Fuel(n) => Some(n),
-        _ => None,
-    }
+    instance.module().funcs[func(instance, name).index()].entry_fuel()
 }
 
 #[test]

@@ -554,4 +554,14 @@ impl Function {
     pub fn inst_count(&self) -> usize {
         self.blocks.iter().map(|b| b.insts.len() + 1).sum()
     }
+
+    /// The N of the `fuel N` the entry block starts with, if it does: an
+    /// entry point's charge to the host, `None` for a function its callers
+    /// pay for.
+    pub fn entry_fuel(&self) -> Option<u64> {
+        match self.blocks.first()?.insts.first()?.kind {
+            InstKind::Fuel(n) => Some(n),
+            _ => None,
+        }
+    }
 }

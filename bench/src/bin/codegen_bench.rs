@@ -205,10 +205,10 @@ impl Ext {
     /// each call (ABI 4): the counter a call starts with is `FUEL` less it.
     fn start_fuel(&self, name: &str) -> i64 {
         let id = self.module.func_by_name(name).expect("entry point");
-        match self.module.funcs[id.index()].blocks[0].insts[0].kind {
-            tal_ir::InstKind::Fuel(n) => FUEL - n as i64,
-            _ => panic!("an entry point starts with fuel"),
-        }
+        let n = self.module.funcs[id.index()]
+            .entry_fuel()
+            .expect("an entry point starts with fuel");
+        FUEL - n as i64
     }
 
     /// A monitor's entry point, as a function pointer.
