@@ -55,6 +55,8 @@ use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use stdlib::abi::{self, offset, status};
 use tal_ir::layout::{CELL_BYTES, GlobalLayout, Layout};
+mod select;
+
 use tal_ir::{
     Arg, BinaryOp, BlockCall, Callee, Catch, Cond, ElemType, ExcKind, FuncId, Function, HelperArg, Inst, InstKind,
     Module, ObjType, ParamType, Place, Root, Terminator, Type, UnaryOp,
@@ -222,6 +224,8 @@ struct FuncLowerer<'m> {
     values: Vec<ir::Value>,
     is_bool: Vec<bool>,
     blocks: Vec<ir::Block>,
+    /// The number of each TAL block's first value (its first parameter).
+    first_value: Vec<usize>,
     ctx: Option<ir::Value>,
     data: Option<ir::Value>,
     refs: Vec<Option<RefParam>>,
@@ -250,6 +254,15 @@ impl<'m> FuncLowerer<'m> {
             values: Vec::new(),
             is_bool: Vec::new(),
             blocks: Vec::new(),
+            first_value: func
+                .blocks
+                .iter()
+                .scan(0, |next, block| {
+                    let first = *next;
+                    *next += block.params.len() + block.insts.iter().filter(|i| i.kind.has_result()).count();
+                    Some(first)
+                })
+                .collect(),
             ctx: None,
             data: None,
             refs: vec![None; func.params.len()],
@@ -645,26 +658,13 @@ impl<'m> FuncLowerer<'m> {
                 Some((b.ins().ineg(x), false))
             }
             InstKind::Unary { op: UnaryOp::Not, arg } => {
-                let x = self.val(*arg)?;
-                if self.bool_of(*arg) {
-                    Some((b.ins().bxor_imm_s(x, 1), true))
-                } else {
-                    Some((b.ins().bnot(x), false))
-                }
+                let (x, is_bool) = (self.val(*arg)?, self.bool_of(*arg));
+                Some((not_value(b, x, is_bool), is_bool))
             }
             InstKind::Binary { op, lhs, rhs } => Some(self.binary(b, *op, *lhs, *rhs, needed, c, loc)?),
             InstKind::Icmp { cond, lhs, rhs } => {
                 let (x, y) = (self.val(*lhs)?, self.val(*rhs)?);
-                let cc = match cond {
-                    Cond::Eq => IntCC::Equal,
-                    Cond::Ne => IntCC::NotEqual,
-                    Cond::Lt => IntCC::SignedLessThan,
-                    Cond::Le => IntCC::SignedLessThanOrEqual,
-                    Cond::Gt => IntCC::SignedGreaterThan,
-                    Cond::Ge => IntCC::SignedGreaterThanOrEqual,
-                };
-                let r = b.ins().icmp(cc, x, y);
-                Some((b.ins().uextend(I64, r), true))
+                Some((icmp_value(b, *cond, x, y), true))
             }
             InstKind::CheckNonZero(v) => {
                 let x = self.val(*v)?;
@@ -921,9 +921,10 @@ impl<'m> FuncLowerer<'m> {
                 }
                 (b.ins().sshr(x, y), false)
             }
-            BinaryOp::And => (b.ins().band(x, y), bools),
-            BinaryOp::Or => (b.ins().bor(x, y), bools),
-            BinaryOp::Xor => (b.ins().bxor(x, y), bools),
+            BinaryOp::And | BinaryOp::Or | BinaryOp::Xor => {
+                let r = logic_value(b, op, x, y).ok_or_else(|| err("C0002", "not a bitwise operation"))?;
+                (r, bools)
+            }
         })
     }
 
@@ -1008,9 +1009,11 @@ impl<'m> FuncLowerer<'m> {
             }
             Terminator::Brif { cond, then_to, else_to } => {
                 let c = self.val(*cond)?;
-                let (t, ta) = (self.target(then_to)?, self.args(then_to)?);
-                let (e, ea) = (self.target(else_to)?, self.args(else_to)?);
-                b.ins().brif(c, t, &ta, e, &ea);
+                if !self.brif_as_select(b, c, then_to, else_to)? {
+                    let (t, ta) = (self.target(then_to)?, self.args(then_to)?);
+                    let (e, ea) = (self.target(else_to)?, self.args(else_to)?);
+                    b.ins().brif(c, t, &ta, e, &ea);
+                }
             }
             Terminator::Return(v) => {
                 let r = match v {
@@ -1042,6 +1045,40 @@ enum Guard {
         lo: i64,
         hi: i64,
     },
+}
+
+/// `x cond y` (signed) as an `i64` 0 or 1.
+fn icmp_value(b: &mut FunctionBuilder, cond: Cond, x: ir::Value, y: ir::Value) -> ir::Value {
+    let cc = match cond {
+        Cond::Eq => IntCC::Equal,
+        Cond::Ne => IntCC::NotEqual,
+        Cond::Lt => IntCC::SignedLessThan,
+        Cond::Le => IntCC::SignedLessThanOrEqual,
+        Cond::Gt => IntCC::SignedGreaterThan,
+        Cond::Ge => IntCC::SignedGreaterThanOrEqual,
+    };
+    let r = b.ins().icmp(cc, x, y);
+    b.ins().uextend(I64, r)
+}
+
+/// `not x`: logical on a bool (0 or 1), bitwise on an `i64`.
+fn not_value(b: &mut FunctionBuilder, x: ir::Value, is_bool: bool) -> ir::Value {
+    if is_bool {
+        b.ins().bxor_imm_s(x, 1)
+    } else {
+        b.ins().bnot(x)
+    }
+}
+
+/// `x op y` for the bitwise operations (which cannot fail), `None` for
+/// the others.
+fn logic_value(b: &mut FunctionBuilder, op: BinaryOp, x: ir::Value, y: ir::Value) -> Option<ir::Value> {
+    match op {
+        BinaryOp::And => Some(b.ins().band(x, y)),
+        BinaryOp::Or => Some(b.ins().bor(x, y)),
+        BinaryOp::Xor => Some(b.ins().bxor(x, y)),
+        _ => None,
+    }
 }
 
 /// Whether `x` is outside `lo..=hi` (`lo <= hi`), with one comparison.

@@ -157,3 +157,63 @@ fn real_frames_fit_the_verifier_model() {
         }
     }
 }
+
+/// The mnemonics of a function's code, in order.
+fn mnemonics(code: &[u8]) -> Vec<String> {
+    use iced_x86::{Decoder, DecoderOptions, Formatter, IntelFormatter};
+    let mut formatter = IntelFormatter::new();
+    Decoder::with_ip(64, code, 0, DecoderOptions::NONE)
+        .into_iter()
+        .map(|inst| {
+            let mut text = String::new();
+            formatter.format_mnemonic(&inst, &mut text);
+            text
+        })
+        .collect()
+}
+
+#[test]
+fn branches_that_only_choose_values_become_conditional_moves() {
+    // Semantics of the same shapes: runtime/tests/execute.rs.
+    let source = "extension choices;\nimport cpu;\n\
+        int clamp(int x, int lo, int hi) { if (x < lo) return lo; if (x > hi) return hi; return x; }\n\
+        int clamp_mirrored(int x, int lo, int hi) { if (x <= hi) { if (x < lo) return lo; return x; } return hi; }\n\
+        int max_assigned(int a, int b) { int m = b; if (a > b) { m = a; } return m; }\n\
+        bool inside(int x) { if (x < 0) return false; return x < 10; }\n\
+        int guarded_divide(int x) { if (x == 0) return 0; return 100 / x; }\n\
+        int total = 0;\n\
+        monitor void sum_clamped(cap<cpu_qos> app) { int s = 0; for (int i = 0; i < 10; i++) { s = s + clamp(i, 2, 5); } total = s; }\n";
+    let options = popcorn_front::Options {
+        inline: false,
+        ..popcorn_front::Options::default()
+    };
+    let module = popcorn_front::compile(source, &options).module.expect("compiles");
+    verifier::verify(&module, &verifier::Config::default()).unwrap();
+    let funcs = codegen::lower::lower_module(&module, codegen::Options::default()).unwrap();
+    let code = |name: &str| mnemonics(&funcs[module.func_by_name(name).unwrap().index()].code);
+    let conditional_jumps = |m: &[String]| m.iter().filter(|m| m.starts_with('j') && *m != "jmp").count();
+    for name in ["clamp", "clamp_mirrored", "max_assigned", "inside"] {
+        let m = code(name);
+        assert_eq!(conditional_jumps(&m), 0, "{name} branches: {m:?}");
+        assert!(m.iter().any(|m| m.starts_with("cmov")), "{name}: {m:?}");
+    }
+    // Only the loop's test and its fuel and overflow checks branch.
+    let options = popcorn_front::Options {
+        inline: true,
+        ..options
+    };
+    let with_inlining = popcorn_front::compile(source, &options).module.expect("compiles");
+    let inlined = codegen::lower::lower_module(&with_inlining, codegen::Options::default()).unwrap();
+    let f = with_inlining.func_by_name("sum_clamped").unwrap().index();
+    let m = mnemonics(&inlined[f].code);
+    assert!(
+        m.iter().filter(|m| m.starts_with("cmov")).count() >= 2,
+        "sum_clamped: {m:?}"
+    );
+    // A division cannot be computed on the path that skips it.
+    let m = code("guarded_divide");
+    assert!(
+        m.iter().any(|m| m == "idiv") && conditional_jumps(&m) >= 2,
+        "guarded_divide: {m:?}"
+    );
+}

@@ -199,3 +199,56 @@ fn a_helper_abort_is_sticky_through_later_traps_and_catches() {
     assert_eq!(ext.data[0], 1, "ran on to the call, whose trap then ended it");
     assert!(host.events.is_empty(), "helpers refuse after an abort");
 }
+
+/// Functions whose branches only choose values (lowered as `select`s, see
+/// `codegen::lower::select`), and look-alikes that must keep their branch:
+/// compiled results equal the source's meaning on every boundary.
+const CHOICES: &str = "extension choices;\nimport cpu;\n\
+    int clamp(int x, int lo, int hi) { if (x < lo) return lo; if (x > hi) return hi; return x; }\n\
+    int clamp_mirrored(int x, int lo, int hi) { if (x <= hi) { if (x < lo) return lo; return x; } return hi; }\n\
+    int max_assigned(int a, int b) { int m = b; if (a > b) { m = a; } return m; }\n\
+    bool inside(int x) { if (x < 0) return false; return x < 10; }\n\
+    bool inside_open(int x, bool open) { if (x < 0) return false; return (x < 10 & !open) | (x < 9 & open); }\n\
+    int guarded_divide(int x) { if (x == 0) return 0; return 100 / x; }\n\
+    int guarded_add(int x) { if (x > 0) return x; return x - 1; }\n\
+    monitor void m(cap<cpu_qos> app) { }\n";
+
+#[test]
+fn branches_that_only_choose_values_keep_their_meaning() {
+    let mut ext = load(CHOICES);
+    let mut host = TestHost::default();
+    let mut call = |name: &str, args: &[i64]| {
+        let (r, ctx) = ext.run(&mut host, name, args, 1000);
+        (r, ctx.status)
+    };
+    let ok = |v: i64| (Some(v), status::OK);
+    for x in [i64::MIN, -11, -10, -9, -1, 0, 1, 8, 9, 10, 11, i64::MAX] {
+        assert_eq!(call("clamp", &[x, -10, 10]), ok(x.clamp(-10, 10)), "clamp({x})");
+        assert_eq!(
+            call("clamp_mirrored", &[x, -10, 10]),
+            ok(x.clamp(-10, 10)),
+            "clamp_mirrored({x})"
+        );
+        for y in [-1, 0, 9] {
+            assert_eq!(call("max_assigned", &[x, y]), ok(x.max(y)), "max({x}, {y})");
+        }
+        assert_eq!(call("inside", &[x]), ok((0..10).contains(&x).into()), "inside({x})");
+        for open in [false, true] {
+            let inside = x >= 0 && x < if open { 9 } else { 10 };
+            assert_eq!(
+                call("inside_open", &[x, open.into()]),
+                ok(inside.into()),
+                "inside_open({x}, {open})"
+            );
+        }
+        // A division or an overflow check is never computed on the path
+        // that does not run it.
+        let divided = if x == 0 { 0 } else { 100 / x };
+        assert_eq!(call("guarded_divide", &[x]), ok(divided), "guarded_divide({x})");
+        let (added, st) = call("guarded_add", &[x]);
+        match if x > 0 { Some(x) } else { x.checked_sub(1) } {
+            Some(v) => assert_eq!((added, st), ok(v), "guarded_add({x})"),
+            None => assert_eq!(st, status::OVERFLOW, "guarded_add({x})"),
+        }
+    }
+}
