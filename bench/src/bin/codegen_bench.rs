@@ -772,24 +772,32 @@ fn main() {
         .map(|(_, row)| row())
         .collect();
     println!(
-        "| benchmark | native ns/op | compiled (fuel) ns/op | fuel vs native | compiled --no-fuel ns/op | no-fuel vs native | fuel overhead |"
+        "| benchmark | native ns/op | compiled (fuel) ns/op | fuel vs native (quartiles) | compiled --no-fuel ns/op | no-fuel vs native (quartiles) | fuel overhead |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
+    let ratio = |c: &Contender| {
+        format!(
+            "{:.2}x ({:.2}–{:.2})",
+            c.ratio, c.ratio_quartiles.0, c.ratio_quartiles.1
+        )
+    };
     for r in &rows {
         println!(
-            "| {} (op = {}) | {:.1} | {:.1} | {:.2}x | {:.1} | {:.2}x | {:+.1} % |",
+            "| {} (op = {}) | {:.1} | {:.1} | {} | {:.1} | {} | {:+.1} % |",
             r.name,
             r.unit,
             r.native.best_ns,
             r.fuel.best_ns,
-            r.fuel.ratio,
+            ratio(&r.fuel),
             r.no_fuel.best_ns,
-            r.no_fuel.ratio,
+            ratio(&r.no_fuel),
             100.0 * (r.fuel.ratio / r.no_fuel.ratio - 1.0),
         );
     }
     println!();
-    println!("ns/op: best batch. Ratios: median over interleaved rounds of the per-round ratio (bench::interleaved).");
+    println!(
+        "ns/op: best batch. Ratios: median (and quartiles) over interleaved rounds of the per-round ratio (bench::interleaved)."
+    );
     println!("Goals: compiled with fuel at most 1.25x native; fuel overhead at most 10 %.");
     let old_baseline: Vec<_> = rows.iter().filter_map(|r| Some((r, r.native_read_calls?))).collect();
     if !old_baseline.is_empty() {
