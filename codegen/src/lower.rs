@@ -34,6 +34,8 @@
 //! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N, stores it back and
 //!   traps with `OUT_OF_FUEL` if the result, or the host's `ctx.interrupt`,
 //!   is negative.
+//! - **Branches that only choose values** (`if (x < lo) return lo;`, a
+//!   variable set in one arm) become `select`s, so `cmov`s (see `lower/select.rs`).
 //!
 //! The target is fixed (baseline x86-64, no CPU-specific extensions, frame
 //! pointers kept for kernel stack traces), not the host CPU, so that any

@@ -1,7 +1,8 @@
 //! Popcorn-SX front-end: arbitrary bytes, or arbitrary streams of the
 //! language's tokens, never panic; and whatever the front-end accepts, with
 //! inlining or without, the verifier accepts too (lowering is untrusted, but
-//! must not be wrong).
+//! must not be wrong), and code generation lowers (it trusts verified input
+//! and must not fail on any).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -34,6 +35,9 @@ fuzz_target!(|data: &[u8]| {
             *ok = true;
             if let Err(errors) = verifier::verify(&module, &verifier::Config::default()) {
                 panic!("accepted by the front-end (inline {inline}), rejected by the verifier: {errors:?}\n{source}");
+            }
+            if let Err(e) = codegen::lower::lower_module(&module, codegen::Options::default()) {
+                panic!("verified (inline {inline}), not lowered: {e}\n{source}");
             }
         }
     }
