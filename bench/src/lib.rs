@@ -590,9 +590,6 @@ pub struct Contender {
     /// Median over rounds of this contender's batch time divided by the
     /// first contender's batch time in the same round.
     pub ratio: f64,
-    /// The first and third quartiles of those per-round ratios: how much
-    /// the machine's noise moved them.
-    pub ratio_quartiles: (f64, f64),
 }
 
 /// Times `ops` operations of each contender in turn, round after round (the
@@ -632,11 +629,9 @@ pub fn interleaved<const N: usize, R>(
         let best_ns = times.iter().map(|t| t[k]).fold(f64::INFINITY, f64::min);
         let mut ratios: Vec<f64> = times.iter().map(|t| t[k] / t[0]).collect();
         ratios.sort_by(f64::total_cmp);
-        let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
         Contender {
             best_ns,
-            ratio: at(2),
-            ratio_quartiles: (at(1), at(3)),
+            ratio: ratios[ratios.len() / 2],
         }
     })
 }
@@ -669,9 +664,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a, 7 * checked.get() / 2);
         assert!(a >= 7 * 31);
-        assert_eq!((first.ratio, first.ratio_quartiles), (1.0, (1.0, 1.0)));
-        let (q1, q3) = second.ratio_quartiles;
-        assert!(q1 <= second.ratio && second.ratio <= q3);
+        assert_eq!(first.ratio, 1.0);
         assert!(first.best_ns > 0.0 && second.best_ns > 0.0);
     }
 

@@ -24,10 +24,10 @@
 //! `CodeImage::function` and declared to return `stdlib::abi::Returned`,
 //! with a fuel budget so large that it never runs out.
 
-use bench::{Contender, best_time, interleaved};
+use bench::{Contender, interleaved};
 use runtime::image::CodeImage;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use stdlib::abi::{Ctx, HelperFn, Returned, status};
 
 const PID_SRC: &str = include_str!("../../../examples/pop/cpu_pid.pop");
@@ -278,33 +278,73 @@ fn call_handler(f: Handler, hc: &mut HostCtx, cap: i64, value: i64) -> Result<()
 
 // ---------------------------------------------------------------- PID round
 
+/// The native helpers behind a table, called as compiled code calls
+/// `ctx.helpers` (issue point 3: objects have no external relocations).
+struct NativeHelpers {
+    raise: fn(&mut Host, i64, i64) -> i64,
+    set: fn(&mut Host, i64, i64, i64) -> i64,
+}
+static NATIVE_HELPERS: NativeHelpers = NativeHelpers {
+    raise: native_raise_event,
+    set: native_set_attribute,
+};
+
 /// Native PID monitor: `raise_event(Error, target - actual)`, reading
-/// attributes with `read`.
+/// attributes with `read`, raising with `raise`.
 #[inline(always)]
-fn pid_monitor_with(h: &mut Host, cap: i64, read: fn(&mut Host, i64, i64) -> i64) -> Result<(), Trap> {
+fn pid_monitor_with(
+    h: &mut Host,
+    cap: i64,
+    read: fn(&mut Host, i64, i64) -> i64,
+    raise: fn(&mut Host, i64, i64) -> i64,
+) -> Result<(), Trap> {
     let actual = read(h, cap, ACTUAL_CPU);
     let target = read(h, cap, TARGET_CPU);
     let e = target.checked_sub(actual).ok_or(OVERFLOW)?;
-    native_raise_event(h, 0, e);
+    raise(h, 0, e);
     Ok(())
 }
 
 /// The native PID monitor, its reads inlined loads (the baseline).
 #[inline(never)]
 fn native_pid_monitor(h: &mut Host, cap: i64) -> Result<(), Trap> {
-    pid_monitor_with(h, cap, native_get_attribute)
+    pid_monitor_with(h, cap, native_get_attribute, native_raise_event)
 }
 
 /// The native PID monitor with its reads as calls: session 2's baseline,
 /// from before attribute reads became loads in compiled code.
 #[inline(never)]
 fn native_pid_monitor_read_calls(h: &mut Host, cap: i64) -> Result<(), Trap> {
-    pid_monitor_with(h, cap, native_get_attribute_call)
+    pid_monitor_with(h, cap, native_get_attribute_call, native_raise_event)
+}
+
+/// The native PID monitor calling its helper through a table.
+#[inline(never)]
+fn native_pid_monitor_helper_table(h: &mut Host, cap: i64) -> Result<(), Trap> {
+    pid_monitor_with(h, cap, native_get_attribute, black_box(&NATIVE_HELPERS).raise)
 }
 
 /// Native PID handler, state `[e_prev, u_prev]`.
 #[inline(never)]
 fn native_pid_handler(h: &mut Host, state: &mut [i64; 2], cap: i64, e: i64) -> Result<(), Trap> {
+    pid_handler_with(h, state, cap, e, native_set_attribute)
+}
+
+/// The native PID handler calling its helper through a table.
+#[inline(never)]
+fn native_pid_handler_helper_table(h: &mut Host, state: &mut [i64; 2], cap: i64, e: i64) -> Result<(), Trap> {
+    pid_handler_with(h, state, cap, e, black_box(&NATIVE_HELPERS).set)
+}
+
+/// The PID law, writing the adjustment with `set`.
+#[inline(always)]
+fn pid_handler_with(
+    h: &mut Host,
+    state: &mut [i64; 2],
+    cap: i64,
+    e: i64,
+    set: fn(&mut Host, i64, i64, i64) -> i64,
+) -> Result<(), Trap> {
     const KP: i64 = 500;
     const KI: i64 = 100;
     const KD: i64 = 50;
@@ -318,7 +358,7 @@ fn native_pid_handler(h: &mut Host, state: &mut [i64; 2], cap: i64, e: i64) -> R
     if !(-1_000_000..=1_000_000).contains(&u) {
         return Err(RANGE_ERROR);
     }
-    native_set_attribute(h, cap, TIMESLICE_ADJUSTMENT, u);
+    set(h, cap, TIMESLICE_ADJUSTMENT, u);
     Ok(())
 }
 
@@ -327,15 +367,17 @@ type NativeHandler = fn(&mut Host, &mut [i64; 2], i64, i64) -> Result<(), Trap>;
 
 struct NativePid {
     monitor: NativeMonitor,
+    handler: NativeHandler,
     host: Host,
     state: Vec<[i64; 2]>,
     round: u64,
 }
 
 impl NativePid {
-    fn new(n: usize, monitor: NativeMonitor) -> NativePid {
+    fn new(n: usize, monitor: NativeMonitor, handler: NativeHandler) -> NativePid {
         NativePid {
             monitor,
+            handler,
             host: Host::new(n),
             state: vec![[0; 2]; n],
             round: 0,
@@ -347,7 +389,7 @@ impl NativePid {
         // through, as the compiled ones are (and as a kernel calls a
         // module's hooks): no inlining or specialisation across the call.
         let monitor: NativeMonitor = black_box(self.monitor);
-        let handler: NativeHandler = black_box(native_pid_handler);
+        let handler: NativeHandler = black_box(self.handler);
         for p in 0..self.state.len() {
             self.host.pid_inputs(p, self.round);
             let cap = p as i64 + 1;
@@ -517,8 +559,8 @@ struct Row {
     name: String,
     unit: &'static str,
     native: Contender,
-    /// For the PID rows: native with attribute reads as calls.
-    native_read_calls: Option<Contender>,
+    /// For the PID rows: the native code as `OTHER_NATIVES` describes.
+    other_natives: Option<[Contender; 2]>,
     fuel: Contender,
     no_fuel: Contender,
 }
@@ -537,13 +579,15 @@ fn compare(ops: u64, native: Op, fuel: Op, no_fuel: Op) -> [Contender; 3] {
 fn pid_row(n: usize) -> Row {
     // Agreement: the same attribute writes and the same per-process state
     // after every one of 50 rounds, for native, fuel and no-fuel code.
-    let mut native = NativePid::new(n, native_pid_monitor);
-    let mut read_calls = NativePid::new(n, native_pid_monitor_read_calls);
+    let mut native = NativePid::new(n, native_pid_monitor, native_pid_handler);
+    let mut read_calls = NativePid::new(n, native_pid_monitor_read_calls, native_pid_handler);
+    let mut helper_table = NativePid::new(n, native_pid_monitor_helper_table, native_pid_handler_helper_table);
     let mut fuel = CompiledPid::new(n, false);
     let mut no_fuel = CompiledPid::new(n, true);
     for round in 0..50 {
         native.round().expect("native round");
         read_calls.round().expect("native round");
+        helper_table.round().expect("native round");
         fuel.round().expect("compiled round");
         no_fuel.round().expect("no-fuel round");
         assert_eq!(
@@ -557,14 +601,20 @@ fn pid_row(n: usize) -> Row {
         assert_eq!(native.state, fuel.state(), "round {round}: state differs");
         assert_eq!(native.state, no_fuel.state(), "round {round}: state differs");
         assert_eq!(native.state, read_calls.state, "round {round}: state differs");
+        assert_eq!(native.state, helper_table.state, "round {round}: state differs");
+        assert_eq!(
+            native.host.sets, helper_table.host.sets,
+            "round {round}: attribute writes differ"
+        );
         assert!(native.host.sets.iter().any(|&u| u != 0));
     }
     let rounds = (20_000 / n as u64).max(2) & !1;
-    let [native_c, read_calls_c, fuel_c, no_fuel_c] = interleaved(
+    let [native_c, read_calls_c, helper_table_c, fuel_c, no_fuel_c] = interleaved(
         rounds,
         [
             &mut || native.round(),
             &mut || read_calls.round(),
+            &mut || helper_table.round(),
             &mut || fuel.round(),
             &mut || no_fuel.round(),
         ],
@@ -574,7 +624,7 @@ fn pid_row(n: usize) -> Row {
         name: format!("PID service round, N={n}"),
         unit: "round",
         native: native_c,
-        native_read_calls: Some(read_calls_c),
+        other_natives: Some([read_calls_c, helper_table_c]),
         fuel: fuel_c,
         no_fuel: no_fuel_c,
     }
@@ -626,7 +676,7 @@ fn loop_row() -> Row {
     Row {
         name: format!("loop kernel ({LOOP_LEN} iterations)"),
         unit: "call",
-        native_read_calls: None,
+        other_natives: None,
         native,
         fuel,
         no_fuel,
@@ -679,7 +729,7 @@ fn call_row(inline: bool) -> Row {
             "call kernel (100 × clamp + 3-deep chain)".into()
         },
         unit: "call",
-        native_read_calls: None,
+        other_natives: None,
         native,
         fuel,
         no_fuel,
@@ -700,34 +750,28 @@ fn compile_throughput() {
         .module
         .expect("the generated extension compiles");
     let insts: usize = module.funcs.iter().map(|f| f.inst_count()).sum();
-    let front = best_time(
-        || popcorn_front::compile(black_box(&source), &options),
-        |c| assert!(c.module.is_some()),
-    );
-    let verify = best_time(
-        || verifier::verify(black_box(&module), &config).is_ok(),
-        |ok| assert!(ok),
-    );
-    let lower = best_time(
-        || codegen::lower::lower_module(black_box(&module), cg),
-        |r| assert!(r.is_ok()),
-    );
     let funcs = codegen::lower::lower_module(&module, cg).expect("lowers");
-    let write = best_time(|| codegen::object::write_object(black_box(&module), &funcs, cg), |_| {});
     let object_len = codegen::object::write_object(&module, &funcs, cg).len();
-    let whole = best_time(
-        || {
-            let m = popcorn_front::compile(black_box(&source), &options)
-                .module
-                .expect("compiles");
-            verifier::verify(&m, &config).expect("verifies");
-            let f = codegen::lower::lower_module(&m, cg).expect("lowers");
-            codegen::object::write_object(&m, &f, cg)
-        },
-        |o| assert!(!o.is_empty()),
+    // The stages and the whole pipeline in interleaved rounds, so that the
+    // shares compare times taken in the same state of the machine.
+    let [whole, front, verify, lower, write] = interleaved(
+        1,
+        [
+            &mut || {
+                let m = popcorn_front::compile(black_box(&source), &options)
+                    .module
+                    .expect("compiles");
+                verifier::verify(&m, &config).expect("verifies");
+                let f = codegen::lower::lower_module(&m, cg).expect("lowers");
+                codegen::object::write_object(&m, &f, cg).len()
+            },
+            &mut || usize::from(popcorn_front::compile(black_box(&source), &options).module.is_some()),
+            &mut || usize::from(verifier::verify(black_box(&module), &config).is_ok()),
+            &mut || usize::from(codegen::lower::lower_module(black_box(&module), cg).is_ok()),
+            &mut || codegen::object::write_object(black_box(&module), &funcs, cg).len(),
+        ],
+        |r| assert!(r > 0, "a stage failed"),
     );
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let share = |d: Duration| 100.0 * d.as_secs_f64() / whole.as_secs_f64();
     println!();
     println!(
         "Compile throughput: `popgen::large_extension(10_000, 1)`: {lines} lines, {insts} TAL instructions, \
@@ -735,9 +779,9 @@ fn compile_throughput() {
         module.funcs.len()
     );
     println!();
-    println!("| stage | time | share of pipeline | lines/s |");
+    println!("| stage | best time | share of pipeline (median over rounds) | lines/s |");
     println!("|---|---:|---:|---:|");
-    for (stage, d) in [
+    for (stage, c) in [
         ("front-end (parse, check, lower to TAL)", front),
         ("verify", verify),
         ("lower (Cranelift)", lower),
@@ -746,18 +790,126 @@ fn compile_throughput() {
     ] {
         println!(
             "| {stage} | {:.1} ms | {:.0} % | {:.0} k |",
-            ms(d),
-            share(d),
-            lines as f64 / d.as_secs_f64() / 1e3
+            c.best_ns / 1e6,
+            100.0 * c.ratio,
+            lines as f64 / c.best_ns * 1e6
         );
     }
 }
 
+/// Processes the report's figures are the medians of, by default.
+const PROCESSES: usize = 5;
+
+/// The PID rows' other native baselines: what compiled code's ABI costs.
+const OTHER_NATIVES: [&str; 2] = [
+    "attribute reads as calls (compiled code's until ABI 3)",
+    "helpers called through a table (as compiled code calls `ctx.helpers`)",
+];
+
+/// A row as a child process reports it to the parent: one tab-separated
+/// line, `ROW_TAG` first.
+const ROW_TAG: &str = "row";
+
+/// Columns of an `Aggregate`.
+const NATIVE_NS: usize = 0;
+const FUEL_NS: usize = 1;
+const FUEL_RATIO: usize = 2;
+const NO_FUEL_NS: usize = 3;
+const NO_FUEL_RATIO: usize = 4;
+const FUEL_OVERHEAD: usize = 5;
+/// Then, per other native baseline: its ns, and fuel code's ratio to it.
+const OTHERS: usize = 6;
+
+impl Row {
+    fn to_line(&self) -> String {
+        let mut fields = vec![
+            self.native.best_ns,
+            self.fuel.best_ns,
+            self.fuel.ratio,
+            self.no_fuel.best_ns,
+            self.no_fuel.ratio,
+            100.0 * (self.fuel.ratio / self.no_fuel.ratio - 1.0),
+        ];
+        for k in 0..OTHER_NATIVES.len() {
+            let other = self.other_natives.map(|o| o[k]);
+            fields.push(other.map_or(f64::NAN, |c| c.best_ns));
+            fields.push(other.map_or(f64::NAN, |c| self.fuel.ratio / c.ratio));
+        }
+        let fields: Vec<String> = fields.iter().map(f64::to_string).collect();
+        format!("{ROW_TAG}\t{}\t{}\t{}", self.name, self.unit, fields.join("\t"))
+    }
+}
+
+/// One row over every process: per column, the values each reported.
+struct Aggregate {
+    name: String,
+    unit: String,
+    columns: [Vec<f64>; OTHERS + 2 * OTHER_NATIVES.len()],
+}
+
+impl Aggregate {
+    fn add(rows: &mut Vec<Aggregate>, line: &str) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let values: Vec<f64> = fields[3..].iter().map(|f| f.parse().expect("a number")).collect();
+        assert_eq!(
+            values.len(),
+            OTHERS + 2 * OTHER_NATIVES.len(),
+            "a row line from a child: {line}"
+        );
+        let row = match rows.iter_mut().position(|r| r.name == fields[1]) {
+            Some(i) => &mut rows[i],
+            None => {
+                rows.push(Aggregate {
+                    name: fields[1].into(),
+                    unit: fields[2].into(),
+                    columns: Default::default(),
+                });
+                rows.last_mut().expect("just pushed")
+            }
+        };
+        for (column, value) in row.columns.iter_mut().zip(values) {
+            column.push(value);
+        }
+    }
+
+    fn median(&self, column: usize) -> f64 {
+        let mut v = self.columns[column].clone();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    /// `median (min–max)` of a column, with `unit` after each.
+    fn spread(&self, column: usize, digits: usize, unit: &str) -> String {
+        let v = &self.columns[column];
+        let (lo, hi) = v
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+        if v.len() == 1 {
+            return format!("{:.digits$}{unit}", v[0]);
+        }
+        format!("{:.digits$}{unit} ({lo:.digits$}–{hi:.digits$})", self.median(column))
+    }
+}
+
 fn main() {
-    // `codegen_bench WORD` runs only the rows whose name contains WORD (and
-    // no compile throughput), for profiling one of them.
-    let only = std::env::args().nth(1);
-    let started = Instant::now();
+    // `codegen_bench [--processes N] [WORD]`: runs the benchmarks in N
+    // processes (default `PROCESSES`) one after another and reports, per
+    // figure, the median over processes and their range: where the code
+    // and data land (a fresh address space each) moves a ratio by more
+    // than rounds within one process differ. WORD runs only the rows whose
+    // name contains it (and no compile throughput), for profiling one.
+    let mut args = std::env::args().skip(1);
+    let (mut processes, mut only, mut child) = (PROCESSES, None, false);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--processes" => {
+                processes = args.next().and_then(|n| n.parse().ok()).expect("--processes N, N >= 1");
+                assert!(processes >= 1, "--processes N, N >= 1");
+            }
+            "--child" => child = true,
+            word => only = Some(word.to_string()),
+        }
+    }
     type Bench = (&'static str, fn() -> Row);
     let all: [Bench; 5] = [
         ("PID service round, N=3", || pid_row(3)),
@@ -766,53 +918,75 @@ fn main() {
         ("call kernel", || call_row(false)),
         ("call kernel, inlining", || call_row(true)),
     ];
-    let rows: Vec<Row> = all
-        .iter()
-        .filter(|(name, _)| only.as_ref().is_none_or(|w| name.contains(w.as_str())))
-        .map(|(_, row)| row())
-        .collect();
+    if child {
+        for (_, row) in all
+            .iter()
+            .filter(|(name, _)| only.as_ref().is_none_or(|w| name.contains(w.as_str())))
+        {
+            println!("{}", row().to_line());
+        }
+        return;
+    }
+    let started = Instant::now();
+    let mut rows: Vec<Aggregate> = Vec::new();
+    for p in 0..processes {
+        let exe = std::env::current_exe().expect("the benchmark's own path");
+        let mut command = std::process::Command::new(exe);
+        command.arg("--child").args(only.iter());
+        let out = command.output().expect("runs a benchmark process");
+        assert!(
+            out.status.success(),
+            "benchmark process {p} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).expect("UTF-8 output");
+        for line in text.lines().filter(|l| l.starts_with(ROW_TAG)) {
+            Aggregate::add(&mut rows, line);
+        }
+        eprint!("\r{} of {processes} processes", p + 1);
+    }
+    eprintln!();
     println!(
-        "| benchmark | native ns/op | compiled (fuel) ns/op | fuel vs native (quartiles) | compiled --no-fuel ns/op | no-fuel vs native (quartiles) | fuel overhead |"
+        "| benchmark | native ns/op | compiled (fuel) ns/op | fuel vs native | compiled --no-fuel ns/op | no-fuel vs native | fuel overhead |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    let ratio = |c: &Contender| {
-        format!(
-            "{:.2}x ({:.2}–{:.2})",
-            c.ratio, c.ratio_quartiles.0, c.ratio_quartiles.1
-        )
-    };
     for r in &rows {
         println!(
-            "| {} (op = {}) | {:.1} | {:.1} | {} | {:.1} | {} | {:+.1} % |",
+            "| {} (op = {}) | {:.1} | {:.1} | {} | {:.1} | {} | {} |",
             r.name,
             r.unit,
-            r.native.best_ns,
-            r.fuel.best_ns,
-            ratio(&r.fuel),
-            r.no_fuel.best_ns,
-            ratio(&r.no_fuel),
-            100.0 * (r.fuel.ratio / r.no_fuel.ratio - 1.0),
+            r.median(NATIVE_NS),
+            r.median(FUEL_NS),
+            r.spread(FUEL_RATIO, 2, "x"),
+            r.median(NO_FUEL_NS),
+            r.spread(NO_FUEL_RATIO, 2, "x"),
+            r.spread(FUEL_OVERHEAD, 1, " %"),
         );
     }
     println!();
     println!(
-        "ns/op: best batch. Ratios: median (and quartiles) over interleaved rounds of the per-round ratio (bench::interleaved)."
+        "{processes} processes. ns/op: median of each process's best batch. Ratios: per process the median over \
+         interleaved rounds of the per-round ratio (bench::interleaved); shown: the median over processes (range)."
     );
     println!("Goals: compiled with fuel at most 1.25x native; fuel overhead at most 10 %.");
-    let old_baseline: Vec<_> = rows.iter().filter_map(|r| Some((r, r.native_read_calls?))).collect();
-    if !old_baseline.is_empty() {
+    for (k, what) in OTHER_NATIVES.iter().enumerate() {
+        let (ns, ratio) = (OTHERS + 2 * k, OTHERS + 2 * k + 1);
+        let with: Vec<&Aggregate> = rows.iter().filter(|r| r.median(ns).is_finite()).collect();
+        if with.is_empty() {
+            continue;
+        }
         println!();
-        println!("Against session 2's baseline, whose attribute reads were calls (compiled code's are loads):");
+        println!("Against native code with {what}:");
         println!();
-        println!("| benchmark | native, reads as calls ns/op | compiled (fuel) ns/op | fuel vs native |");
+        println!("| benchmark | that native ns/op | compiled (fuel) ns/op | fuel vs that native |");
         println!("|---|---:|---:|---:|");
-        for (r, native) in old_baseline {
+        for r in with {
             println!(
-                "| {} | {:.1} | {:.1} | {:.2}x |",
+                "| {} | {:.1} | {:.1} | {} |",
                 r.name,
-                native.best_ns,
-                r.fuel.best_ns,
-                r.fuel.ratio / native.ratio
+                r.median(ns),
+                r.median(FUEL_NS),
+                r.spread(ratio, 2, "x")
             );
         }
     }
