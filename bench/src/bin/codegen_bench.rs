@@ -11,14 +11,20 @@
 //!   its loop body is lowered twice per fuel check).
 //! - A call-heavy kernel (`bench/pop/call_kernel.pop`): 100 iterations each
 //!   calling `clamp` and a three-deep chain of small functions.
-//! - Compile throughput of a generated 10k-line extension.
+//! - Compile throughput of a generated 10k-line extension, its stages
+//!   timed in interleaved rounds.
+//!
+//! Each figure is the median over several processes (`--processes N`,
+//! default 5) of one process's figure, with the range over processes.
 //!
 //! The native baselines use checked arithmetic and bounds checks (returning
 //! an error, as the extension traps). Both sides read attributes as loads
 //! (compiled code from the rows in `ctx.attrs`, ABI 3; native code from the
 //! host's table, inlined) and call the acting helpers (`set_attribute`,
 //! `raise_event`) as functions: `#[inline(never)]` Rust calls natively,
-//! through `ctx.helpers` compiled. Both sides' entry points are called
+//! through `ctx.helpers` compiled. The PID rows also time native code whose
+//! helper calls go through a table too, and native code whose attribute
+//! reads are calls: what the compiled code's ABI costs. Both sides' entry points are called
 //! through function pointers the optimizer cannot see through (as a kernel
 //! calls a module's hooks), the compiled ones taken once from
 //! `CodeImage::function` and declared to return `stdlib::abi::Returned`,
