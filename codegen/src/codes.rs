@@ -52,6 +52,18 @@ pub const CODES: &[CodeDoc] = &[
         example: "$ safexc compile ext.pop -o ext.o\nerror[C0004]: `sample`: unexpected relocation kind Abs8",
     },
     CodeDoc {
+        code: "C0005",
+        title: "a function's frame is larger than the verifier's model",
+        explanation: "The verifier bounds the stack an invocation can use by a model of each function's frame \
+            (its stack slots, 8 bytes for every value of its largest block, and 128 bytes for the return \
+            address, frame pointer, saved registers and call arguments), summed along the deepest call chain. \
+            Code generation refuses machine code whose frame the model does not cover, because the bound a \
+            kernel relies on to not overflow its stack would then be false. No verified module is known to \
+            get here; it is a code generation bug: report it with the TAL module that triggers it.",
+        example: "$ safexc compile ext.pop -o ext.o\nerror[C0005]: `sample`: a 2064-byte frame, beyond the \
+            verifier's model of 1048 bytes",
+    },
+    CodeDoc {
         code: "C0050",
         title: "`.safex.meta` is truncated",
         explanation: "A field or string of the `.safex.meta` section runs past its end, or the section is \

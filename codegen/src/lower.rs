@@ -131,7 +131,24 @@ pub fn lower_module_with(
             b.seal_all_blocks();
             b.finalize(isa.frontend_config());
         }
-        out.push(compile(&*isa, &mut ctx, clif, func)?);
+        let compiled = compile(&*isa, &mut ctx, clif, func)?;
+        // The verifier's stack bound holds only if every frame fits its
+        // model: refuse code that does not.
+        let model = tal_ir::layout::frame_model(module, func)
+            .ok_or_else(|| err("C0001", format!("`{}`: a slot without a size", func.name)))?;
+        // The return address and the saved frame pointer are not in
+        // Cranelift's frame size.
+        let real = u64::from(compiled.frame_size) + 16;
+        if real > model {
+            return Err(err(
+                "C0005",
+                format!(
+                    "`{}`: a {real}-byte frame, beyond the verifier's model of {model} bytes",
+                    func.name
+                ),
+            ));
+        }
+        out.push(compiled);
     }
     Ok(out)
 }

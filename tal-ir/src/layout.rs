@@ -120,6 +120,36 @@ impl Layout {
     }
 }
 
+/// Bytes every frame is charged besides slots and spills: return address,
+/// frame pointer, callee-saved registers and outgoing call arguments.
+pub const FRAME_OVERHEAD: u64 = 128;
+
+/// The verifier's model of a function's stack frame: the fixed overhead, its
+/// stack slots, and one 8-byte spill slot for every value of its largest
+/// block. Values are block scoped, so no more of them can be live at once
+/// (code generation keeps it so, and refuses a frame this model does not
+/// cover, C0005). The verifier sums it along call chains to bound the stack.
+pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
+    FRAME_OVERHEAD
+        .saturating_add(slot_bytes)
+        .saturating_add(max_block_values.saturating_mul(8))
+}
+
+/// [`frame_size`] of function `func` of `m`; `None` if a slot has no size
+/// (never for a verified module).
+pub fn frame_model(m: &Module, func: &crate::Function) -> Option<u64> {
+    let layout = Layout::new(m);
+    let mut slot_bytes = 0u64;
+    for &slot in &func.slots {
+        slot_bytes = slot_bytes.saturating_add(layout.obj_cells(slot)?.saturating_mul(CELL_BYTES));
+    }
+    let values = func
+        .blocks
+        .iter()
+        .map(|b| b.params.len() + b.insts.iter().filter(|i| i.kind.has_result()).count());
+    Some(frame_size(slot_bytes, values.max().unwrap_or(0) as u64))
+}
+
 /// Cells of one array element or struct field; `u64::MAX` for an invalid
 /// type (never for a verified module).
 pub fn elem_cells(m: &Module, e: ElemType) -> u64 {

@@ -4,20 +4,6 @@ use crate::fuel::{self, Regions};
 use crate::{Config, Sink};
 use tal_ir::{ExternId, FuncId, Location, Module};
 
-/// Bytes every frame is charged besides slots and spills: return address,
-/// frame pointer, callee-saved registers and outgoing call arguments.
-pub const FRAME_OVERHEAD: u64 = 128;
-
-/// The verifier's model of a function's stack frame: the fixed overhead, its
-/// stack slots, and one 8-byte spill slot for every value of its largest
-/// block. Values are block scoped, so no more of them can be live at once;
-/// code generation checks the frames it emits against this model.
-pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
-    FRAME_OVERHEAD
-        .saturating_add(slot_bytes)
-        .saturating_add(max_block_values.saturating_mul(8))
-}
-
 /// Calls found by the function pass, and each function's frame size.
 pub(crate) struct CallGraph {
     callees: Vec<Vec<u32>>,

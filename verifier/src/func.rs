@@ -6,12 +6,13 @@
 //! which slots are initialized, and the forward edges for the fuel pass that
 //! follows. Every instruction is visited once, with O(1) work per operand.
 
-use crate::calls::{CallGraph, frame_size};
+use crate::calls::CallGraph;
 use crate::fuel::Regions;
 use crate::module::{Decls, GUARD_RIGHT_STORED, check_value_type, holds_guard_right};
 use crate::types::{coerce, is_int, name, obj_name, root_name, scalar_value_type};
 use crate::{Sink, forbidden};
 use stdlib::{AttrAccess, HelperParam, HelperRet};
+use tal_ir::layout::frame_size;
 use tal_ir::{
     Arg, AttrType, BinaryOp, BlockCall, BlockId, Callee, Cond, ElemType, ExcKind, FuncId, Function, HelperArg, Inst,
     InstKind, Location, Module, ObjType, ParamType, Place, Root, ScalarType, SlotId, Terminator, Type, UnaryOp,

@@ -139,8 +139,8 @@ mod func;
 mod module;
 mod types;
 
-pub use calls::frame_size;
 use std::fmt;
+pub use tal_ir::layout::frame_size;
 use tal_ir::{Location, Module};
 
 /// Verifier settings.
