@@ -3,13 +3,14 @@
 //! A TAL `brif` whose two edges reach the same block (or both return)
 //! through blocks with no instructions chooses between two argument lists:
 //! it is lowered as one `select` per differing argument and one jump (or
-//! return), which x86-64 does with `cmov` and no branch to mispredict. One
-//! edge may instead end at a *speculable* block — at most
+//! return), which x86-64 does with `cmov` and no branch to mispredict.
+//! Either edge, or both, may instead end at a *speculable* block — at most
 //! [`MAX_SPECULATED`] instructions that cannot trap, call, touch memory or
-//! charge fuel (constants, comparisons, bitwise operations), whose own
-//! `brif` is such a choice reaching the other edge's end — which is then
-//! computed on both paths. `if (x < lo) return lo; if (x > hi) return hi;
-//! return x;` becomes two comparisons and two `cmov`s, called or inlined.
+//! charge fuel (constants, comparisons, bitwise operations), then a jump, a
+//! return, or a `brif` whose edges reach one exit through empty blocks —
+//! if its exit is the other edge's: that block is then computed before the
+//! choice, on both paths. `if (x < lo) return lo; if (x > hi) return hi; return x;` becomes
+//! two comparisons and two `cmov`s, called or inlined.
 //!
 //! Why this changes nothing observable, given verified TAL:
 //! - A block with no instructions checks, calls and charges nothing, so
