@@ -983,7 +983,10 @@ impl Host {
             ext.quarantined = true;
         }
         let module = &ext.loaded.parts.module;
-        let site = (ctx.trap_func != NO_SITE)
+        // A helper's abort has no site in the extension; the location
+        // fields may still hold an exception caught before it (stdlib::abi).
+        let abort = matches!(kind, TrapKind::HostAbort(_));
+        let site = (ctx.trap_func != NO_SITE && !abort)
             .then(|| {
                 let f = module.funcs.get(ctx.trap_func as usize)?;
                 let block = f.blocks.get(ctx.trap_block as usize)?;

@@ -170,8 +170,9 @@ fn compiled(
     Outcome {
         result: (!trapped).then_some(r),
         status: ctx.status,
-        // An abort keeps the location unset, whatever trapped after it.
-        location: (trapped && location != (NO_SITE, 0, 0)).then_some(location),
+        // An abort has no location: the fields may hold an exception caught
+        // before it (stdlib::abi), and hosts do not report them.
+        location: (trapped && ctx.status != status::HOST_ABORT && location != (NO_SITE, 0, 0)).then_some(location),
         fuel_left: ctx.fuel,
         calls: log.calls,
         data: data.to_vec(),

@@ -45,7 +45,10 @@
 //!   finds `ctx.status` set and leaves it, and the location, as they are,
 //!   returning `HOST_ABORT` in `rdx`, which no `catch` matches, so every
 //!   caller returns at once and nothing clears it. The host reports the
-//!   abort. What the extension wrote to its data region after the abort
+//!   abort, with no location: the location fields are meaningful only for
+//!   the statuses compiled code records (a `catch` clears `ctx.status` but
+//!   not them, so after an abort they may hold an exception caught before
+//!   it). What the extension wrote to its data region after the abort
 //!   stays written (as with any trap).
 //! - The host sets `status` to `OK` before it calls an entry point;
 //!   compiled code stores a status only into a context whose status is
