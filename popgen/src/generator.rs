@@ -556,23 +556,24 @@ impl<'a> Gen<'a> {
         let attrs = self.attrs();
         let exc = self.cfg.with_exceptions;
         let weights = [
-            14,                                                          // 0 assignment
-            16,                                                          // 1 int local
-            4,                                                           // 2 bool local
-            8,                                                           // 3 compound assignment
-            5,                                                           // 4 ++ / --
-            if self.can_call(Ty::Void) { 6 } else { 0 },                 // 5 call statement
-            1,                                                           // 6 empty statement
-            if attrs { 4 } else { 0 },                                   // 7 set_attribute
-            if attrs && self.f.entry == Entry::Monitor { 3 } else { 0 }, // 8 raise_event
-            if nest { 12 } else { 0 },                                   // 9 if
-            if nest && self.cfg.with_loops { 10 } else { 0 },            // 10 loop
-            if nest && exc { 6 } else { 0 },                             // 11 try
-            if nest { 2 } else { 0 },                                    // 12 block
-            if in_loop { 5 } else { 0 },                                 // 13 if (…) break/continue
-            if may_diverge { 1 + usize::from(depth > 0) } else { 0 },    // 14 return
-            if may_diverge && exc && depth > 0 { 2 } else { 0 },         // 15 raise
-            if may_diverge && in_loop { 1 } else { 0 },                  // 16 break/continue
+            14,                                                           // 0 assignment
+            16,                                                           // 1 int local
+            4,                                                            // 2 bool local
+            8,                                                            // 3 compound assignment
+            5,                                                            // 4 ++ / --
+            if self.can_call(Ty::Void) { 6 } else { 0 },                  // 5 call statement
+            1,                                                            // 6 empty statement
+            if attrs { 4 } else { 0 },                                    // 7 set_attribute
+            if attrs && self.f.entry == Entry::Monitor { 3 } else { 0 },  // 8 raise_event
+            if nest { 12 } else { 0 },                                    // 9 if
+            if nest && self.cfg.with_loops { 10 } else { 0 },             // 10 loop
+            if nest && exc { 6 } else { 0 },                              // 11 try
+            if nest { 2 } else { 0 },                                     // 12 block
+            if in_loop { 5 } else { 0 },                                  // 13 if (…) break/continue
+            if may_diverge { 1 + usize::from(depth > 0) } else { 0 },     // 14 return
+            if may_diverge && exc && depth > 0 { 2 } else { 0 },          // 15 raise
+            if may_diverge && in_loop { 1 } else { 0 },                   // 16 break/continue
+            if self.locals_of(&[LKind::Int]).is_empty() { 0 } else { 4 }, // 17 choice
         ];
         let simple = |g: &mut Self, k: Simple| {
             let text = g.simple(k);
@@ -625,6 +626,7 @@ impl<'a> Gen<'a> {
                 simple(self, Simple::Raise);
                 return true;
             }
+            17 => self.choice(),
             _ => {
                 let k = if self.src.chance(50) {
                     Simple::Continue
@@ -799,6 +801,33 @@ impl<'a> Gen<'a> {
         };
         self.src.span(s);
         then_div && else_div
+    }
+
+    /// `if (x < a) x = b; else if (x > c) x = d;` with constants: a choice
+    /// of values, which code generation lowers to conditional moves.
+    fn choice(&mut self) {
+        const CMP: [&str; 6] = ["<", "<=", ">", ">=", "==", "!="];
+        let vars = self.locals_of(&[LKind::Int]);
+        let x = self.pick_from(&vars);
+        // A value assigned: a constant, or a variable (then the arm has no
+        // instruction at all).
+        let value = |g: &mut Self| {
+            if g.src.chance(50) {
+                g.pick_from(&vars)
+            } else {
+                g.int_lit().to_string()
+            }
+        };
+        let (a, b) = (self.int_lit(), value(self));
+        let first = CMP[self.src.below(CMP.len())];
+        let mut text = format!("if ({x} {first} {a}) {x} = {b};");
+        if self.src.chance(70) {
+            let (c, d) = (self.int_lit(), value(self));
+            let second = CMP[self.src.below(CMP.len())];
+            text += &format!(" else if ({x} {second} {c}) {x} = {d};");
+        }
+        self.line(&text);
+        self.features.choices = true;
     }
 
     /// `if (…) break;` / `continue;`, inside a loop.

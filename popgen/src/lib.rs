@@ -146,6 +146,8 @@ pub struct Features {
     pub set_attribute: bool,
     pub raise_event: bool,
     pub handler: bool,
+    /// `if (x < a) x = b; else if …`: a branch that only chooses a value.
+    pub choices: bool,
 }
 
 /// A generated extension.

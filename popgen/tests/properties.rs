@@ -162,6 +162,7 @@ fn constructs_all_appear() {
         ("set_attribute", f(|x| x.set_attribute)),
         ("raise_event", f(|x| x.raise_event)),
         ("handler", f(|x| x.handler)),
+        ("choices", f(|x| x.choices)),
     ] {
         assert!(n >= 3, "feature {name} in only {n} programs");
     }
