@@ -134,7 +134,7 @@ pub fn lower_module_with(
         let compiled = compile(&*isa, &mut ctx, clif, func)?;
         // The verifier's stack bound holds only if every frame fits its
         // model: refuse code that does not.
-        let model = tal_ir::layout::frame_model(module, func)
+        let model = tal_ir::layout::frame_model(&layout, func)
             .ok_or_else(|| err("C0001", format!("`{}`: a slot without a size", func.name)))?;
         // The return address and the saved frame pointer are not in
         // Cranelift's frame size.

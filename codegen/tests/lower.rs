@@ -143,7 +143,7 @@ fn real_frames_fit_the_verifier_model() {
         let compiled = codegen::lower::lower_module(&m, codegen::Options::default()).unwrap();
         for (f, code) in m.funcs.iter().zip(&compiled) {
             // Lowering refuses a frame beyond the model (C0005); check anyway.
-            let model = tal_ir::layout::frame_model(&m, f).unwrap();
+            let model = tal_ir::layout::frame_model(&tal_ir::layout::Layout::new(&m), f).unwrap();
             let real = u64::from(code.frame_size) + 16;
             assert!(real <= model, "{name} `{}`: frame {real} bytes, model {model}", f.name);
         }

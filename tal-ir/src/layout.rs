@@ -135,10 +135,9 @@ pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
         .saturating_add(max_block_values.saturating_mul(8))
 }
 
-/// [`frame_size`] of function `func` of `m`; `None` if a slot has no size
-/// (never for a verified module).
-pub fn frame_model(m: &Module, func: &crate::Function) -> Option<u64> {
-    let layout = Layout::new(m);
+/// [`frame_size`] of function `func`, its module laid out as `layout`;
+/// `None` if a slot has no size (never for a verified module).
+pub fn frame_model(layout: &Layout, func: &crate::Function) -> Option<u64> {
     let mut slot_bytes = 0u64;
     for &slot in &func.slots {
         slot_bytes = slot_bytes.saturating_add(layout.obj_cells(slot)?.saturating_mul(CELL_BYTES));
