@@ -1035,12 +1035,8 @@ impl<'m> FuncLowerer<'m> {
                 }
             }
             Terminator::Return(v) => {
-                let r = match v {
-                    Some(v) => self.val(*v)?,
-                    None => b.ins().iconst(I64, 0),
-                };
-                let ok = b.ins().iconst(I64, 0);
-                b.ins().return_(&[r, ok]);
+                let r = v.map(|v| self.val(v)).transpose()?;
+                return_ok(b, r);
             }
             Terminator::Raise(kind) => {
                 let trap = self.trap_block(b);
@@ -1064,6 +1060,13 @@ enum Guard {
         lo: i64,
         hi: i64,
     },
+}
+
+/// A normal return: the value (0 for none) and status `OK`.
+fn return_ok(b: &mut FunctionBuilder, value: Option<ir::Value>) {
+    let value = value.unwrap_or_else(|| b.ins().iconst(I64, 0));
+    let ok = b.ins().iconst(I64, 0);
+    b.ins().return_(&[value, ok]);
 }
 
 /// `x cond y` (signed) as an `i64` 0 or 1.

@@ -25,7 +25,7 @@
 //!   edges are followed, so every followed path is acyclic and at most
 //!   [`MAX_THREADED`] blocks long: the work per `brif` is bounded.
 
-use super::{FuncLowerer, err, icmp_value, logic_value, not_value};
+use super::{FuncLowerer, err, icmp_value, logic_value, not_value, return_ok};
 use crate::CodegenError;
 use cranelift_codegen::ir::types::I64;
 use cranelift_codegen::ir::{self, BlockArg, InstBuilder};
@@ -113,14 +113,7 @@ impl FuncLowerer<'_> {
                 let args: Vec<BlockArg> = args.into_iter().map(BlockArg::Value).collect();
                 b.ins().jump(to, &args);
             }
-            Exit::Return => {
-                let value = match args.first() {
-                    Some(&v) => v,
-                    None => b.ins().iconst(I64, 0),
-                };
-                let ok = b.ins().iconst(I64, 0);
-                b.ins().return_(&[value, ok]);
-            }
+            Exit::Return => return_ok(b, args.first().copied()),
         }
         Ok(())
     }
