@@ -13,6 +13,8 @@
 //! function `i` calls work function `i + 1`, and the monitor calls the first
 //! few odd ones, so the call graph is acyclic with chains three frames deep.
 
+#![forbid(unsafe_code)]
+
 use rand::{RngExt, SeedableRng};
 use rand_xorshift::XorShiftRng;
 use tal_ir::{
@@ -110,7 +112,7 @@ pub fn generate(shape: Shape, target_insts: usize, seed: u64) -> Module {
         }
         funcs.push(b.finish(format!("work{index}")));
     }
-    Module {
+    let mut module = Module {
         name: "bench".into(),
         classes: vec![ClassDef {
             name: "bench_qos".into(),
@@ -131,7 +133,10 @@ pub fn generate(shape: Shape, target_insts: usize, seed: u64) -> Module {
         }],
         funcs,
         ..Module::default()
-    }
+    };
+    // Every function keeps its entry `fuel`; long straight runs get tests.
+    tal_ir::fuel::assign_module(&mut module, tal_ir::fuel::EntryFuel::Keep);
+    module
 }
 
 /// Instructions and terminators of the whole module: the benchmark's unit.
@@ -252,16 +257,14 @@ impl<'r> FnBuilder<'r> {
 
     fn finish(mut self, name: String) -> Function {
         self.set_term(self.cur(), Terminator::Return(Some(self.vars[0])));
-        let mut f = Function {
+        Function {
             name,
             kind: FuncKind::Plain,
             params: vec![ParamType::Value(Type::I64); VARS],
             ret: Some(Type::I64),
             slots: vec![],
             blocks: self.blocks,
-        };
-        tal_ir::fuel::assign(&mut f);
-        f
+        }
     }
 
     fn cur(&self) -> usize {

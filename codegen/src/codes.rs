@@ -55,11 +55,12 @@ pub const CODES: &[CodeDoc] = &[
         code: "C0005",
         title: "a function's frame is larger than the verifier's model",
         explanation: "The verifier bounds the stack an invocation can use by a model of each function's frame \
-            (its stack slots, 8 bytes for every value of its largest block, and 128 bytes for the return \
-            address, frame pointer, saved registers and call arguments), summed along the deepest call chain. \
-            Code generation refuses machine code whose frame the model does not cover, because the bound a \
-            kernel relies on to not overflow its stack would then be false. No verified module is known to \
-            get here; it is a code generation bug: report it with the TAL module that triggers it.",
+            (`tal_ir::layout`, \"Stack frames\": 128 bytes of overhead, its stack slots, 8 bytes per value \
+            live at once, and the stack arguments of its largest call), summed along the deepest call chain. \
+            Code generation refuses machine code whose frame the model does not cover, and, failing closed, \
+            a function whose model or frame it cannot compute, because the bound a kernel relies on to not \
+            overflow its stack would then be false. No verified module is known to get here; it is a code \
+            generation bug: report it with the TAL module that triggers it.",
         example: "$ safexc compile ext.pop -o ext.o\nerror[C0005]: `sample`: a 2064-byte frame, beyond the \
             verifier's model of 1048 bytes",
     },

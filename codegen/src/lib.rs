@@ -14,12 +14,19 @@
 //! bytes, which is what lets `safexc verify FILE.o` re-lower the embedded
 //! TAL and compare.
 
+#![forbid(unsafe_code)]
+
 pub mod check;
 pub mod codes;
 pub mod lower;
 pub mod meta;
 pub mod object;
 mod ranges;
+
+/// The version of Cranelift that generates the code (`safexc --version`).
+/// Re-lowering reproduces an object's code only with the same code
+/// generator. Cranelift's crates are released together, at one version.
+pub const CRANELIFT_VERSION: &str = cranelift_frontend::VERSION;
 
 /// Machine code for one TAL function.
 #[derive(Clone, Debug, PartialEq, Eq)]

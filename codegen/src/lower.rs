@@ -133,9 +133,17 @@ pub fn lower_module_with(
         }
         let compiled = compile(&*isa, &mut ctx, clif, func)?;
         // The verifier's stack bound holds only if every frame fits its
-        // model: refuse code that does not.
-        let model = tal_ir::layout::frame_model(&layout, func)
-            .ok_or_else(|| err("C0001", format!("`{}`: a slot without a size", func.name)))?;
+        // model (`tal_ir::layout`, "Stack frames"): refuse code that does
+        // not, and code whose model cannot be computed (fail closed).
+        let model = tal_ir::layout::frame_model(&layout, func).ok_or_else(|| {
+            err(
+                "C0005",
+                format!(
+                    "`{}`: no frame model (a slot without a size): not a verified module",
+                    func.name
+                ),
+            )
+        })?;
         // The return address and the saved frame pointer are not in
         // Cranelift's frame size.
         let real = u64::from(compiled.frame_size) + 16;
@@ -195,7 +203,12 @@ fn compile(
     })?;
     let mut code = ENDBR64.to_vec();
     code.extend_from_slice(compiled.code_buffer());
-    let frame_size = compiled.buffer.frame_layout().map_or(0, |l| l.frame_to_fp_offset);
+    // Fail closed: a frame that cannot be measured cannot be checked (C0005).
+    let frame_size = compiled
+        .buffer
+        .frame_layout()
+        .ok_or_else(|| err("C0005", format!("`{}`: Cranelift reported no frame layout", func.name)))?
+        .frame_to_fp_offset;
     let raw_relocs = compiled.buffer.relocs().to_vec();
     let mut relocs = Vec::new();
     for r in raw_relocs {
@@ -642,7 +655,7 @@ impl<'m> FuncLowerer<'m> {
         let result: Option<(ir::Value, bool)> = match &inst.kind {
             InstKind::Fuel(amount) => {
                 // An entry point's entry charge is the host's (ABI 4).
-                let host_charged = block == 0 && self.func.kind != tal_ir::FuncKind::Plain;
+                let host_charged = (block, n) == (0, 0) && self.func.kind != tal_ir::FuncKind::Plain;
                 if !self.options.no_fuel && !host_charged {
                     let ctx = self.ctx();
                     // No overflow: hosts store a counter >= 0, a check runs only

@@ -3,6 +3,8 @@
 //! `s*_overflow`) traps exactly where Rust's `checked_*` fails, at the
 //! instruction's location, and otherwise gives the exact result.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use runtime::image::CodeImage;
 use stdlib::abi::{Ctx, status};
 use tal_ir::Module;

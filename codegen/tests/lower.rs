@@ -1,6 +1,8 @@
 //! Lowering every accepted program: deterministic, and frames within the
 //! verifier's stack model.
 
+#![forbid(unsafe_code)]
+
 use std::path::Path;
 
 fn accepted_programs() -> Vec<(String, tal_ir::Module)> {

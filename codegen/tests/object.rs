@@ -4,6 +4,8 @@
 //! The code is hand-made `CompiledFunction`s (what lowering produces, minus
 //! the lowering), so these tests pin the container, not the code generator.
 
+#![forbid(unsafe_code)]
+
 use std::process::Command;
 
 use codegen::meta::{self, EntryKind};

@@ -6,6 +6,8 @@
 //! and reports every independent error, not only the first. Nothing here is
 //! trusted: the verifier re-checks everything lowering emits.
 
+#![forbid(unsafe_code)]
+
 pub mod ast;
 pub mod codes;
 pub mod diag;
@@ -224,7 +226,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
     };
     // Cheap plain functions are paid for by their callers (no fuel check of
     // their own); every other function and loop header pays for itself.
-    tal_ir::fuel::assign_module(&mut module);
+    tal_ir::fuel::assign_module(&mut module, tal_ir::fuel::EntryFuel::DropCheap);
     module
 }
 

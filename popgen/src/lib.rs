@@ -51,6 +51,8 @@
 //! `raise`, attribute writes out of range, and loops whose condition may
 //! never become false (fuel bounds them).
 
+#![forbid(unsafe_code)]
+
 mod choice;
 mod expr;
 mod generator;

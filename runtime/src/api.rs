@@ -2,81 +2,182 @@
 //! through `ctx.helpers` (`stdlib::HELPERS`, by id).
 //!
 //! A helper receives the context of the running invocation. The context is
-//! the first field of a [`Frame`], which adds what the host needs to act for
-//! that invocation: the host, the extension and the application it runs
-//! for. Every helper re-checks what the verifier proved of its caller
-//! (capability class and rights, read-only attributes, ranges) so that a
-//! host never trusts a handle's number: a failed check ends the invocation
-//! with `HOST_ABORT` and says why.
+//! the head of a [`Frame`], whose other part, a [`FrameInfo`], says what
+//! the host needs to act for that invocation: the host, the extension and
+//! the application it runs for. Every helper re-checks what the verifier
+//! proved of its caller (capability class and rights, read-only
+//! attributes, ranges) so that a host never trusts a handle's number: a
+//! failed check ends the invocation with `HOST_ABORT` and says why.
 //!
 //! A helper never raises an exception the extension could catch, so
 //! compiled code does not test the status after a helper call (ABI 2). An
 //! abort is sticky instead: once the status is set, every helper returns 0
 //! without acting, the extension runs on (fuel still bounds it) until it
 //! returns, and the host reports the abort.
+//!
+//! Aliasing. While compiled code runs in a frame, it reads and writes the
+//! context through the pointer it was called with, and the watchdog may
+//! store into the context's `interrupt` from its thread at any moment (in
+//! every frame, [`crate::watchdog`]). So nothing here ever takes a
+//! reference to a whole frame or a unique reference to a context: frames
+//! are prepared and read field by field through pointers, and a helper gets
+//! `&mut` only to the host part of its frame ([`FrameInfo`], which neither
+//! compiled code nor the watchdog touches) and to the host, which the
+//! invoking code does not use while the extension runs.
 
 use crate::host::{AppId, Change, EntryRef, ExtId, Host, NO_SITE, WriteOutcome};
+use std::ptr::NonNull;
+use std::sync::atomic::AtomicI32;
 use stdlib::Rights;
-use stdlib::abi::{Ctx, HelperFn, status};
+use stdlib::abi::{self, Ctx, HelperFn, status};
 use tal_ir::AttrType;
 
-/// A context and who it runs for. `#[repr(C)]` with the context first, so a
-/// `*mut Ctx` a helper receives is a `*mut Frame`.
-#[repr(C)]
-pub(crate) struct Frame {
-    pub(crate) ctx: Ctx,
+/// The host's part of a frame: whom the invocation running in it acts for.
+pub(crate) struct FrameInfo {
+    /// The host, as `prepare` was given it for this invocation.
     host: *mut Host,
     ext: ExtId,
     /// The entry point the invocation started at (for reports).
     entry: usize,
     app: usize,
+    /// The frame's index in the host's frames: 0 for an invocation, one
+    /// more for each guard nested in it (a guard run from a helper call in
+    /// this frame runs in frame `depth + 1`).
+    depth: usize,
     /// A guard run in this frame called `block`.
     pub(crate) blocked: bool,
 }
 
-impl Frame {
-    pub(crate) fn empty() -> Frame {
-        Frame {
-            ctx: Ctx::new(0, HELPER_TABLE.as_ptr(), std::ptr::null_mut(), std::ptr::null()),
+/// A context and whom it runs for: a `*mut Ctx` a helper receives is the
+/// head of one ([`abi::Frame::ctx_ptr`]).
+pub(crate) type Frame = abi::Frame<FrameInfo>;
+
+/// The frame for nesting depth `depth`, prepared for no invocation yet.
+pub(crate) fn new_frame(depth: usize) -> Frame {
+    Frame {
+        ctx: Ctx::new(0, HELPER_TABLE.as_ptr(), std::ptr::null_mut(), std::ptr::null()),
+        info: FrameInfo {
             host: std::ptr::null_mut(),
             ext: ExtId::NONE,
             entry: 0,
             app: 0,
+            depth,
             blocked: false,
-        }
+        },
     }
+}
 
-    /// Prepares the frame for an invocation of `ext` for `app`; the caller
-    /// then sets `ctx.data` and `ctx.attrs`.
-    #[inline]
-    pub(crate) fn reset(&mut self, host: *mut Host, ext: ExtId, entry: usize, app: usize, fuel: u64) {
-        // Fuel budgets are at most `HostConfig::max_fuel`, far below i64::MAX.
-        self.ctx.fuel = fuel.min(i64::MAX as u64) as i64;
-        self.ctx.status = status::OK;
-        self.ctx.interrupt = 0;
-        self.ctx.trap_func = NO_SITE;
-        self.host = host;
-        self.ext = ext;
-        self.entry = entry;
-        self.app = app;
-        self.blocked = false;
+/// The `interrupt` word of a frame's context, for the watchdog.
+///
+/// # Safety
+/// `frame` points to a live frame.
+pub(crate) unsafe fn interrupt_of(frame: NonNull<Frame>) -> *const AtomicI32 {
+    // SAFETY: the frame is live (the contract); this only computes the
+    // field's address, accessing nothing.
+    unsafe { &raw const (*frame.as_ptr()).ctx.interrupt }
+}
+
+/// What an invocation puts in its frame ([`prepare`]).
+pub(crate) struct Invocation {
+    pub(crate) ext: ExtId,
+    pub(crate) entry: usize,
+    pub(crate) app: usize,
+    /// The invocation's budget.
+    pub(crate) fuel: u64,
+    /// The entry point's function and its entry `fuel`, which the host
+    /// charges before the call (ABI 4).
+    pub(crate) func: u32,
+    pub(crate) entry_fuel: u64,
+    pub(crate) data: *mut i64,
+    pub(crate) attrs: *const *const i64,
+}
+
+/// Prepares `frame` for an invocation acting through `host`: a fresh
+/// context (the invocation's fuel less the entry fuel, no trap, its data
+/// region and attribute rows), except `interrupt`, which belongs to the
+/// watchdog while invocations run (the host clears it before each
+/// outermost one); and the host part. Returns whether the entry fuel was
+/// paid and the entry point is to be called; if not, the context records
+/// `OUT_OF_FUEL` at its entry.
+///
+/// # Safety
+/// `frame` points to a live frame in which no compiled code is running or
+/// suspended, and to which no reference is live; no other thread accesses
+/// it except atomically (the watchdog, `ctx.interrupt`).
+#[inline]
+pub(crate) unsafe fn prepare(frame: NonNull<Frame>, host: *mut Host, inv: &Invocation) -> bool {
+    // Budgets are at most `HostConfig::max_fuel`, far below i64::MAX.
+    let budget = inv.fuel.min(i64::MAX as u64) as i64;
+    let mut fresh = Ctx::new(budget, HELPER_TABLE.as_ptr(), inv.data, inv.attrs);
+    fresh.trap_func = NO_SITE;
+    let runs = fresh.charge_entry(inv.entry_fuel, inv.func);
+    // Every field by name, so that a field added to `Ctx` is decided on here.
+    let Ctx {
+        fuel,
+        status,
+        trap_func,
+        trap_block,
+        trap_inst,
+        interrupt: _,
+        helpers,
+        data,
+        attrs,
+    } = fresh;
+    let frame = frame.as_ptr();
+    // SAFETY: the frame is live, and by the contract nothing else accesses
+    // the fields written here: they are written one by one through the
+    // frame pointer, never through a reference to the context, so the
+    // watchdog's concurrent atomic stores into `interrupt` alias nothing.
+    // The host part is a `&mut` of its own, disjoint from the context.
+    unsafe {
+        let ctx = &raw mut (*frame).ctx;
+        (*ctx).fuel = fuel;
+        (*ctx).status = status;
+        (*ctx).trap_func = trap_func;
+        (*ctx).trap_block = trap_block;
+        (*ctx).trap_inst = trap_inst;
+        (*ctx).helpers = helpers;
+        (*ctx).data = data;
+        (*ctx).attrs = attrs;
+        let info = &mut (*frame).info;
+        info.host = host;
+        info.ext = inv.ext;
+        info.entry = inv.entry;
+        info.app = inv.app;
+        info.blocked = false;
     }
+    runs
 }
 
 /// The helper table, in `stdlib::HELPERS` order.
 pub(crate) static HELPER_TABLE: [HelperFn; 5] = [attribute_read_slot, set_attribute, raise_event, now_us, block];
 
-/// Calls an entry point: `(ctx, cap)` for a monitor, `(ctx, cap, value)`
-/// for a handler or guard.
+/// Calls an entry point in `frame`: `(ctx, cap)` for a monitor, `(ctx,
+/// cap, value)` for a handler or guard.
 ///
 /// # Safety
-/// `code` is a linked entry point of that shape and `frame` a prepared frame.
+/// - `code` is a linked entry point of that shape (an extra argument is
+///   ignored, a missing one is an arbitrary value), of the extension
+///   `frame` was prepared for (`prepare`), whose image stays mapped until
+///   the call returns (helpers cannot unload extensions).
+/// - `frame` is one of the host's frames, no reference to it is live, and
+///   no compiled code is running or suspended in it.
+/// - The host pointer `frame` was prepared with is valid and derived from
+///   the caller's unique access to the host, and until this returns the
+///   caller accesses the host through nothing else: helpers turn it into
+///   `&mut Host` while the code runs.
 #[inline]
-pub(crate) unsafe fn call_entry(code: *const u8, frame: *mut Frame, cap: i64, value: Option<i64>) -> i64 {
+pub(crate) unsafe fn call_entry(code: *const u8, frame: NonNull<Frame>, cap: i64, value: Option<i64>) -> i64 {
     type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> i64;
     type WithValue = unsafe extern "C" fn(*mut Ctx, i64, i64) -> i64;
-    let ctx = frame.cast::<Ctx>();
-    // SAFETY: see the function's contract.
+    let ctx = Frame::ctx_ptr(frame.as_ptr());
+    // SAFETY: `code` has this signature (the contract). Verified code
+    // accesses the context, its data region and its attribute rows through
+    // `ctx` only (the host holds no reference to any of them meanwhile:
+    // `prepare`, `Host::invoke`), and reaches the host only through the
+    // helpers, passing them `ctx`, whose provenance covers the whole frame
+    // and so the host part `HelperCall::begin` reads. Its stack use is
+    // bounded by the verifier's stack limit.
     unsafe {
         match value {
             None => std::mem::transmute::<*const u8, Monitor>(code)(ctx, cap),
@@ -85,90 +186,116 @@ pub(crate) unsafe fn call_entry(code: *const u8, frame: *mut Frame, cap: i64, va
     }
 }
 
-/// Ends the invocation: the extension broke a rule only the host can see.
-fn abort(frame: &mut Frame, host: &mut Host, why: String) -> i64 {
-    frame.ctx.status = status::HOST_ABORT;
-    host.abort_reason = Some(why);
-    0
+/// A helper call in progress: the context of the invocation it serves,
+/// the host part of its frame, and the host. Made by [`HelperCall::begin`]
+/// only, and used only within the helper.
+struct HelperCall<'a> {
+    /// The context, accessed field by field: compiled code is suspended in
+    /// this helper call, and the watchdog stores only into `interrupt`.
+    ctx: *mut Ctx,
+    frame: &'a mut FrameInfo,
+    host: &'a mut Host,
 }
 
-/// The host class and attribute an `(capability, attribute immediate)`
-/// pair names, if the invoked extension holds `right` on it.
-fn resolve(frame: &Frame, host: &Host, cap: i64, attr: i64, right: Rights) -> Result<(usize, usize), String> {
-    let ext = host.ext(frame.ext).ok_or("the extension is not loaded")?;
-    let module_class = (attr >> 32) as usize;
-    let index = (attr & 0xffff_ffff) as usize;
-    let &class = ext
-        .class_map
-        .get(module_class)
-        .ok_or_else(|| format!("attribute immediate {attr:#x} names no class of the extension"))?;
-    if cap != class as i64 + 1 {
-        return Err(format!(
-            "capability {cap} is not the extension's capability to `{}`",
-            host.classes[class].name
-        ));
+impl HelperCall<'_> {
+    /// The call a helper serves; `None` once the invocation has been
+    /// aborted (the helper must then do nothing).
+    ///
+    /// # Safety
+    /// `ctx` is the context pointer compiled code running in a frame passed
+    /// this helper (`call_entry`), and the helper drops the result before it
+    /// runs compiled code again (a guard).
+    unsafe fn begin<'a>(ctx: *mut Ctx) -> Option<HelperCall<'a>> {
+        // SAFETY: `ctx` points to a live context (the contract). Compiled
+        // code is suspended in this call and the watchdog writes only
+        // `interrupt`, so reading `status` alone races with nothing.
+        if unsafe { (*ctx).status } != status::OK {
+            return None;
+        }
+        // SAFETY: `ctx` is `Frame::ctx_ptr` of a live frame, so the host
+        // part is in bounds of its provenance. Nothing else refers to the
+        // host part while the code runs: compiled code and the watchdog
+        // never access it, the host prepared it before the call and reads
+        // it after, and a nested guard uses a frame of its own.
+        let frame = unsafe { &mut *Frame::info_ptr(ctx) };
+        // SAFETY: `frame.host` was derived from the invoking code's unique
+        // access to the host, which it does not use until the call returns
+        // (`call_entry`); frames are allocations of their own, so this
+        // reference does not overlap `frame`. The helper drops it before it
+        // runs a guard, which re-borrows the host.
+        let host = unsafe { &mut *frame.host };
+        Some(HelperCall { ctx, frame, host })
     }
-    if !ext.rights.contains(right) {
-        return Err(format!(
-            "the extension lacks the right `{right}` on `{}`",
-            host.classes[class].name
-        ));
-    }
-    if index >= host.classes[class].attrs.len() {
-        return Err(format!("`{}` has no attribute #{index}", host.classes[class].name));
-    }
-    Ok((class, index))
-}
 
-/// Splits a helper's context into its frame and host; `None` once the
-/// invocation has been aborted (the helper must then do nothing).
-///
-/// # Safety
-/// `ctx` is the context of a frame prepared by the host, in a running
-/// invocation, and the caller keeps both references only until it calls
-/// back into extension code.
-unsafe fn active<'a>(ctx: *mut Ctx) -> Option<(&'a mut Frame, &'a mut Host)> {
-    let frame = ctx.cast::<Frame>();
-    // SAFETY: see the contract; the frame is not part of the host.
-    let (frame, host) = unsafe { (&mut *frame, &mut *(*frame).host) };
-    (frame.ctx.status == status::OK).then_some((frame, host))
+    /// Ends the invocation: the extension broke a rule only the host can see.
+    fn abort(self, why: String) -> i64 {
+        // SAFETY: as in `begin`: `ctx` is live, and compiled code is
+        // suspended in this call, so nothing else accesses `status`.
+        unsafe { (*self.ctx).status = status::HOST_ABORT };
+        self.host.abort_reason = Some(why);
+        0
+    }
+
+    /// The host class and attribute an `(capability, attribute immediate)`
+    /// pair names, if the invoked extension holds `right` on it.
+    fn resolve(&self, cap: i64, attr: i64, right: Rights) -> Result<(usize, usize), String> {
+        let host = &*self.host;
+        let ext = host.ext(self.frame.ext).ok_or("the extension is not loaded")?;
+        let module_class = (attr >> 32) as usize;
+        let index = (attr & 0xffff_ffff) as usize;
+        let &class = ext
+            .class_map
+            .get(module_class)
+            .ok_or_else(|| format!("attribute immediate {attr:#x} names no class of the extension"))?;
+        if cap != class as i64 + 1 {
+            return Err(format!(
+                "capability {cap} is not the extension's capability to `{}`",
+                host.classes[class].name
+            ));
+        }
+        if !ext.rights.contains(right) {
+            return Err(format!(
+                "the extension lacks the right `{right}` on `{}`",
+                host.classes[class].name
+            ));
+        }
+        if index >= host.classes[class].attrs.len() {
+            return Err(format!("`{}` has no attribute #{index}", host.classes[class].name));
+        }
+        Ok((class, index))
+    }
 }
 
 /// Slot 0, `get_attribute`'s id: compiled code reads attributes from
 /// `ctx.attrs` and never calls it (`stdlib::abi`). Were it called, the
 /// invocation ends.
 unsafe extern "C" fn attribute_read_slot(ctx: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
-    // SAFETY: called by compiled code with its invocation's context.
-    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+    // SAFETY: compiled code calls helpers with its frame's context.
+    let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
         return 0;
     };
-    abort(
-        frame,
-        host,
-        "get_attribute: slot 0 of the helper table is not a call".into(),
-    )
+    call.abort("get_attribute: slot 0 of the helper table is not a call".into())
 }
 
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i64) -> i64 {
-    // SAFETY: called by compiled code with its invocation's context.
-    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+    // SAFETY: compiled code calls helpers with its frame's context.
+    let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
         return 0;
     };
-    let (class, index) = match resolve(frame, host, cap, attr, Rights::WRITE) {
+    let (class, index) = match call.resolve(cap, attr, Rights::WRITE) {
         Ok(found) => found,
-        Err(why) => return abort(frame, host, format!("set_attribute: {why}")),
+        Err(why) => return call.abort(format!("set_attribute: {why}")),
     };
-    let def = &host.classes[class].attrs[index];
+    let def = &call.host.classes[class].attrs[index];
     if def.readonly {
         let why = format!(
             "set_attribute: `{}` is read-only",
-            host.attribute_name(class, index as u32)
+            call.host.attribute_name(class, index as u32)
         );
-        return abort(frame, host, why);
+        return call.abort(why);
     }
     if def.ty == AttrType::Bool && !(0..=1).contains(&value) {
-        let why = format!("set_attribute: {value} is not a bool");
-        return abort(frame, host, why);
+        return call.abort(format!("set_attribute: {value} is not a bool"));
     }
     if let Some((lo, hi)) = def.range
         && !(lo..=hi).contains(&value)
@@ -177,31 +304,35 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
         // before it gets here.
         let why = format!(
             "set_attribute: {value} is outside the range {lo}..={hi} of `{}`",
-            host.attribute_name(class, index as u32)
+            call.host.attribute_name(class, index as u32)
         );
-        return abort(frame, host, why);
+        return call.abort(why);
     }
+    let guard = call.host.guards.get(&(class, index as u32)).copied();
+    // From here on the host is reached through `frame.host` only: a guard
+    // re-borrows it.
+    let HelperCall { frame, .. } = call;
     let by = EntryRef::new(frame.ext, frame.entry);
     let app = frame.app;
-    let outcome = match host.guards.get(&(class, index as u32)).copied() {
+    let outcome = match guard {
         None => WriteOutcome::Written { applied: None },
-        Some(guard) => {
-            let host_ptr: *mut Host = host;
-            // SAFETY: no reference into the host is used across the guard.
-            match unsafe { Host::run_guard(host_ptr, guard, app, value) } {
-                Ok((_, true)) => WriteOutcome::Blocked,
-                Ok((applied, false)) => WriteOutcome::Written { applied: Some(applied) },
-                Err(trap) => WriteOutcome::GuardTrapped(trap),
-            }
-        }
+        // SAFETY: `frame.host` is the running invocation's host, and this
+        // helper holds no reference into it across the guard.
+        Some(guard) => match unsafe { Host::run_guard(frame.host, frame.depth + 1, guard, app, value) } {
+            Ok((_, true)) => WriteOutcome::Blocked,
+            Ok((applied, false)) => WriteOutcome::Written { applied: Some(applied) },
+            Err(trap) => WriteOutcome::GuardTrapped(trap),
+        },
     };
-    // SAFETY: the guard has returned: re-borrow the host.
+    // SAFETY: the guard has returned: as in `HelperCall::begin`, this
+    // helper is the host's only user until it returns.
     let host = unsafe { &mut *frame.host };
     let a = &mut host.apps[app];
-    let old = a.values[class][index];
+    let row = &a.values[class];
+    let old = row[index].get();
     match outcome {
         WriteOutcome::Written { applied } => {
-            a.values[class][index] = value;
+            row[index].set(value);
             if applied.is_some() {
                 a.applied[class][index] = applied;
             }
@@ -222,47 +353,46 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
 }
 
 unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
-    // SAFETY: called by compiled code with its invocation's context.
-    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+    // SAFETY: compiled code calls helpers with its frame's context.
+    let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
         return 0;
     };
-    let Some(ext) = host.ext(frame.ext) else {
-        return abort(frame, host, "raise_event: the extension is not loaded".into());
+    let Some(ext) = call.host.ext(call.frame.ext) else {
+        return call.abort("raise_event: the extension is not loaded".into());
     };
     let Some(&id) = usize::try_from(event).ok().and_then(|e| ext.event_map.get(e)) else {
         let why = format!("raise_event: event #{event} is not one of the extension's");
-        return abort(frame, host, why);
+        return call.abort(why);
     };
-    host.raise(frame.app, id, value);
-    if let Some(ext) = host.ext_mut(frame.ext) {
+    call.host.raise(call.frame.app, id, value);
+    if let Some(ext) = call.host.ext_mut(call.frame.ext) {
         ext.counters.events_raised += 1;
     }
     0
 }
 
 unsafe extern "C" fn now_us(ctx: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
-    // SAFETY: called by compiled code with its invocation's context.
-    let Some((_, host)) = (unsafe { active(ctx) }) else {
+    // SAFETY: compiled code calls helpers with its frame's context.
+    let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
         return 0;
     };
-    host.now_us()
+    call.host.now_us()
 }
 
 unsafe extern "C" fn block(ctx: *mut Ctx, cap: i64, _: i64, _: i64) -> i64 {
-    // SAFETY: called by compiled code with its invocation's context.
-    let Some((frame, host)) = (unsafe { active(ctx) }) else {
+    // SAFETY: compiled code calls helpers with its frame's context.
+    let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
         return 0;
     };
-    let granted = host.ext(frame.ext).is_some_and(|e| e.rights.contains(Rights::GUARD));
-    let class_ok = usize::try_from(cap - 1).is_ok_and(|c| c < host.classes.len());
+    let granted = call
+        .host
+        .ext(call.frame.ext)
+        .is_some_and(|e| e.rights.contains(Rights::GUARD));
+    let class_ok = usize::try_from(cap - 1).is_ok_and(|c| c < call.host.classes.len());
     if !granted || !class_ok {
-        return abort(
-            frame,
-            host,
-            format!("block: capability {cap} does not carry the guard right"),
-        );
+        return call.abort(format!("block: capability {cap} does not carry the guard right"));
     }
-    frame.blocked = true;
+    call.frame.blocked = true;
     0
 }
 
@@ -270,8 +400,11 @@ unsafe extern "C" fn block(ctx: *mut Ctx, cap: i64, _: i64, _: i64) -> i64 {
 mod tests {
     //! The checks no verified extension can reach: helpers called with
     //! handles and immediates a hostile (unverified) caller would pass.
+    //! And the frame protocol alone, which Miri can check (docs/miri.md);
+    //! the tests that load an extension map code, which Miri cannot.
     use super::*;
     use crate::HostConfig;
+    use std::sync::atomic::Ordering;
 
     fn host_with_pid() -> (Host, ExtId) {
         let mut host = crate::system::host(HostConfig::default(), false).unwrap();
@@ -284,12 +417,35 @@ mod tests {
         (host, ext)
     }
 
+    /// Prepares `frame` for an invocation of `ext` for application 0 acting
+    /// through `host`, as `Host::invoke` does; returns the context pointer
+    /// compiled code would pass its helpers.
+    fn prepare_for(frame: &mut Frame, host: &mut Host, ext: ExtId) -> *mut Ctx {
+        let frame = NonNull::from(frame);
+        let invocation = Invocation {
+            ext,
+            entry: 0,
+            app: 0,
+            fuel: 1_000,
+            func: 0,
+            entry_fuel: 0,
+            data: std::ptr::null_mut(),
+            attrs: std::ptr::null(),
+        };
+        // SAFETY: the frame is the caller's: no code runs in it, no other
+        // thread sees it, and no reference to it is live.
+        unsafe { prepare(frame, host, &invocation) };
+        Frame::ctx_ptr(frame.as_ptr())
+    }
+
     /// Calls helper `id` as extension `ext` of application 0 would.
     fn call(host: &mut Host, ext: ExtId, id: usize, args: [i64; 3]) -> (i64, u64, Option<String>) {
-        let mut frame = Frame::empty();
-        frame.reset(host, ext, 0, 0, 1_000);
-        // SAFETY: the frame is prepared for this host and extension.
-        let ret = unsafe { HELPER_TABLE[id](&mut frame.ctx, args[0], args[1], args[2]) };
+        let mut frame = new_frame(0);
+        let ctx = prepare_for(&mut frame, host, ext);
+        // SAFETY: `ctx` heads a frame prepared for this host and extension,
+        // and neither the frame nor the host is used until the helper
+        // returns.
+        let ret = unsafe { HELPER_TABLE[id](ctx, args[0], args[1], args[2]) };
         (ret, frame.ctx.status, host.abort_reason.take())
     }
 
@@ -297,6 +453,7 @@ mod tests {
     const TIMESLICE: i64 = 5;
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads an extension: maps code")]
     fn helpers_accept_the_handle_the_host_gave() {
         let (mut host, ext) = host_with_pid();
         assert_eq!(call(&mut host, ext, 1, [1, TIMESLICE, 42]), (0, status::OK, None));
@@ -305,6 +462,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads an extension: maps code")]
     fn the_attribute_read_slot_is_not_a_call() {
         let (mut host, ext) = host_with_pid();
         let (ret, st, why) = call(&mut host, ext, 0, [1, TARGET_CPU, 0]);
@@ -313,6 +471,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads an extension: maps code")]
     fn a_forged_capability_number_aborts_the_invocation() {
         let (mut host, ext) = host_with_pid();
         for cap in [0, 2, -1, i64::MAX] {
@@ -323,6 +482,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads an extension: maps code")]
     fn forged_immediates_and_events_abort_the_invocation() {
         let (mut host, ext) = host_with_pid();
         let cases = [
@@ -344,12 +504,14 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "loads an extension: maps code")]
     fn after_an_abort_every_helper_refuses_to_act() {
         let (mut host, ext) = host_with_pid();
-        let mut frame = Frame::empty();
-        frame.reset(&mut host, ext, 0, 0, 1_000);
-        let ctx = &raw mut frame.ctx;
-        // SAFETY: the frame is prepared for this host and extension.
+        let mut frame = new_frame(0);
+        let ctx = prepare_for(&mut frame, &mut host, ext);
+        // SAFETY: `ctx` heads a frame prepared for this host and extension,
+        // and neither the frame nor the host is used until the helpers
+        // return; the status is read through `ctx` between calls.
         unsafe {
             HELPER_TABLE[1](ctx, 9, TIMESLICE, 0);
             assert_eq!((*ctx).status, status::HOST_ABORT);
@@ -360,6 +522,43 @@ mod tests {
         assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 0, "no write");
         assert!(host.take_changes().is_empty());
         assert!(host.apps[0].queue.is_empty(), "no event");
+    }
+
+    /// No code mapped and no watchdog: under Miri, this checks that helpers
+    /// reach the host part of their frame through the context pointer, and
+    /// take no reference to the context, while another thread interrupts it.
+    #[test]
+    fn helpers_use_their_frame_while_another_thread_interrupts_it() {
+        let mut host = Host::new(HostConfig {
+            deadline: None,
+            ..HostConfig::default()
+        })
+        .unwrap();
+        host.set_clock_us(1234);
+        let mut frame = new_frame(0);
+        let ctx = prepare_for(&mut frame, &mut host, ExtId::NONE);
+        // SAFETY: the frame outlives the scope below, and its `interrupt`
+        // is only ever accessed atomically or through shared references.
+        let interrupt = unsafe { &(*ctx).interrupt };
+        let returned = std::thread::scope(|s| {
+            s.spawn(|| interrupt.store(-1, Ordering::Relaxed));
+            // SAFETY: `ctx` heads a frame prepared for this host, and
+            // neither the frame nor the host is used until the helpers
+            // return; the other thread touches only `interrupt`.
+            unsafe {
+                [
+                    HELPER_TABLE[3](ctx, 0, 0, 0),
+                    // No extension is loaded: the write aborts.
+                    HELPER_TABLE[1](ctx, 1, TIMESLICE, 42),
+                    HELPER_TABLE[3](ctx, 0, 0, 0),
+                ]
+            }
+        });
+        assert_eq!(returned, [1234, 0, 0], "after the abort, now_us does nothing");
+        assert_eq!(frame.ctx.status, status::HOST_ABORT);
+        assert_eq!(frame.ctx.interrupt.load(Ordering::Relaxed), -1);
+        assert!(host.abort_reason.take().unwrap().contains("not loaded"));
+        assert!(host.take_changes().is_empty());
     }
 
     #[test]

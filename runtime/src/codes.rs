@@ -23,11 +23,34 @@ pub const CODES: &[CodeDoc] = &[
     CodeDoc {
         code: "L0002",
         title: "cannot write the output",
-        explanation: "`safexc compile` could not write its output: the `-o` path is not writable, or an object \
-            was asked for without `-o`. Objects are binary ELF files and are never written to a terminal, and a \
-            partly written output must not pass for a compiled extension. Give a writable path with \
-            `-o FILE.o`.",
-        example: "$ safexc compile ext.pop --emit obj\nerror[L0002]: an object is written to a file: add `-o FILE.o`",
+        explanation: "`safexc` could not write its output: standard output is full (`> /dev/full`) or was closed \
+            (`>&-`), the `-o` path is not writable, or binary output (an object, binary TAL) was asked for \
+            without `-o`, or for a terminal. A partly written output must not pass for a complete one, so the \
+            command fails; only a reader that goes away (`| head`) ends it quietly. Give a writable path with \
+            `-o FILE`, or `-o -` to write binary output to a pipe or file.",
+        example: "$ safexc compile ext.pop --emit obj\nerror[L0002]: an object is written to a file: add `-o FILE.o`\n\
+            $ safexc explain L0002 > /dev/full\nerror[L0002]: cannot write to standard output: No space left on \
+            device (os error 28)",
+    },
+    CodeDoc {
+        code: "L0003",
+        title: "invalid command line",
+        explanation: "The command line names an unknown command or flag, lacks an argument, gives a flag a value \
+            out of its range (`--deadline-ms inf`, `--period-us -5`, `--ticks` above 1000000000), combines flags \
+            that do not apply to the input (`--stdlib` on TAL), names standard input (`-`) twice, or passes an \
+            object where a source is compiled. Nothing runs on a command line that was not all understood, and \
+            the exit status is 2. `safexc help COMMAND` lists each command's flags and their ranges.",
+        example: "$ safexc run pid.o --deadline-ms inf\nerror[L0003]: invalid value 'inf' for '--deadline-ms \
+            <DEADLINE_MS>': a deadline is 0 (none) or from 0.001 to 3600000 milliseconds (an hour)",
+    },
+    CodeDoc {
+        code: "L0004",
+        title: "the output would overwrite an input",
+        explanation: "The `-o` path of `safexc compile` is the file being compiled: the same path, another path \
+            to it (`./x.pop`, a symbolic link) or a hard link, found by device and inode. Writing it would \
+            destroy the source, so nothing is written and the input is unchanged. Give another output path.",
+        example: "$ safexc compile ext.pop -o ext.pop\nerror[L0004]: the output ext.pop is the input ext.pop: give \
+            another `-o` path",
     },
     CodeDoc {
         code: "L0010",
@@ -59,6 +82,19 @@ pub const CODES: &[CodeDoc] = &[
             anonymous mappings for the process (SELinux `execmem`, PaX `MPROTECT`).",
         example: "load an object under a policy that forbids executable anonymous memory:\n\
             error[L0012]: cannot make the code executable: Permission denied",
+    },
+    CodeDoc {
+        code: "L0013",
+        title: "function table does not match the code",
+        explanation: "While linking the code, the loader found a function whose code is empty or lies partly \
+            outside `.text`, a function table out of module order or of another length than the module's \
+            functions, or an entry point naming a function the object lacks. The object reader refuses such \
+            tables, so this means the parts handed to the linker did not come from a checked object; calling \
+            into an unchecked offset would run bytes the verifier never covered, or a function with arguments of \
+            another. Load objects through `runtime::load`, which reads and checks them first.",
+        example: "call `CodeImage::link` on `ObjectParts` whose first function's size was raised past the end of \
+            `.text` after `read_object`:\nerror[L0013]: function #0 `m` (index 0, 4096 bytes at 0x0) is not a \
+            non-empty range of the 112 bytes of code, in module order",
     },
     CodeDoc {
         code: "L0020",

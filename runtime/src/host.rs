@@ -22,19 +22,27 @@
 //!   of the invocation that writes its attribute, with its own context.
 //! - **Bounded.** Every invocation starts with the extension's fuel budget
 //!   (at most [`HostConfig::max_fuel`]) and, with a deadline configured, is
-//!   watched by the [`watchdog`](crate::watchdog).
+//!   watched by the [`watchdog`](crate::watchdog); so are the guards nested
+//!   in it, which obey its deadline (each with its own fuel).
+//! - **No reference across compiled code.** While an extension runs, the
+//!   invoking code holds no reference into the host, its frame, or the
+//!   extension's data: helpers reach the host through the pointer in the
+//!   frame, and the invoking code looks the extension up again after the
+//!   call. Attribute values are `Cell`s, so that writing one keeps valid
+//!   the pointers compiled code reads them through (`ctx.attrs`).
 //! - **Accounting.** Every completed invocation is counted; every uncaught
 //!   trap is an abort, and [`HostConfig::quarantine_after`] aborts stop the
 //!   extension from running until [`Host::release`].
 
-use crate::api::{self, Frame};
+use crate::api::{self, Frame, Invocation};
 use crate::load::{LoadError, Loaded, load};
 use crate::watchdog::{InterruptCell, Watchdog};
 use codegen::meta::EntryKind;
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicI32;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use stdlib::Rights;
 use stdlib::abi::{Ctx, status};
@@ -302,9 +310,10 @@ pub(crate) struct Extension {
     /// for. Set at load for an application's extension; rewritten by every
     /// run of a guard, for the writing application (a guard nested in its
     /// own run acts for the same application, so it writes the same
-    /// pointers). Valid while the application exists: applications are
-    /// never removed and a row is a boxed slice (`define_class` appends
-    /// rows, attribute writes store in place).
+    /// pointers; and `ctx.attrs` comes from `Vec::as_ptr`, which writes
+    /// through the vector leave valid). Valid while the application
+    /// exists: applications are never removed and a row is a boxed slice
+    /// (`define_class` appends rows, attribute writes store in place).
     pub(crate) rows: Vec<*const i64>,
     pub(crate) entries: Vec<Entry>,
     pub(crate) counters: Counters,
@@ -315,8 +324,10 @@ pub(crate) struct App {
     pub(crate) name: String,
     /// Attribute values by host class, then attribute. Boxed slices: a
     /// row never grows or moves, since extensions read it through
-    /// pointers (`Extension::rows`).
-    pub(crate) values: Vec<Box<[i64]>>,
+    /// pointers (`Extension::rows`); of `Cell`s: a write through a shared
+    /// reference keeps those pointers valid, where one through `&mut`
+    /// would claim the row for itself.
+    pub(crate) values: Vec<Box<[Cell<i64>]>>,
     /// The last value each attribute's guard returned.
     pub(crate) applied: Vec<Vec<Option<i64>>>,
     pub(crate) blocked: bool,
@@ -358,17 +369,27 @@ pub struct Host {
     /// Why a helper ended the current invocation.
     pub(crate) abort_reason: Option<String>,
     clock: Clock,
-    /// The top-level invocation's frame: a fixed address the watchdog interrupts.
-    frame: NonNull<Frame>,
+    /// The frames code runs in, by nesting depth: `frames[0]` for
+    /// invocations, `frames[d]` for a guard nested `d` deep in one (see
+    /// [`Host::frame_at`]). Each is an allocation of its own at a fixed
+    /// address, into whose `ctx.interrupt` the watchdog may store while an
+    /// invocation runs; freed only in `drop`, after the watchdog. The host
+    /// accesses them field by field through these pointers (`api`), never
+    /// through a reference to a whole frame or context.
+    frames: Vec<NonNull<Frame>>,
     watchdog: Option<Watchdog>,
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
-        // The watchdog holds the frame's address: stop it first.
+        // The watchdog stores into the frames: stop it first.
         self.watchdog = None;
-        // SAFETY: allocated by `Box::into_raw` in `new`, freed only here.
-        drop(unsafe { Box::from_raw(self.frame.as_ptr()) });
+        for frame in self.frames.drain(..) {
+            // SAFETY: allocated by `Box::leak` in `frame_at` and freed only
+            // here, once: the watchdog thread, the only other user, has
+            // been joined, and no invocation runs (`&mut self`).
+            drop(unsafe { Box::from_raw(frame.as_ptr()) });
+        }
     }
 }
 
@@ -380,7 +401,6 @@ impl Host {
     /// A host with no classes and no applications. With a deadline, starts
     /// the watchdog thread.
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
-        let frame = NonNull::from(Box::leak(Box::new(Frame::empty())));
         let mut host = Host {
             config,
             classes: Vec::new(),
@@ -392,19 +412,50 @@ impl Host {
             changes: Vec::new(),
             abort_reason: None,
             clock: Clock::Real(Instant::now()),
-            frame,
+            frames: Vec::new(),
             watchdog: None,
         };
         if let Some(budget) = host.config.deadline {
-            // SAFETY: the frame lives until `drop`, which stops the watchdog first.
-            let interrupt = unsafe { &raw const (*frame.as_ptr()).ctx.interrupt };
-            let cell = InterruptCell(interrupt.cast::<AtomicI32>());
-            match Watchdog::start(cell, budget) {
+            match Watchdog::start(budget) {
                 Ok(w) => host.watchdog = Some(w),
                 Err(e) => return host_error("L0107", format!("cannot start the deadline watchdog: {e}")),
             }
         }
+        host.frame_at(0);
         Ok(host)
+    }
+
+    /// The frame for nesting depth `depth`, allocated and handed to the
+    /// watchdog the first time code runs that deep. A frame allocated after
+    /// the watchdog interrupted the running invocation gets the interrupt
+    /// at its next tick.
+    fn frame_at(&mut self, depth: usize) -> NonNull<Frame> {
+        while self.frames.len() <= depth {
+            let frame = NonNull::from(Box::leak(Box::new(api::new_frame(self.frames.len()))));
+            if let Some(w) = &self.watchdog {
+                // SAFETY: the frame was just allocated, and lives until
+                // `drop`, which stops the watchdog first; the host accesses
+                // its `interrupt` only atomically, and takes no reference
+                // to the whole frame or context.
+                w.watch(unsafe { InterruptCell::new(api::interrupt_of(frame)) });
+            }
+            self.frames.push(frame);
+        }
+        self.frames[depth]
+    }
+
+    /// Clears the interrupt of every frame, after an invocation the watchdog
+    /// interrupted, so that the next starts with none. While an invocation
+    /// runs, only the watchdog stores into them: none of its interrupts is
+    /// lost, and a guard that starts after one starts interrupted.
+    #[cold]
+    fn clear_interrupts(&self) {
+        for &frame in &self.frames {
+            // SAFETY: the frame lives until `drop`, and its `interrupt` is
+            // only ever accessed atomically or through shared references,
+            // so this shared reference aliases nothing unique.
+            unsafe { (*api::interrupt_of(frame)).store(0, Ordering::Relaxed) };
+        }
     }
 
     pub fn config(&self) -> &HostConfig {
@@ -494,7 +545,7 @@ impl Host {
     /// An attribute of an application.
     pub fn attribute(&self, app: AppId, attr: &str) -> Result<i64, HostError> {
         let (c, a) = self.find_attribute(attr)?;
-        Ok(self.apps[app.0 as usize].values[c][a as usize])
+        Ok(self.apps[app.0 as usize].values[c][a as usize].get())
     }
 
     /// The value the attribute's guard returned on its last accepted write.
@@ -516,7 +567,7 @@ impl Host {
         if def.ty == tal_ir::AttrType::Bool && !(0..=1).contains(&value) {
             return host_error("L0106", format!("`{attr}` is a bool: {value} is neither 0 nor 1"));
         }
-        self.apps[app.0 as usize].values[c][a as usize] = value;
+        self.apps[app.0 as usize].values[c][a as usize].set(value);
         Ok(())
     }
 
@@ -604,7 +655,10 @@ impl Host {
             class_map.push(h);
         }
         let rows = match app {
-            Some(a) => class_map.iter().map(|&c| self.apps[a].values[c].as_ptr()).collect(),
+            Some(a) => class_map
+                .iter()
+                .map(|&c| self.apps[a].values[c].as_ptr().cast())
+                .collect(),
             None => vec![std::ptr::null(); class_map.len()],
         };
         // Interning the names of a refused object's events is harmless.
@@ -754,9 +808,7 @@ impl Host {
 
     #[inline]
     pub(crate) fn ext_mut(&mut self, id: ExtId) -> Option<&mut Extension> {
-        let slot = self.slots.get_mut(id.index as usize)?;
-        (slot.generation == id.generation).then_some(())?;
-        slot.ext.as_deref_mut()
+        extension_mut(&mut self.slots, id)
     }
 
     /// The extension's name as its object gives it.
@@ -806,9 +858,7 @@ impl Host {
     /// (`value` the event's) for its application. The host supplies the
     /// capability.
     pub fn invoke(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
-        let frame = self.frame.as_ptr();
-        let host: *mut Host = self;
-        let account_time = self.config.account_time;
+        let frame = self.frames[0];
         let Some(ext) = self.ext_mut(entry.ext) else {
             return Err(Trap::nothing_ran(TrapKind::NotLoaded));
         };
@@ -819,23 +869,39 @@ impl Host {
             return Err(Trap::nothing_ran(TrapKind::NotLoaded));
         };
         let (code, cap, fuel) = (e.code, e.class as i64 + 1, ext.fuel);
-        // SAFETY: the frame is ours; nothing else uses it between invocations.
-        let runs = unsafe {
-            (*frame).reset(host, entry.ext, entry.index as usize, app, fuel);
-            (*frame).ctx.data = ext.data.as_mut_ptr();
-            (*frame).ctx.attrs = ext.rows.as_ptr();
-            (*frame).ctx.charge_entry(e.entry_fuel, e.func)
+        let invocation = Invocation {
+            ext: entry.ext,
+            entry: entry.index as usize,
+            app,
+            fuel,
+            func: e.func,
+            entry_fuel: e.entry_fuel,
+            data: ext.data.as_mut_ptr(),
+            attrs: ext.rows.as_ptr(),
         };
-        let ext: *mut Extension = ext;
-        let start = account_time.then(Instant::now);
+        let start = self.config.account_time.then(Instant::now);
         if let Some(w) = &mut self.watchdog {
             w.enter();
         }
-        // SAFETY: `code` is a verified, linked entry point of this shape,
-        // the frame's context carries the helper table and the extension's
-        // data region, and the image lives while the extension is loaded
-        // (helpers cannot unload it).
+        // Helpers reach the host through this pointer while the extension
+        // runs; `self` is not used again until the call has returned.
+        let host: *mut Host = self;
+        // SAFETY: frame 0 is no guard's, and no invocation is running (one
+        // at a time, `&mut self`), so no compiled code uses it and no
+        // reference to it is live; the watchdog may store into its
+        // `interrupt`, which `prepare` leaves alone.
+        let runs = unsafe { api::prepare(frame, host, &invocation) };
         let ret = if runs {
+            // SAFETY: `code` is a verified, linked entry point of this
+            // extension, a monitor or handler as `value` says (or a caller
+            // passing the wrong shape gets an ignored or arbitrary value
+            // argument: the code is safe for any); the image lives while the
+            // extension is loaded, and helpers cannot unload it. The frame
+            // was just prepared through `host`, derived from `self`, which
+            // nothing uses until the call returns. The data region (a
+            // `Vec`'s buffer, through `as_mut_ptr`) and attribute rows
+            // (`Cell`s, written by helpers through shared references) stay
+            // valid for the code's pointers while helpers use the host.
             unsafe { api::call_entry(code, frame, cap, value) }
         } else {
             0
@@ -844,12 +910,25 @@ impl Host {
             w.leave();
         }
         let elapsed = start.map(|s| s.elapsed());
-        // SAFETY: the invocation has ended: nothing else refers to the frame.
-        let ctx = unsafe { &(*frame).ctx };
+        // SAFETY: the call has returned: no compiled code or helper uses
+        // the frame, and the host never takes a unique reference to it, so
+        // a shared reference to its context (whose `interrupt` is atomic)
+        // aliases nothing.
+        let ctx = unsafe { &(*frame.as_ptr()).ctx };
+        // The watchdog stores into this frame before any other (it was
+        // handed it first, in `new`), and into none once the invocation has
+        // left: a negative interrupt here is this invocation's deadline.
+        let interrupted = ctx.interrupt.load(Ordering::Relaxed) < 0;
+        if interrupted {
+            self.clear_interrupts();
+        }
         if ctx.status == status::OK {
-            // SAFETY: the extension is still loaded (helpers cannot unload)
-            // and no helper reference into it outlived the call.
-            let c = unsafe { &mut (*ext).counters };
+            // Looked up again: helpers used the host while the code ran
+            // (they cannot unload it).
+            let c = &mut self
+                .ext_mut(entry.ext)
+                .expect("the invoked extension is loaded")
+                .counters;
             c.invocations += 1;
             c.fuel_used = c.fuel_used.saturating_add(fuel.saturating_sub(ctx.fuel.max(0) as u64));
             if let Some(t) = elapsed {
@@ -857,18 +936,18 @@ impl Host {
             }
             return Ok(Some(ret));
         }
-        let interrupted = self.watchdog.as_ref().is_some_and(Watchdog::interrupted);
         let outcome = self.finish(entry.ext, ctx, fuel, interrupted, elapsed, ret);
         if let Err(Trap {
             kind: TrapKind::Exception(k),
             ..
         }) = &outcome
         {
-            // SAFETY: as above.
-            let is_exception_handler = matches!(
-                unsafe { &(&(*ext).entries)[entry.index as usize].call },
-                EntryCall::Handler(EXCEPTION_EVENT_ID)
-            );
+            let is_exception_handler = self.ext(entry.ext).is_some_and(|e| {
+                matches!(
+                    e.entries[entry.index as usize].call,
+                    EntryCall::Handler(EXCEPTION_EVENT_ID)
+                )
+            });
             if !is_exception_handler {
                 self.raise(app, EXCEPTION_EVENT_ID, codegen::lower::status_of(*k) as i64);
             }
@@ -876,59 +955,81 @@ impl Host {
         outcome
     }
 
-    /// Runs a guard for `app`, nested inside a helper call: its own frame
-    /// on the stack, its own fuel, the outer invocation's deadline.
+    /// Runs a guard for `app`, nested inside a helper call that runs in
+    /// frame `depth - 1`: in frame `depth`, with its own fuel, under the
+    /// outer invocation's deadline (the watchdog interrupts every frame).
     ///
     /// # Safety
-    /// `host` is the host of the running invocation, and no reference into
-    /// it is live across this call.
+    /// `host` is the host of the running invocation, as its frame holds it,
+    /// and no reference into the host is live across this call.
     pub(crate) unsafe fn run_guard(
         host: *mut Host,
+        depth: usize,
         guard: EntryRef,
         app: usize,
         value: i64,
     ) -> Result<(i64, bool), Trap> {
-        let (code, cap, fuel, data, start) = {
-            // SAFETY: the caller holds no reference into the host.
+        let (frame, code, cap, fuel, start, runs) = {
+            // SAFETY: the caller holds no reference into the host, and the
+            // one made here ends before the guard runs.
             let h = unsafe { &mut *host };
+            let frame = h.frame_at(depth);
             let account_time = h.config.account_time;
-            let values: *const Vec<Box<[i64]>> = &h.apps[app].values;
-            let Some(ext) = h.ext_mut(guard.ext) else {
+            let values = &h.apps[app].values;
+            let Some(ext) = extension_mut(&mut h.slots, guard.ext) else {
                 return Err(Trap::nothing_ran(TrapKind::NotLoaded));
             };
             if ext.quarantined {
                 return Err(Trap::nothing_ran(TrapKind::Quarantined));
             }
-            // SAFETY: the application's values are not part of the
-            // extension, and nothing writes them while this block runs.
-            let values = unsafe { &*values };
             for (row, &class) in ext.rows.iter_mut().zip(&ext.class_map) {
-                *row = values[class].as_ptr();
+                *row = values[class].as_ptr().cast();
             }
             let e = &ext.entries[guard.index as usize];
+            let invocation = Invocation {
+                ext: guard.ext,
+                entry: guard.index as usize,
+                app,
+                fuel: ext.fuel,
+                func: e.func,
+                entry_fuel: e.entry_fuel,
+                data: ext.data.as_mut_ptr(),
+                attrs: ext.rows.as_ptr(),
+            };
+            // SAFETY: frame `depth` is one deeper than that of the helper
+            // call this guard is nested in, so no compiled code is running
+            // or suspended in it, and the host holds no reference to it; the
+            // watchdog may store into its `interrupt`, which `prepare`
+            // leaves alone.
+            let runs = unsafe { api::prepare(frame, host, &invocation) };
             (
-                (e.code, e.func, e.entry_fuel),
+                frame,
+                e.code,
                 e.class as i64 + 1,
                 ext.fuel,
-                (ext.data.as_mut_ptr(), ext.rows.as_ptr()),
                 account_time.then(Instant::now),
+                runs,
             )
         };
-        let (code, func, entry_fuel) = code;
-        let mut frame = Frame::empty();
-        frame.reset(host, guard.ext, guard.index as usize, app, fuel);
-        (frame.ctx.data, frame.ctx.attrs) = data;
-        let ret = if frame.ctx.charge_entry(entry_fuel, func) {
-            // SAFETY: as in `invoke`; the guard's frame outlives the call.
-            unsafe { api::call_entry(code, &mut frame, cap, Some(value)) }
+        let ret = if runs {
+            // SAFETY: as in `invoke`: a linked guard `(ctx, cap, value)` of
+            // this extension, a frame prepared through `host`, and no
+            // reference into the host or the frame live across the call.
+            unsafe { api::call_entry(code, frame, cap, Some(value)) }
         } else {
             0
         };
+        let elapsed = start.map(|s| s.elapsed());
+        // SAFETY: the guard has returned: nothing but the watchdog (storing
+        // atomically into `ctx.interrupt`) accesses the frame, which a
+        // shared reference allows.
+        let frame = unsafe { frame.as_ref() };
+        // An interrupt stored since this invocation started: the deadline.
+        let interrupted = frame.ctx.interrupt.load(Ordering::Relaxed) < 0;
         // SAFETY: the guard has returned; the caller holds no reference.
         let h = unsafe { &mut *host };
-        let elapsed = start.map(|s| s.elapsed());
-        h.finish(guard.ext, &frame.ctx, fuel, false, elapsed, ret)
-            .map(|r| (r.unwrap_or(0), frame.blocked))
+        h.finish(guard.ext, &frame.ctx, fuel, interrupted, elapsed, ret)
+            .map(|r| (r.unwrap_or(0), frame.info.blocked))
     }
 
     /// Accounts an invocation that trapped, or a guard's, and turns its
@@ -1041,12 +1142,22 @@ impl Host {
     }
 }
 
-fn initial_values(def: &ClassDef) -> Box<[i64]> {
+/// The extension in `slots` that `id` names, if it is still loaded.
+#[inline]
+fn extension_mut(slots: &mut [Slot], id: ExtId) -> Option<&mut Extension> {
+    let slot = slots.get_mut(id.index as usize)?;
+    (slot.generation == id.generation).then_some(())?;
+    slot.ext.as_deref_mut()
+}
+
+fn initial_values(def: &ClassDef) -> Box<[Cell<i64>]> {
     def.attrs
         .iter()
-        .map(|a| match a.range {
-            Some((lo, hi)) if !(lo..=hi).contains(&0) => lo,
-            _ => 0,
+        .map(|a| {
+            Cell::new(match a.range {
+                Some((lo, hi)) if !(lo..=hi).contains(&0) => lo,
+                _ => 0,
+            })
         })
         .collect()
 }

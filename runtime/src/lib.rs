@@ -8,6 +8,16 @@
 //! helper table living in `api`; [`manager`] is the service manager loop
 //! that runs monitors each tick and handlers on their events; [`system`]
 //! starts a host with the standard library's classes and guards.
+//!
+//! Every `unsafe` block says why it is sound, aliasing and concurrency
+//! included; `docs/miri.md` lists the tests Miri can check.
+
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+// Compiled code is x86-64 SysV machine code, and the watchdog reads Linux
+// thread CPU clocks and uses `membarrier`.
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!("the SafeX runtime runs x86-64 code on Linux only (target_os = \"linux\", target_arch = \"x86_64\")");
 
 mod api;
 pub mod codes;

@@ -28,6 +28,22 @@
 //!   load, subtract and store of the counter, reading its pending stores,
 //!   overwrites it.) It is stored again every tick while the invocation
 //!   runs, which costs nothing.
+//! - **Nested guards obey the invocation's deadline.** The watchdog stores
+//!   into the `interrupt` of every frame the host hands it
+//!   ([`Watchdog::watch`]), in the order handed: the invocation's first,
+//!   then those of the guards nested in it, one per nesting depth. After
+//!   an invocation, the host reads its own frame's interrupt (negative:
+//!   the deadline) and, if set, clears them all; so while an invocation
+//!   runs only the watchdog writes them, an interrupt is never lost to a
+//!   frame being prepared, and a guard that starts after the deadline
+//!   passed starts interrupted.
+//! - **Memory safety does not rest on the fences.** Every word both threads
+//!   access is atomic (`running`, `interrupting`, `parked`, each frame's
+//!   `interrupt`), so there is no data race whatever the fences order; the
+//!   Dekker pairs decide only which invocation an interrupt lands in. The
+//!   frames stay allocated until the host has joined this thread, and the
+//!   host never takes a unique reference to a frame it handed out (it
+//!   accesses them field by field), so the stores alias no reference.
 //! - **Time is the CPU time of the invoking thread** (the host is not
 //!   `Send`: every invocation runs on the thread that created it), read from
 //!   that thread's CPU clock, so being preempted never counts against an
@@ -42,27 +58,38 @@
 //!   thread if it reads `parked` (Dekker again), so no invocation starts
 //!   unwatched.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering, compiler_fence, fence};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 /// Ticks without any invocation after which the thread parks.
 const IDLE_TICKS: u32 = 64;
 
-/// The interrupt word the watchdog sets: the `interrupt` field of a context
-/// whose address stays the same for the watchdog's whole life.
-pub(crate) struct InterruptCell(pub(crate) *const AtomicI32);
+/// An interrupt word the watchdog sets: the `interrupt` field of a frame's
+/// context.
+pub(crate) struct InterruptCell(*const AtomicI32);
 
-// SAFETY: the cell points into a context the host allocates before the
-// watchdog starts and frees only after joining it.
+impl InterruptCell {
+    /// # Safety
+    /// `word` points to an `AtomicI32` that stays allocated until the
+    /// watchdog it is given to has been dropped, and that nothing accesses
+    /// but atomically or through shared references.
+    pub(crate) unsafe fn new(word: *const AtomicI32) -> InterruptCell {
+        InterruptCell(word)
+    }
+}
+
+// SAFETY: the watchdog thread only stores into the word atomically, which
+// `InterruptCell::new`'s contract allows from any thread while the word
+// lives, and it lives until the watchdog (and so the thread) is gone.
 unsafe impl Send for InterruptCell {}
 
 struct Shared {
     running: AtomicU64,
     interrupting: AtomicU64,
-    /// The invocation the watchdog interrupted (the latest one).
-    interrupted: AtomicU64,
+    /// The interrupt word of every frame the host runs code in.
+    cells: Mutex<Vec<InterruptCell>>,
     parked: AtomicBool,
     stop: AtomicBool,
     /// `membarrier` works here: the invoker needs no fence of its own.
@@ -94,7 +121,8 @@ const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_int = 1 << 3;
 const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_int = 1 << 4;
 
 fn membarrier(cmd: libc::c_int) -> bool {
-    // SAFETY: membarrier takes a command and two integer arguments.
+    // SAFETY: membarrier takes a command and two integer arguments and
+    // accesses no memory of ours.
     unsafe { libc::syscall(libc::SYS_membarrier, cmd, 0, 0) == 0 }
 }
 
@@ -105,15 +133,16 @@ pub(crate) struct Watchdog {
 }
 
 impl Watchdog {
-    /// Starts a watchdog that interrupts through `cell` once an invocation on the
-    /// calling thread has run for `budget`; it looks every `budget / 8`
-    /// (between 20 and 250 µs), so it is late by about two of those.
-    pub(crate) fn start(cell: InterruptCell, budget: Duration) -> std::io::Result<Watchdog> {
+    /// Starts a watchdog that interrupts an invocation on the calling
+    /// thread once it has run for `budget`, through the cells it is given
+    /// ([`Watchdog::watch`]); it looks every `budget / 8` (between 20 and
+    /// 250 µs), so it is late by about two of those.
+    pub(crate) fn start(budget: Duration) -> std::io::Result<Watchdog> {
         let clock = ThreadClock::of_current_thread()?;
         let shared = Arc::new(Shared {
             running: AtomicU64::new(0),
             interrupting: AtomicU64::new(0),
-            interrupted: AtomicU64::new(0),
+            cells: Mutex::new(Vec::new()),
             parked: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             asymmetric: membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED),
@@ -122,7 +151,7 @@ impl Watchdog {
         let watched = Arc::clone(&shared);
         let thread = thread::Builder::new()
             .name("safex-watchdog".into())
-            .spawn(move || watch(&watched, cell, clock, budget, tick))?;
+            .spawn(move || watch(&watched, clock, budget, tick))?;
         Ok(Watchdog {
             shared,
             thread: Some(thread),
@@ -130,12 +159,20 @@ impl Watchdog {
         })
     }
 
-    /// Marks the start of an invocation (its context already prepared).
+    /// Interrupts `cell` too from now on, after the others.
+    pub(crate) fn watch(&self, cell: InterruptCell) {
+        let mut cells = self.shared.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        cells.push(cell);
+    }
+
+    /// Marks the start of an invocation (every cell cleared before).
     #[inline]
     pub(crate) fn enter(&mut self) {
         self.seq += 1;
         let s = &self.shared;
-        // Release: the context prepared for this invocation precedes it.
+        // Release: the interrupts the host cleared after the last
+        // interrupted invocation precede it, so a store the watchdog makes
+        // for this invocation comes after them.
         s.running.store(self.seq, Ordering::Release);
         s.light_fence();
         if s.parked.load(Ordering::Relaxed)
@@ -157,11 +194,6 @@ impl Watchdog {
             std::hint::spin_loop();
         }
     }
-
-    /// Whether the watchdog interrupted the invocation that just left.
-    pub(crate) fn interrupted(&self) -> bool {
-        self.shared.interrupted.load(Ordering::Acquire) == self.seq
-    }
 }
 
 impl Drop for Watchdog {
@@ -181,7 +213,8 @@ struct ThreadClock(libc::clockid_t);
 impl ThreadClock {
     fn of_current_thread() -> std::io::Result<ThreadClock> {
         let mut id: libc::clockid_t = 0;
-        // SAFETY: `pthread_self` is always valid; `id` is written on success.
+        // SAFETY: `pthread_self` is always valid; `id` is a local the call
+        // writes on success and nothing else refers to.
         match unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } {
             0 => Ok(ThreadClock(id)),
             e => Err(std::io::Error::from_raw_os_error(e)),
@@ -192,7 +225,7 @@ impl ThreadClock {
     /// never advancing (the host that started the watchdog is gone too).
     fn now(self) -> Duration {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `ts` is a valid out-parameter.
+        // SAFETY: `ts` is a local out-parameter nothing else refers to.
         if unsafe { libc::clock_gettime(self.0, &mut ts) } != 0 {
             return Duration::ZERO;
         }
@@ -200,12 +233,13 @@ impl ThreadClock {
     }
 }
 
-fn watch(shared: &Shared, cell: InterruptCell, clock: ThreadClock, budget: Duration, tick: Duration) {
+fn watch(shared: &Shared, clock: ThreadClock, budget: Duration, tick: Duration) {
     // Sleep as long as asked, not up to the default 50 µs longer; and, where
     // the process may, run ahead of ordinary threads, so that a CPU-bound
     // machine cannot starve the deadline. Both are best effort.
     // SAFETY: PR_SET_TIMERSLACK takes one integer argument; the scheduling
-    // parameters are a valid struct for the calling thread.
+    // parameters are a local struct the call only reads, for the calling
+    // thread. Neither call touches other memory of ours.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
         let param = libc::sched_param { sched_priority: 1 };
@@ -236,7 +270,7 @@ fn watch(shared: &Shared, cell: InterruptCell, clock: ThreadClock, budget: Durat
                 match watching {
                     Some((seen, since)) if seen == n => {
                         if clock.now().saturating_sub(since) >= budget {
-                            interrupt(shared, &cell, n);
+                            interrupt(shared, n);
                         }
                     }
                     _ => watching = Some((n, clock.now())),
@@ -247,16 +281,25 @@ fn watch(shared: &Shared, cell: InterruptCell, clock: ThreadClock, budget: Durat
     }
 }
 
-fn interrupt(shared: &Shared, cell: &InterruptCell, n: u64) {
+fn interrupt(shared: &Shared, n: u64) {
     shared.interrupting.store(n, Ordering::Relaxed);
     shared.heavy_fence();
-    // Acquire: the context the host prepared for invocation `n` precedes
-    // our store.
+    // Acquire: the interrupts the host cleared before invocation `n`
+    // precede our stores.
     if shared.running.load(Ordering::Acquire) == n {
-        shared.interrupted.store(n, Ordering::Relaxed);
-        // SAFETY: see `InterruptCell`; the invoker cannot leave invocation
-        // `n` (and reuse the context) until `interrupting` changes below.
-        unsafe { (*cell.0).store(-1, Ordering::SeqCst) };
+        let cells = shared.cells.lock().unwrap_or_else(PoisonError::into_inner);
+        for cell in cells.iter() {
+            // SAFETY: the word is allocated until this thread has been
+            // joined, and only ever accessed atomically or through shared
+            // references (`InterruptCell::new`), so a shared reference to
+            // it and an atomic store alias and race with nothing. The
+            // invoker cannot leave invocation `n` (and clear the word for
+            // the next) until `interrupting` changes below. Relaxed: the
+            // invoker reads the words after it sees `interrupting` change
+            // (Release below, Acquire in `leave`), and compiled code only
+            // needs to see the store at some later fuel check.
+            unsafe { (*cell.0).store(-1, Ordering::Relaxed) };
+        }
     }
     shared.interrupting.store(0, Ordering::Release);
 }

@@ -6,10 +6,14 @@
 //! after a helper call; ABI 3: attribute reads are loads from `ctx.attrs`,
 //! made after an abort too).
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+// Runs compiled code, which Miri cannot (docs/miri.md).
+#![cfg(not(miri))]
+
 use runtime::image::CodeImage;
 use runtime::rows::AttrRows;
 use std::sync::atomic::{AtomicU64, Ordering};
-use stdlib::abi::{Ctx, HelperFn, status};
+use stdlib::abi::{Ctx, Frame, HelperFn, status};
 use tal_interp::{Host, HostError, Instance, TrapKind};
 
 /// What a run did, in terms both executions can report.
@@ -83,26 +87,29 @@ static REFUSED: AtomicU64 = AtomicU64::new(0);
 /// The compiled code's `trap_func` before a run, left as is by an abort.
 const NO_SITE: u32 = u32::MAX;
 
-#[repr(C)]
-struct HostCtx {
-    ctx: Ctx,
-    log: *mut Log,
-}
+/// A context with the log of the run behind it, for the helpers.
+type LogFrame = Frame<*mut Log>;
 
 macro_rules! helper {
     ($name:ident, $id:expr) => {
         unsafe extern "C" fn $name(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64 {
+            // SAFETY: compiled code calls its helpers with the context
+            // pointer of the live `LogFrame` `compiled` made, and is
+            // suspended in the call: nothing else accesses the context.
             if unsafe { (*ctx).status } != status::OK {
                 // Sticky: after an abort every helper refuses to act.
                 REFUSED.fetch_add(1, Ordering::Relaxed);
                 return 0;
             }
-            let log = unsafe { &mut *(*(ctx as *mut HostCtx)).log };
+            // SAFETY: as above; the pointer's provenance covers the frame's
+            // host part, and the log is used by nothing else meanwhile.
+            let log = unsafe { &mut **LogFrame::info_ptr(ctx) };
             let args = [a0, a1, a2];
             let arity = stdlib::helper_by_id($id).unwrap().params.len();
             let mut logged = [0; 3];
             logged[..arity].copy_from_slice(&args[..arity]);
             if log.record($id, logged) {
+                // SAFETY: as above.
                 unsafe { (*ctx).status = status::HOST_ABORT };
                 return 0;
             }
@@ -162,9 +169,12 @@ fn compiled(
     let mut log = Log::new(abort_at);
     let mut ctx = Ctx::new(fuel, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr());
     ctx.trap_func = NO_SITE;
-    let mut hc = HostCtx { ctx, log: &mut log };
-    let r = unsafe { image.call(func, &mut hc.ctx, args) }.expect("entry point");
-    let ctx = &hc.ctx;
+    let mut frame = LogFrame { ctx, info: &mut log };
+    // SAFETY: the helpers are sound for this frame's context pointer; the
+    // data region and rows are the module's, and nothing else uses them,
+    // the frame or the log during the call.
+    let r = unsafe { image.call(func, LogFrame::ctx_ptr(&mut frame), args) }.expect("entry point");
+    let ctx = &frame.ctx;
     let trapped = ctx.status != status::OK;
     let location = (ctx.trap_func, ctx.trap_block, ctx.trap_inst);
     Outcome {
@@ -287,7 +297,7 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
             let mut module = bench::generate(shape, 1_000 + 150 * seed as usize, seed);
             // Odd seeds: cheap work functions paid for by their callers.
             if seed % 2 == 1 {
-                tal_ir::fuel::assign_module(&mut module);
+                tal_ir::fuel::assign_module(&mut module, tal_ir::fuel::EntryFuel::DropCheap);
                 caller_paid += module.funcs.iter().filter(|f| f.entry_fuel().is_none()).count();
             }
             let fuel = [300, 3_000, 1_000_000][(seed % 3) as usize];

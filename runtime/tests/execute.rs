@@ -1,17 +1,17 @@
 //! Compiled extensions run: through the object file, linked W^X, called
 //! with a context and a helper table.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+// Runs compiled code, which Miri cannot (docs/miri.md).
+#![cfg(not(miri))]
+
 use runtime::image::CodeImage;
 use runtime::rows::AttrRows;
-use stdlib::abi::{Ctx, HelperFn, status};
+use stdlib::abi::{Ctx, Frame, HelperFn, status};
 
 /// A context with a pointer to the test host behind it, so that helpers
 /// (which receive `*mut Ctx`) can reach the host.
-#[repr(C)]
-struct HostCtx {
-    ctx: Ctx,
-    host: *mut TestHost,
-}
+type HostFrame = Frame<*mut TestHost>;
 
 #[derive(Default)]
 struct TestHost {
@@ -23,21 +23,31 @@ struct TestHost {
 
 /// The host behind `ctx`, or `None` once the invocation has been aborted:
 /// every helper then returns 0 at once (ABI 2).
+///
+/// # Safety
+/// `ctx` is the context pointer of a live `HostFrame` (`Frame::ctx_ptr`)
+/// whose host is live and used by nothing else during the helper call.
 unsafe fn host<'a>(ctx: *mut Ctx) -> Option<&'a mut TestHost> {
-    unsafe { ((*ctx).status == status::OK).then(|| &mut *(*(ctx as *mut HostCtx)).host) }
+    // SAFETY: compiled code is suspended in the helper call: nothing else
+    // accesses the context or the frame, whose host part `ctx`'s
+    // provenance covers (the contract).
+    unsafe { ((*ctx).status == status::OK).then(|| &mut **HostFrame::info_ptr(ctx)) }
 }
 /// Slot 0: attribute reads are loads from `ctx.attrs` (ABI 3).
 unsafe extern "C" fn not_called(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     panic!("compiled code called the attribute-read slot")
 }
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, _cap: i64, attr: i64, value: i64) -> i64 {
+    // SAFETY: compiled code calls its helpers with the context `run` gave it.
     if let Some(h) = unsafe { host(ctx) } {
         h.sets.push((attr, value));
     }
     0
 }
 unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
+    // SAFETY: compiled code calls its helpers with the context `run` gave it.
     match unsafe { host(ctx) } {
+        // SAFETY: as for `host`: nothing else accesses the context now.
         Some(h) if h.abort_events => unsafe { (*ctx).status = status::HOST_ABORT },
         Some(h) => h.events.push((event, value)),
         None => {}
@@ -85,9 +95,12 @@ impl Loaded {
         let index = self.module.func_by_name(name).expect("entry point").index();
         let mut ctx = Ctx::new(fuel, HELPERS.as_ptr(), self.data.as_mut_ptr(), self.rows.as_ptr());
         ctx.trap_func = u32::MAX;
-        let mut hc = HostCtx { ctx, host };
-        let r = unsafe { self.image.call(index, &mut hc.ctx, args) };
-        (r, hc.ctx)
+        let mut frame = HostFrame { ctx, info: host };
+        // SAFETY: the helpers above are sound for this frame's context
+        // pointer; the data region and rows are this module's, and nothing
+        // else uses them, the frame or the host during the call.
+        let r = unsafe { self.image.call(index, HostFrame::ctx_ptr(&mut frame), args) };
+        (r, frame.ctx)
     }
 }
 

@@ -2,6 +2,10 @@
 //! recorded trace, guards, events, exceptions and their handlers, fuel and
 //! the deadline, quarantine, counters, and capability isolation.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+// Runs compiled code under the watchdog, which Miri cannot (docs/miri.md).
+#![cfg(not(miri))]
+
 use rand::{RngExt, SeedableRng};
 use rand_xorshift::XorShiftRng;
 use runtime::manager::TickReport;
@@ -399,6 +403,54 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
     }
     assert_eq!(host.counters(ext).unwrap().deadlines, 3);
     assert_eq!(host.counters(quiet).unwrap().deadlines, 1);
+}
+
+#[test]
+fn a_guard_nested_in_an_invocation_obeys_the_invocations_deadline() {
+    // A system guard that loops, with fuel for seconds, on the attribute an
+    // application's monitor writes: the guard runs nested in the monitor's
+    // `set_attribute`, in a frame of its own, and the watchdog must stop it
+    // when the monitor's deadline passes.
+    let slow_guard = "extension slow_guard;\nimport cpu;\nbudget 5000000000;\nint n = 0;\n\
+                      guard int slow(cap<cpu_qos> app, int value) for \"timeslice_adjustment\" {\n\
+                          while (true) { n = n + 1; }\n    return value;\n}\n";
+    let writer = "extension writer;\nimport cpu;\n\
+                  monitor void m(cap<cpu_qos> app) { set_attribute(app, \"timeslice_adjustment\", 7); }\n";
+    let budget = Duration::from_millis(5);
+    let mut host = host_with(HostConfig {
+        deadline: Some(budget),
+        max_fuel: i64::MAX as u64,
+        quarantine_after: 0,
+        ..HostConfig::default()
+    });
+    let guard = host
+        .install_guard(&object(slow_guard, true))
+        .expect("the guard installs");
+    let app = host.create_app("a").unwrap();
+    let ext = host.load(app, &object(writer, false)).unwrap();
+    let monitor = host.entry(ext, "m").unwrap();
+    for round in 0..3 {
+        let start = thread_cpu();
+        // The guard's trap refuses the write; the monitor, which has no
+        // fuel check left after it, returns.
+        assert_eq!(host.invoke(monitor, None), Ok(Some(0)), "round {round}");
+        let took = thread_cpu() - start;
+        assert!(took >= budget, "never early: {took:?}");
+        // As in the test above: the order of the budget, not the figure
+        // (the guard's fuel alone would last seconds).
+        assert!(took < budget + Duration::from_millis(50), "round {round}: {took:?}");
+        let changes = host.take_changes();
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let WriteOutcome::GuardTrapped(trap) = &changes[0].outcome else {
+            panic!("round {round}: {changes:?}");
+        };
+        assert_eq!(trap.kind, TrapKind::Deadline, "round {round}");
+        assert_eq!(trap.site.as_ref().unwrap().function, "slow");
+        assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 0, "not written");
+    }
+    assert_eq!(host.counters(guard).unwrap().deadlines, 3);
+    let c = host.counters(ext).unwrap();
+    assert_eq!((c.invocations, c.aborts), (3, 0));
 }
 
 /// CPU time this thread has used.

@@ -9,6 +9,10 @@
 //! and the re-lowering comparison — or a structural rule stand in the way.
 //! [`Forge`] writes them with the same ELF writer `write_object` uses.
 
+#![forbid(unsafe_code)]
+// Loading maps code, which Miri cannot (docs/miri.md).
+#![cfg(not(miri))]
+
 use codegen::meta::{self, FuncRange, Meta, RelocRecord};
 use codegen::object::{ObjectParts, RelocKind, read_object, write_object};
 use codegen::{CompiledFunction, Options};
@@ -449,6 +453,42 @@ fn a_call_that_leaves_the_code_is_refused() {
     let bytes = f.build();
     passes_reader_and_verifier(&bytes);
     assert_eq!(code(&bytes), "C0080");
+}
+
+#[test]
+fn the_linker_checks_every_function_offset_and_size_itself() {
+    // `ObjectParts` is plain data: whoever builds it, the linker computes
+    // no code address it has not checked (L0013).
+    let base = read_object(&object(CALLS)).unwrap();
+    assert!(base.functions.len() >= 3);
+    assert!(CodeImage::link(&base).is_ok());
+    /// What is wrong, and the edit that makes it so.
+    type Edit = (&'static str, fn(&mut ObjectParts));
+    let edits: [Edit; 7] = [
+        ("a function runs past the code", |p| {
+            p.functions.last_mut().unwrap().size += 1
+        }),
+        ("a function starts at the end of the code", |p| {
+            p.functions[0].offset = p.text.len() as u32
+        }),
+        ("a function far outside", |p| {
+            (p.functions[0].offset, p.functions[0].size) = (u32::MAX, u32::MAX)
+        }),
+        ("an empty function", |p| p.functions[1].size = 0),
+        ("functions out of module order", |p| p.functions.swap(0, 1)),
+        ("a function missing", |p| {
+            p.functions.pop();
+        }),
+        ("an entry point naming no function", |p| p.meta.entries[0].func = 99),
+    ];
+    for (what, edit) in edits {
+        let mut parts = base.clone();
+        edit(&mut parts);
+        let e = CodeImage::link(&parts)
+            .err()
+            .unwrap_or_else(|| panic!("{what}: linked"));
+        assert_eq!(e.code, "L0013", "{what}: {}", e.message);
+    }
 }
 
 #[test]

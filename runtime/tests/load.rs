@@ -1,5 +1,7 @@
 //! The loader refuses what must not run.
 
+#![forbid(unsafe_code)]
+
 fn object(source: &str, options: codegen::Options) -> Vec<u8> {
     let module = popcorn_front::compile(source, &popcorn_front::Options::default())
         .module
@@ -10,6 +12,7 @@ fn object(source: &str, options: codegen::Options) -> Vec<u8> {
 const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
 
 #[test]
+#[cfg_attr(miri, ignore = "maps code")]
 fn a_verified_object_loads() {
     let loaded = runtime::load::load(&object(PID, codegen::Options::default()), &verifier::Config::default()).unwrap();
     assert_eq!(loaded.parts.module.name, "cpu_pid");

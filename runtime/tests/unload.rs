@@ -5,6 +5,10 @@
 //! The only test in this file, so that it has the process to itself (other
 //! tests' threads would move the figures).
 
+#![forbid(unsafe_code)]
+// Maps code and reads /proc, which Miri cannot (docs/miri.md).
+#![cfg(not(miri))]
+
 use std::hint::black_box;
 
 const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");

@@ -2,35 +2,39 @@
 //! read and checked by `codegen::object::read_object` first; a malformed one
 //! is refused with its `Cxxxx` code and nothing else is printed.
 
-use codegen::object::{ObjectParts, RelocKind, read_object};
+use crate::files;
+use crate::out::{Out, OutputError};
+use crate::verify::read_safex_object;
+use codegen::CodegenError;
+use codegen::object::{ObjectParts, RelocKind};
 use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, OpKind, SymbolResolver, SymbolResult};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-pub fn inspect(path: &Path) -> ExitCode {
-    let name = path.display();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error[L0001]: cannot read {name}: {e}");
-            return ExitCode::from(1);
-        }
+pub fn inspect(out: &mut Out, path: &Path) -> Result<ExitCode, OutputError> {
+    let Some(bytes) = files::read_input(path) else {
+        return Ok(ExitCode::from(1));
     };
-    match read_object(&bytes) {
-        Ok(parts) => {
-            print!("{}", render(&parts));
-            ExitCode::SUCCESS
+    match report(&bytes) {
+        Ok(text) => {
+            write!(out, "{text}")?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{name}: {e}");
-            ExitCode::from(1)
+            errln!("{}: {e}", files::display_name(path));
+            Ok(ExitCode::from(1))
         }
     }
 }
 
+/// The report on an object, or why it is not one.
+fn report(bytes: &[u8]) -> Result<String, CodegenError> {
+    read_safex_object(bytes).map(|parts| render(&parts))
+}
+
 /// The whole report: metadata, TAL, disassembly, relocations.
-pub fn render(parts: &ObjectParts) -> String {
+fn render(parts: &ObjectParts) -> String {
     let mut out = String::new();
     out.push_str("== metadata (.safex.meta)\n");
     out.push_str(&parts.meta.to_string());
@@ -234,7 +238,7 @@ block0(v0: cap<cpu_qos, r>):
 
     #[test]
     fn renders_everything() {
-        let parts = read_object(&object()).unwrap();
+        let parts = read_safex_object(&object()).unwrap();
         let text = render(&parts);
         for want in [
             "extension   calls",
@@ -255,16 +259,16 @@ block0(v0: cap<cpu_qos, r>):
     }
 
     #[test]
-    fn malformed_files_exit_1() {
-        let dir = std::env::temp_dir();
-        let good = dir.join(format!("safexc-inspect-{}-good.o", std::process::id()));
-        let bad = dir.join(format!("safexc-inspect-{}-bad.o", std::process::id()));
-        std::fs::write(&good, object()).unwrap();
-        std::fs::write(&bad, b"not an object").unwrap();
-        assert_eq!(inspect(&good), ExitCode::SUCCESS);
-        assert_eq!(inspect(&bad), ExitCode::from(1));
-        assert_eq!(inspect(&dir.join("safexc-inspect-missing.o")), ExitCode::from(1));
-        let _ = std::fs::remove_file(good);
-        let _ = std::fs::remove_file(bad);
+    fn malformed_and_foreign_files_are_refused_with_their_code() {
+        assert!(report(&object()).is_ok());
+        assert_eq!(report(b"not an object").map_err(|e| e.code), Err("C0060"));
+        // An ELF relocatable without SafeX's sections.
+        let mut foreign = object();
+        for section in [&b".safex.tal"[..], b".safex.meta"] {
+            let at = foreign.windows(section.len()).position(|w| w == section).unwrap();
+            foreign[at + 1] = b'X';
+        }
+        let e = report(&foreign).unwrap_err();
+        assert!(e.message.starts_with("not a SafeX object"), "{e}");
     }
 }

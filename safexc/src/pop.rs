@@ -1,58 +1,40 @@
 //! `safexc check` and `safexc compile`: Popcorn-SX source to verified TAL.
 
+use crate::Checked;
 use crate::diag::{Diagnostic, render};
+use crate::files;
 use std::path::Path;
 use tal_ir::{Location, Module};
 
-/// Compiles one file (small functions inlined where `inline`) and verifies
-/// what it lowers to, printing every diagnostic on the source. Returns the
-/// module if it was accepted.
-pub fn check_file(path: &Path, stdlib: bool, inline: bool, config: &verifier::Config) -> Option<Module> {
-    compile_file(path, stdlib, inline, config, &mut std::io::stdout())
-}
-
-/// [`check_file`], with the one-line summary written to `summary` (stderr
-/// where stdout carries other output).
-pub fn compile_file(
-    path: &Path,
-    stdlib: bool,
-    inline: bool,
-    config: &verifier::Config,
-    summary: &mut dyn std::io::Write,
-) -> Option<Module> {
-    let name = path.display().to_string();
-    let text = match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => text,
-            Err(e) => {
-                let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
-                let at = e.utf8_error().valid_up_to();
-                eprint!(
-                    "{}",
-                    render(
-                        &name,
-                        &text,
-                        &Diagnostic::error("P0002", "the file is not UTF-8 text", at..at + 1)
-                    )
-                );
-                let _ = writeln!(summary, "{name}: rejected: P0002");
-                return None;
-            }
-        },
+/// Compiles one Popcorn-SX source (small functions inlined where `inline`)
+/// and verifies what it lowers to, showing every diagnostic on the source
+/// (named `path` as typed); the module records only the file's name.
+pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &verifier::Config) -> Checked {
+    let name = files::display_name(path);
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
         Err(e) => {
-            eprintln!("error[L0001]: cannot read {name}: {e}");
-            let _ = writeln!(summary, "{name}: rejected: L0001");
-            return None;
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let at = e.utf8_error().valid_up_to();
+            err!(
+                "{}",
+                render(
+                    &name,
+                    &text,
+                    &Diagnostic::error("P0002", "the file is not UTF-8 text", at..at + 1)
+                )
+            );
+            return Checked::rejected(&name, &["P0002"]);
         }
     };
     let options = popcorn_front::Options {
-        file_name: name.clone(),
+        file_name: files::recorded_name(path),
         stdlib,
         inline,
     };
     let compiled = popcorn_front::compile(&text, &options);
     for d in &compiled.diagnostics {
-        eprint!("{}", render(&name, &text, &Diagnostic::from(d)));
+        err!("{}", render(&name, &text, &Diagnostic::from(d)));
     }
     let Some(module) = compiled.module else {
         let mut codes: Vec<&str> = compiled
@@ -62,8 +44,7 @@ pub fn compile_file(
             .map(|d| d.code)
             .collect();
         codes.dedup();
-        let _ = writeln!(summary, "{name}: rejected: {}", codes.join(", "));
-        return None;
+        return Checked::rejected(&name, &codes);
     };
     // The front-end is not trusted: what it emits must pass the verifier,
     // and a rejection is shown on the source line that produced the code.
@@ -71,11 +52,10 @@ pub fn compile_file(
         for e in &errors {
             let span = popcorn_front::source_span(&module, e.location).map_or(0..0, |s| s.lo as usize..s.hi as usize);
             let message = format!("{} (in the TAL of `{}`)", e.message, location_name(&module, e.location));
-            eprint!("{}", render(&name, &text, &Diagnostic::error(e.code, &message, span)));
+            err!("{}", render(&name, &text, &Diagnostic::error(e.code, &message, span)));
         }
         let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
-        let _ = writeln!(summary, "{name}: rejected: {}", codes.join(", "));
-        return None;
+        return Checked::rejected(&name, &codes);
     }
     let warnings = compiled.diagnostics.len();
     let insts: usize = module.funcs.iter().map(|f| f.inst_count()).sum();
@@ -84,12 +64,13 @@ pub fn compile_file(
     } else {
         String::new()
     };
-    let _ = writeln!(
-        summary,
-        "{name}: ok ({} functions, {insts} TAL instructions{note})",
-        module.funcs.len()
-    );
-    Some(module)
+    Checked {
+        summary: format!(
+            "{name}: ok ({} functions, {insts} TAL instructions{note})",
+            module.funcs.len()
+        ),
+        module: Some(module),
+    }
 }
 
 fn location_name(m: &Module, loc: Location) -> String {

@@ -7,6 +7,9 @@
 //! Runs are reproducible: `now_us` is the tick number times the period, and
 //! the host's order is fixed (`runtime::manager`).
 
+use crate::files;
+use crate::out::{Out, OutputError};
+use crate::source::{self, Kind};
 use runtime::manager::TickReport;
 use runtime::{Host, HostConfig, Trap, WriteOutcome};
 use serde_json::json;
@@ -14,10 +17,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// The most ticks a run may ask for.
+const MAX_TICKS: u64 = 1_000_000_000;
+/// The longest tick, in microseconds: 1,000 seconds.
+const MAX_PERIOD_US: i64 = 1_000_000_000;
+// The clock of the last tick, ticks times the period, fits `now_us`'s i64.
+const _: () = assert!(MAX_TICKS as i128 * MAX_PERIOD_US as i128 <= i64::MAX as i128);
+/// The longest deadline, in milliseconds: an hour of CPU time.
+const MAX_DEADLINE_MS: f64 = 3_600_000.0;
+
 #[derive(clap::Args)]
 pub struct RunArgs {
-    /// The application's extensions: objects (`.o`), or Popcorn-SX sources
-    /// (`.pop`), compiled first.
+    /// The application's extensions: objects, or sources (Popcorn-SX, TAL)
+    /// compiled first; `-` reads standard input.
     #[arg(required = true)]
     objects: Vec<PathBuf>,
     /// The application's name.
@@ -30,17 +42,21 @@ pub struct RunArgs {
     /// Attribute values per tick: lines `tick,attribute,value`, set before that tick runs.
     #[arg(long)]
     trace: Option<PathBuf>,
-    /// Ticks to run.
-    #[arg(long, default_value_t = 10)]
+    /// Ticks to run, at most 1000000000.
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u64).range(0..=MAX_TICKS))]
     ticks: u64,
-    /// Length of a tick, in microseconds of the clock `now_us` reads.
-    #[arg(long, default_value_t = 10_000)]
+    /// Length of a tick, in microseconds of the clock `now_us` reads: 1 to
+    /// 1000000000 (1,000 s).
+    #[arg(long, default_value_t = 10_000, allow_negative_numbers = true,
+          value_parser = clap::value_parser!(i64).range(1..=MAX_PERIOD_US))]
     period_us: i64,
     /// Print one JSON object per tick instead of a table.
     #[arg(long)]
     json: bool,
-    /// CPU-time budget of one invocation, in milliseconds (0: none; fuel still bounds it).
-    #[arg(long, default_value_t = 1.0)]
+    /// CPU-time budget of one invocation, in milliseconds: 0 for none (fuel
+    /// still bounds it), or 0.001 to 3600000 (an hour).
+    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = deadline_ms)]
     deadline_ms: f64,
     /// Aborts after which an extension is quarantined (0: never).
     #[arg(long, default_value_t = 3)]
@@ -50,9 +66,19 @@ pub struct RunArgs {
     no_guards: bool,
 }
 
-fn fail(code: &str, message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error[{code}]: {message}");
-    ExitCode::from(1)
+/// `--deadline-ms`: a finite number of milliseconds in range.
+fn deadline_ms(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(ms) if ms == 0.0 || (0.001..=MAX_DEADLINE_MS).contains(&ms) => Ok(ms),
+        _ => Err(format!(
+            "a deadline is 0 (none) or from 0.001 to {MAX_DEADLINE_MS} milliseconds (an hour)"
+        )),
+    }
+}
+
+fn fail(code: &str, message: impl std::fmt::Display) -> Result<ExitCode, OutputError> {
+    errln!("error[{code}]: {message}");
+    Ok(ExitCode::from(1))
 }
 
 /// One `tick,attribute,value` line of a trace file.
@@ -109,7 +135,10 @@ fn parse_set(set: &str) -> Result<(&str, i64), String> {
     Ok((attr.trim(), value))
 }
 
-pub fn run(args: RunArgs) -> ExitCode {
+pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
+    if !files::stdin_at_most_once(&args.objects) {
+        return Ok(ExitCode::from(crate::USAGE));
+    }
     let config = HostConfig {
         deadline: (args.deadline_ms > 0.0).then(|| Duration::from_secs_f64(args.deadline_ms / 1e3)),
         quarantine_after: args.quarantine_after,
@@ -121,28 +150,29 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     let app = host.create_app(&args.app).expect("a fresh host has no applications");
     for path in &args.objects {
-        let bytes = if path.extension().is_some_and(|e| e == "pop") {
-            // Compiled here exactly as `safexc compile -o` would, then
-            // loaded through every check like any object.
-            let Some(module) =
-                crate::pop::compile_file(path, false, true, &host.config().verifier, &mut std::io::stderr())
-            else {
-                return ExitCode::from(1);
-            };
-            match codegen::object::compile(&module, codegen::Options::default()) {
-                Ok(object) => object,
-                Err(e) => return fail(e.code, e.message),
-            }
-        } else {
-            match std::fs::read(path) {
-                Ok(b) => b,
-                Err(e) => return fail("L0001", format!("cannot read {}: {e}", path.display())),
+        let Some(bytes) = files::read_input(path) else {
+            return Ok(ExitCode::from(1));
+        };
+        let object = match source::kind(path, &bytes) {
+            Kind::Object => bytes,
+            Kind::Source(language) => {
+                // Compiled here exactly as `safexc compile -o` would, then
+                // loaded through every check like any object.
+                let checked = source::check(path, bytes, language, false, true, &host.config().verifier);
+                errln!("{}", checked.summary);
+                let Some(module) = checked.module else {
+                    return Ok(ExitCode::from(1));
+                };
+                match codegen::object::compile(&module, codegen::Options::default()) {
+                    Ok(object) => object,
+                    Err(e) => return fail(e.code, e.message),
+                }
             }
         };
-        if let Err(e) = host.load(app, &bytes) {
-            eprintln!("{e}");
-            println!("{}: refused: {}", path.display(), e.code);
-            return ExitCode::from(1);
+        if let Err(e) = host.load(app, &object) {
+            errln!("{e}");
+            writeln!(out, "{}: refused: {}", files::display_name(path), e.code)?;
+            return Ok(ExitCode::from(1));
         }
     }
     for set in &args.sets {
@@ -158,10 +188,10 @@ pub fn run(args: RunArgs) -> ExitCode {
         Ok(t) => t.unwrap_or_default(),
         Err((code, message)) => return fail(&code, message),
     };
-    let mut sources = Sources::default();
+    let mut sources = Sources::new(&args.objects);
     if !args.json {
-        println!("| tick | attribute | old | new | by | guard |");
-        println!("|---:|---|---:|---:|---|---|");
+        writeln!(out, "| tick | attribute | old | new | by | guard |")?;
+        writeln!(out, "|---:|---|---:|---:|---|---|")?;
     }
     for tick in 1..=args.ticks {
         host.set_clock_us(tick as i64 * args.period_us);
@@ -172,15 +202,15 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
         let report = host.tick();
         if args.json {
-            println!("{}", tick_json(&host, tick, &report, &mut sources));
+            writeln!(out, "{}", tick_json(&host, tick, &report, &mut sources))?;
         } else {
-            print_tick(&host, tick, &report, &mut sources);
+            print_tick(out, &host, tick, &report, &mut sources)?;
         }
     }
     if !args.json {
-        print_counters(&host, app);
+        print_counters(out, &host, app)?;
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }
 
 fn outcome_text(o: &WriteOutcome) -> String {
@@ -192,39 +222,49 @@ fn outcome_text(o: &WriteOutcome) -> String {
     }
 }
 
-fn print_tick(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources) {
+fn print_tick(
+    out: &mut Out,
+    host: &Host,
+    tick: u64,
+    report: &TickReport,
+    sources: &mut Sources,
+) -> Result<(), OutputError> {
     for c in &report.changes {
-        println!(
+        writeln!(
+            out,
             "| {tick} | {} | {} | {} | {} | {} |",
             host.attribute_name(c.class, c.attr),
             c.old,
             c.new,
             host.entry_name(c.by),
             outcome_text(&c.outcome)
-        );
+        )?;
     }
     for t in &report.traps {
         let quarantined = if t.quarantined { "; quarantined" } else { "" };
-        println!(
+        writeln!(
+            out,
             "tick {tick}: {}: trap {}{}{quarantined}",
             host.entry_name(t.entry),
             t.trap.kind,
             sources.located(&t.trap)
-        );
+        )?;
     }
     if report.dropped_events > 0 {
-        println!("tick {tick}: {} events dropped", report.dropped_events);
+        writeln!(out, "tick {tick}: {} events dropped", report.dropped_events)?;
     }
+    Ok(())
 }
 
-fn print_counters(host: &Host, app: runtime::AppId) {
-    println!();
+fn print_counters(out: &mut Out, host: &Host, app: runtime::AppId) -> Result<(), OutputError> {
+    writeln!(out)?;
     // Times are left out: the same run prints the same bytes.
-    println!("| extension | invocations | aborts | fuel used | events | state |");
-    println!("|---|---:|---:|---:|---:|---|");
+    writeln!(out, "| extension | invocations | aborts | fuel used | events | state |")?;
+    writeln!(out, "|---|---:|---:|---:|---:|---|")?;
     for &ext in host.extensions(app) {
         let c = host.counters(ext).expect("loaded");
-        println!(
+        writeln!(
+            out,
             "| {} | {} | {} | {} | {} | {} |",
             host.name(ext).unwrap_or("?"),
             c.invocations,
@@ -232,8 +272,9 @@ fn print_counters(host: &Host, app: runtime::AppId) {
             c.fuel_used,
             c.events_raised,
             if host.quarantined(ext) { "quarantined" } else { "active" }
-        );
+        )?;
     }
+    Ok(())
 }
 
 fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources) -> serde_json::Value {
@@ -292,21 +333,39 @@ fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources)
 }
 
 /// Source files of trap sites, read once each, for line and column.
-#[derive(Default)]
+/// Modules record their source's file name without directories; it is
+/// looked for in the directories of the run's inputs, then in the current
+/// one.
 struct Sources {
+    dirs: Vec<PathBuf>,
     files: std::collections::HashMap<String, Option<String>>,
 }
 
 impl Sources {
+    fn new(inputs: &[PathBuf]) -> Sources {
+        let mut dirs: Vec<PathBuf> = inputs
+            .iter()
+            .filter(|p| !files::is_stdio(p))
+            .filter_map(|p| p.parent().map(Path::to_path_buf))
+            .collect();
+        dirs.push(PathBuf::new());
+        dirs.dedup();
+        Sources {
+            dirs,
+            files: std::collections::HashMap::new(),
+        }
+    }
+
     /// 1-based line and column of the trap's span, when its file is readable.
     fn line_column(&mut self, trap: &Trap) -> Option<(usize, usize)> {
         let site = trap.site.as_ref()?;
         let span = site.span?;
         let file = site.file.as_ref()?;
+        let dirs = &self.dirs;
         let text = self
             .files
             .entry(file.clone())
-            .or_insert_with(|| std::fs::read_to_string(file).ok())
+            .or_insert_with(|| dirs.iter().find_map(|d| std::fs::read_to_string(d.join(file)).ok()))
             .as_deref()?;
         let before = text.get(..span.lo as usize)?;
         let line = before.matches('\n').count() + 1;

@@ -41,7 +41,7 @@ fn verify_rejects_with_codes_and_source_lines() {
     let file = dir.join("forge.tal");
     std::fs::write(
         &file,
-        "module m\nclass c { a: i64 }\nfunc @f(i64) {\nblock0(v0: i64):\n    fuel 2\n    call @spin_lock(v0)\n    ret\n}\n",
+        "module m\nclass c { a: i64 }\nfunc @f(i64) {\nblock0(v0: i64):\n    fuel 3\n    call @spin_lock(v0)\n    ret\n}\n",
     )
     .unwrap();
     let out = safexc(&["verify", file.to_str().unwrap()]);
@@ -397,7 +397,7 @@ fn run_prints_the_pid_adjustments_through_the_guard() {
         "| 1 | cpu_qos.timeslice_adjustment | 0 | 650 | cpu_pid.cpu_pid | applied 20650 |",
         "| 2 | cpu_qos.timeslice_adjustment | 650 | 1250 | cpu_pid.cpu_pid | applied 21250 |",
         "| 3 | cpu_qos.timeslice_adjustment | 1250 | 1850 | cpu_pid.cpu_pid | applied 21850 |",
-        "| cpu_pid | 6 | 0 | 78 | 3 | active |",
+        "| cpu_pid | 6 | 0 | 135 | 3 | active |",
     ] {
         assert!(stdout.contains(row), "missing `{row}` in:\n{stdout}");
     }
@@ -533,4 +533,352 @@ fn inspect_prints_metadata_tal_disassembly_and_relocations() {
     ] {
         assert!(stdout.contains(expected), "missing `{expected}` in:\n{stdout}");
     }
+}
+
+/// Runs safexc in `dir` with `stdin` as its standard input.
+fn safexc_in(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_safexc"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run safexc");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Every command that writes standard output, with arguments under which it
+/// succeeds.
+fn commands_with_output(obj: &str) -> Vec<Vec<&str>> {
+    vec![
+        vec!["check", "examples/pop/cpu_pid.pop"],
+        vec!["compile", "examples/pop/cpu_pid.pop"],
+        vec!["compile", "examples/pop/cpu_pid.pop", "--emit", "obj", "-o", "-"],
+        vec!["verify", "examples/tal/cpu_pid.tal"],
+        vec!["inspect", obj],
+        vec!["run", obj, "--ticks", "1"],
+        vec!["explain", "P0310"],
+        vec!["explain", "--all"],
+        vec!["--version"],
+        vec!["--help"],
+    ]
+}
+
+#[test]
+fn a_full_standard_output_is_an_error_on_every_command() {
+    let dir = tempdir("full");
+    let obj = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    for args in commands_with_output(&obj) {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_safexc"))
+            .args(&args)
+            .current_dir(root())
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error[L0002]: cannot write to standard output: No space left on device"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_closed_standard_output_is_an_error_on_every_command() {
+    let dir = tempdir("closed");
+    let obj = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    for args in commands_with_output(&obj) {
+        let out = Command::new("sh")
+            .args(["-c", "exec \"$0\" \"$@\" >&-", env!("CARGO_BIN_EXE_safexc")])
+            .args(&args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error[L0002]: cannot write to standard output: Bad file descriptor"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Nothing to write: a closed standard output is no error.
+    let out = Command::new("sh")
+        .args(["-c", "exec \"$0\" \"$@\" >&-", env!("CARGO_BIN_EXE_safexc")])
+        .args(["compile", "examples/pop/cpu_pid.pop", "-o"])
+        .arg(dir.join("quiet.o"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn bad_flag_values_are_refused_with_a_code() {
+    let dir = tempdir("flags");
+    let obj = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    for (flag, value, message) in [
+        (
+            "--deadline-ms",
+            "inf",
+            "a deadline is 0 (none) or from 0.001 to 3600000",
+        ),
+        ("--deadline-ms", "1e30", "a deadline is 0 (none)"),
+        ("--deadline-ms", "NaN", "a deadline is 0 (none)"),
+        ("--deadline-ms", "-1", "a deadline is 0 (none)"),
+        ("--deadline-ms", "0.0000001", "a deadline is 0 (none)"),
+        ("--period-us", "-5", "-5 is not in 1..=1000000000"),
+        ("--period-us", "0", "0 is not in 1..=1000000000"),
+        ("--period-us", "99999999999999999999", "number too large"),
+        ("--ticks", "1000000001", "1000000001 is not in 0..=1000000000"),
+        ("--ticks", "-1", "invalid value '-1' for '--ticks <TICKS>'"),
+        ("--ticks", "many", "invalid digit"),
+    ] {
+        let out = safexc(&["run", &obj, flag, value]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(
+            stderr.starts_with("error[L0003]: ") && stderr.contains(message),
+            "{flag} {value}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{flag} {value}");
+    }
+    // The largest values are accepted: the last tick's clock fits `now_us`.
+    let out = safexc(&[
+        "run",
+        &obj,
+        "--ticks",
+        "0",
+        "--period-us",
+        "1000000000",
+        "--deadline-ms",
+        "3600000",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for args in [
+        &["frobnicate"][..],
+        &["verify"],
+        &["check", "--no-such-flag", "x.pop"],
+        &[],
+    ] {
+        let out = safexc(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            text(&out.stderr).starts_with("error[L0003]: "),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn compile_to_standard_output_gives_tal_that_verifies() {
+    let dir = tempdir("stdout-tal");
+    let out = safexc(&["compile", "examples/pop/cpu_pid.pop"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("examples/pop/cpu_pid.pop: ok ("),
+        "the status line is on stderr: {}",
+        text(&out.stderr)
+    );
+    let tal = dir.join("cpu_pid.tal");
+    std::fs::write(&tal, &out.stdout).unwrap();
+    let verified = safexc(&["verify", tal.to_str().unwrap()]);
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified.stderr));
+}
+
+#[test]
+fn the_output_is_never_the_input() {
+    let dir = tempdir("same");
+    let source = include_str!("../../examples/pop/cpu_pid.pop");
+    let pop = dir.join("x.pop");
+    std::fs::write(&pop, source).unwrap();
+    std::os::unix::fs::symlink(&pop, dir.join("link.pop")).unwrap();
+    std::fs::hard_link(&pop, dir.join("hard.pop")).unwrap();
+    let up = format!("../{}/x.pop", dir.file_name().unwrap().to_str().unwrap());
+    for output in ["x.pop", "./x.pop", &up, "link.pop", "hard.pop"] {
+        let out = safexc_in(&dir, &["compile", "x.pop", "-o", output], b"");
+        assert_eq!(out.status.code(), Some(1), "{output}");
+        assert!(
+            text(&out.stderr).contains("error[L0004]"),
+            "{output}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&pop).unwrap(),
+            source,
+            "{output}: the input is unchanged"
+        );
+    }
+    // Through the link, the other way round.
+    let out = safexc_in(&dir, &["compile", "link.pop", "--emit", "tal", "-o", "x.pop"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&pop).unwrap(), source);
+}
+
+#[test]
+fn a_dash_is_standard_input_and_output() {
+    let source = std::fs::read(root().join("examples/pop/cpu_pid.pop")).unwrap();
+    let out = safexc_in(&root(), &["compile", "-", "-o", "-"], &source);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("<stdin>: ok ("), "{}", text(&out.stderr));
+    let tal = out.stdout;
+    assert!(text(&tal).starts_with("module cpu_pid"), "{}", text(&tal));
+    let out = safexc_in(&root(), &["verify", "-"], &tal);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("<stdin>: ok ("), "{}", text(&out.stdout));
+    let out = safexc_in(&root(), &["check", "-"], &source);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // TAL text on standard input is known by its first word.
+    let out = safexc_in(&root(), &["compile", "-", "--emit", "obj", "-o", "-"], &tal);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.starts_with(b"\x7fELF"));
+    let out = safexc_in(&root(), &["verify", "-"], &out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // An object is not written to standard output unless asked with `-o -`.
+    let out = safexc_in(&root(), &["compile", "-", "--emit", "obj"], &source);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[L0002]: an object is written to a file"));
+    // Standard input is read once.
+    let out = safexc_in(&root(), &["verify", "-", "-"], &tal);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error[L0003]"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn objects_are_the_same_wherever_the_source_lives() {
+    let source = include_str!("../../examples/pop/cpu_pid.pop");
+    let one = tempdir("where-1");
+    let two = tempdir("where-2");
+    std::fs::create_dir_all(one.join("a/b")).unwrap();
+    std::fs::write(one.join("a/b/x.pop"), source).unwrap();
+    std::fs::write(two.join("x.pop"), source).unwrap();
+    let out = safexc_in(&one, &["compile", "a/b/x.pop", "-o", "x.o"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Diagnostics still name the file as typed.
+    assert!(text(&out.stderr).contains("a/b/x.pop: ok ("), "{}", text(&out.stderr));
+    let out = safexc_in(&two, &["compile", "x.pop", "-o", "x.o"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let abs = one.join("a/b/x.pop");
+    let out = safexc(&[
+        "compile",
+        abs.to_str().unwrap(),
+        "-o",
+        one.join("abs.o").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let object = std::fs::read(one.join("x.o")).unwrap();
+    assert_eq!(object, std::fs::read(two.join("x.o")).unwrap());
+    assert_eq!(object, std::fs::read(one.join("abs.o")).unwrap());
+    let tal = text(&safexc_in(&one, &["compile", "a/b/x.pop"], b"").stdout);
+    assert!(tal.contains("source \"x.pop\""), "{tal}");
+}
+
+#[test]
+fn tal_from_any_front_end_compiles_to_an_object() {
+    let dir = tempdir("from-tal");
+    let obj = dir.join("cpu_pid.o");
+    let out = safexc(&["compile", "examples/tal/cpu_pid.tal", "-o", obj.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("examples/tal/cpu_pid.tal: ok ("),
+        "{}",
+        text(&out.stderr)
+    );
+    let verified = safexc(&["verify", obj.to_str().unwrap()]);
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified.stderr));
+    // Binary TAL out, and back in.
+    let bin = dir.join("cpu_pid.btal");
+    let out = safexc(&[
+        "compile",
+        "examples/pop/cpu_pid.pop",
+        "--emit",
+        "bin",
+        "-o",
+        bin.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read(&bin).unwrap().starts_with(tal_ir::binary::MAGIC));
+    let verified = safexc(&["verify", bin.to_str().unwrap()]);
+    assert_eq!(verified.status.code(), Some(0), "{}", text(&verified.stderr));
+    let from_bin = dir.join("from_bin.o");
+    let out = safexc(&["compile", bin.to_str().unwrap(), "-o", from_bin.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let from_pop = dir.join("from_pop.o");
+    safexc(&["compile", "examples/pop/cpu_pid.pop", "-o", from_pop.to_str().unwrap()]);
+    assert_eq!(std::fs::read(from_bin).unwrap(), std::fs::read(from_pop).unwrap());
+    // Binary TAL is not written to standard output unless asked with `-o -`.
+    let out = safexc(&["compile", "examples/pop/cpu_pid.pop", "--emit", "bin"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[L0002]"), "{}", text(&out.stderr));
+    // Front-end flags do not apply to TAL; objects are not sources.
+    let out = safexc(&["compile", "examples/tal/cpu_pid.tal", "--no-inline"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error[L0003]"), "{}", text(&out.stderr));
+    let out = safexc(&["compile", obj.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error[L0003]"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_foreign_elf_file_is_not_a_safex_object() {
+    let dir = tempdir("foreign");
+    // An ELF relocatable without SafeX's sections: a SafeX object whose
+    // `.safex.*` section names are changed.
+    let mut bytes = std::fs::read(compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"))).unwrap();
+    for section in [&b".safex.tal\0"[..], b".safex.meta\0"] {
+        let at = bytes.windows(section.len()).position(|w| w == section).unwrap();
+        bytes[at + 1] = b'X';
+    }
+    // Named like anything but an object: the magic tells.
+    let relocatable = dir.join("foreign.bin");
+    std::fs::write(&relocatable, bytes).unwrap();
+    let mut files = vec![relocatable.to_str().unwrap().to_owned()];
+    if Path::new("/bin/true").exists() {
+        files.push("/bin/true".to_owned());
+    }
+    for file in &files {
+        for command in ["verify", "inspect"] {
+            let out = safexc(&[command, file]);
+            assert_eq!(out.status.code(), Some(1), "{command} {file}");
+            let stderr = text(&out.stderr);
+            assert!(
+                stderr.contains("error[C006") && stderr.contains("not a SafeX object"),
+                "{command} {file}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_version_names_the_abi_cranelift_and_commit() {
+    let out = safexc(&["--version"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let version = text(&out.stdout);
+    let lock = std::fs::read_to_string(root().join("Cargo.lock")).unwrap();
+    let cranelift = lock
+        .split("[[package]]")
+        .find(|p| p.contains("\nname = \"cranelift-codegen\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = \"")))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("cranelift-codegen in Cargo.lock");
+    assert_eq!(codegen::CRANELIFT_VERSION, cranelift);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(root())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_owned(), |o| text(&o.stdout).trim().to_owned());
+    let expected = format!(
+        "safexc {} (ABI {}, Cranelift {cranelift}, commit {commit})\n",
+        env!("CARGO_PKG_VERSION"),
+        stdlib::abi::ABI_VERSION
+    );
+    assert_eq!(version, expected);
 }

@@ -131,10 +131,19 @@ pub struct Returned {
     pub status: u64,
 }
 
+use std::sync::atomic::AtomicI32;
+
 /// A helper's calling convention.
 pub type HelperFn = unsafe extern "C" fn(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64;
 
 /// The context, as Rust hosts see it.
+///
+/// Compiled code reads and writes it through the pointer it is called with,
+/// and another thread (a deadline watchdog) may store into `interrupt` at
+/// any moment, which is why that field is atomic. So while compiled code
+/// runs, a host holds no reference to the context (a `&mut Ctx` would claim
+/// `interrupt` too) and accesses its fields through the pointer it passed,
+/// one field at a time.
 #[repr(C)]
 #[derive(Debug)]
 pub struct Ctx {
@@ -144,8 +153,10 @@ pub struct Ctx {
     pub trap_block: u32,
     pub trap_inst: u32,
     /// Negative: end the invocation at its next fuel check. Written only
-    /// by the host.
-    pub interrupt: i32,
+    /// by the host, possibly from another thread; compiled code reads it
+    /// with a plain aligned 4-byte load, which x86-64 performs atomically
+    /// (a relaxed load). Same size and alignment as `i32`.
+    pub interrupt: AtomicI32,
     pub helpers: *const HelperFn,
     /// The extension's data region: its globals, 8 bytes per scalar cell.
     pub data: *mut i64,
@@ -157,6 +168,7 @@ pub struct Ctx {
 impl Ctx {
     /// A context with `fuel`, no trap, and the given helper table, data
     /// region and attribute rows.
+    #[inline]
     pub fn new(fuel: i64, helpers: *const HelperFn, data: *mut i64, attrs: *const *const i64) -> Ctx {
         Ctx {
             fuel,
@@ -164,7 +176,7 @@ impl Ctx {
             trap_func: 0,
             trap_block: 0,
             trap_inst: 0,
-            interrupt: 0,
+            interrupt: AtomicI32::new(0),
             helpers,
             data,
             attrs,
@@ -176,6 +188,7 @@ impl Ctx {
     /// result is negative, records `OUT_OF_FUEL` at instruction 0 of the
     /// entry block. Returns whether to call the entry point. Call on a
     /// fresh context (status `OK`, `fuel` at least 0).
+    #[inline]
     pub fn charge_entry(&mut self, entry_fuel: u64, func: u32) -> bool {
         let left = i128::from(self.fuel) - i128::from(entry_fuel);
         self.fuel = i64::try_from(left).unwrap_or(i64::MIN);
@@ -188,10 +201,45 @@ impl Ctx {
     }
 }
 
+/// A context followed by what a Rust host keeps beside it for its helpers
+/// (`info`: the host, the invocation). A helper receives only the context
+/// pointer compiled code was called with; when that is
+/// [`Frame::ctx_ptr`], [`Frame::info_ptr`] finds the host's part past it.
+///
+/// The pointer must be made from the whole frame: one made from the
+/// context field alone (`&mut frame.ctx`) may only reach the context, and
+/// reading `info` through it is undefined behavior even though the bytes
+/// are there.
+#[repr(C)]
+#[derive(Debug)]
+pub struct Frame<T> {
+    pub ctx: Ctx,
+    pub info: T,
+}
+
+impl<T> Frame<T> {
+    /// The context pointer to call compiled code with: the head of the
+    /// frame (`#[repr(C)]`, context first), with the frame's provenance,
+    /// so that helpers may reach `info` through it. Takes a pointer, not
+    /// `&mut self`: a host whose frame another thread may be interrupting
+    /// must not create a unique reference to it.
+    pub fn ctx_ptr(frame: *mut Frame<T>) -> *mut Ctx {
+        frame.cast()
+    }
+
+    /// The host's part of the frame whose context pointer is `ctx`. Safe
+    /// to compute; dereferencing it is valid only if `ctx` came from
+    /// [`Frame::ctx_ptr`] of a live `Frame<T>`.
+    pub fn info_ptr(ctx: *mut Ctx) -> *mut T {
+        ctx.wrapping_byte_add(std::mem::offset_of!(Frame<T>, info)).cast()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::mem::{offset_of, size_of};
+    use std::mem::{align_of, offset_of, size_of};
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn ctx_matches_the_offsets() {
@@ -205,5 +253,72 @@ mod tests {
         assert_eq!(offset_of!(Ctx, data), offset::DATA as usize);
         assert_eq!(offset_of!(Ctx, attrs), offset::ATTRS as usize);
         assert_eq!(size_of::<Ctx>(), offset::SIZE);
+        assert_eq!(align_of::<Ctx>(), 8);
+    }
+
+    #[test]
+    fn every_field_has_the_size_compiled_code_accesses() {
+        // Compiled code loads and stores each field with an access of this
+        // width; `interrupt` is an `AtomicI32` with the layout of an `i32`.
+        let fields = [
+            (size_of::<i64>(), offset::STATUS - offset::FUEL),
+            (size_of::<u64>(), offset::TRAP_FUNC - offset::STATUS),
+            (size_of::<u32>(), offset::TRAP_BLOCK - offset::TRAP_FUNC),
+            (size_of::<u32>(), offset::TRAP_INST - offset::TRAP_BLOCK),
+            (size_of::<u32>(), offset::INTERRUPT - offset::TRAP_INST),
+            (size_of::<AtomicI32>(), offset::HELPERS - offset::INTERRUPT),
+            (size_of::<*const HelperFn>(), offset::DATA - offset::HELPERS),
+            (size_of::<*mut i64>(), offset::ATTRS - offset::DATA),
+            (size_of::<*const *const i64>(), offset::SIZE as i32 - offset::ATTRS),
+        ];
+        for (size, span) in fields {
+            assert_eq!(size, span as usize);
+        }
+        assert_eq!(size_of::<AtomicI32>(), size_of::<i32>());
+        assert_eq!(align_of::<AtomicI32>(), align_of::<i32>());
+    }
+
+    #[test]
+    fn a_frame_starts_with_its_context() {
+        assert_eq!(offset_of!(Frame<u64>, ctx), 0);
+        assert_eq!(offset_of!(Frame<[u8; 3]>, ctx), 0);
+        assert_eq!(offset_of!(Frame<u64>, info), offset::SIZE);
+    }
+
+    /// What a helper does with the pointer compiled code passes it.
+    fn helper(ctx: *mut Ctx) -> u64 {
+        let info = Frame::<u64>::info_ptr(ctx);
+        // SAFETY: `ctx` is `Frame::ctx_ptr` of a live `Frame<u64>` (the
+        // caller's), so `info` is in bounds of it and carries its
+        // provenance; nothing else accesses `info` or `status` during the
+        // call, and the other thread touches only `interrupt`, atomically.
+        unsafe {
+            (*ctx).status = status::HOST_ABORT;
+            *info += 1;
+            *info
+        }
+    }
+
+    /// Under Miri, this checks the frame protocol: helpers reach `info`
+    /// through the context pointer, and another thread interrupts the
+    /// context while they run, with no reference to it in between.
+    #[test]
+    fn helpers_reach_the_host_part_while_another_thread_interrupts() {
+        let mut frame = Frame {
+            ctx: Ctx::new(10, std::ptr::null(), std::ptr::null_mut(), std::ptr::null()),
+            info: 41,
+        };
+        let ctx = Frame::ctx_ptr(&mut frame);
+        // SAFETY: `ctx` points to the live frame; `interrupt` is only ever
+        // accessed atomically and the frame outlives the scope below.
+        let interrupt = unsafe { &(*ctx).interrupt };
+        std::thread::scope(|s| {
+            s.spawn(|| interrupt.store(-1, Ordering::Relaxed));
+            assert_eq!(helper(ctx), 42);
+            assert_eq!(helper(ctx), 43);
+        });
+        assert_eq!(frame.info, 43);
+        assert_eq!(frame.ctx.status, status::HOST_ABORT);
+        assert_eq!(frame.ctx.interrupt.load(Ordering::Relaxed), -1);
     }
 }

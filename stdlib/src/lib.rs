@@ -6,6 +6,11 @@
 //! its `id`, and both hosts bind their implementations by `id` and check the
 //! count. Ids are part of the ABI: append, never renumber.
 
+// The library needs no unsafe code; the ABI's tests use some to exercise
+// the frame protocol as hosts do (and as Miri can check: docs/miri.md).
+#![cfg_attr(not(test), forbid(unsafe_code))]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 pub mod abi;
 pub mod codes;
 pub mod forbidden;

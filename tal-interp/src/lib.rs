@@ -71,13 +71,16 @@
 //! definition, an unchecked index or divisor, an extern call, inline
 //! assembly, recursion deeper than [`MAX_CALL_DEPTH`]) ends the invocation
 //! with [`TrapKind::Invalid`] or [`TrapKind::StackOverflow`]. It also checks
-//! the verifier's fuel invariant (V0407) as it goes: the instructions
-//! executed (terminators and calls included, `fuel` excluded) never exceed
-//! the fuel charged, so every invocation ends, verified or not. The call
+//! the verifier's fuel invariant (V0407) as it goes: the units executed
+//! (`tal_ir::cost`: terminators and calls included, `fuel` excluded) never
+//! exceed the fuel charged, so every invocation ends, verified or not. The call
 //! stack is a `Vec` of frames, not the Rust stack.
+
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use stdlib::{HelperLowering, HelperRet};
+use tal_ir::cost::{inst_cost, term_cost};
 use tal_ir::layout::{GlobalLayout, Layout};
 use tal_ir::{
     Arg, AttrRef, AttrType, BinaryOp, BlockCall, BlockId, Callee, ClassId, Cond, ElemType, ExcKind, FuncId, Function,
@@ -552,10 +555,15 @@ impl<'a> Machine<'a> {
             let f: &'a Function = top.f;
             let block = &f.blocks[top.block];
             let done = match block.insts.get(top.inst) {
-                Some(Inst {
-                    kind: InstKind::Call { callee, args, .. },
-                    ..
-                }) => match self.count_step().and_then(|()| self.call(top, *callee, args, depth)) {
+                Some(
+                    inst @ Inst {
+                        kind: InstKind::Call { callee, args, .. },
+                        ..
+                    },
+                ) => match self
+                    .count_step(inst_cost(self.layout, f, inst))
+                    .and_then(|()| self.call(top, *callee, args, depth))
+                {
                     Ok(callee) => {
                         frames.push(callee);
                         continue;
@@ -610,9 +618,9 @@ impl<'a> Machine<'a> {
         Err(trap)
     }
 
-    /// Counts one executed instruction against the fuel charged so far.
-    fn count_step(&mut self) -> Result<(), TrapKind> {
-        self.steps += 1;
+    /// Counts an executed instruction's units against the fuel charged so far.
+    fn count_step(&mut self, units: u64) -> Result<(), TrapKind> {
+        self.steps = self.steps.saturating_add(units);
         if self.steps > self.paid {
             return Err(invalid("more instructions ran than their `fuel` paid for"));
         }
@@ -632,12 +640,9 @@ impl<'a> Machine<'a> {
     /// Executes one instruction other than a call, defining its result.
     fn step(&mut self, frame: &mut Frame<'a>, inst: &Inst) -> Result<(), TrapKind> {
         if let InstKind::Fuel(n) = inst.kind {
-            if frame.inst != 0 {
-                return Err(invalid("`fuel` after the start of a block"));
-            }
             return self.charge(n);
         }
-        self.count_step()?;
+        self.count_step(inst_cost(self.layout, frame.f, inst))?;
         let result = self.exec(frame, &inst.kind)?;
         match (inst.kind.has_result(), result) {
             (true, Some(v)) => frame.define(v),
@@ -649,7 +654,7 @@ impl<'a> Machine<'a> {
     /// Executes a terminator: `Ok(None)` after a jump, `Ok(Some(value))` on
     /// a return.
     fn terminate(&mut self, frame: &mut Frame<'a>, term: &Terminator) -> Result<Option<Option<i64>>, TrapKind> {
-        self.count_step()?;
+        self.count_step(term_cost(term))?;
         match term {
             Terminator::Jump(to) => frame.jump(to)?,
             Terminator::Brif { cond, then_to, else_to } => {

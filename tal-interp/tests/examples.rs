@@ -88,10 +88,10 @@ fn cpu_pid_tal_handler_needs_its_whole_fuel() {
     let mut instance = load_tal(CPU_PID_TAL);
     let f = func(&instance, "cpu_pid");
     let mut host = MockHost::default();
-    let mut fuel = 16;
+    let mut fuel = 26;
     assert_eq!(instance.invoke(&mut host, f, &[APP, 10], &mut fuel), Ok(None));
     assert_eq!(fuel, 0);
-    let mut fuel = 15;
+    let mut fuel = 25;
     let trap = instance.invoke(&mut host, f, &[APP, 10], &mut fuel).unwrap_err();
     assert_eq!(
         (trap.kind, trap.block, trap.inst),

@@ -959,11 +959,13 @@ monitor void m(cap<cpu_qos> app) {
     let trap = instance.invoke(&mut host, m, &[1], &mut fuel).unwrap_err();
     assert_eq!((trap.kind, trap.func, trap.inst), (TrapKind::OutOfFuel, m, Some(0)));
     assert_eq!(fuel, -1);
-    // A plain function too dear to hand to its callers keeps its own check.
+    // A plain function too dear to hand to its callers keeps its own check
+    // (each `x = x + 1` is two units: short of a stretch that needs a test
+    // inside).
     let dear = format!(
         "extension dear;\nimport cpu;\nint r = 0;\nint big(int x) {{ {} return x; }}\n\
          monitor void m(cap<cpu_qos> app) {{ r = big(1); }}",
-        "x = x + 1; ".repeat(tal_ir::fuel::MAX_CALLER_PAID as usize)
+        "x = x + 1; ".repeat(tal_ir::fuel::MAX_CALLER_PAID as usize / 2 + 8)
     );
     let instance = load_pop(&dear);
     assert!(entry_fuel(&instance, "big").expect("keeps its fuel") > tal_ir::fuel::MAX_CALLER_PAID);

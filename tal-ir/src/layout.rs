@@ -1,5 +1,6 @@
 //! The memory layout of TAL objects, shared by the reference interpreter and
-//! code generation.
+//! code generation, and the model of stack frames the verifier bounds the
+//! stack with.
 //!
 //! Memory is measured in *cells* of 8 bytes:
 //!
@@ -14,14 +15,55 @@
 //! byte offset = 8 × cell offset ([`CELL_BYTES`]); the interpreter indexes a
 //! `Vec<i64>` by cell offset directly.
 //!
-//! The free functions ([`elem_cells`], [`obj_cells`], [`field_offset`])
-//! recompute the struct table on every call; [`Layout`] computes it once.
-//! Nothing here panics, whatever the module: types that have no size (an
-//! unknown struct, a struct containing itself, a size that overflows `u64`)
-//! come out as `None` from [`Layout`]'s methods. The verifier rejects every
-//! such module (V0102, V0108).
+//! [`Layout`] is the one definition of object sizes: the verifier's size
+//! limits, code generation's offsets and the interpreter's memory all come
+//! from it. The free functions ([`elem_cells`], [`obj_cells`],
+//! [`field_offset`]) recompute the struct table on every call; [`Layout`]
+//! computes it once. Nothing here panics, whatever the module: types that
+//! have no size (an unknown struct or class, a struct containing itself, a
+//! size that overflows `u64`) come out as `None` from [`Layout`]'s methods.
+//! The verifier rejects every such module (V0102, V0108).
+//!
+//! # Stack frames
+//!
+//! The verifier bounds the stack an invocation can use by summing a model
+//! of each function's frame along its deepest call chain (V0502). The model
+//! is [`frame_size`] of a [`FrameShape`]: the verifier builds the shape in
+//! its pass over the function, code generation with [`frame_model`]. A
+//! frame is charged:
+//!
+//! - [`FRAME_OVERHEAD`];
+//! - its stack slots;
+//! - 8 bytes (a spill slot) per value that can be live at once: the values
+//!   of its largest block — values are block scoped, so no more of them are
+//!   live at once — plus what every block may use: two words per reference
+//!   parameter (its base and length) and one per slot (its address: a slot
+//!   passed by reference from two blocks has it computed once and kept in
+//!   between, unlike a global's, which is recomputed from the data region's);
+//! - for its largest call that passes arguments on the stack
+//!   ([`call_frame_bytes`]): the stack argument area, which Cranelift
+//!   reserves in the caller's frame (one area, sized for the call that needs
+//!   the most), and two words per reference argument, for the base and
+//!   length code generation makes at the call.
+//!
+//! Invariant: **every frame code generation produces fits its model.** It is
+//! not derived from the register allocator (whose spill-slot reuse is a
+//! heuristic) but enforced: code generation measures the frame Cranelift
+//! laid out and refuses a function whose frame exceeds the model, or whose
+//! model or frame it cannot compute (C0005), so the verifier's bound holds
+//! for every object that exists. The terms above are the contributors found
+//! by experiment (`codegen/tests/frames.rs`): outgoing arguments (exact),
+//! reference parameters and slot addresses kept across calls (one spill
+//! slot each), values kept across calls (one each, with registers to
+//! spare), the bases and lengths of reference arguments spilled while a
+//! wide call is set up, callee-saved registers and alignment (in the
+//! overhead). Loop-invariant code motion added nothing measurable.
+//! Register allocation is a heuristic (regalloc2 may leave a free spill
+//! slot unused), so this is a measured cover, not a derivation: that test
+//! requires every verified module it builds, wide calls, random mixes of
+//! every term and generated programs included, to lower.
 
-use crate::{ElemType, GlobalInit, Module, ObjType, ScalarType, StructId};
+use crate::{Arg, ElemType, Function, GlobalInit, InstKind, Module, ObjType, ParamType, ScalarType, StructId};
 
 /// Bytes per cell.
 pub const CELL_BYTES: u64 = 8;
@@ -39,11 +81,17 @@ pub struct StructLayout {
 pub struct Layout {
     /// `None` for a struct without a finite size.
     structs: Vec<Option<StructLayout>>,
+    /// Number of the module's classes: a capability of another class has
+    /// no size.
+    classes: usize,
+    /// (struct, field) where the walk found a struct containing itself.
+    cycles: Vec<(StructId, u32)>,
 }
 
 impl Layout {
     /// Computes every struct's layout: one iterative depth-first walk over
-    /// the "contains" graph, linear in the number of fields.
+    /// the "contains" graph (no recursion: a chain of nested structs may be
+    /// as long as the module), linear in the number of fields.
     pub fn new(m: &Module) -> Layout {
         #[derive(Clone, Copy, PartialEq)]
         enum State {
@@ -52,8 +100,10 @@ impl Layout {
             Done,
         }
         let n = m.structs.len();
+        let classes = m.classes.len();
         let mut state = vec![State::New; n];
         let mut structs: Vec<Option<StructLayout>> = vec![None; n];
+        let mut cycles = Vec::new();
         for start in 0..n {
             if state[start] != State::New {
                 continue;
@@ -65,11 +115,15 @@ impl Layout {
                 let fields = &m.structs[s].fields;
                 if let Some(field) = fields.get(*next) {
                     *next += 1;
-                    if let ElemType::Struct(inner) = field.ty
-                        && state.get(inner.index()) == Some(&State::New)
-                    {
-                        state[inner.index()] = State::Open;
-                        stack.push((inner.index(), 0));
+                    if let ElemType::Struct(inner) = field.ty {
+                        match state.get(inner.index()) {
+                            Some(State::New) => {
+                                state[inner.index()] = State::Open;
+                                stack.push((inner.index(), 0));
+                            }
+                            Some(State::Open) => cycles.push((StructId(s as u32), (*next - 1) as u32)),
+                            Some(State::Done) | None => {}
+                        }
                     }
                     continue;
                 }
@@ -82,7 +136,7 @@ impl Layout {
                 for field in fields {
                     field_offsets.push(offset.unwrap_or(0));
                     let cells = match field.ty {
-                        ElemType::Scalar(_) => Some(1),
+                        ElemType::Scalar(sc) => scalar_cells(sc, classes),
                         ElemType::Struct(inner) => structs.get(inner.index()).and_then(|l| l.as_ref()).map(|l| l.cells),
                     };
                     offset = offset.zip(cells).and_then(|(o, c)| o.checked_add(c));
@@ -91,7 +145,19 @@ impl Layout {
                 state[s] = State::Done;
             }
         }
-        Layout { structs }
+        Layout {
+            structs,
+            classes,
+            cycles,
+        }
+    }
+
+    /// The fields through which a struct contains itself, as (struct, field
+    /// number): one per cycle of the "contains" graph the walk closed, in
+    /// the order found. A struct on a cycle, or containing one, has no
+    /// layout.
+    pub fn cycles(&self) -> &[(StructId, u32)] {
+        &self.cycles
     }
 
     pub fn struct_layout(&self, s: StructId) -> Option<&StructLayout> {
@@ -101,7 +167,7 @@ impl Layout {
     /// Cells of one array element or struct field.
     pub fn elem_cells(&self, e: ElemType) -> Option<u64> {
         match e {
-            ElemType::Scalar(_) => Some(1),
+            ElemType::Scalar(sc) => scalar_cells(sc, self.classes),
             ElemType::Struct(s) => Some(self.struct_layout(s)?.cells),
         }
     }
@@ -120,33 +186,135 @@ impl Layout {
     }
 }
 
-/// Bytes every frame is charged besides slots and spills: return address,
-/// frame pointer, callee-saved registers and outgoing call arguments.
+/// A scalar's cells: one, unless it is a capability of a class the module
+/// does not declare.
+fn scalar_cells(s: ScalarType, classes: usize) -> Option<u64> {
+    match s {
+        ScalarType::Cap { class, .. } if class.index() >= classes => None,
+        _ => Some(1),
+    }
+}
+
+/// Bytes every frame is charged besides its slots, values and stack
+/// arguments (module doc, "Stack frames"): the return address and the saved
+/// frame pointer (16); the callee-saved registers Cranelift may save, `rbx`
+/// and `r12`–`r15` (48: the area is rounded up to 16 bytes); the rounding of
+/// the slot and spill area to 16 bytes (8); the context and data-region
+/// addresses, which live through the whole function (16); and 40 bytes for
+/// Cranelift's own temporaries.
 pub const FRAME_OVERHEAD: u64 = 128;
 
-/// The verifier's model of a function's stack frame: the fixed overhead, its
-/// stack slots, and one 8-byte spill slot for every value of its largest
-/// block. Values are block scoped, so no more of them can be live at once
-/// (code generation keeps it so, and refuses a frame this model does not
-/// cover, C0005). The verifier sums it along call chains to bound the stack.
-pub fn frame_size(slot_bytes: u64, max_block_values: u64) -> u64 {
+/// Argument words a call passes in registers: the SysV x86-64 convention
+/// has six integer argument registers, and the context takes the first.
+pub const REGISTER_ARG_WORDS: u64 = 5;
+
+/// Argument words of a call of a module function, the context aside: one
+/// per value, two per reference (its base and length). Helpers take four
+/// words, all in registers.
+pub fn call_words(args: &[Arg]) -> u64 {
+    args.iter().fold(0u64, |words, arg| {
+        words.saturating_add(match arg {
+            Arg::Value(_) => 1,
+            Arg::Ref(_) => 2,
+        })
+    })
+}
+
+/// Bytes of stack the arguments of a call of `words` argument words take:
+/// 8 per word beyond the [`REGISTER_ARG_WORDS`] passed in registers, rounded
+/// up to a multiple of 16 bytes (the convention keeps the stack pointer
+/// 16-byte aligned at calls).
+///
+/// This is exactly the outgoing-argument area Cranelift 0.135 reserves in
+/// the caller's frame for such a call (x64 `compute_arg_locs`: one 8-byte
+/// slot per stack word, the area aligned to 16; the frame's area is that of
+/// its widest call), and what any compiler for the convention must reserve,
+/// so it is an upper bound without slack (`codegen/tests/frames.rs` checks
+/// it). Only stack-passed words are charged, not every argument word: the
+/// words in registers take no stack, and charging them would make every
+/// frame that calls up to 40 bytes larger than anything it uses, refusing
+/// modules near the limit for nothing.
+pub fn stack_arg_bytes(words: u64) -> u64 {
+    let stack_words = words.saturating_sub(REGISTER_ARG_WORDS);
+    stack_words.saturating_add(stack_words % 2).saturating_mul(8)
+}
+
+/// Bytes a call of a module function with arguments `args` adds to its
+/// caller's frame: nothing if its [`call_words`] fit the registers (what it
+/// holds while it is set up is covered by [`FRAME_OVERHEAD`]); else its
+/// [`stack_arg_bytes`] and 16 bytes per reference argument. Cranelift makes
+/// every argument before storing the stack-passed ones (x64
+/// `gen_call_args`), so they are all live at once: the values among them
+/// are counted with their block, but a reference's base and length are made
+/// at the call (a global's address, a sized array's length), and with more
+/// arguments than registers they were measured spilled.
+pub fn call_frame_bytes(args: &[Arg]) -> u64 {
+    let words = call_words(args);
+    if words <= REGISTER_ARG_WORDS {
+        return 0;
+    }
+    let refs = args.iter().filter(|a| matches!(a, Arg::Ref(_))).count() as u64;
+    stack_arg_bytes(words).saturating_add(refs.saturating_mul(2 * CELL_BYTES))
+}
+
+/// What a function's frame is charged for (module doc, "Stack frames").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameShape {
+    /// Number of its stack slots.
+    pub slots: u64,
+    /// Bytes of its stack slots.
+    pub slot_bytes: u64,
+    /// Values (parameters and results) of its largest block.
+    pub max_block_values: u64,
+    /// Its reference parameters.
+    pub ref_params: u64,
+    /// The largest [`call_frame_bytes`] of its calls, 0 if it makes none.
+    pub max_call_bytes: u64,
+}
+
+/// The verifier's model of a function's stack frame, in bytes (module doc,
+/// "Stack frames"). Code generation refuses a frame this model does not
+/// cover (C0005). The verifier sums it along call chains to bound the stack.
+pub fn frame_size(shape: FrameShape) -> u64 {
+    let live_values = shape
+        .max_block_values
+        .saturating_add(shape.ref_params.saturating_mul(2))
+        .saturating_add(shape.slots);
     FRAME_OVERHEAD
-        .saturating_add(slot_bytes)
-        .saturating_add(max_block_values.saturating_mul(8))
+        .saturating_add(shape.slot_bytes)
+        .saturating_add(live_values.saturating_mul(8))
+        .saturating_add(shape.max_call_bytes)
+}
+
+/// The [`FrameShape`] of function `func`, its module laid out as `layout`;
+/// `None` if a slot has no size (never for a verified module).
+fn frame_shape(layout: &Layout, func: &Function) -> Option<FrameShape> {
+    let mut shape = FrameShape {
+        slots: func.slots.len() as u64,
+        ref_params: func.params.iter().filter(|p| matches!(p, ParamType::Ref(_))).count() as u64,
+        ..FrameShape::default()
+    };
+    for &slot in &func.slots {
+        let bytes = layout.obj_cells(slot)?.saturating_mul(CELL_BYTES);
+        shape.slot_bytes = shape.slot_bytes.saturating_add(bytes);
+    }
+    for block in &func.blocks {
+        let mut values = block.params.len() as u64;
+        for inst in &block.insts {
+            values += u64::from(inst.kind.has_result());
+            if let InstKind::Call { args, .. } = &inst.kind {
+                shape.max_call_bytes = shape.max_call_bytes.max(call_frame_bytes(args));
+            }
+        }
+        shape.max_block_values = shape.max_block_values.max(values);
+    }
+    Some(shape)
 }
 
 /// [`frame_size`] of function `func`, its module laid out as `layout`;
 /// `None` if a slot has no size (never for a verified module).
-pub fn frame_model(layout: &Layout, func: &crate::Function) -> Option<u64> {
-    let mut slot_bytes = 0u64;
-    for &slot in &func.slots {
-        slot_bytes = slot_bytes.saturating_add(layout.obj_cells(slot)?.saturating_mul(CELL_BYTES));
-    }
-    let values = func
-        .blocks
-        .iter()
-        .map(|b| b.params.len() + b.insts.iter().filter(|i| i.kind.has_result()).count());
-    Some(frame_size(slot_bytes, values.max().unwrap_or(0) as u64))
+pub fn frame_model(layout: &Layout, func: &Function) -> Option<u64> {
+    frame_shape(layout, func).map(frame_size)
 }
 
 /// Cells of one array element or struct field; `u64::MAX` for an invalid
@@ -239,7 +407,10 @@ impl GlobalLayout {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ClassId, FieldDef, GlobalDef, Rights, StructDef};
+    use crate::{
+        Block, BlockId, Callee, ClassDef, ClassId, FieldDef, FuncId, FuncKind, GlobalDef, GlobalId, Inst, Rights, Root,
+        StructDef, Terminator, Type, ValueId,
+    };
 
     const I64: ElemType = ElemType::Scalar(ScalarType::I64);
     const BOOL: ElemType = ElemType::Scalar(ScalarType::Bool);
@@ -256,21 +427,29 @@ mod tests {
         }
     }
 
+    fn cap(class: u32) -> ElemType {
+        ElemType::Scalar(ScalarType::Cap {
+            class: ClassId(class),
+            rights: Rights::READ,
+        })
+    }
+
+    /// class c {}
     /// struct inner { a: i64, b: bool }
     /// struct outer { x: i64, i: struct inner, c: cap, j: struct inner }  (declared first)
     fn nested() -> Module {
-        let cap = ElemType::Scalar(ScalarType::Cap {
-            class: ClassId(0),
-            rights: Rights::READ,
-        });
         Module {
+            classes: vec![ClassDef {
+                name: "c".into(),
+                attrs: vec![],
+            }],
             structs: vec![
                 StructDef {
                     name: "outer".into(),
                     fields: vec![
                         field("x", I64),
                         field("i", ElemType::Struct(StructId(1))),
-                        field("c", cap),
+                        field("c", cap(0)),
                         field("j", ElemType::Struct(StructId(1))),
                     ],
                 },
@@ -348,6 +527,32 @@ mod tests {
         assert_eq!(layout.field_offset(StructId(2), 0), None);
         assert_eq!(elem_cells(&m, ElemType::Struct(StructId(0))), u64::MAX);
         assert_eq!(field_offset(&m, StructId(0), 1), u64::MAX);
+        // The walk enters outer (0), then inner (1), whose field `loop`
+        // leads back to outer.
+        assert_eq!(layout.cycles(), &[(StructId(1), 2)]);
+        assert!(Layout::new(&nested()).cycles().is_empty());
+    }
+
+    #[test]
+    fn capabilities_of_unknown_classes_have_no_size() {
+        let mut m = nested();
+        let layout = Layout::new(&m);
+        assert_eq!(layout.elem_cells(cap(0)), Some(1));
+        assert_eq!(layout.elem_cells(cap(1)), None);
+        assert_eq!(
+            layout.obj_cells(ObjType::Array {
+                elem: cap(1),
+                len: Some(2)
+            }),
+            None
+        );
+        // inner gets a field of an unknown class: it and outer lose their size.
+        m.structs[1].fields.push(field("bad", cap(1)));
+        let layout = Layout::new(&m);
+        assert_eq!(layout.struct_layout(StructId(1)), None);
+        assert_eq!(layout.struct_layout(StructId(0)), None);
+        assert_eq!(layout.elem_cells(ElemType::Struct(StructId(2))), Some(0));
+        assert!(layout.cycles().is_empty());
     }
 
     #[test]
@@ -375,6 +580,103 @@ mod tests {
             "2^64 cells overflow"
         );
         assert_eq!(layout.elem_cells(ElemType::Struct(StructId(70))), None);
+    }
+
+    #[test]
+    fn stack_arguments_are_the_words_beyond_the_registers_rounded_to_16_bytes() {
+        for words in 0..=REGISTER_ARG_WORDS {
+            assert_eq!(stack_arg_bytes(words), 0, "{words} words fit the registers");
+        }
+        assert_eq!(stack_arg_bytes(6), 16, "one stack word, padded");
+        assert_eq!(stack_arg_bytes(7), 16);
+        assert_eq!(stack_arg_bytes(8), 32);
+        assert_eq!(stack_arg_bytes(100), 96 * 8);
+        assert_eq!(stack_arg_bytes(101), 96 * 8);
+        assert_eq!(stack_arg_bytes(u64::MAX), u64::MAX, "saturates");
+        let (v, g) = (Arg::Value(ValueId(0)), Arg::Ref(Root::Global(GlobalId(0))));
+        assert_eq!(call_words(&[v, g, v]), 4);
+        assert_eq!(call_words(&[]), 0);
+        assert_eq!(call_frame_bytes(&[v, g, v, v]), 0, "five words: all in registers");
+        assert_eq!(call_frame_bytes(&[g, g, g]), 16 + 3 * 16);
+        assert_eq!(call_frame_bytes(&[v; 8]), 32);
+    }
+
+    /// `func @f(%0: ref [i64], i64) { slot $0: [i64; 3] ... }`: an entry
+    /// block of 3 values that calls `@f` with 5 words and with 1, a second
+    /// block of 1 value that calls it with 8 (four references).
+    #[test]
+    fn the_frame_model_charges_slots_values_references_and_stack_arguments() {
+        let g = Arg::Ref(Root::Global(GlobalId(0)));
+        let v = Arg::Value(ValueId(0));
+        let inst = |kind| Inst {
+            kind,
+            catches: vec![],
+            span: None,
+        };
+        let call = |args: Vec<Arg>| {
+            inst(InstKind::Call {
+                callee: Callee::Func(FuncId(0)),
+                args,
+                result: true,
+            })
+        };
+        let f = Function {
+            name: "f".into(),
+            kind: FuncKind::Plain,
+            params: vec![
+                ParamType::Ref(ObjType::Array { elem: I64, len: None }),
+                ParamType::Value(Type::I64),
+            ],
+            ret: Some(Type::I64),
+            slots: vec![ObjType::Array {
+                elem: I64,
+                len: Some(3),
+            }],
+            blocks: vec![
+                Block {
+                    params: vec![Type::I64],
+                    loop_end: None,
+                    insts: vec![
+                        inst(InstKind::Fuel(1)),
+                        call(vec![g, v, g]),
+                        call(vec![v]),
+                        inst(InstKind::Init(crate::SlotId(0))),
+                    ],
+                    term: Terminator::Jump(crate::BlockCall {
+                        block: BlockId(1),
+                        args: vec![],
+                    }),
+                    term_span: None,
+                },
+                Block {
+                    params: vec![],
+                    loop_end: None,
+                    insts: vec![call(vec![g, g, g, g])],
+                    term: Terminator::Return(None),
+                    term_span: None,
+                },
+            ],
+        };
+        let layout = Layout::new(&nested());
+        let shape = frame_shape(&layout, &f).unwrap();
+        assert_eq!(
+            shape,
+            FrameShape {
+                slots: 1,
+                slot_bytes: 24,
+                max_block_values: 3,
+                ref_params: 1,
+                max_call_bytes: 32 + 4 * 16,
+            }
+        );
+        assert_eq!(frame_size(shape), FRAME_OVERHEAD + 24 + 8 * (3 + 2 + 1) + 32 + 64);
+        assert_eq!(frame_model(&layout, &f), Some(frame_size(shape)));
+        assert_eq!(frame_size(FrameShape::default()), FRAME_OVERHEAD);
+        let unsized_slot = Function {
+            slots: vec![ObjType::Elem(cap(9))],
+            ..f
+        };
+        assert_eq!(frame_model(&layout, &unsized_slot), None);
     }
 
     #[test]

@@ -3,13 +3,18 @@
 //! - [`ir`]: the data structures (a [`Module`] is plain, comparable data).
 //! - [`text`]: the `.tal` text format; `print` and `parse` round-trip exactly.
 //! - [`binary`]: the compact, versioned encoding stored in `.safex.tal`.
-//! - [`fuel`]: the tightest `fuel` amounts, for producers of TAL.
+//! - [`cost`]: what each instruction costs, in fuel units.
+//! - [`fuel`]: where to test the deadline and the tightest `fuel` amounts,
+//!   for producers of TAL.
 //!
 //! The format is specified in `docs/tal.md`. Nothing here decides whether a
 //! module is safe: that is the verifier's job, and it trusts nothing the
 //! parser or decoder did beyond producing a well-formed `Module` value.
 
+#![forbid(unsafe_code)]
+
 pub mod binary;
+pub mod cost;
 pub mod fuel;
 pub mod ir;
 pub mod layout;

@@ -1,14 +1,14 @@
 //! The call-graph pass: no recursion, and a static stack bound.
 
-use crate::fuel::{self, Regions};
+use crate::fuel::{self, Summary};
 use crate::{Config, Sink};
+use tal_ir::layout::Layout;
 use tal_ir::{ExternId, FuncId, Location, Module};
 
 /// Calls found by the function pass, and each function's frame size.
 pub(crate) struct CallGraph {
     callees: Vec<Vec<u32>>,
     frames: Vec<u64>,
-    regions: Vec<Regions>,
     called_externs: Vec<bool>,
 }
 
@@ -17,7 +17,6 @@ impl CallGraph {
         CallGraph {
             callees: vec![Vec::new(); funcs],
             frames: vec![0; funcs],
-            regions: (0..funcs).map(|_| Regions::default()).collect(),
             called_externs: vec![false; externs],
         }
     }
@@ -40,16 +39,12 @@ impl CallGraph {
         self.frames[f.index()] = bytes;
     }
 
-    pub fn set_regions(&mut self, f: FuncId, regions: Regions) {
-        self.regions[f.index()] = regions;
-    }
-
     /// One iterative depth-first walk over all functions: reports every cycle
     /// (recursion) it closes and, in post-order, checks each function's fuel
-    /// with its callees' charges (`crate::fuel`) and computes the deepest stack
+    /// and deadline tests with its callees' summaries (`crate::fuel`) and computes the deepest stack
     /// use below it. Then checks the functions nothing calls (entry
     /// points and dead code) against the limit, naming the deepest chain.
-    pub fn check(&self, m: &Module, config: &Config, sink: &mut Sink) {
+    pub fn check(&self, m: &Module, layout: &Layout, config: &Config, sink: &mut Sink) {
         #[derive(Clone, Copy, PartialEq)]
         enum State {
             New,
@@ -61,7 +56,7 @@ impl CallGraph {
         let mut deepest = vec![0u64; n];
         let mut via: Vec<Option<u32>> = vec![None; n];
         let mut called = vec![false; n];
-        let mut charges = vec![0u64; n];
+        let mut summaries = vec![Summary::default(); n];
         for root in 0..n {
             if state[root] != State::New {
                 continue;
@@ -105,7 +100,7 @@ impl CallGraph {
                 }
                 stack.pop();
                 state[f] = State::Done;
-                charges[f] = fuel::check(m, FuncId(f as u32), &self.regions[f], &charges, sink);
+                summaries[f] = fuel::check(m, layout, FuncId(f as u32), &summaries, sink);
                 let below = self.callees[f]
                     .iter()
                     .filter(|&&c| state[c as usize] == State::Done && c as usize != f)

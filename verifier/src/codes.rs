@@ -777,31 +777,13 @@ block3:
 }"#,
     },
     CodeDoc {
-        code: "V0406",
-        title: "`fuel` not first in its block",
-        explanation: "A `fuel` instruction appears after the start of a block. Fuel is charged where the region \
-            it pays for starts, as the block's first instruction; anywhere else the code before it would run \
-            unpaid. Move it to the start of the block.",
-        example: r#"module demo
-
-func @f() -> i64 {
-block0:
-    fuel 4
-    jump block1
-block1:
-    v0 = iconst 1
-    fuel 2
-    ; fix: fuel 2  before  v0 = iconst 1
-    ret v0
-}"#,
-    },
-    CodeDoc {
         code: "V0407",
         title: "`fuel` does not cover its region",
         explanation: "`fuel N` charges less than the longest path from it to a return, a raise, or the next \
-            block that starts with `fuel` (instructions and terminators counted, exception edges included; a \
-            call of a function that does not start with `fuel` also counts that function's own region, since \
-            its callers pay for it), or N exceeds i64. The fuel counted is the bound on an invocation's work \
+            `fuel` (in units of `tal_ir::cost`: one per instruction and terminator, one per cell that an \
+            `init`, a call's arguments or a jump's block arguments move; exception edges included; a call of a \
+            function that does not start with `fuel` also counts that function's own region, since its \
+            callers pay for it), or N exceeds i64. The fuel counted is the bound on an invocation's work \
             that the budget and the deadline enforce, so it must never under-count. Raise N to at least the \
             count in the message; the front-end computes it exactly.",
         example: r#"module demo
@@ -834,6 +816,78 @@ block0:
     },
     // ------------------------------------------------------------ calls and stack
     CodeDoc {
+        code: "V0409",
+        title: "too long between two tests of the deadline",
+        explanation: "A path runs more than 1,024 units (`tal_ir::cost`: one per instruction, one per cell an \
+            `init`, a call or a jump moves) between two points where the code tests the deadline: a `fuel` \
+            (an entry point's first `fuel` is its invocation's start), with functions called on the way \
+            included, as is the code that runs after a callee's last test until the next one. The host stops an \
+            invocation past its deadline only where the code tests `interrupt`; a long check-free stretch — a \
+            tree of callees without `fuel`, a large `init`, a long straight run — would let it run on for \
+            milliseconds with fuel to spare. The bound keeps the latency of a deadline under about 61 µs on the \
+            slowest code (docs/benchmarks.md). Put a `fuel` on the path (a `fuel` may stand anywhere in a \
+            block); the front-end places them itself.",
+        example: r#"module demo
+
+class cpu_qos {
+    period: i64 readonly
+}
+
+func @x(i64) -> i64 {
+block0(v0: i64):
+    v1 = imul v0, v0
+    v2 = imul v1, v1
+    v3 = imul v2, v2
+    v4 = imul v3, v3
+    v5 = imul v4, v4
+    v6 = imul v5, v5
+    v7 = imul v6, v6
+    v8 = imul v7, v7
+    ret v8
+}
+
+func @y(i64) -> i64 {
+block0(v0: i64):
+    v1 = call @x(v0)
+    v2 = call @x(v1)
+    v3 = call @x(v2)
+    v4 = call @x(v3)
+    v5 = call @x(v4)
+    v6 = call @x(v5)
+    v7 = call @x(v6)
+    v8 = call @x(v7)
+    v9 = call @x(v8)
+    v10 = call @x(v9)
+    ret v10
+}
+
+; @y runs 111 units, each call of it 113: ten of them are one stretch of
+; 1,131 units with no test, paid for by @m's `fuel`.
+func @z(i64) -> i64 {
+block0(v0: i64):
+    v1 = call @y(v0)
+    v2 = call @y(v1)
+    v3 = call @y(v2)
+    v4 = call @y(v3)
+    v5 = call @y(v4)
+    ; fix: fuel 0 (then the tightest amounts) here, between two calls
+    v6 = call @y(v5)
+    v7 = call @y(v6)
+    v8 = call @y(v7)
+    v9 = call @y(v8)
+    v10 = call @y(v9)
+    ret v10
+}
+
+monitor @m(cap<cpu_qos, r>) {
+block0(v0: cap<cpu_qos, r>):
+    fuel 1136
+    v1 = helper get_attribute(v0, #cpu_qos.period)
+    v2 = call @z(v1)
+    ret
+}"#,
+    },
+    CodeDoc {
         code: "V0501",
         title: "recursion",
         explanation: "The call graph has a cycle: a function calls itself, directly or through others. Without \
@@ -853,9 +907,11 @@ block0(v0: i64):
     CodeDoc {
         code: "V0502",
         title: "stack bound exceeded",
-        explanation: "The stack an entry point can use along its deepest call chain (each frame: 128 bytes of \
-            overhead, its stack slots, and 8 bytes per value of its largest block) is over the limit, 4096 \
-            bytes by default (`safexc verify --stack-limit`). Extensions run on the kernel's stack, which is \
+        explanation: "The stack an entry point can use along its deepest call chain is over the limit, 4096 \
+            bytes by default (`safexc verify --stack-limit`). Each frame is charged 128 bytes of overhead, its \
+            stack slots, 8 bytes per value live at once (the values of its largest block, two per reference \
+            parameter, one per slot), and for its largest call with more than five argument words the \
+            stack-passed words (rounded up to 16 bytes) plus 16 bytes per reference argument. Extensions run on the kernel's stack, which is \
             small and shared; the static bound is what keeps them from overflowing it. Move large arrays to \
             globals, or shorten the call chain.",
         example: r#"module demo

@@ -3,16 +3,16 @@
 //! State is small and indexed: the type of every value defined so far (a
 //! value is in scope iff its number is in `block_first..types.len()`), the
 //! loop nesting of every block (from a first walk over block headers only),
-//! which slots are initialized, and the forward edges for the fuel pass that
-//! follows. Every instruction is visited once, with O(1) work per operand.
+//! and which slots are initialized. Every instruction is visited once, with
+//! O(1) work per operand. Fuel and deadline tests are the call-graph pass's
+//! (`fuel.rs`): they need the callees' summaries.
 
 use crate::calls::CallGraph;
-use crate::fuel::Regions;
 use crate::module::{Decls, GUARD_RIGHT_STORED, check_value_type, holds_guard_right};
 use crate::types::{coerce, is_int, name, obj_name, root_name, scalar_value_type};
 use crate::{Sink, forbidden};
 use stdlib::{AttrAccess, HelperParam, HelperRet};
-use tal_ir::layout::frame_size;
+use tal_ir::layout::{FrameShape, call_frame_bytes, frame_size};
 use tal_ir::{
     Arg, AttrType, BinaryOp, BlockCall, BlockId, Callee, Cond, ElemType, ExcKind, FuncId, Function, HelperArg, Inst,
     InstKind, Location, Module, ObjType, ParamType, Place, Root, ScalarType, SlotId, Terminator, Type, UnaryOp,
@@ -34,7 +34,7 @@ pub(crate) fn check_function(
             Location::Func(id),
             format!("function `@{}` has no blocks", f.name),
         );
-        return frame_size(0, 0);
+        return frame_size(FrameShape::default());
     }
     let mut slot_bytes = 0u64;
     for (s, &ty) in f.slots.iter().enumerate() {
@@ -45,7 +45,7 @@ pub(crate) fn check_function(
                 format!("slot ${s} of `@{}` {GUARD_RIGHT_STORED}", f.name),
             );
         }
-        match decls.obj_size(m, ty) {
+        match decls.obj_size(ty) {
             Some(size) => slot_bytes = slot_bytes.saturating_add(size),
             None => sink.error(
                 "V0108",
@@ -72,25 +72,19 @@ pub(crate) fn check_function(
         init_now: vec![false; f.slots.len()],
         entry_init: vec![false; f.slots.len()],
         entry_frozen: false,
-        edges: Vec::with_capacity(2 * f.blocks.len()),
-        edge_start: Vec::with_capacity(f.blocks.len() + 1),
-        own_cost: Vec::with_capacity(f.blocks.len()),
-        calls: Vec::new(),
         max_block_values: 0,
+        max_call_bytes: 0,
     };
     for b in 0..f.blocks.len() {
         cx.block(b);
     }
-    cx.edge_start.push(cx.edges.len());
-    let frame = frame_size(slot_bytes, cx.max_block_values);
-    let regions = Regions {
-        own_cost: cx.own_cost,
-        edges: cx.edges,
-        edge_start: cx.edge_start,
-        calls: cx.calls,
-    };
-    cx.graph.set_regions(id, regions);
-    frame
+    frame_size(FrameShape {
+        slots: f.slots.len() as u64,
+        slot_bytes,
+        max_block_values: cx.max_block_values,
+        ref_params: f.params.iter().filter(|p| matches!(p, ParamType::Ref(_))).count() as u64,
+        max_call_bytes: cx.max_call_bytes,
+    })
 }
 
 /// Loop nesting, from the block headers' declarations.
@@ -176,14 +170,10 @@ struct FnCx<'a> {
     entry_init: Vec<bool>,
     /// Set once an entry-block instruction can leave through a catch.
     entry_frozen: bool,
-    /// Forward edges (target block) of each block, for the fuel pass.
-    edges: Vec<u32>,
-    edge_start: Vec<usize>,
-    /// Instructions (fuel excluded) plus the terminator, per block.
-    own_cost: Vec<u64>,
-    /// Calls of module functions: (block, callee).
-    calls: Vec<(u32, u32)>,
+    /// For the frame model (`tal_ir::layout`, "Stack frames"): values of
+    /// the largest block so far, and the most a call adds to the frame.
     max_block_values: u64,
+    max_call_bytes: u64,
 }
 
 type Fail = (&'static str, String);
@@ -199,7 +189,6 @@ impl FnCx<'_> {
         let header = Location::Block(self.id, bid);
         self.block = b;
         self.block_first = self.types.len();
-        self.edge_start.push(self.edges.len());
         for &t in &block.params {
             let ok = self
                 .local_type(t)
@@ -243,13 +232,6 @@ impl FnCx<'_> {
         }
         for (i, inst) in block.insts.iter().enumerate() {
             let loc = Location::Inst(self.id, bid, i);
-            if matches!(inst.kind, InstKind::Fuel(_)) && i != 0 {
-                self.err(
-                    "V0406",
-                    loc,
-                    "`fuel` must be the first instruction of its block, where the region it pays for starts",
-                );
-            }
             for catch in &inst.catches {
                 if catch.kind == ExcKind::OutOfFuel {
                     self.err(
@@ -270,8 +252,6 @@ impl FnCx<'_> {
         }
         self.max_block_values = self.max_block_values.max((self.types.len() - self.block_first) as u64);
         self.terminator(&block.term, Location::Term(self.id, bid));
-        self.own_cost
-            .push(block.insts.len() as u64 + 1 - u64::from(starts_with_fuel));
     }
 
     /// Checks a value type declared inside this function (block parameters).
@@ -639,6 +619,7 @@ impl FnCx<'_> {
 
     fn call(&mut self, callee: Callee, args: &[Arg], result: bool, loc: Location) -> Option<Type> {
         let m = self.m;
+        self.max_call_bytes = self.max_call_bytes.max(call_frame_bytes(args));
         let target = match callee {
             Callee::Extern(e) => {
                 match m.externs.get(e.index()) {
@@ -664,7 +645,6 @@ impl FnCx<'_> {
                         );
                     }
                     self.graph.add_call(self.id, fid);
-                    self.calls.push((self.block as u32, fid.0));
                     target
                 }
                 None => {
@@ -942,7 +922,6 @@ impl FnCx<'_> {
                     format!("jump from block{from} into the body of the loop headed by block{h}: a loop is entered only through its header"),
                 );
             }
-            self.edges.push(t as u32);
         }
         if to.args.len() != target.params.len() {
             self.err(

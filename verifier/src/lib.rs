@@ -84,16 +84,26 @@
 //!
 //!   Together these make control flow reducible and put a `fuel` on every
 //!   cycle: a cycle needs a back edge, whose target is a header.
-//! - `fuel` is only ever the first instruction of a block. **V0406**
 //! - Each `fuel N` covers the code it guards: N is at least the largest
-//!   number of instructions (terminators included, `fuel` excluded) on any
-//!   path from it to a return, a raise, or the next block that starts with
-//!   `fuel`, exception edges included, where a call of a function without
-//!   entry `fuel` also counts that function's entry region (its *charge*,
+//!   number of units (`tal_ir::cost`: one per instruction and terminator,
+//!   one per cell an `init`, a call's arguments or a jump's block arguments
+//!   move; `fuel` itself excluded) on any path from it to a return, a
+//!   raise, or the next `fuel` (which may stand anywhere in a block),
+//!   exception edges included, where a call of a function without entry
+//!   `fuel` also counts that function's entry region (its *charge*,
 //!   computed callees first: the call graph is acyclic); and N fits `i64`
-//!   (the counter is signed). So every instruction an invocation executes
-//!   was paid for before it ran, and an invocation executes at most as many
-//!   instructions as the fuel it was given. **V0407** (`fuel.rs`)
+//!   (the counter is signed). So every unit an invocation executes was
+//!   paid for before it ran, and an invocation executes at most as many
+//!   units as the fuel it was given. **V0407** (`fuel.rs`)
+//! - Between two tests of the deadline — a `fuel`, except an entry point's
+//!   first, which the host charges as the invocation starts (so the start
+//!   is the test) — no path runs more than
+//!   [`tal_ir::cost::MAX_UNCHECKED`] units: callees on the way count, with
+//!   their entry regions if their callers pay for them, and a stretch goes
+//!   on through returns (and exceptions) into the caller until its next
+//!   test. So the host's deadline stops any invocation within that many
+//!   units of its expiry (plus the watchdog's own delay). **V0409**
+//!   (`fuel.rs`)
 //! - `OutOfFuel` is neither caught nor raised. **V0408**
 //!
 //! # Calls and stack
@@ -103,8 +113,11 @@
 //!   are the host's to invoke, and it charges their entry `fuel` (their
 //!   code does not check it, ABI 4). **V0503**
 //! - The stack a call of any function can use, by the frame model in
-//!   [`frame_size`] summed along its deepest call chain, is at most
-//!   [`Config::stack_limit`]. **V0502**
+//!   [`frame_size`] (`tal_ir::layout`, "Stack frames": overhead, slots,
+//!   values live at once, stack arguments) summed along its deepest call
+//!   chain, is at most [`Config::stack_limit`]. Code generation refuses any
+//!   frame the model does not cover (C0005), so the bound holds for the
+//!   machine code. **V0502**
 //!
 //! # Helpers, capabilities and attributes
 //!
@@ -130,6 +143,8 @@
 //!   `mutex_*`, semaphores, atomics, RCU). **V0720** No allocator (`malloc`,
 //!   `free`, `kmalloc`, …). **V0721**
 //! - No call to any other symbol the module does not define. **V0730**
+
+#![forbid(unsafe_code)]
 
 mod calls;
 pub mod codes;
@@ -192,7 +207,7 @@ pub fn verify(module: &Module, config: &Config) -> Result<(), Vec<VerifyError>> 
         graph.set_frame(id, frame);
     }
     module::check_unused_externs(module, &graph, &mut sink);
-    graph.check(module, config, &mut sink);
+    graph.check(module, &tal_ir::layout::Layout::new(module), config, &mut sink);
     if sink.errors.is_empty() {
         Ok(())
     } else {

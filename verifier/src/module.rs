@@ -4,6 +4,7 @@ use crate::calls::CallGraph;
 use crate::types::{class_name, name};
 use crate::{Sink, forbidden};
 use std::collections::HashSet;
+use tal_ir::layout::{CELL_BYTES, Layout};
 use tal_ir::{
     ClassId, ElemType, ExternId, FuncId, FuncKind, GlobalId, GlobalInit, Location, Module, ObjType, ParamType, Rights,
     Root, ScalarType, StructId, Type,
@@ -14,33 +15,30 @@ pub const MAX_OBJECT_BYTES: u64 = 1 << 24;
 
 /// What the function pass needs to know about declarations.
 pub(crate) struct Decls {
-    /// Byte size of each struct; `None` if its declaration is invalid.
-    pub struct_size: Vec<Option<u64>>,
+    /// The module's layout: the one definition of object sizes
+    /// (`tal_ir::layout`), which code generation and the interpreter use too.
+    layout: Layout,
 }
 
 impl Decls {
-    /// Byte size of an object type, `None` if invalid, unsized or too large.
-    pub fn obj_size(&self, m: &Module, o: ObjType) -> Option<u64> {
-        let size = match o {
-            ObjType::Elem(e) => self.elem_size(m, e)?,
-            ObjType::Array { elem, len } => self.elem_size(m, elem)?.checked_mul(u64::from(len?))?,
-        };
-        (size <= MAX_OBJECT_BYTES).then_some(size)
+    /// Byte size of an object type, `None` if invalid, unsized or too large
+    /// (an array of elements over the limit is too large even when empty).
+    pub fn obj_size(&self, o: ObjType) -> Option<u64> {
+        let (ObjType::Elem(elem) | ObjType::Array { elem, .. }) = o;
+        self.elem_size(elem)?;
+        within_limit(self.layout.obj_cells(o)?)
     }
 
-    pub fn elem_size(&self, m: &Module, e: ElemType) -> Option<u64> {
-        match e {
-            ElemType::Scalar(s) => valid_scalar(m, s).then_some(8),
-            ElemType::Struct(s) => *self.struct_size.get(s.index())?,
-        }
+    /// Byte size of an array element or struct field, `None` if invalid or
+    /// too large.
+    pub fn elem_size(&self, e: ElemType) -> Option<u64> {
+        within_limit(self.layout.elem_cells(e)?)
     }
 }
 
-fn valid_scalar(m: &Module, s: ScalarType) -> bool {
-    match s {
-        ScalarType::Cap { class, .. } => m.class(class).is_some(),
-        ScalarType::I64 | ScalarType::Bool => true,
-    }
+/// `cells` in bytes, if at most [`MAX_OBJECT_BYTES`].
+fn within_limit(cells: u64) -> Option<u64> {
+    cells.checked_mul(CELL_BYTES).filter(|&bytes| bytes <= MAX_OBJECT_BYTES)
 }
 
 /// Whether memory of this type could hold a capability with the guard right,
@@ -111,13 +109,23 @@ pub(crate) fn check_declarations(m: &Module, sink: &mut Sink) -> Decls {
         }
     }
 
-    let decls = Decls {
-        struct_size: struct_sizes(m, sink),
-    };
+    check_structs(m, sink);
+    let decls = Decls { layout: Layout::new(m) };
+    for &(s, field) in decls.layout.cycles() {
+        let def = &m.structs[s.index()];
+        sink.error(
+            "V0108",
+            Location::Struct(s),
+            format!(
+                "struct `{}` contains itself (through `{}`): it has no finite size",
+                def.name, def.fields[field as usize].name
+            ),
+        );
+    }
 
     for (gi, global) in m.globals.iter().enumerate() {
         let loc = Location::Global(GlobalId(gi as u32));
-        if decls.obj_size(m, global.ty).is_none() {
+        if decls.obj_size(global.ty).is_none() {
             sink.error(
                 "V0108",
                 loc,
@@ -168,87 +176,33 @@ fn unique<'a>(sink: &mut Sink, names: impl Iterator<Item = &'a str>, what: &str,
     }
 }
 
-/// Struct sizes by an iterative depth-first walk (a chain of nested structs
-/// may be as long as the module, so no recursion). A struct that contains
-/// itself, directly or not, has no size.
-fn struct_sizes(m: &Module, sink: &mut Sink) -> Vec<Option<u64>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum State {
-        New,
-        Open,
-        Done,
-    }
-    let n = m.structs.len();
-    let mut state = vec![State::New; n];
-    let mut size: Vec<Option<u64>> = vec![None; n];
-    for start in 0..n {
-        if state[start] != State::New {
-            continue;
-        }
-        // (struct, next field to look at)
-        let mut stack = vec![(start, 0usize)];
-        state[start] = State::Open;
-        while let Some(&mut (s, ref mut field)) = stack.last_mut() {
-            let fields = &m.structs[s].fields;
-            if let Some(fd) = fields.get(*field) {
-                *field += 1;
-                if let ElemType::Struct(inner) = fd.ty {
-                    match state.get(inner.index()) {
-                        None => {}
-                        Some(State::New) => {
-                            state[inner.index()] = State::Open;
-                            stack.push((inner.index(), 0));
-                        }
-                        Some(State::Open) => sink.error(
-                            "V0108",
-                            Location::Struct(StructId(s as u32)),
-                            format!(
-                                "struct `{}` contains itself (through `{}`): it has no finite size",
-                                m.structs[s].name, fd.name
-                            ),
-                        ),
-                        Some(State::Done) => {}
-                    }
-                }
-                continue;
+/// Checks each struct's fields on their own: names, classes and structs
+/// that exist, no guard right. Sizes, and structs that contain themselves,
+/// are [`Layout`]'s.
+fn check_structs(m: &Module, sink: &mut Sink) {
+    for (s, def) in m.structs.iter().enumerate() {
+        let loc = Location::Struct(StructId(s as u32));
+        let mut names = HashSet::new();
+        for fd in &def.fields {
+            if !names.insert(fd.name.as_str()) {
+                sink.error("V0101", loc, format!("field `{}` is declared twice", fd.name));
             }
-            stack.pop();
-            state[s] = State::Done;
-            let loc = Location::Struct(StructId(s as u32));
-            let mut total = Some(0u64);
-            let mut names = HashSet::new();
-            for fd in fields {
-                if !names.insert(fd.name.as_str()) {
-                    sink.error("V0101", loc, format!("field `{}` is declared twice", fd.name));
-                }
-                if holds_guard_right(ObjType::Elem(fd.ty)) {
-                    sink.error("V0606", loc, format!("field `{}` {GUARD_RIGHT_STORED}", fd.name));
-                }
-                let field_size = match fd.ty {
-                    ElemType::Scalar(sc) if valid_scalar(m, sc) => Some(8),
-                    ElemType::Scalar(_) => {
-                        sink.error("V0102", loc, format!("field `{}` names an unknown class", fd.name));
-                        None
-                    }
-                    ElemType::Struct(inner) if inner.index() >= n => {
-                        sink.error(
-                            "V0102",
-                            loc,
-                            format!("field `{}` names unknown struct #{}", fd.name, inner.0),
-                        );
-                        None
-                    }
-                    ElemType::Struct(inner) => size[inner.index()],
-                };
-                total = total
-                    .zip(field_size)
-                    .map(|(a, b)| a + b)
-                    .filter(|t| *t <= MAX_OBJECT_BYTES);
+            if holds_guard_right(ObjType::Elem(fd.ty)) {
+                sink.error("V0606", loc, format!("field `{}` {GUARD_RIGHT_STORED}", fd.name));
             }
-            size[s] = total;
+            match fd.ty {
+                ElemType::Scalar(ScalarType::Cap { class, .. }) if m.class(class).is_none() => {
+                    sink.error("V0102", loc, format!("field `{}` names an unknown class", fd.name));
+                }
+                ElemType::Struct(inner) if inner.index() >= m.structs.len() => sink.error(
+                    "V0102",
+                    loc,
+                    format!("field `{}` names unknown struct #{}", fd.name, inner.0),
+                ),
+                ElemType::Scalar(_) | ElemType::Struct(_) => {}
+            }
         }
     }
-    size
 }
 
 fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, sink: &mut Sink) {
@@ -265,8 +219,8 @@ fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, 
                     );
                 }
                 let unsized_ok = match o {
-                    ObjType::Array { elem, len: None } => decls.elem_size(m, elem).map(|_| ()),
-                    _ => decls.obj_size(m, o).map(|_| ()),
+                    ObjType::Array { elem, len: None } => decls.elem_size(elem).map(|_| ()),
+                    _ => decls.obj_size(o).map(|_| ()),
                 };
                 if unsized_ok.is_none() {
                     sink.error(

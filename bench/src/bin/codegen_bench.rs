@@ -30,11 +30,13 @@
 //! `CodeImage::function` and declared to return `stdlib::abi::Returned`,
 //! with a fuel budget so large that it never runs out.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use bench::{Contender, interleaved};
 use runtime::image::CodeImage;
 use std::hint::black_box;
 use std::time::Instant;
-use stdlib::abi::{Ctx, HelperFn, Returned, status};
+use stdlib::abi::{Ctx, Frame, HelperFn, Returned, status};
 
 const PID_SRC: &str = include_str!("../../../examples/pop/cpu_pid.pop");
 const LOOP_SRC: &str = include_str!("../../pop/loop_kernel.pop");
@@ -136,23 +138,29 @@ fn native_raise_event(h: &mut Host, event: i64, value: i64) -> i64 {
 
 /// A context with a pointer to the host behind it, so that helpers (which
 /// receive `*mut Ctx`) can reach the host.
-#[repr(C)]
-struct HostCtx {
-    ctx: Ctx,
-    host: *mut Host,
-}
+type HostFrame = Frame<*mut Host>;
 
+/// The host behind a helper's context.
+///
+/// # Safety
+/// `ctx` is the context pointer of a live `HostFrame` (`Frame::ctx_ptr`)
+/// whose host is live and used by nothing else during the helper call.
 unsafe fn host<'a>(ctx: *mut Ctx) -> &'a mut Host {
-    unsafe { &mut *(*(ctx as *mut HostCtx)).host }
+    // SAFETY: `ctx`'s provenance covers the frame's host part, which
+    // compiled code never touches (the contract).
+    unsafe { &mut **HostFrame::info_ptr(ctx) }
 }
 /// Slot 0: attribute reads are loads from `ctx.attrs` (ABI 3).
 unsafe extern "C" fn not_called(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     panic!("compiled code called the attribute-read slot")
 }
 unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i64) -> i64 {
+    // SAFETY: compiled code calls its helpers with the context pointer of
+    // the frame `call_monitor` or `call_handler` passed it.
     unsafe { host(ctx).set(cap, attr, value) }
 }
 unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) -> i64 {
+    // SAFETY: as for `set_attribute`.
     unsafe { host(ctx).raise(event, value) }
 }
 unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
@@ -241,13 +249,13 @@ impl Ext {
     }
 }
 
-/// A context for `host`'s process `p` (its attribute row through `rows`,
+/// A frame for `host`'s process `p` (its attribute row through `rows`,
 /// see `Host::rows`) with data region `data`, for an entry point whose
 /// calls start with `fuel` (`Ext::start_fuel`).
-fn host_ctx(host: &mut Host, rows: &[*const i64], data: &mut [i64], fuel: i64) -> HostCtx {
-    HostCtx {
+fn host_frame(host: &mut Host, rows: &[*const i64], data: &mut [i64], fuel: i64) -> HostFrame {
+    HostFrame {
         ctx: Ctx::new(fuel, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr()),
-        host,
+        info: host,
     }
 }
 
@@ -269,17 +277,18 @@ fn outcome(r: Returned) -> Result<(), Trap> {
 
 /// Calls a monitor; the trap status if it trapped.
 #[inline(always)]
-fn call_monitor(f: Monitor, hc: &mut HostCtx, cap: i64) -> Result<(), Trap> {
+fn call_monitor(f: Monitor, frame: &mut HostFrame, cap: i64) -> Result<(), Trap> {
     // SAFETY: `f` is a monitor of an extension linked for this helper table,
-    // and `hc` holds its data region.
-    outcome(unsafe { f(&mut hc.ctx, cap) })
+    // `frame` holds its data region and the host its helpers use, and
+    // nothing else uses either during the call.
+    outcome(unsafe { f(HostFrame::ctx_ptr(frame), cap) })
 }
 
 /// Calls a handler; the trap status if it trapped.
 #[inline(always)]
-fn call_handler(f: Handler, hc: &mut HostCtx, cap: i64, value: i64) -> Result<(), Trap> {
+fn call_handler(f: Handler, frame: &mut HostFrame, cap: i64, value: i64) -> Result<(), Trap> {
     // SAFETY: as for `call_monitor`.
-    outcome(unsafe { f(&mut hc.ctx, cap, value) })
+    outcome(unsafe { f(HostFrame::ctx_ptr(frame), cap, value) })
 }
 
 // ---------------------------------------------------------------- PID round
@@ -441,19 +450,21 @@ impl CompiledPid {
     }
 
     fn round(&mut self) -> Result<(), Trap> {
-        let mut hc = host_ctx(&mut self.host, &self.rows, &mut self.data[0], FUEL);
+        let mut frame = host_frame(&mut self.host, &self.rows, &mut self.data[0], FUEL);
         for p in 0..self.data.len() {
-            // SAFETY: `hc.host` is the only live reference to the host.
-            unsafe { (*hc.host).pid_inputs(p, self.round) };
-            hc.ctx.data = self.data[p].as_mut_ptr();
-            hc.ctx.attrs = &self.rows[p];
+            // SAFETY: `frame.info` is the only live pointer to the host, and
+            // no code runs meanwhile.
+            unsafe { (*frame.info).pid_inputs(p, self.round) };
+            frame.ctx.data = self.data[p].as_mut_ptr();
+            frame.ctx.attrs = &self.rows[p];
             let cap = p as i64 + 1;
             // A host stores the fuel every invocation starts with.
-            hc.ctx.fuel = self.start_fuel.0;
-            call_monitor(self.monitor, &mut hc, black_box(cap))?;
-            let e = unsafe { (*hc.host).raised };
-            hc.ctx.fuel = self.start_fuel.1;
-            call_handler(self.handler, &mut hc, cap, e)?;
+            frame.ctx.fuel = self.start_fuel.0;
+            call_monitor(self.monitor, &mut frame, black_box(cap))?;
+            // SAFETY: as above.
+            let e = unsafe { (*frame.info).raised };
+            frame.ctx.fuel = self.start_fuel.1;
+            call_handler(self.handler, &mut frame, cap, e)?;
         }
         self.round += 1;
         Ok(())
@@ -660,8 +671,8 @@ fn loop_row() -> Row {
     let start_fuel = fuel_ext.start_fuel("loop_monitor");
     let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
         let rows = [host.attrs[0].as_ptr()];
-        let mut hc = host_ctx(host, &rows, data, start_fuel);
-        call_monitor(f, &mut hc, black_box(1))
+        let mut frame = host_frame(host, &rows, data, start_fuel);
+        call_monitor(f, &mut frame, black_box(1))
     };
     run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
     run(nf_fn, &mut nf_host, &mut nf_data).expect("no-fuel");
@@ -712,8 +723,8 @@ fn call_row(inline: bool) -> Row {
     let start_fuel = fuel_ext.start_fuel("call_monitor");
     let run = |f: Monitor, host: &mut Host, data: &mut [i64]| {
         let rows = [host.attrs[0].as_ptr()];
-        let mut hc = host_ctx(host, &rows, data, start_fuel);
-        call_monitor(f, &mut hc, black_box(1))
+        let mut frame = host_frame(host, &rows, data, start_fuel);
+        call_monitor(f, &mut frame, black_box(1))
     };
     run(fuel_fn, &mut fuel_host, &mut fuel_data).expect("compiled");
     run(nf_fn, &mut nf_host, &mut nf_data).expect("no-fuel");

@@ -3,6 +3,8 @@
 //! that follows in `safexc check`:
 //! `cargo run --release -p bench --bin front_bench`.
 
+#![forbid(unsafe_code)]
+
 use bench::best_time;
 use std::hint::black_box;
 

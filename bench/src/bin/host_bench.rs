@@ -9,6 +9,8 @@
 //!   handler, guard) per application, for 3 and 64 applications.
 //! - How late the deadline stops an infinite loop: budget 1 ms, 50 runs.
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 use bench::best_time;
 use runtime::{Host, HostConfig, TrapKind};
 use std::hint::black_box;

@@ -11,6 +11,8 @@
 //!
 //! Options: `--cycles N` for the second part (default 100,000).
 
+#![forbid(unsafe_code)]
+
 use bench::best_time;
 use runtime::image::CodeImage;
 use std::hint::black_box;

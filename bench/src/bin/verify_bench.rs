@@ -14,6 +14,8 @@
 //! while 1M+ ones stream from memory, which is most of the per-instruction
 //! growth the last column shows.
 
+#![forbid(unsafe_code)]
+
 use bench::{Shape, best_time, generate, inst_count};
 use std::hint::black_box;
 use std::time::Duration;

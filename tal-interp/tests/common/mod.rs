@@ -132,6 +132,6 @@ pub fn global(instance: &Instance, name: &str) -> i64 {
 /// and loads it.
 pub fn load_tal_fuelled(text: &str) -> Instance {
     let (mut module, _) = tal_ir::text::parse(text).unwrap_or_else(|e| panic!("{e:?}"));
-    module.funcs.iter_mut().for_each(tal_ir::fuel::assign);
+    tal_ir::fuel::assign_module(&mut module, tal_ir::fuel::EntryFuel::Keep);
     verified(module)
 }

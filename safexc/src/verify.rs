@@ -1,0 +1,182 @@
+//! `safexc verify`: TAL modules (text or binary) and objects, told apart by
+//! their first bytes (`\x7fELF`, `SXTAL`), not by their names.
+
+use crate::Checked;
+use crate::diag::{Diagnostic, render};
+use crate::files;
+use crate::out::{Out, OutputError};
+use codegen::CodegenError;
+use codegen::object::ObjectParts;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tal_ir::Module;
+
+/// Verifies each file, one summary line per file on standard output and
+/// diagnostics on standard error; exit 1 if any is rejected.
+pub fn verify(out: &mut Out, paths: &[PathBuf], config: &verifier::Config) -> Result<ExitCode, OutputError> {
+    if !files::stdin_at_most_once(paths) {
+        return Ok(ExitCode::from(crate::USAGE));
+    }
+    let mut all_ok = true;
+    for path in paths {
+        let checked = verify_file(path, config);
+        writeln!(out, "{}", checked.summary)?;
+        all_ok &= checked.module.is_some();
+    }
+    Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn verify_file(path: &Path, config: &verifier::Config) -> Checked {
+    let name = files::display_name(path);
+    let Some(bytes) = files::read_input(path) else {
+        return Checked::rejected(&name, &["L0001"]);
+    };
+    if bytes.starts_with(b"\x7fELF") {
+        verify_object(&name, &bytes, config)
+    } else {
+        check_tal(&name, &bytes, config)
+    }
+}
+
+/// Loads TAL (binary if it starts with `SXTAL`, else text) and verifies it,
+/// showing each error on the TAL text.
+pub fn check_tal(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked {
+    let loaded = if bytes.starts_with(tal_ir::binary::MAGIC) {
+        load_binary(bytes)
+    } else {
+        load_text(bytes)
+    };
+    let (module, text, map) = match loaded {
+        Ok(loaded) => loaded,
+        Err((text, errors)) => {
+            for e in &errors {
+                err!(
+                    "{}",
+                    render(name, &text, &Diagnostic::error(e.code, &e.message, e.span.clone()))
+                );
+            }
+            let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+            return Checked::rejected(name, &codes);
+        }
+    };
+    match verifier::verify(&module, config) {
+        Ok(()) => {
+            let insts: usize = module.funcs.iter().map(|f| f.inst_count()).sum();
+            Checked {
+                summary: format!("{name}: ok ({} functions, {insts} instructions)", module.funcs.len()),
+                module: Some(module),
+            }
+        }
+        Err(errors) => {
+            for e in &errors {
+                let span = map.span(e.location).unwrap_or(0..0);
+                err!("{}", render(name, &text, &Diagnostic::error(e.code, &e.message, span)));
+            }
+            let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+            Checked::rejected(name, &codes)
+        }
+    }
+}
+
+/// Reads an object with [`codegen::object::read_object`], saying "not a
+/// SafeX object" when it is an ELF file without SafeX's sections (a program,
+/// a library, another compiler's object).
+pub fn read_safex_object(bytes: &[u8]) -> Result<ObjectParts, CodegenError> {
+    codegen::object::read_object(bytes).map_err(|e| {
+        let has = |section: &[u8]| bytes.windows(section.len()).any(|w| w == section);
+        let foreign = bytes.starts_with(b"\x7fELF") && !has(b".safex.tal\0") && !has(b".safex.meta\0");
+        if foreign && !e.message.starts_with("not a SafeX object") {
+            CodegenError {
+                code: e.code,
+                message: format!(
+                    "not a SafeX object: an ELF file without `.safex.tal` and `.safex.meta` sections ({})",
+                    e.message
+                ),
+            }
+        } else {
+            e
+        }
+    })
+}
+
+/// An object is accepted when it reads back cleanly, its TAL verifies, and
+/// its code is exactly what that TAL compiles to.
+fn verify_object(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked {
+    let reject = |e: CodegenError| {
+        errln!("{e}");
+        Checked::rejected(name, &[e.code])
+    };
+    let parts = match read_safex_object(bytes) {
+        Ok(parts) => parts,
+        Err(e) => return reject(e),
+    };
+    if let Err(errors) = verifier::verify(&parts.module, config) {
+        let text = tal_ir::text::print(&parts.module);
+        let map = tal_ir::text::parse(&text).map(|(_, map)| map).unwrap_or_default();
+        for e in &errors {
+            let span = map.span(e.location).unwrap_or(0..0);
+            err!(
+                "{}",
+                render(
+                    &format!("{name} (.safex.tal)"),
+                    &text,
+                    &Diagnostic::error(e.code, &e.message, span)
+                )
+            );
+        }
+        let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+        return Checked::rejected(name, &codes);
+    }
+    if let Err(e) = codegen::check::relowering_matches(bytes, &parts) {
+        return reject(e);
+    }
+    let fuel = if parts.meta.no_fuel {
+        ", built --no-fuel: loaders refuse it"
+    } else {
+        ""
+    };
+    Checked {
+        summary: format!(
+            "{name}: ok (object: {} functions, {} bytes of code{fuel})",
+            parts.module.funcs.len(),
+            parts.text.len()
+        ),
+        module: Some(parts.module),
+    }
+}
+
+type Loaded = (Module, String, tal_ir::TextMap);
+type LoadError = (String, Vec<tal_ir::FormatError>);
+
+fn load_text(bytes: &[u8]) -> Result<Loaded, LoadError> {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_owned(),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let text = String::from_utf8_lossy(bytes).into_owned();
+            let err = tal_ir::FormatError {
+                code: "V0001",
+                message: "the file is not UTF-8 text".into(),
+                span: at..at + 1,
+            };
+            return Err((text, vec![err]));
+        }
+    };
+    match tal_ir::text::parse(&text) {
+        Ok((module, map)) => Ok((module, text, map)),
+        Err(errors) => Err((text, errors)),
+    }
+}
+
+/// Binary TAL is shown as its canonical text, so that diagnostics point at
+/// readable lines.
+fn load_binary(bytes: &[u8]) -> Result<Loaded, LoadError> {
+    let module = tal_ir::binary::decode(bytes).map_err(|e| {
+        let text = format!("<{} bytes of binary TAL>", bytes.len());
+        let span = 0..text.len();
+        (text, vec![tal_ir::FormatError { span, ..e }])
+    })?;
+    let text = tal_ir::text::print(&module);
+    let map = tal_ir::text::parse(&text).map(|(_, map)| map).unwrap_or_default();
+    Ok((module, text, map))
+}
