@@ -639,6 +639,27 @@ pub fn interleaved<const N: usize, R>(
     })
 }
 
+/// Compiles Popcorn-SX source to an object as `safexc compile` does
+/// (inlining on); `stdlib` compiles it as part of the standard library
+/// (guards allowed). For tests and benchmarks: hosts load objects only.
+pub fn compile_object(file_name: &str, source: &str, stdlib: bool) -> Result<Vec<u8>, String> {
+    let options = popcorn_front::Options {
+        file_name: file_name.into(),
+        stdlib,
+        inline: true,
+    };
+    let compiled = popcorn_front::compile(source, &options);
+    let Some(module) = compiled.module else {
+        let first = compiled
+            .diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .map_or(String::new(), |d| format!(": error[{}]: {}", d.code, d.message));
+        return Err(format!("`{file_name}` does not compile{first}"));
+    };
+    codegen::object::compile(&module, codegen::Options::default()).map_err(|e| format!("{file_name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,6 +141,18 @@ pub const CODES: &[CodeDoc] = &[
             $ safexc verify x.o\nx.o: rejected: C0057",
     },
     CodeDoc {
+        code: "C0058",
+        title: "built by another compiler",
+        explanation: "The object's `.safex.meta` names a compiler (safexc version, ABI version, Cranelift \
+            version) other than the one checking it. A loader ties code to its verified TAL by lowering the TAL \
+            again and requiring the same bytes, which only the same compiler reproduces; an object from another \
+            one would fail that check with nothing to say why. Compile the extension again with this safexc \
+            (`safexc --version` names it).",
+        example: "load an object built by an older safexc:\n$ safexc verify old.o\nerror[C0058]: the object was \
+            built by `safexc 0.0.9 (ABI 4, Cranelift 0.134.0)`; this build is `safexc 0.1.0 (ABI 4, Cranelift \
+            0.135.8)` and can check only its own objects: compile the extension again with it",
+    },
+    CodeDoc {
         code: "C0060",
         title: "not an ELF file, or a malformed one",
         explanation: "The file does not start with `\\x7fELF`, its header is truncated, or its section table, \

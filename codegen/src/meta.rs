@@ -13,7 +13,9 @@
 //!     24    32  SHA-256 of the `.safex.tal` section's bytes
 //!     56    32  SHA-256 of the `.text` section's bytes, before relocation
 //!     88    32  SHA-256 of the relocations of `.text` (see `relocs_digest`)
-//!    120        str extension name
+//!    120        str compiler fingerprint (`compiler_fingerprint()`: safexc version,
+//!               ABI version, Cranelift version)
+//!               str extension name
 //!               u32 entry point count, then per entry point:
 //!                   u32 function index, u8 kind (0 monitor, 1 handler, 2 guard),
 //!                   u8 rights bits of the capability parameter, u16 reserved (0),
@@ -34,6 +36,11 @@
 //! A `str` is a `u32` byte length followed by that many bytes of UTF-8, with
 //! no terminating NUL. There is no padding and nothing after the trailer.
 //!
+//! The fingerprint is read right after the header and compared first: an
+//! object from another compiler is refused as such (`C0058`), before its
+//! layout (which another compiler may have changed) is read further, and
+//! before re-lowering could only say that its code differs.
+//!
 //! Decoding is strict, so that the encoding is a bijection: unknown flags,
 //! kinds, types or rights bits, non-zero reserved fields, strings a kind does
 //! not use, bounds without a range, invalid UTF-8 and trailing bytes are all
@@ -49,7 +56,19 @@ use crate::CodegenError;
 pub const MAGIC: &[u8; 8] = b"SXMETA\0\0";
 /// `flags` bit: the code has no fuel checks. Every loader refuses it.
 pub const FLAG_NO_FUEL: u32 = 1;
-/// Length of the fixed header, up to the extension name.
+/// What produced an object, written into and required of every
+/// `.safex.meta`: re-lowering reproduces an object's bytes only with the
+/// same compiler.
+pub fn compiler_fingerprint() -> String {
+    format!(
+        "safexc {} (ABI {}, Cranelift {})",
+        env!("CARGO_PKG_VERSION"),
+        stdlib::abi::ABI_VERSION,
+        crate::CRANELIFT_VERSION
+    )
+}
+
+/// Length of the fixed header, up to the compiler fingerprint.
 pub const HEADER_LEN: usize = 120;
 /// Length of the trailing self-digest.
 pub const TRAILER_LEN: usize = 32;
@@ -72,6 +91,9 @@ pub struct Meta {
     pub text_sha256: Digest32,
     /// [`relocs_digest`] of the relocations of `.text`.
     pub relocs_sha256: Digest32,
+    /// What compiled it: always [`compiler_fingerprint`] after a
+    /// successful decode.
+    pub compiler: String,
     /// The extension's name.
     pub name: String,
     /// The entry points, in function order.
@@ -252,6 +274,7 @@ impl Meta {
             tal_sha256: sha256(tal_bytes),
             text_sha256: sha256(text_bytes),
             relocs_sha256: relocs_digest(relocs),
+            compiler: compiler_fingerprint(),
             name: module.name.clone(),
             entries,
             classes,
@@ -276,6 +299,7 @@ pub fn encode(meta: &Meta) -> Vec<u8> {
     out.extend_from_slice(&meta.text_sha256);
     out.extend_from_slice(&meta.relocs_sha256);
     debug_assert_eq!(out.len(), HEADER_LEN);
+    str(&mut out, &meta.compiler);
     str(&mut out, &meta.name);
     out.extend_from_slice(&(meta.entries.len() as u32).to_le_bytes());
     for e in &meta.entries {
@@ -453,6 +477,17 @@ pub fn decode(bytes: &[u8]) -> Result<Meta, CodegenError> {
     let tal_sha256 = r.array("the .safex.tal digest")?;
     let text_sha256 = r.array("the .text digest")?;
     let relocs_sha256 = r.array("the relocation digest")?;
+    let compiler = r.str("the compiler fingerprint")?;
+    if compiler != compiler_fingerprint() {
+        return Err(error(
+            "C0058",
+            format!(
+                "the object was built by `{compiler}`; this build is `{}` and can check only its own objects: \
+                 compile the extension again with it",
+                compiler_fingerprint()
+            ),
+        ));
+    }
     let name = r.str("the extension name")?;
     let n_entries = r.u32("the entry point count")?;
     let mut entries = Vec::new();
@@ -552,6 +587,7 @@ pub fn decode(bytes: &[u8]) -> Result<Meta, CodegenError> {
         tal_sha256,
         text_sha256,
         relocs_sha256,
+        compiler,
         name,
         entries,
         classes,
@@ -581,6 +617,7 @@ impl std::fmt::Display for Meta {
         writeln!(f, "sha256 tal  {}", hex(&self.tal_sha256))?;
         writeln!(f, "sha256 text {}", hex(&self.text_sha256))?;
         writeln!(f, "sha256 rel  {}", hex(&self.relocs_sha256))?;
+        writeln!(f, "compiler    {}", self.compiler)?;
         writeln!(f, "entry points ({}):", self.entries.len())?;
         for e in &self.entries {
             let kind = match &e.kind {
@@ -633,6 +670,7 @@ mod tests {
             tal_sha256: [1; 32],
             text_sha256: [2; 32],
             relocs_sha256: [3; 32],
+            compiler: compiler_fingerprint(),
             name: "pid".into(),
             entries: vec![
                 EntryPoint {
@@ -743,11 +781,26 @@ mod tests {
     }
 
     #[test]
+    fn an_object_of_another_compiler_is_refused_as_such() {
+        let mut other = sample();
+        other.compiler = other.compiler.replace("Cranelift ", "Cranelift 9");
+        let error = decode(&encode(&other)).unwrap_err();
+        assert_eq!(error.code, "C0058");
+        assert!(error.message.contains(&other.compiler), "{}", error.message);
+        // Even when the rest of its layout is one this build cannot read.
+        let mut b = encode(&other);
+        b.truncate(HEADER_LEN + 4 + other.compiler.len() + 2);
+        b.extend_from_slice(&[0; TRAILER_LEN]);
+        assert_eq!(decode(&reseal(b)).unwrap_err().code, "C0058");
+    }
+
+    #[test]
     fn body_fields_are_checked() {
         let m = sample();
         let bytes = encode(&m);
-        // The first entry's fixed part follows the name and the count.
-        let e0 = HEADER_LEN + 4 + m.name.len() + 4;
+        // The first entry's fixed part follows the fingerprint, the name
+        // and the count.
+        let e0 = HEADER_LEN + 4 + m.compiler.len() + 4 + m.name.len() + 4;
         let edit = |at: usize, v: u8| {
             let mut b = bytes.clone();
             b[at] = v;
@@ -835,6 +888,7 @@ mod tests {
                     tal_sha256,
                     text_sha256,
                     relocs_sha256,
+                    compiler: compiler_fingerprint(),
                     name,
                     entries,
                     classes,

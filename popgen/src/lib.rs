@@ -20,7 +20,7 @@
 //! `handler void h(cap<cpu_qos> app, int ev) on "Error"`.
 //!
 //! Programs are well-typed by construction (never by filtering) and keep
-//! these rules, which a checker of LANGUAGE.md may enforce:
+//! these rules, which a checker of docs/language.md may enforce:
 //!
 //! - every local is initialized at its declaration; names are never reused
 //!   or shadowed within a function;

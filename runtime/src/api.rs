@@ -411,7 +411,7 @@ mod tests {
         let app = host.create_app("a").unwrap();
         let source = include_str!("../../examples/pop/cpu_pid.pop");
         let ext = host
-            .load(app, &crate::system::compile_object("pid.pop", source, false).unwrap())
+            .load(app, &bench::compile_object("pid.pop", source, false).unwrap())
             .unwrap();
         host.write_attribute(app, "target_cpu", 77).unwrap();
         (host, ext)

@@ -242,10 +242,7 @@ fn host_error<T>(code: &'static str, message: impl Into<String>) -> Result<T, Ho
 }
 
 fn load_error<T>(code: &'static str, message: impl Into<String>) -> Result<T, LoadError> {
-    Err(LoadError {
-        code,
-        message: message.into(),
-    })
+    Err(LoadError::new(code, message))
 }
 
 /// What became of one `set_attribute`.
@@ -705,10 +702,9 @@ impl Host {
                             format!("`{}` is a guard: only the system installs guards", e.name),
                         );
                     }
-                    let (hc, ha) = self.find_attribute(&format!("{c}.{attr}")).map_err(|e| LoadError {
-                        code: "L0100",
-                        message: e.message,
-                    })?;
+                    let (hc, ha) = self
+                        .find_attribute(&format!("{c}.{attr}"))
+                        .map_err(|e| LoadError::new("L0100", e.message))?;
                     EntryCall::Guard(hc, ha)
                 }
             };

@@ -1,41 +1,41 @@
 //! The standard system: the attribute classes and guards of the standard
-//! library (`stdlib/pop`), compiled from source when a host starts. (The
-//! kernel module gets the same guards as objects built by `safexc`.)
+//! library, installed from data and objects, never from source. The
+//! classes are `stdlib::classes`; the guards are objects `safexc compile
+//! --stdlib` built from `stdlib/pop` and that are checked in under
+//! `stdlib/obj` (a test recompiles them and requires the same bytes). A
+//! guard goes through the same `load` as any object: every check runs.
 
 use crate::{Host, HostConfig};
+use stdlib::classes::{AttrValue, CLASSES};
+use tal_ir::{AttrDef, AttrType, ClassDef};
 
-/// The standard library's guard extensions: (file, source).
-pub const GUARDS: &[(&str, &str)] = &[(
-    "stdlib/pop/timeslice_guard.pop",
-    include_str!("../../stdlib/pop/timeslice_guard.pop"),
+/// The standard library's guard extensions: (object file, object).
+pub const GUARDS: &[(&str, &[u8])] = &[(
+    "stdlib/obj/timeslice_guard.o",
+    include_bytes!("../../stdlib/obj/timeslice_guard.o"),
 )];
 
-/// Compiles Popcorn-SX source to an object, as `safexc compile` does;
-/// `stdlib` compiles it as part of the standard library (guards allowed).
-pub fn compile_object(file_name: &str, source: &str, stdlib: bool) -> Result<Vec<u8>, String> {
-    let options = popcorn_front::Options {
-        file_name: file_name.into(),
-        stdlib,
-        inline: true,
-    };
-    let compiled = popcorn_front::compile(source, &options);
-    let Some(module) = compiled.module else {
-        let first = compiled
-            .diagnostics
-            .iter()
-            .find(|d| d.is_error())
-            .map_or(String::new(), |d| format!(": error[{}]: {}", d.code, d.message));
-        return Err(format!("`{file_name}` does not compile{first}"));
-    };
-    codegen::object::compile(&module, codegen::Options::default()).map_err(|e| format!("{file_name}: {e}"))
-}
-
 /// The attribute classes the standard library declares.
-pub fn classes() -> Vec<tal_ir::ClassDef> {
-    popcorn_front::compile("extension classes;\nimport cpu;\n", &popcorn_front::Options::default())
-        .module
-        .expect("the standard library's classes compile (tested)")
-        .classes
+pub fn classes() -> Vec<ClassDef> {
+    CLASSES
+        .iter()
+        .map(|c| ClassDef {
+            name: c.name.into(),
+            attrs: c
+                .attrs
+                .iter()
+                .map(|a| AttrDef {
+                    name: a.name.into(),
+                    ty: match a.ty {
+                        AttrValue::I64 => AttrType::I64,
+                        AttrValue::Bool => AttrType::Bool,
+                    },
+                    readonly: a.readonly,
+                    range: a.range,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// A host with the standard classes and, if `guards`, the standard guards.
@@ -45,9 +45,8 @@ pub fn host(config: HostConfig, guards: bool) -> Result<Host, String> {
         host.define_class(c).map_err(|e| e.to_string())?;
     }
     if guards {
-        for (name, source) in GUARDS {
-            let object = compile_object(name, source, true)?;
-            host.install_guard(&object).map_err(|e| format!("{name}: {e}"))?;
+        for (name, object) in GUARDS {
+            host.install_guard(object).map_err(|e| format!("{name}: {e}"))?;
         }
     }
     Ok(host)

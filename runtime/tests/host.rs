@@ -17,7 +17,7 @@ const PID: &str = include_str!("../../examples/pop/cpu_pid.pop");
 const GUARD: &str = include_str!("../../stdlib/pop/timeslice_guard.pop");
 
 fn object(source: &str, stdlib: bool) -> Vec<u8> {
-    runtime::system::compile_object("test.pop", source, stdlib).unwrap()
+    bench::compile_object("test.pop", source, stdlib).unwrap()
 }
 
 fn host_with(config: HostConfig) -> Host {

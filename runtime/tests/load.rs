@@ -49,3 +49,27 @@ fn garbage_is_refused_with_a_code() {
         assert!(err.code.starts_with('C'), "{err}");
     }
 }
+
+#[test]
+fn every_error_is_reported_not_only_the_first() {
+    // Built without fuel checks, and checked against a stack limit both
+    // entry points exceed: three errors, from two checks.
+    let bytes = object(PID, codegen::Options { no_fuel: true });
+    let config = verifier::Config {
+        stack_limit: 64,
+        ..verifier::Config::default()
+    };
+    let refused = runtime::load::check(&bytes, &config).expect_err("refused");
+    let codes: Vec<&str> = refused.errors().map(|e| e.code).collect();
+    assert_eq!(codes, ["L0020", "V0502", "V0502"]);
+    assert!(refused.errors().skip(1).all(|e| e.location.is_some()));
+    assert!(refused.parts.is_some(), "the object read back");
+    // A host reports the first and names the others.
+    let first = refused.into_first();
+    assert_eq!(first.code, "L0020");
+    assert!(
+        first.message.ends_with("(and 2 more: V0502, V0502)"),
+        "{}",
+        first.message
+    );
+}

@@ -27,7 +27,7 @@ fn mappings() -> usize {
 
 #[test]
 fn loading_and_unloading_an_extension_thousands_of_times_does_not_grow_the_process() {
-    let bytes = runtime::system::compile_object("pid.pop", PID, false).unwrap();
+    let bytes = bench::compile_object("pid.pop", PID, false).unwrap();
     // Through the host API: loading binds the extension to an application
     // (code, data region, slot), unloading must give all of it back.
     let mut host = runtime::system::host(runtime::HostConfig::default(), true).unwrap();

@@ -4,10 +4,9 @@
 
 use crate::files;
 use crate::out::{Out, OutputError};
-use crate::verify::read_safex_object;
-use codegen::CodegenError;
 use codegen::object::{ObjectParts, RelocKind};
 use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, OpKind, SymbolResolver, SymbolResult};
+use runtime::load::LoadError;
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,8 +28,8 @@ pub fn inspect(out: &mut Out, path: &Path) -> Result<ExitCode, OutputError> {
 }
 
 /// The report on an object, or why it is not one.
-fn report(bytes: &[u8]) -> Result<String, CodegenError> {
-    read_safex_object(bytes).map(|parts| render(&parts))
+fn report(bytes: &[u8]) -> Result<String, LoadError> {
+    runtime::load::read(bytes).map(|parts| render(&parts))
 }
 
 /// The whole report: metadata, TAL, disassembly, relocations.
@@ -238,7 +237,7 @@ block0(v0: cap<cpu_qos, r>):
 
     #[test]
     fn renders_everything() {
-        let parts = read_safex_object(&object()).unwrap();
+        let parts = runtime::load::read(&object()).unwrap();
         let text = render(&parts);
         for want in [
             "extension   calls",

@@ -5,8 +5,6 @@ use crate::Checked;
 use crate::diag::{Diagnostic, render};
 use crate::files;
 use crate::out::{Out, OutputError};
-use codegen::CodegenError;
-use codegen::object::ObjectParts;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tal_ir::Module;
@@ -78,66 +76,43 @@ pub fn check_tal(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked
     }
 }
 
-/// Reads an object with [`codegen::object::read_object`], saying "not a
-/// SafeX object" when it is an ELF file without SafeX's sections (a program,
-/// a library, another compiler's object).
-pub fn read_safex_object(bytes: &[u8]) -> Result<ObjectParts, CodegenError> {
-    codegen::object::read_object(bytes).map_err(|e| {
-        let has = |section: &[u8]| bytes.windows(section.len()).any(|w| w == section);
-        let foreign = bytes.starts_with(b"\x7fELF") && !has(b".safex.tal\0") && !has(b".safex.meta\0");
-        if foreign && !e.message.starts_with("not a SafeX object") {
-            CodegenError {
-                code: e.code,
-                message: format!(
-                    "not a SafeX object: an ELF file without `.safex.tal` and `.safex.meta` sections ({})",
-                    e.message
-                ),
-            }
-        } else {
-            e
-        }
-    })
-}
-
-/// An object is accepted when it reads back cleanly, its TAL verifies, and
-/// its code is exactly what that TAL compiles to.
+/// An object is accepted when it passes every check a host makes
+/// (`runtime::load::check`: it reads back cleanly, was built with fuel
+/// checks, its TAL verifies, and its code is exactly what that TAL compiles
+/// to); every error found is shown, verifier errors on the object's TAL.
 fn verify_object(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked {
-    let reject = |e: CodegenError| {
-        errln!("{e}");
-        Checked::rejected(name, &[e.code])
-    };
-    let parts = match read_safex_object(bytes) {
+    let parts = match runtime::load::check(bytes, config) {
         Ok(parts) => parts,
-        Err(e) => return reject(e),
-    };
-    if let Err(errors) = verifier::verify(&parts.module, config) {
-        let text = tal_ir::text::print(&parts.module);
-        let map = tal_ir::text::parse(&text).map(|(_, map)| map).unwrap_or_default();
-        for e in &errors {
-            let span = map.span(e.location).unwrap_or(0..0);
-            err!(
-                "{}",
-                render(
-                    &format!("{name} (.safex.tal)"),
-                    &text,
-                    &Diagnostic::error(e.code, &e.message, span)
-                )
-            );
+        Err(refused) => {
+            let text = refused.parts.as_ref().map(|p| tal_ir::text::print(&p.module));
+            let map = text
+                .as_deref()
+                .and_then(|t| tal_ir::text::parse(t).ok())
+                .map(|(_, map)| map)
+                .unwrap_or_default();
+            for e in refused.errors() {
+                match (&text, e.location) {
+                    (Some(text), Some(location)) => {
+                        let span = map.span(location).unwrap_or(0..0);
+                        err!(
+                            "{}",
+                            render(
+                                &format!("{name} (.safex.tal)"),
+                                text,
+                                &Diagnostic::error(e.code, &e.message, span)
+                            )
+                        );
+                    }
+                    _ => errln!("{e}"),
+                }
+            }
+            let codes: Vec<&str> = refused.errors().map(|e| e.code).collect();
+            return Checked::rejected(name, &codes);
         }
-        let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
-        return Checked::rejected(name, &codes);
-    }
-    if let Err(e) = codegen::check::relowering_matches(bytes, &parts) {
-        return reject(e);
-    }
-    let fuel = if parts.meta.no_fuel {
-        ", built --no-fuel: loaders refuse it"
-    } else {
-        ""
     };
     Checked {
         summary: format!(
-            "{name}: ok (object: {} functions, {} bytes of code{fuel})",
+            "{name}: ok (object: {} functions, {} bytes of code)",
             parts.module.funcs.len(),
             parts.text.len()
         ),

@@ -271,7 +271,7 @@ fn compile_to_an_object_then_verify_it_and_detect_tampering() {
 }
 
 #[test]
-fn a_no_fuel_object_is_marked() {
+fn a_no_fuel_object_is_refused_by_verify_as_by_loaders() {
     let dir = tempdir("nofuel");
     let obj = dir.join("nofuel.o");
     let out = safexc(&[
@@ -282,11 +282,18 @@ fn a_no_fuel_object_is_marked() {
         obj.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    // `verify` runs the loaders' checks: it refuses the object as they do.
     let verified = safexc(&["verify", obj.to_str().unwrap()]);
+    assert_eq!(verified.status.code(), Some(1));
     assert!(
-        text(&verified.stdout).contains("built --no-fuel: loaders refuse it"),
+        text(&verified.stdout).ends_with("rejected: L0020\n"),
         "{}",
         text(&verified.stdout)
+    );
+    assert!(
+        text(&verified.stderr).contains("--no-fuel"),
+        "{}",
+        text(&verified.stderr)
     );
 }
 

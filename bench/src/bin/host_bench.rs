@@ -23,7 +23,7 @@ const SPIN: &str = "extension spin;\nimport cpu;\nbudget 9000000000000000000;\ni
                     monitor void m(cap<cpu_qos> app) { while (true) { n = n + 1; } }\n";
 
 fn object(source: &str) -> Vec<u8> {
-    runtime::system::compile_object("bench.pop", source, false).expect("compiles")
+    bench::compile_object("bench.pop", source, false).expect("compiles")
 }
 
 fn host(config: HostConfig) -> Host {

@@ -26,7 +26,7 @@ const CALLS_SRC: &str = "extension calls;\nimport cpu;\nint r = 0;\n\
     handler void h(cap<cpu_qos> app, int e) on \"Error\" { r = twice(e); }\n";
 
 fn object(source: &str) -> Vec<u8> {
-    runtime::system::compile_object("bench.pop", source, false).expect("the extension compiles")
+    bench::compile_object("bench.pop", source, false).expect("the extension compiles")
 }
 
 fn resident_kib() -> u64 {
