@@ -79,40 +79,36 @@ fn stops_in_time(name: &str, object: &[u8]) {
     assert_eq!(host.counters(ext).expect("counters").deadlines, 3, "{name}");
 }
 
-#[test]
-fn a_tree_of_callees_without_fuel_stops_at_the_deadline() {
-    // The review's attack: six levels, each calling the one below 16 times,
-    // no `fuel` in any of them: ~16^6 calls on one up-front charge.
-    let mut body = String::from("func @f0(i64) -> i64 {\nblock0(v0: i64):\n    v1 = iadd v0, v0\n    ret v0\n}\n\n");
-    for level in 1..=6 {
+/// A tree of callees without `fuel` over the leaf `@f0`: each of `@f1` ..
+/// `@f{levels}` calls the one below 16 times, and the monitor `@m` calls
+/// the top one: 16^levels leaf calls on one up-front charge.
+fn callee_tree(leaf: &str, levels: u32) -> String {
+    let mut body = format!("{leaf}\n");
+    for level in 1..=levels {
         body += &format!("func @f{level}(i64) -> i64 {{\nblock0(v0: i64):\n");
         for call in 1..=16 {
             body += &format!("    v{call} = call @f{}(v{})\n", level - 1, call - 1);
         }
         body += "    ret v16\n}\n\n";
     }
-    body += "monitor @m(cap<cpu_qos, r>) {\nblock0(v0: cap<cpu_qos, r>):\n    fuel 0\n    \
-             v1 = helper get_attribute(v0, #cpu_qos.period)\n    v2 = call @f6(v1)\n    ret\n}\n";
-    stops_in_time("tree of callees", &tal_object(&body));
+    body + &format!(
+        "monitor @m(cap<cpu_qos, r>) {{\nblock0(v0: cap<cpu_qos, r>):\n    fuel 0\n    \
+         v1 = helper get_attribute(v0, #cpu_qos.period)\n    v2 = call @f{levels}(v1)\n    ret\n}}\n"
+    )
+}
+
+#[test]
+fn a_tree_of_callees_without_fuel_stops_at_the_deadline() {
+    // The review's attack: six levels, no `fuel` in any of them.
+    let leaf = "func @f0(i64) -> i64 {\nblock0(v0: i64):\n    v1 = iadd v0, v0\n    ret v0\n}\n";
+    stops_in_time("tree of callees", &tal_object(&callee_tree(leaf, 6)));
 }
 
 #[test]
 fn large_zero_fills_in_callees_stop_at_the_deadline() {
-    // Each call zero-fills a 256-cell slot (one `init`, 256 stores), in
-    // callees without `fuel`, 16 calls per level, five levels deep.
-    let mut body = String::from(
-        "func @f0(i64) -> i64 {\n    slot $0: [i64; 256]\nblock0(v0: i64):\n    init $0\n    ret v0\n}\n\n",
-    );
-    for level in 1..=5 {
-        body += &format!("func @f{level}(i64) -> i64 {{\nblock0(v0: i64):\n");
-        for call in 1..=16 {
-            body += &format!("    v{call} = call @f{}(v{})\n", level - 1, call - 1);
-        }
-        body += "    ret v16\n}\n\n";
-    }
-    body += "monitor @m(cap<cpu_qos, r>) {\nblock0(v0: cap<cpu_qos, r>):\n    fuel 0\n    \
-             v1 = helper get_attribute(v0, #cpu_qos.period)\n    v2 = call @f5(v1)\n    ret\n}\n";
-    stops_in_time("zero fills", &tal_object(&body));
+    // Each leaf call zero-fills a 256-cell slot: one `init`, 256 stores.
+    let leaf = "func @f0(i64) -> i64 {\n    slot $0: [i64; 256]\nblock0(v0: i64):\n    init $0\n    ret v0\n}\n";
+    stops_in_time("zero fills", &tal_object(&callee_tree(leaf, 5)));
 }
 
 #[test]
