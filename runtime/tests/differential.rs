@@ -292,9 +292,19 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
     // nested diamonds and loops, with fuel amounts exactly at their bounds.
     let mut statuses = [0u64; 8];
     let mut caller_paid = 0;
+    let mut mid_block_tests = 0;
     for seed in 0..24 {
         for shape in bench::Shape::ALL {
             let mut module = bench::generate(shape, 1_000 + 150 * seed as usize, seed);
+            // Long straight runs carry tests of the deadline inside blocks
+            // (`tal_ir::fuel` places them; V0409).
+            mid_block_tests += module
+                .funcs
+                .iter()
+                .flat_map(|f| &f.blocks)
+                .flat_map(|b| b.insts.iter().skip(1))
+                .filter(|i| matches!(i.kind, tal_ir::InstKind::Fuel(_)))
+                .count();
             // Odd seeds: cheap work functions paid for by their callers.
             if seed % 2 == 1 {
                 tal_ir::fuel::assign_module(&mut module, tal_ir::fuel::EntryFuel::DropCheap);
@@ -311,6 +321,7 @@ fn tal_level_generated_modules_agree_compiled_and_interpreted() {
         assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
     }
     assert!(caller_paid >= 12, "{caller_paid} functions paid for by their callers");
+    assert!(mid_block_tests >= 12, "{mid_block_tests} tests placed inside blocks");
 }
 
 /// Whether two invocations did the same, whatever where they trapped or
