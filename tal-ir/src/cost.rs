@@ -31,8 +31,8 @@ use stdlib::HelperLowering;
 /// callees included: the verifier's V0409. It bounds how late a deadline
 /// can stop an invocation. The slowest unit measured (`deadline_bench`) is
 /// a load that misses every cache in a pointer chase through the largest
-/// data region a host allows (8 MiB, one random cycle): 53.5 ns per unit
-/// (a bounds check and a load per hop), so 1,024 units run in about 55 µs;
+/// data region a host allows (8 MiB, one random cycle): 51–58 ns per unit
+/// (a bounds check and a load per hop), so 1,024 units run in 52–59 µs;
 /// divisions run them in 1.4 µs, other arithmetic, calls and zero-fills in
 /// under 0.5 µs (`docs/benchmarks.md`, "Deadline latency").
 pub const MAX_UNCHECKED: u64 = 1024;

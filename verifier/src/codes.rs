@@ -824,7 +824,7 @@ block0:
             included, as is the code that runs after a callee's last test until the next one. The host stops an \
             invocation past its deadline only where the code tests `interrupt`; a long check-free stretch — a \
             tree of callees without `fuel`, a large `init`, a long straight run — would let it run on for \
-            milliseconds with fuel to spare. The bound keeps the latency of a deadline under about 61 µs on the \
+            milliseconds with fuel to spare. The bound keeps the time between two tests under about 60 µs on the \
             slowest code (docs/benchmarks.md). Put a `fuel` on the path (a `fuel` may stand anywhere in a \
             block); the front-end places them itself.",
         example: r#"module demo
