@@ -180,7 +180,10 @@ fn main() {
 fn overshoot() {
     const DEADLINE: Duration = Duration::from_millis(1);
     const RUNS: usize = 50;
-    let (_, chase) = kinds().into_iter().find(|(name, _)| name.starts_with("pointer chase")).expect("the chase");
+    let (_, chase) = kinds()
+        .into_iter()
+        .find(|(name, _)| name.starts_with("pointer chase"))
+        .expect("the chase");
     let endless = chase
         .replace("budget 100000000;", "budget 9000000000000000000;")
         .replace("    int p = at;\n", "    int p = at;\n    while (true) {\n")
