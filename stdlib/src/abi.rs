@@ -73,8 +73,11 @@
 //!   every invocation, so that check's outcome is known when the object is
 //!   loaded; it was 7 of the PID monitor's 28 instructions. `interrupt`
 //!   is not tested before the first check the code reaches: the entry
-//!   region runs at most N instructions, callees its callers pay for
-//!   included.
+//!   region runs at most N units, callees its callers pay for included,
+//!   and at most `tal_ir::cost::MAX_UNCHECKED` before that check (the
+//!   verifier's V0409).
+//!
+//! `stdlib::c_header` renders this contract as C (`kmod/safex_abi.h`).
 
 /// Version of this ABI, recorded in every object; loaders refuse others.
 ///

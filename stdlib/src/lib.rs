@@ -12,6 +12,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod abi;
+pub mod c_header;
 pub mod classes;
 pub mod codes;
 pub mod forbidden;

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/*
+ * The SafeX extension ABI, version 4: what compiled extensions, the
+ * user-space host and the kernel module agree on.
+ *
+ * GENERATED from stdlib/src/abi.rs and stdlib/src/lib.rs by
+ * stdlib/src/c_header.rs; do not edit. Regenerate with
+ * `SAFEX_BLESS=1 cargo test -p stdlib c_header`.
+ */
+#ifndef SAFEX_ABI_H
+#define SAFEX_ABI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#include <linux/stddef.h>
+#else
+#include <stddef.h>
+#include <stdint.h>
+typedef int32_t s32;
+typedef uint32_t u32;
+typedef int64_t s64;
+typedef uint64_t u64;
+#endif
+
+/* Loaders refuse objects of any other version (.safex.meta, offset 8). */
+#define SAFEX_ABI_VERSION 4u
+
+/* ctx->status: how an invocation ended. 0: it returned normally. */
+#define SAFEX_STATUS_OK 0u
+#define SAFEX_STATUS_DIVIDE_BY_ZERO 1u
+#define SAFEX_STATUS_OUT_OF_BOUNDS 2u
+#define SAFEX_STATUS_OVERFLOW 3u
+#define SAFEX_STATUS_RANGE_ERROR 4u
+#define SAFEX_STATUS_NULL_CAPABILITY 5u
+#define SAFEX_STATUS_OUT_OF_FUEL 6u
+#define SAFEX_STATUS_HOST_ABORT 7u
+
+/* ctx->trap_inst of a trap at a block's terminator. */
+#define SAFEX_TRAP_AT_TERMINATOR 0xffffffffu
+
+struct safex_ctx;
+
+/*
+ * A helper: slot `id` of ctx->helpers. Unused arguments are 0; an
+ * attribute immediate #class.attr is passed as (class << 32 | attr). A
+ * helper that must end the invocation sets ctx->status to
+ * SAFEX_STATUS_HOST_ABORT and returns 0; once set, helpers return 0
+ * without acting.
+ */
+typedef s64 (*safex_helper_fn)(struct safex_ctx *ctx, s64 a0, s64 a1, s64 a2);
+
+/* Helper ids: slots of ctx->helpers. */
+#define SAFEX_HELPER_GET_ATTRIBUTE 0u /* compiled to loads from ctx->attrs: never called */
+#define SAFEX_HELPER_SET_ATTRIBUTE 1u
+#define SAFEX_HELPER_RAISE_EVENT 2u
+#define SAFEX_HELPER_NOW_US 3u
+#define SAFEX_HELPER_BLOCK 4u
+#define SAFEX_HELPER_COUNT 5u
+
+/*
+ * The context compiled code is called with. The host stores fuel >= 0,
+ * status SAFEX_STATUS_OK and interrupt 0 before a call; it may store -1
+ * into interrupt at any moment (from another CPU or a timer) to end the
+ * invocation at its next fuel check, and never writes fuel while the
+ * code runs. attrs points to one row per attribute class the module
+ * declares: the invoking application's values, one s64 per attribute in
+ * declaration order (a bool as 0/1), written with single aligned 8-byte
+ * stores.
+ */
+struct safex_ctx {
+	s64 fuel;
+	u64 status;
+	u32 trap_func;
+	u32 trap_block;
+	u32 trap_inst;
+	s32 interrupt;
+	const safex_helper_fn *helpers;
+	s64 *data;
+	const s64 *const *attrs;
+};
+
+_Static_assert(offsetof(struct safex_ctx, fuel) == 0, "safex_ctx.fuel");
+_Static_assert(offsetof(struct safex_ctx, status) == 8, "safex_ctx.status");
+_Static_assert(offsetof(struct safex_ctx, trap_func) == 16, "safex_ctx.trap_func");
+_Static_assert(offsetof(struct safex_ctx, trap_block) == 20, "safex_ctx.trap_block");
+_Static_assert(offsetof(struct safex_ctx, trap_inst) == 24, "safex_ctx.trap_inst");
+_Static_assert(offsetof(struct safex_ctx, interrupt) == 28, "safex_ctx.interrupt");
+_Static_assert(offsetof(struct safex_ctx, helpers) == 32, "safex_ctx.helpers");
+_Static_assert(offsetof(struct safex_ctx, data) == 40, "safex_ctx.data");
+_Static_assert(offsetof(struct safex_ctx, attrs) == 48, "safex_ctx.attrs");
+_Static_assert(sizeof(struct safex_ctx) == 56, "sizeof(struct safex_ctx)");
+
+/*
+ * What every compiled function returns, in rax and rdx (the SysV return
+ * of a 16-byte struct of two integers): its value, and its status (0
+ * unless it trapped; after a helper's abort it may be 0 while
+ * ctx->status is SAFEX_STATUS_HOST_ABORT: read the context).
+ */
+struct safex_returned {
+	s64 value;
+	u64 status;
+};
+
+/*
+ * An entry point: a monitor (cap), a handler (cap, value) or a guard
+ * (cap, value). Before each call the host charges the entry point's entry
+ * fuel (listed in .safex.meta) itself: the code does not check it.
+ */
+typedef struct safex_returned (*safex_entry_fn)(struct safex_ctx *ctx, s64 cap, s64 value);
+
+#endif /* SAFEX_ABI_H */
