@@ -70,9 +70,9 @@ pub fn render() -> String {
          /* Loaders refuse objects of any other version (.safex.meta, offset 8). */\n\
          #define SAFEX_ABI_VERSION {ABI_VERSION}u\n\n"
     );
-    let _ = write!(
+    let _ = writeln!(
         w,
-        "/* ctx->status: how an invocation ended. 0: it returned normally. */\n"
+        "/* ctx->status: how an invocation ended. 0: it returned normally. */"
     );
     for (name, value) in STATUSES {
         let _ = writeln!(w, "#define SAFEX_STATUS_{name} {value}u");
