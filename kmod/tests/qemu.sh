@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Builds the SafeX module against Debian's kernel headers, boots Debian's
+# own kernel under QEMU (TCG) with a busybox initramfs holding the module
+# and the checks (client.c, init), and passes if the guest prints
+# "SAFEX-RESULT: PASS". Needs: gcc, make, qemu-system-x86, busybox-static,
+# cpio, linux-headers-amd64 (`.ci/run` installs them); the kernel image is
+# taken from /boot or extracted from its .deb (`apt-get download`).
+#
+# Exit: 0 pass, 1 a check failed or the guest crashed, 2 setup or build
+# failed, 124 the guest hung past TIMEOUT seconds.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+KMOD=$(dirname "$HERE")
+OUT=${OUT:-$(mktemp -d /tmp/safex-qemu.XXXXXX)}
+TIMEOUT=${TIMEOUT:-300}
+
+die() { echo "qemu.sh: $*" >&2; exit 2; }
+
+# The kernel the headers metapackage points at.
+KVER=${KVER:-$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null |
+	grep -oE 'linux-headers-[^ ,(]+' | head -1 | sed 's/^linux-headers-//')}
+[[ -n $KVER && -e /lib/modules/$KVER/build/Makefile ]] ||
+	die "no kernel headers (apt-get install linux-headers-amd64)"
+command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
+BUSYBOX=/bin/busybox # busybox-static's: the guest has no libraries
+[[ -x $BUSYBOX ]] || die "no $BUSYBOX (apt-get install busybox-static)"
+
+# The guest kernel: /boot's, else the one in linux-image-$KVER's .deb.
+VMLINUZ=/boot/vmlinuz-$KVER
+if [[ ! -r $VMLINUZ ]]; then
+	CACHE=${CACHE:-$HOME/.cache/safex-kmod}
+	mkdir -p "$CACHE"
+	VMLINUZ=$CACHE/vmlinuz-$KVER
+	if [[ ! -s $VMLINUZ ]]; then
+		(cd "$CACHE" && apt-get download -q -o APT::Sandbox::User=root "linux-image-$KVER" >/dev/null) ||
+			die "cannot download linux-image-$KVER"
+		dpkg-deb --fsys-tarfile "$CACHE"/linux-image-"$KVER"_*.deb |
+			tar -xO "./boot/vmlinuz-$KVER" >"$VMLINUZ" || die "no vmlinuz in the .deb"
+	fi
+fi
+
+# Build the module (in a copy: Kbuild writes next to its sources).
+mkdir -p "$OUT/build" "$OUT/root/bin" "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev"
+cp "$KMOD"/Kbuild "$KMOD"/Makefile "$KMOD"/*.c "$KMOD"/*.h "$OUT/build/"
+make -s -C "/lib/modules/$KVER/build" M="$OUT/build" modules >"$OUT/build.log" 2>&1 ||
+	{ cat "$OUT/build.log" >&2; die "module build failed"; }
+gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/root/client" "$HERE/client.c" ||
+	die "client build failed"
+
+cp "$OUT/build/safex.ko" "$OUT/root/"
+cp "$BUSYBOX" "$OUT/root/bin/busybox"
+cp "$HERE/init" "$OUT/root/init"
+chmod 755 "$OUT/root/init"
+(cd "$OUT/root" && find . | cpio -o -H newc --quiet) >"$OUT/initramfs.cpio"
+
+echo "qemu.sh: booting $KVER under TCG" >&2
+set +e
+timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512M -smp 1 \
+	-nodefaults -no-user-config -display none -monitor none -serial stdio -no-reboot \
+	-kernel "$VMLINUZ" -initrd "$OUT/initramfs.cpio" \
+	-append 'console=ttyS0 panic=-1 oops=panic loglevel=4' </dev/null >"$OUT/console.log" 2>&1
+rc=$?
+set -e
+grep -E '^(PASS|FAIL|guest:)' "$OUT/console.log" | tr -d '\r'
+[[ $rc == 124 ]] && { echo "qemu.sh: the guest hung (console: $OUT/console.log)" >&2; exit 124; }
+if grep -q 'SAFEX-RESULT: PASS' "$OUT/console.log"; then
+	rm -rf "$OUT"
+	echo "SAFEX-RESULT: PASS"
+	exit 0
+fi
+echo "qemu.sh: FAIL (console: $OUT/console.log)" >&2
+exit 1
