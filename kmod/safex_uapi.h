@@ -6,14 +6,8 @@
 #ifndef SAFEX_UAPI_H
 #define SAFEX_UAPI_H
 
-#ifdef __KERNEL__
 #include <linux/ioctl.h>
 #include <linux/types.h>
-#else
-#include <linux/ioctl.h>
-#include <stdint.h>
-typedef uint32_t __u32;
-#endif
 
 #define SAFEX_IOC_MAGIC 0x5a
 
@@ -27,5 +21,29 @@ struct safex_version {
 
 #define SAFEX_UAPI_VERSION 1u
 #define SAFEX_IOC_VERSION _IOWR(SAFEX_IOC_MAGIC, 0, struct safex_version)
+
+/*
+ * A signed object in user memory: `safexc sign`'s output, the object's
+ * bytes followed by an RSASSA-PKCS1-v1_5/SHA-256 signature over them,
+ * its length (u32, little-endian) and the magic "SXSIG01\0".
+ */
+struct safex_object {
+	__u32 size;        /* in: sizeof(struct safex_object) */
+	__u32 reserved;    /* in: 0 */
+	__u64 data;        /* in: address of the signed object */
+	__u64 len;         /* in: its length in bytes, at most SAFEX_MAX_OBJECT */
+};
+
+#define SAFEX_MAX_OBJECT (16u << 20)
+#define SAFEX_SIG_MAGIC "SXSIG01"  /* and its NUL: 8 bytes */
+
+/*
+ * Checks a signed object against the module's public key without loading
+ * it: 0 if the signature verifies. EBADMSG: not signed, or a malformed
+ * signature trailer; EKEYREJECTED: the signature does not verify (a changed
+ * object, or another key's); ENOKEY: the module was loaded without a key;
+ * E2BIG: larger than SAFEX_MAX_OBJECT.
+ */
+#define SAFEX_IOC_CHECK _IOW(SAFEX_IOC_MAGIC, 1, struct safex_object)
 
 #endif /* SAFEX_UAPI_H */

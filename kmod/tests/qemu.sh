@@ -48,6 +48,19 @@ make -s -C "/lib/modules/$KVER/build" M="$OUT/build" modules >"$OUT/build.log" 2
 gcc -static -O2 -Wall -Wextra -Werror -o "$OUT/root/client" "$HERE/client.c" ||
 	die "client build failed"
 
+# Signed objects: a key of the test's own (deterministic: not a secret),
+# the paper's PID object signed with it and with another key, and unsigned.
+SAFEXC=${SAFEXC:-"cargo run -q --manifest-path $KMOD/../Cargo.toml -p safexc --"}
+mkdir -p "$OUT/keys" "$OUT/root/objects"
+$SAFEXC keygen -o "$OUT/keys/test" --insecure-seed 1 | sed -n 's/^pubkey=//p' >"$OUT/root/objects/pubkey" ||
+	die "safexc keygen failed"
+[[ -s $OUT/root/objects/pubkey ]] || die "safexc keygen printed no pubkey= line"
+$SAFEXC keygen -o "$OUT/keys/other" --insecure-seed 2 >/dev/null || die "safexc keygen failed"
+OBJECT=$KMOD/../examples/obj/cpu_pid.o
+$SAFEXC sign "$OBJECT" --key "$OUT/keys/test.key" -o "$OUT/root/objects/signed.o" || die "safexc sign failed"
+$SAFEXC sign "$OBJECT" --key "$OUT/keys/other.key" -o "$OUT/root/objects/wrong-key.o" || die "safexc sign failed"
+cp "$OBJECT" "$OUT/root/objects/unsigned.o"
+
 cp "$OUT/build/safex.ko" "$OUT/root/"
 cp "$BUSYBOX" "$OUT/root/bin/busybox"
 cp "$HERE/init" "$OUT/root/init"

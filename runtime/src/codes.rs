@@ -122,6 +122,79 @@ pub const CODES: &[CodeDoc] = &[
             to 0x10000000, which is not the start of a function of this extension",
     },
     CodeDoc {
+        code: "L0040",
+        title: "the object is not signed",
+        explanation: "A public key was given (`safexc verify --pubkey KEY.pub`), so only signed objects are \
+            accepted, and the file does not end with a signature trailer (`SXSIG01`): it was never signed, or \
+            the trailer's magic was changed. A host that cannot run the checks itself (the kernel module) \
+            trusts an object only because `safexc sign` ran every check on it and signed it. Sign the object \
+            with `safexc sign OBJ.o --key NAME.key -o OBJ.signed.o`.",
+        example: "$ safexc verify --pubkey safex.pub ext.o\nerror[L0040]: the object is not signed: it does not \
+            end with a signature trailer (`SXSIG01`); sign it with `safexc sign`\next.o: rejected: L0040",
+    },
+    CodeDoc {
+        code: "L0041",
+        title: "malformed signature trailer",
+        explanation: "The file ends with the signed-object magic `SXSIG01\\0`, but the signature length before \
+            it is not 256 (the length of an RSA-2048 signature), or the file is too short to hold the signature \
+            and its trailer. The file was truncated or changed after signing; nothing in it is trusted. Sign \
+            the original object again.",
+        example: "flip a bit of the length field (the 4 bytes before the last 8) of a signed object:\n\
+            $ safexc verify ext.signed.o\nerror[L0041]: malformed signature trailer: the signature's length is \
+            257 bytes; an RSA-2048 signature has 256",
+    },
+    CodeDoc {
+        code: "L0042",
+        title: "not an RSA-2048 public key",
+        explanation: "The file given with `--pubkey` is not a DER-encoded PKCS#1 `RSAPublicKey` (`SEQUENCE { n, \
+            e }`) of a 2048-bit key, the form `safexc keygen` writes to `NAME.pub` and the kernel module \
+            takes. Give the `.pub` file `safexc keygen` wrote, not the private key or a PEM file.",
+        example: "$ safexc verify --pubkey safex.key ext.signed.o\nerror[L0042]: not an RSA-2048 public key in \
+            DER RSAPublicKey: ...",
+    },
+    CodeDoc {
+        code: "L0043",
+        title: "the signature does not verify",
+        explanation: "The object's RSASSA-PKCS1-v1_5 SHA-256 signature does not verify with the public key: the \
+            object or its signature was changed after signing (one flipped byte is enough), or it was signed \
+            with another key. RSA cannot tell these cases apart. An object whose signature does not verify \
+            may not have passed the checks, so it is refused. Sign the object again with the key whose public \
+            half the host holds.",
+        example: "$ safexc verify --pubkey other.pub ext.signed.o\nerror[L0043]: the signature does not verify \
+            with this public key: the object or its signature was changed after signing, or it was signed with \
+            another key (RSA cannot tell these apart)\next.signed.o: rejected: L0043",
+    },
+    CodeDoc {
+        code: "L0044",
+        title: "bad private key, or a key cannot be made",
+        explanation: "The `--key` file of `safexc sign` is not an RSA-2048 private key in PKCS#8 PEM (`-----BEGIN \
+            PRIVATE KEY-----`), the form `safexc keygen` writes to `NAME.key`; or `safexc keygen` could not \
+            draw a key (the operating system's random number generator failed) or encode it. Objects are \
+            signed with RSA-2048 only, the scheme the kernel module checks. Give the `.key` file `safexc \
+            keygen` wrote.",
+        example: "$ safexc sign ext.o --key safex.pub -o ext.signed.o\nerror[L0044]: not an RSA-2048 private key \
+            in PKCS#8 PEM: ...",
+    },
+    CodeDoc {
+        code: "L0045",
+        title: "the key file exists",
+        explanation: "`safexc keygen -o NAME` writes `NAME.key` and `NAME.pub` and never overwrites either: a \
+            private key replaced by mistake cannot be recovered, and objects signed with it would no longer \
+            load. Nothing is written. Remove the old files first if they are no longer wanted, or give another \
+            name.",
+        example: "$ safexc keygen -o safex\npubkey=3082010a...\n$ safexc keygen -o safex\nerror[L0045]: \
+            safex.key exists: keygen never overwrites a key; remove it or give another name",
+    },
+    CodeDoc {
+        code: "L0046",
+        title: "the object is already signed",
+        explanation: "The input of `safexc sign` already ends with a signature trailer. Signing it again would \
+            sign the old signature with the object, which no host accepts. Sign the unsigned object (the \
+            output of `safexc compile`) instead.",
+        example: "$ safexc sign ext.signed.o --key safex.key -o twice.o\nerror[L0046]: ext.signed.o is already \
+            signed: sign the unsigned object instead",
+    },
+    CodeDoc {
         code: "L0100",
         title: "attribute class unknown to the host or declared differently",
         explanation: "The object uses an attribute class the host does not define, or declares a class of the same \

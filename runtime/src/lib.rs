@@ -26,6 +26,7 @@ pub mod image;
 pub mod load;
 pub mod manager;
 pub mod rows;
+pub mod signed;
 pub mod system;
 mod watchdog;
 

@@ -1,6 +1,7 @@
 //! Accepting an object: every check a host makes before any of its code
-//! runs, in one pipeline that `Host::load`, `safexc verify` and (later)
-//! `safexc sign` all use.
+//! runs, in one pipeline that `Host::load`, `safexc verify` and `safexc
+//! sign` all use (the kernel module, which cannot run it, accepts only
+//! objects `sign` signed after it passed: `crate::signed`).
 //!
 //! In order: the object reads back cleanly (ELF, sections, hashes,
 //! relocations, the compiler fingerprint: [`read`]); it was built with

@@ -1,6 +1,7 @@
 //! `safexc inspect FILE.o`: what an object holds, for people. The object is
 //! read and checked by `codegen::object::read_object` first; a malformed one
-//! is refused with its `Cxxxx` code and nothing else is printed.
+//! is refused with its `Cxxxx` code and nothing else is printed. A signed
+//! object is shown with its signature's length.
 
 use crate::files;
 use crate::out::{Out, OutputError};
@@ -27,9 +28,24 @@ pub fn inspect(out: &mut Out, path: &Path) -> Result<ExitCode, OutputError> {
     }
 }
 
-/// The report on an object, or why it is not one.
+/// The report on an object, or why it is not one. A signed object is
+/// shown as the object inside and its signature's length; the signature is
+/// not checked (`safexc verify --pubkey` does).
 fn report(bytes: &[u8]) -> Result<String, LoadError> {
-    runtime::load::read(bytes).map(|parts| render(&parts))
+    match runtime::signed::split(bytes)? {
+        None => runtime::load::read(bytes).map(|parts| render(&parts)),
+        Some((object, signature)) => runtime::load::read(object).map(|parts| {
+            let mut out = render(&parts);
+            let _ = writeln!(
+                out,
+                "\n== signature (trailer `SXSIG01`)\n  {} bytes, RSA-2048 PKCS#1 v1.5 SHA-256 over the first {} bytes \
+                 (not checked here: `safexc verify --pubkey`)",
+                signature.len(),
+                object.len()
+            );
+            out
+        }),
+    }
 }
 
 /// The whole report: metadata, TAL, disassembly, relocations.

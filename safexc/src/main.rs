@@ -14,8 +14,10 @@ mod compile;
 mod diag;
 mod files;
 mod inspect;
+mod keygen;
 mod pop;
 mod run;
+mod sign;
 mod source;
 mod verify;
 
@@ -68,7 +70,16 @@ enum Command {
         /// Stack bound, in bytes, for any entry point's deepest call chain.
         #[arg(long, default_value_t = verifier::Config::default().stack_limit)]
         stack_limit: u64,
+        /// Accept only signed objects whose signature verifies with this
+        /// public key (`NAME.pub`, written by `safexc keygen`).
+        #[arg(long, value_name = "NAME.pub")]
+        pubkey: Option<PathBuf>,
     },
+    /// Make a signing key: NAME.key (private, mode 0600) and NAME.pub; print
+    /// the kernel module's `pubkey=` parameter.
+    Keygen(keygen::KeygenArgs),
+    /// Run every check a host runs on an object, then write it signed.
+    Sign(sign::SignArgs),
     /// Print an object's metadata, TAL, disassembly and relocations; exit 1 if it is malformed.
     Inspect {
         /// The object to read; `-` reads standard input.
@@ -164,13 +175,16 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Verify {
             files: paths,
             stack_limit,
+            pubkey,
         } => {
             let config = verifier::Config {
                 stack_limit,
                 ..verifier::Config::default()
             };
-            verify::verify(out, &paths, &config)
+            verify::verify(out, &paths, pubkey.as_deref(), &config)
         }
+        Command::Keygen(args) => keygen::keygen(out, args),
+        Command::Sign(args) => sign::sign(out, args),
         Command::Inspect { file } => inspect::inspect(out, &file),
         Command::Run(args) => run::run(out, args),
         Command::Explain { code, all } => explain(out, code.as_deref().unwrap_or_default(), all),

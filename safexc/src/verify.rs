@@ -1,38 +1,71 @@
-//! `safexc verify`: TAL modules (text or binary) and objects, told apart by
-//! their first bytes (`\x7fELF`, `SXTAL`), not by their names.
+//! `safexc verify`: TAL modules (text or binary), objects and signed
+//! objects, told apart by their bytes (`\x7fELF`, `SXTAL`, the signature
+//! trailer `SXSIG01`), not by their names. With `--pubkey` only signed
+//! objects are accepted, and their signature is checked before the object.
 
 use crate::Checked;
 use crate::diag::{Diagnostic, render};
 use crate::files;
 use crate::out::{Out, OutputError};
+use runtime::load::LoadError as LoadErr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tal_ir::Module;
 
 /// Verifies each file, one summary line per file on standard output and
 /// diagnostics on standard error; exit 1 if any is rejected.
-pub fn verify(out: &mut Out, paths: &[PathBuf], config: &verifier::Config) -> Result<ExitCode, OutputError> {
-    if !files::stdin_at_most_once(paths) {
+pub fn verify(
+    out: &mut Out,
+    paths: &[PathBuf],
+    pubkey: Option<&Path>,
+    config: &verifier::Config,
+) -> Result<ExitCode, OutputError> {
+    let mut inputs = paths.to_vec();
+    inputs.extend(pubkey.map(Path::to_path_buf));
+    if !files::stdin_at_most_once(&inputs) {
         return Ok(ExitCode::from(crate::USAGE));
     }
+    let pubkey = match pubkey.map(files::read_input) {
+        None => None,
+        Some(Some(der)) => Some(der),
+        Some(None) => return Ok(ExitCode::from(1)),
+    };
     let mut all_ok = true;
     for path in paths {
-        let checked = verify_file(path, config);
+        let checked = verify_file(path, pubkey.as_deref(), config);
         writeln!(out, "{}", checked.summary)?;
         all_ok &= checked.module.is_some();
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn verify_file(path: &Path, config: &verifier::Config) -> Checked {
+fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) -> Checked {
     let name = files::display_name(path);
     let Some(bytes) = files::read_input(path) else {
         return Checked::rejected(&name, &["L0001"]);
     };
-    if bytes.starts_with(b"\x7fELF") {
-        verify_object(&name, &bytes, config)
-    } else {
-        check_tal(&name, &bytes, config)
+    let refused = |e: LoadErr| {
+        errln!("{name}: {e}");
+        Checked::rejected(&name, &[e.code])
+    };
+    if let Some(pubkey) = pubkey {
+        // The signature first: nothing of an object whose signature does
+        // not verify is looked at.
+        return match runtime::signed::verify(&bytes, pubkey) {
+            Ok(object) => check_object(&name, object, config, "signed object, signature verified"),
+            Err(e) => refused(e),
+        };
+    }
+    match runtime::signed::split(&bytes) {
+        Err(e) => refused(e),
+        Ok(Some((object, _))) => check_object(
+            &name,
+            object,
+            config,
+            "signed object, signature not checked without --pubkey",
+        ),
+        Ok(None) if bytes.starts_with(b"\x7fELF") => check_object(&name, &bytes, config, "object"),
+        Ok(None) => check_tal(&name, &bytes, config),
     }
 }
 
@@ -80,7 +113,8 @@ pub fn check_tal(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked
 /// (`runtime::load::check`: it reads back cleanly, was built with fuel
 /// checks, its TAL verifies, and its code is exactly what that TAL compiles
 /// to); every error found is shown, verifier errors on the object's TAL.
-fn verify_object(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked {
+/// `what` names the input in the summary line (`object`, `signed object, …`).
+pub fn check_object(name: &str, bytes: &[u8], config: &verifier::Config, what: &str) -> Checked {
     let parts = match runtime::load::check(bytes, config) {
         Ok(parts) => parts,
         Err(refused) => {
@@ -112,7 +146,7 @@ fn verify_object(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked
     };
     Checked {
         summary: format!(
-            "{name}: ok (object: {} functions, {} bytes of code)",
+            "{name}: ok ({what}: {} functions, {} bytes of code)",
             parts.module.funcs.len(),
             parts.text.len()
         ),

@@ -4,24 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn safexc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_safexc"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .expect("run safexc")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{root, safexc, text};
 
 #[test]
 fn verify_accepts_the_paper_extensions() {
