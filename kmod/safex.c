@@ -9,6 +9,10 @@
  * keygen` prints), verified with the kernel's own public_key code
  * (RSASSA-PKCS1-v1_5, SHA-256). `safexc sign` signs only objects that pass
  * every check the user-space loader makes; the kernel holds no secret.
+ * Behind the signature, the module still checks the object's shape (ELF
+ * header and section table in bounds, one `.safex.meta` whose digest, ABI
+ * version and flags hold): a key holder's mistake must not become an out-of-
+ * bounds read.
  * Tested in a booted Debian kernel by kmod/tests/qemu.sh. Loading objects
  * is not implemented yet: no command runs extension code.
  *
@@ -21,6 +25,7 @@
 #include <crypto/public_key.h>
 #include <crypto/sha2.h>
 #include <linux/capability.h>
+#include <linux/elf.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
@@ -131,6 +136,84 @@ fail:
 	return err;
 }
 
+/* The `.safex.meta` header (docs/object.md): magic, ABI, flags, ..., a trailing SHA-256. */
+#define SAFEX_META_MAGIC "SXMETA\0\0"
+#define SAFEX_META_HEADER 120u
+#define SAFEX_META_NO_FUEL 1u
+
+/* Whether [off, off + size) lies inside an object of len bytes. */
+static bool safex_in_bounds(u64 off, u64 size, size_t len)
+{
+	return off <= len && size <= len - off;
+}
+
+/*
+ * Finds the one section named `name` of the ELF object obj[0..len),
+ * checking the header and every section header on the way: -ENOEXEC for
+ * anything but an x86-64 little-endian relocatable object whose sections
+ * and names lie in bounds, or for a name found twice or not at all.
+ */
+static int safex_section(const u8 *obj, size_t len, const char *name, const u8 **data, size_t *size)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)obj;
+	const Elf64_Shdr *sh, *names;
+	size_t name_len = strlen(name);
+	bool found = false;
+	unsigned int i;
+
+	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh->e_ident[EI_DATA] != ELFDATA2LSB || eh->e_type != ET_REL || eh->e_machine != EM_X86_64 ||
+	    eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shnum == 0 || eh->e_shstrndx >= eh->e_shnum ||
+	    !safex_in_bounds(eh->e_shoff, (u64)eh->e_shnum * sizeof(Elf64_Shdr), len) ||
+	    eh->e_shoff % __alignof__(Elf64_Shdr) != 0)
+		return -ENOEXEC;
+	sh = (const Elf64_Shdr *)(obj + eh->e_shoff);
+	names = &sh[eh->e_shstrndx];
+	if (names->sh_type != SHT_STRTAB || !safex_in_bounds(names->sh_offset, names->sh_size, len))
+		return -ENOEXEC;
+	for (i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type != SHT_NOBITS && !safex_in_bounds(sh[i].sh_offset, sh[i].sh_size, len))
+			return -ENOEXEC;
+		if (sh[i].sh_name > names->sh_size || names->sh_size - sh[i].sh_name < name_len + 1)
+			continue;
+		if (memcmp(obj + names->sh_offset + sh[i].sh_name, name, name_len + 1) != 0)
+			continue;
+		if (found || sh[i].sh_type == SHT_NOBITS)
+			return -ENOEXEC;
+		found = true;
+		*data = obj + sh[i].sh_offset;
+		*size = sh[i].sh_size;
+	}
+	return found ? 0 : -ENOEXEC;
+}
+
+/* Checks the object's `.safex.meta`: its digest, ABI version and flags. */
+static int safex_check_meta(const u8 *obj, size_t len)
+{
+	u8 digest[SHA256_DIGEST_SIZE];
+	const u8 *meta;
+	size_t meta_len;
+	__le32 field;
+	int err = safex_section(obj, len, ".safex.meta", &meta, &meta_len);
+
+	if (err)
+		return err;
+	if (meta_len < SAFEX_META_HEADER + SHA256_DIGEST_SIZE || memcmp(meta, SAFEX_META_MAGIC, 8) != 0)
+		return -EBADMSG;
+	sha256(meta, meta_len - SHA256_DIGEST_SIZE, digest);
+	if (memcmp(digest, meta + meta_len - SHA256_DIGEST_SIZE, SHA256_DIGEST_SIZE) != 0)
+		return -EBADMSG;
+	memcpy(&field, meta + 8, sizeof(field));
+	if (le32_to_cpu(field) != SAFEX_ABI_VERSION)
+		return -EPROTO;
+	memcpy(&field, meta + 12, sizeof(field));
+	if (le32_to_cpu(field) & ~SAFEX_META_NO_FUEL)
+		return -EBADMSG;
+	if (le32_to_cpu(field) & SAFEX_META_NO_FUEL)
+		return -EACCES;
+	return 0;
+}
+
 static long safex_check(void __user *arg)
 {
 	struct safex_object o;
@@ -147,6 +230,8 @@ static long safex_check(void __user *arg)
 	if (!buf)
 		return -ENOMEM;
 	err = copy_from_user(buf, u64_to_user_ptr(o.data), o.len) ? -EFAULT : safex_verify(buf, o.len);
+	if (!err)
+		err = safex_check_meta(buf, o.len - SAFEX_SIG_TRAILER - safex_sig_len);
 	kvfree(buf);
 	return err;
 }

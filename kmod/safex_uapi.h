@@ -38,11 +38,16 @@ struct safex_object {
 #define SAFEX_SIG_MAGIC "SXSIG01"  /* and its NUL: 8 bytes */
 
 /*
- * Checks a signed object against the module's public key without loading
- * it: 0 if the signature verifies. EBADMSG: not signed, or a malformed
- * signature trailer; EKEYREJECTED: the signature does not verify (a changed
- * object, or another key's); ENOKEY: the module was loaded without a key;
- * E2BIG: larger than SAFEX_MAX_OBJECT.
+ * Checks a signed object without loading it: 0 if it would be accepted.
+ * First the signature: EBADMSG, not signed or a malformed signature
+ * trailer; EKEYREJECTED, the signature does not verify (a changed object,
+ * or another key's); ENOKEY, the module was loaded without a key; E2BIG,
+ * larger than SAFEX_MAX_OBJECT. Then, the signature good, the object
+ * itself (a key holder's mistake, not an attack, but the module does not
+ * trust it to be of SafeX's shape): ENOEXEC, not an x86-64 ELF relocatable
+ * object with sections in bounds and one .safex.meta; EPROTO, built for
+ * another extension ABI; EACCES, built with --no-fuel (no bound on its run
+ * time); EBADMSG, a malformed or corrupt .safex.meta.
  */
 #define SAFEX_IOC_CHECK _IOW(SAFEX_IOC_MAGIC, 1, struct safex_object)
 

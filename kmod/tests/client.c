@@ -109,6 +109,17 @@ static void signatures(int fd, int keyed)
 	check(check_object(fd, good, 64u << 20) == -E2BIG, "an object of 64 MiB is E2BIG", "not E2BIG");
 	check(check_object(fd, (void *)1, len) == -EFAULT, "an unreadable object is EFAULT", "not EFAULT");
 	check(check_object(fd, good, len) == 0, "the signed object still passes", "refused");
+
+	/* Signed, but not of SafeX's shape: the module checks the object too. */
+	size_t nofuel_len = 0, junk_len = 0;
+	unsigned char *nofuel = slurp("/objects/nofuel-signed.o", &nofuel_len);
+	unsigned char *junk = slurp("/objects/junk-signed.o", &junk_len);
+	check(nofuel && check_object(fd, nofuel, nofuel_len) == -EACCES, "a signed --no-fuel object is EACCES",
+	      "not EACCES");
+	check(junk && check_object(fd, junk, junk_len) == -ENOEXEC, "signed bytes that are no object are ENOEXEC",
+	      "not ENOEXEC");
+	free(nofuel);
+	free(junk);
 	free(good);
 	free(other);
 	free(plain);

@@ -60,6 +60,19 @@ OBJECT=$KMOD/../examples/obj/cpu_pid.o
 $SAFEXC sign "$OBJECT" --key "$OUT/keys/test.key" -o "$OUT/root/objects/signed.o" || die "safexc sign failed"
 $SAFEXC sign "$OBJECT" --key "$OUT/keys/other.key" -o "$OUT/root/objects/wrong-key.o" || die "safexc sign failed"
 cp "$OBJECT" "$OUT/root/objects/unsigned.o"
+# What `safexc sign` refuses to sign, signed by a key holder anyway (with
+# OpenSSL): the module checks the object's shape itself. A --no-fuel object,
+# and bytes that are no object at all.
+openssl_sign() { # openssl_sign IN OUT: IN, its signature by the test key, the trailer
+	openssl dgst -sha256 -sign "$OUT/keys/test.key" -out "$OUT/keys/sig" "$1" || die "openssl cannot sign"
+	{ cat "$1" "$OUT/keys/sig"; printf '\000\001\000\000SXSIG01\000'; } >"$2"
+}
+command -v openssl >/dev/null || die "no openssl (apt-get install openssl)"
+$SAFEXC compile "$KMOD/../examples/pop/cpu_pid.pop" --no-fuel -o "$OUT/keys/nofuel.o" 2>/dev/null ||
+	die "safexc compile --no-fuel failed"
+openssl_sign "$OUT/keys/nofuel.o" "$OUT/root/objects/nofuel-signed.o"
+printf 'not an object, but signed' >"$OUT/keys/junk"
+openssl_sign "$OUT/keys/junk" "$OUT/root/objects/junk-signed.o"
 
 cp "$OUT/build/safex.ko" "$OUT/root/"
 cp "$BUSYBOX" "$OUT/root/bin/busybox"
