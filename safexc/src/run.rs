@@ -154,7 +154,14 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
             return Ok(ExitCode::from(1));
         };
         let object = match source::kind(path, &bytes) {
-            Kind::Object => bytes,
+            // A signed object runs as its object: the user-space host runs
+            // every check itself and needs no signature (`verify --pubkey`
+            // checks one).
+            Kind::Object => match runtime::signed::split(&bytes) {
+                Ok(Some((object, _))) => object.to_vec(),
+                Ok(None) => bytes,
+                Err(e) => return fail(e.code, e.message),
+            },
             Kind::Source(language) => {
                 // Compiled here exactly as `safexc compile -o` would, then
                 // loaded through every check like any object.

@@ -118,6 +118,10 @@ fn a_signed_object_verifies_with_its_key_and_any_flipped_byte_is_refused() {
         "{}",
         text(&out.stdout)
     );
+    // `run` runs a signed object as its object.
+    let out = safexc(&["run", s(&signed), "--ticks", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("| cpu_pid | "), "{}", text(&out.stdout));
     // `inspect` shows the object and the signature's length.
     let out = safexc(&["inspect", s(&signed)]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
