@@ -118,6 +118,11 @@ static void signatures(int fd, int keyed)
 	      "not EACCES");
 	check(junk && check_object(fd, junk, junk_len) == -ENOEXEC, "signed bytes that are no object are ENOEXEC",
 	      "not ENOEXEC");
+	size_t abi5_len = 0;
+	unsigned char *abi5 = slurp("/objects/abi5-signed.o", &abi5_len);
+	check(abi5 && check_object(fd, abi5, abi5_len) == -EPROTO, "a signed object of another ABI is EPROTO",
+	      "not EPROTO");
+	free(abi5);
 	free(nofuel);
 	free(junk);
 	free(good);

@@ -73,6 +73,15 @@ $SAFEXC compile "$KMOD/../examples/pop/cpu_pid.pop" --no-fuel -o "$OUT/keys/nofu
 openssl_sign "$OUT/keys/nofuel.o" "$OUT/root/objects/nofuel-signed.o"
 printf 'not an object, but signed' >"$OUT/keys/junk"
 openssl_sign "$OUT/keys/junk" "$OUT/root/objects/junk-signed.o"
+# An object of another extension ABI (5): .safex.meta's version changed and
+# its self-digest recomputed, then signed.
+objcopy --dump-section .safex.meta="$OUT/keys/meta" "$OBJECT" "$OUT/keys/scratch.o" || die "objcopy failed"
+meta_len=$(stat -c %s "$OUT/keys/meta")
+printf '\005' | dd of="$OUT/keys/meta" bs=1 seek=8 conv=notrunc status=none
+head -c $((meta_len - 32)) "$OUT/keys/meta" | openssl dgst -sha256 -binary |
+	dd of="$OUT/keys/meta" bs=1 seek=$((meta_len - 32)) conv=notrunc status=none
+objcopy --update-section .safex.meta="$OUT/keys/meta" "$OBJECT" "$OUT/keys/abi5.o" || die "objcopy failed"
+openssl_sign "$OUT/keys/abi5.o" "$OUT/root/objects/abi5-signed.o"
 
 cp "$OUT/build/safex.ko" "$OUT/root/"
 cp "$BUSYBOX" "$OUT/root/bin/busybox"
