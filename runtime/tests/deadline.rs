@@ -3,14 +3,16 @@
 //! against a 1 ms deadline, with fuel to spare, now end in a deadline trap.
 //!
 //! The verifier bounds the units between two tests of `ctx.interrupt`
-//! (V0409, `tal_ir::cost::MAX_UNCHECKED`: at most ~61 µs on the slowest
-//! code, docs/benchmarks.md), and the watchdog wakes every budget/8. The
-//! time taken is the invoking thread's CPU time, the clock the deadline
-//! counts; the bound asserted is the deadline plus 50 ms, because on a
-//! machine shared with busy test threads the watchdog itself may wait for a
-//! CPU (`deadline_bench` measures the real latency). Each module would run
-//! for tens of milliseconds or more on its fuel alone, so what stops it
-//! within the bound is the deadline.
+//! (V0409, `tal_ir::cost::MAX_UNCHECKED`: at most ~60 µs on the slowest
+//! code, docs/benchmarks.md), and the watchdog wakes every budget/8: the
+//! documented latency is the budget plus 1 ms (`deadline_bench` measures
+//! 0.2–0.6 ms past a 1 ms deadline on the slowest code). The time taken is
+//! the invoking thread's CPU time, the clock the deadline counts. On a
+//! machine shared with busy test threads the watchdog itself may wait for
+//! a CPU, so the best of three rounds must meet the documented latency and
+//! every round the deadline plus 50 ms. Each module would run for tens of
+//! milliseconds or more on its fuel alone, so what stops it within the
+//! bound is the deadline.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 #![cfg(not(miri))]
@@ -64,6 +66,7 @@ fn stops_in_time(name: &str, object: &[u8]) {
     let app = host.create_app("a").expect("app");
     let ext = host.load(app, object).unwrap_or_else(|e| panic!("{name}: {e}"));
     let m = host.entry(ext, "m").expect("monitor m");
+    let mut best = Duration::MAX;
     for round in 0..3 {
         let start = thread_cpu();
         let result = host.invoke(m, None);
@@ -75,7 +78,12 @@ fn stops_in_time(name: &str, object: &[u8]) {
             took < DEADLINE + Duration::from_millis(50),
             "{name}, round {round}: {took:?}"
         );
+        best = best.min(took);
     }
+    assert!(
+        best < DEADLINE + Duration::from_millis(1),
+        "{name}: the best of three rounds took {best:?}, past the documented latency"
+    );
     assert_eq!(host.counters(ext).expect("counters").deadlines, 3, "{name}");
 }
 
