@@ -2,9 +2,14 @@
 # Builds the SafeX module against Debian's kernel headers, boots Debian's
 # own kernel under QEMU (TCG) with a busybox initramfs holding the module
 # and the checks (client.c, init), and passes if the guest prints
-# "SAFEX-RESULT: PASS". Needs: gcc, make, qemu-system-x86, busybox-static,
-# cpio, linux-headers-amd64 (`.ci/run` installs them); the kernel image is
-# taken from /boot or extracted from its .deb (`apt-get download`).
+# "SAFEX-RESULT: PASS". Needs: gcc, make, binutils, openssl,
+# qemu-system-x86, busybox-static, cpio, linux-headers-amd64 (`.ci/run`
+# installs them); the kernel image is taken from /boot or extracted from its
+# .deb (`apt-get download`).
+#
+# Without KVER it tests every Debian kernel it has headers for among
+# bookworm's default (6.1, linux-headers-amd64's) and the newest 6.12;
+# with KVER=VERSION, that one.
 #
 # Exit: 0 pass, 1 a check failed or the guest crashed, 2 setup or build
 # failed, 124 the guest hung past TIMEOUT seconds.
@@ -17,11 +22,19 @@ TIMEOUT=${TIMEOUT:-300}
 
 die() { echo "qemu.sh: $*" >&2; exit 2; }
 
-# The kernel the headers metapackage points at.
-KVER=${KVER:-$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null |
-	grep -oE 'linux-headers-[^ ,(]+' | head -1 | sed 's/^linux-headers-//')}
-[[ -n $KVER && -e /lib/modules/$KVER/build/Makefile ]] ||
-	die "no kernel headers (apt-get install linux-headers-amd64)"
+if [[ -z ${KVER:-} ]]; then
+	# The kernel the headers metapackage points at, then the newest 6.12.
+	default=$(dpkg-query -W -f='${Depends}' linux-headers-amd64 2>/dev/null |
+		grep -oE 'linux-headers-[^ ,(]+' | head -1 | sed 's/^linux-headers-//')
+	[[ -n $default && -e /lib/modules/$default/build/Makefile ]] ||
+		die "no kernel headers (apt-get install linux-headers-amd64)"
+	newest_612=$(ls -d /lib/modules/6.12.*+deb12-amd64/build 2>/dev/null | sort -V | tail -1 | cut -d/ -f4)
+	for kver in $default $newest_612; do
+		KVER=$kver "$0" || exit $?
+	done
+	exit 0
+fi
+[[ -e /lib/modules/$KVER/build/Makefile ]] || die "no headers for $KVER (apt-get install linux-headers-$KVER)"
 command -v qemu-system-x86_64 >/dev/null || die "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
 BUSYBOX=/bin/busybox # busybox-static's: the guest has no libraries
 [[ -x $BUSYBOX ]] || die "no $BUSYBOX (apt-get install busybox-static)"
