@@ -10,7 +10,11 @@
 //! The quantities are the verifier's (see its `fuel.rs`): per position, the
 //! units to the next `fuel` (`fuel`), to the next test of the deadline
 //! (`run`), and to the function's exit along test-free paths (`exit`); per
-//! function, a summary its callers use. The placement walk only adds tests,
+//! function, a summary its callers use. The walk mirrors the verifier's on
+//! purpose rather than sharing its code: the producer is untrusted, and a
+//! checker that ran the producer's own analysis would agree with its bugs
+//! (`fuzz/pop_compile` and the 1,000-program tests check that every
+//! placement verifies). The placement walk only adds tests,
 //! and adding a test never makes a stretch longer, so one reverse walk per
 //! function decides where they go and a second computes the amounts.
 
