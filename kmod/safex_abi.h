@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /*
- * The SafeX extension ABI, version 4: what compiled extensions, the
+ * The SafeX extension ABI, version 5: what compiled extensions, the
  * user-space host and the kernel module agree on.
  *
  * GENERATED from stdlib/src/abi.rs and stdlib/src/lib.rs by
@@ -23,7 +23,7 @@ typedef uint64_t u64;
 #endif
 
 /* Loaders refuse objects of any other version (.safex.meta, offset 8). */
-#define SAFEX_ABI_VERSION 4u
+#define SAFEX_ABI_VERSION 5u
 
 /* ctx->status: how an invocation ended. 0: it returned normally. */
 #define SAFEX_STATUS_OK 0u
@@ -107,5 +107,54 @@ struct safex_returned {
  * fuel (listed in .safex.meta) itself: the code does not check it.
  */
 typedef struct safex_returned (*safex_entry_fn)(struct safex_ctx *ctx, s64 cap, s64 value);
+
+
+/*
+ * The host's attribute classes (stdlib::classes): what a module's own
+ * declaration of a class must equal, attribute by attribute, for it to
+ * load. An application's values are one array of SAFEX_ATTR_COUNT
+ * s64; class c's row, which ctx->attrs points to, starts at
+ * safex_classes[c].first.
+ */
+#define SAFEX_ATTR_I64 0u
+#define SAFEX_ATTR_BOOL 1u
+#define SAFEX_ATTR_READONLY 1u /* flag: only the system writes it */
+#define SAFEX_ATTR_RANGE 2u    /* flag: every write is within [lo, hi] */
+
+struct safex_attr_def {
+	const char *name;
+	u32 type;  /* SAFEX_ATTR_I64 or SAFEX_ATTR_BOOL */
+	u32 flags; /* SAFEX_ATTR_READONLY, SAFEX_ATTR_RANGE */
+	s64 lo;    /* the range, inclusive; 0 without one */
+	s64 hi;
+};
+
+struct safex_class_def {
+	const char *name;
+	u32 first; /* its first attribute's flat index */
+	u32 attrs; /* how many it has */
+};
+
+#define SAFEX_CLASS_COUNT 1u
+#define SAFEX_ATTR_COUNT 6u
+#define SAFEX_ATTR_CPU_QOS_PERIOD 0u
+#define SAFEX_ATTR_CPU_QOS_TARGET_CPU 1u
+#define SAFEX_ATTR_CPU_QOS_ACTUAL_CPU 2u
+#define SAFEX_ATTR_CPU_QOS_TARGET_UTIL 3u
+#define SAFEX_ATTR_CPU_QOS_AVG_UTIL_2P 4u
+#define SAFEX_ATTR_CPU_QOS_TIMESLICE_ADJUSTMENT 5u
+
+static const struct safex_class_def safex_classes[SAFEX_CLASS_COUNT] = {
+	{ "cpu_qos", 0, 6 },
+};
+
+static const struct safex_attr_def safex_attrs[SAFEX_ATTR_COUNT] = {
+	{ "period", SAFEX_ATTR_I64, SAFEX_ATTR_READONLY, 0, 0 },
+	{ "target_cpu", SAFEX_ATTR_I64, SAFEX_ATTR_READONLY, 0, 0 },
+	{ "actual_cpu", SAFEX_ATTR_I64, SAFEX_ATTR_READONLY, 0, 0 },
+	{ "target_util", SAFEX_ATTR_I64, SAFEX_ATTR_READONLY, 0, 0 },
+	{ "avg_util_2p", SAFEX_ATTR_I64, SAFEX_ATTR_READONLY, 0, 0 },
+	{ "timeslice_adjustment", SAFEX_ATTR_I64, SAFEX_ATTR_RANGE, -1000000, 1000000 },
+};
 
 #endif /* SAFEX_ABI_H */

@@ -106,8 +106,8 @@ pub const CODES: &[CodeDoc] = &[
         code: "C0054",
         title: "invalid value in `.safex.meta`",
         explanation: "A metadata field has a value no writer produces: an unknown entry kind, attribute type or \
-            flags, rights bits outside `rwg`, rights without a class, or bounds on an attribute without a \
-            range. The loader grants capabilities from these fields, so it refuses values it cannot interpret \
+            flags, rights bits outside `rwg`, rights without a class, bounds on an attribute without a \
+            range, or an initialized data cell out of order, outside the data region or 0. The loader grants capabilities from these fields, so it refuses values it cannot interpret \
             rather than guess at them. Recompile the extension with `safexc compile`.",
         example: "change the kind byte of an entry record in `.safex.meta` to 7 and reseal the digest, then:\n\
             $ safexc verify x.o\nx.o: rejected: C0054",
@@ -115,8 +115,8 @@ pub const CODES: &[CodeDoc] = &[
     CodeDoc {
         code: "C0055",
         title: "string in `.safex.meta` is not UTF-8",
-        explanation: "A name in the metadata (the extension, an entry point, a target or an attribute class) is \
-            not valid UTF-8. Names are matched against the TAL module and the host's attribute classes, and \
+        explanation: "A name in the metadata (the extension, an entry point, a target, an attribute class or an \
+            event) is not valid UTF-8. Names are matched against the TAL module and the host's attribute classes, and \
             must compare the same way everywhere. Recompile the extension with `safexc compile`.",
         example: "replace the first byte of an entry point's name in `.safex.meta` with 0xff and reseal the \
             digest, then:\n$ safexc verify x.o\nx.o: rejected: C0055",
@@ -149,7 +149,7 @@ pub const CODES: &[CodeDoc] = &[
             one would fail that check with nothing to say why. Compile the extension again with this safexc \
             (`safexc --version` names it).",
         example: "load an object built by an older safexc:\n$ safexc verify old.o\nerror[C0058]: the object was \
-            built by `safexc 0.0.9 (ABI 4, Cranelift 0.134.0)`; this build is `safexc 0.1.0 (ABI 4, Cranelift \
+            built by `safexc 0.0.9 (ABI 4, Cranelift 0.134.0)`; this build is `safexc 0.1.0 (ABI 5, Cranelift \
             0.135.8)` and can check only its own objects: compile the extension again with it",
     },
     CodeDoc {
@@ -223,9 +223,10 @@ pub const CODES: &[CodeDoc] = &[
         code: "C0067",
         title: "`.safex.meta` disagrees with `.safex.tal`",
         explanation: "The metadata and the TAL module differ on the extension name, the budget, the entry points \
-            (names, kinds, targets, capability classes and rights), the attribute classes or the number of \
-            functions. Loaders grant capabilities and attach entry points from the metadata, so it must say \
-            exactly what the verified TAL says. Recompile the extension with `safexc compile`.",
+            (names, kinds, targets, capability classes and rights, entry fuel), the attribute classes, the \
+            events, the data region (size and initial cells) or the number of functions. Loaders grant \
+            capabilities, attach entry points, map events and initialize the data region from the metadata, \
+            so it must say exactly what the verified TAL says. Recompile the extension with `safexc compile`.",
         example: "rewrite `.safex.meta` of an object to grant `w` on an entry point whose TAL asks only `r`, \
             reseal its digest, then:\n$ safexc verify x.o\nx.o: rejected: C0067",
     },

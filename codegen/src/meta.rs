@@ -30,6 +30,10 @@
 //!                       i64 lo, i64 hi (inclusive range; both 0 without a range)
 //!               u32 function count (= the module's), then per function, in index order:
 //!                   u32 offset in .text, u32 size in bytes
+//!               u32 event count, then per event, in module order: str name
+//!               u64 data region size in 8-byte cells
+//!               u32 initialized cell count, then per cell, by increasing offset:
+//!                   u64 cell offset (< the size), i64 value (not 0)
 //!     N-32  32  SHA-256 of all the bytes before it
 //! ```
 //!
@@ -41,13 +45,20 @@
 //! layout (which another compiler may have changed) is read further, and
 //! before re-lowering could only say that its code differs.
 //!
+//! The events and the data region are there for a loader that does not
+//! decode the TAL (the kernel module): compiled code raises an event by its
+//! index in the module, which the loader maps to its own by name, and the
+//! loader allocates the data region (zeroed) and stores the initial cells.
+//!
 //! Decoding is strict, so that the encoding is a bijection: unknown flags,
 //! kinds, types or rights bits, non-zero reserved fields, strings a kind does
-//! not use, bounds without a range, invalid UTF-8 and trailing bytes are all
-//! errors (codes `C0050`–`C0057`), and decoding never panics.
+//! not use, bounds without a range, initialized cells out of order, out of
+//! the region or zero, invalid UTF-8 and trailing bytes are all errors
+//! (codes `C0050`–`C0057`), and decoding never panics.
 
 use sha2::{Digest, Sha256};
 use stdlib::Rights;
+use tal_ir::layout::GlobalLayout;
 use tal_ir::{AttrType, FuncKind, Module, ParamType, Type};
 
 use crate::CodegenError;
@@ -102,6 +113,16 @@ pub struct Meta {
     pub classes: Vec<ClassMeta>,
     /// Where each function's code is in `.text`, by function index.
     pub functions: Vec<FuncRange>,
+    /// The module's event names, by event index (the index compiled code
+    /// passes to `raise_event`; the loader maps it to its event by name).
+    pub events: Vec<String>,
+    /// Size of the data region (the globals) in 8-byte cells. The loader
+    /// allocates this many cells, zeroed, then stores [`Meta::data_init`].
+    pub data_cells: u64,
+    /// The data region's cells whose initial value is not zero, as (cell
+    /// offset, value): offsets strictly increasing and below
+    /// [`Meta::data_cells`], values not 0 (`tal_ir::layout::GlobalLayout`).
+    pub data_init: Vec<(u64, i64)>,
 }
 
 /// A function's code: `.text[offset..offset + size]`.
@@ -205,7 +226,8 @@ impl Meta {
     /// The metadata of a module whose binary TAL is `tal_bytes`, compiled
     /// to `text_bytes` with its functions at `functions` and these
     /// relocations. The module is trusted to be verified; on one that is
-    /// not, names that do not resolve come out empty (this never panics).
+    /// not, names that do not resolve come out empty, and a data region
+    /// without a layout as 0 cells (this never panics).
     pub fn from_module(
         module: &Module,
         budget: u64,
@@ -267,6 +289,7 @@ impl Meta {
                     .collect(),
             })
             .collect();
+        let (data_cells, data_init) = GlobalLayout::new(module).map_or((0, Vec::new()), |l| (l.cells, l.init));
         Meta {
             abi_version: stdlib::abi::ABI_VERSION,
             no_fuel,
@@ -279,6 +302,9 @@ impl Meta {
             entries,
             classes,
             functions: functions.to_vec(),
+            events: module.events.clone(),
+            data_cells,
+            data_init,
         }
     }
 }
@@ -339,6 +365,16 @@ pub fn encode(meta: &Meta) -> Vec<u8> {
     for f in &meta.functions {
         out.extend_from_slice(&f.offset.to_le_bytes());
         out.extend_from_slice(&f.size.to_le_bytes());
+    }
+    out.extend_from_slice(&(meta.events.len() as u32).to_le_bytes());
+    for e in &meta.events {
+        str(&mut out, e);
+    }
+    out.extend_from_slice(&meta.data_cells.to_le_bytes());
+    out.extend_from_slice(&(meta.data_init.len() as u32).to_le_bytes());
+    for &(offset, value) in &meta.data_init {
+        out.extend_from_slice(&offset.to_le_bytes());
+        out.extend_from_slice(&value.to_le_bytes());
     }
     let digest = sha256(&out);
     out.extend_from_slice(&digest);
@@ -571,6 +607,36 @@ pub fn decode(bytes: &[u8]) -> Result<Meta, CodegenError> {
         let size = r.u32("a function's size")?;
         functions.push(FuncRange { offset, size });
     }
+    let n_events = r.u32("the event count")?;
+    let mut events = Vec::new();
+    for _ in 0..n_events {
+        events.push(r.str("an event name")?);
+    }
+    let data_cells = r.u64("the data region size")?;
+    let n_init = r.u32("the initialized cell count")?;
+    let mut data_init: Vec<(u64, i64)> = Vec::new();
+    for i in 0..n_init {
+        let offset = r.u64("an initialized cell's offset")?;
+        let value = r.i64("an initialized cell's value")?;
+        if let Some(&(prev, _)) = data_init.last()
+            && offset <= prev
+        {
+            return Err(invalid(format!(
+                "initialized cell {i} is at offset {offset}, not after the previous one's {prev}"
+            )));
+        }
+        if offset >= data_cells {
+            return Err(invalid(format!(
+                "initialized cell {i} is at offset {offset}, outside the data region's {data_cells} cells"
+            )));
+        }
+        if value == 0 {
+            return Err(invalid(format!(
+                "initialized cell {i} (offset {offset}) is 0; only non-zero cells are listed"
+            )));
+        }
+        data_init.push((offset, value));
+    }
     if r.pos != body.len() {
         return Err(error(
             "C0056",
@@ -592,6 +658,9 @@ pub fn decode(bytes: &[u8]) -> Result<Meta, CodegenError> {
         entries,
         classes,
         functions,
+        events,
+        data_cells,
+        data_init,
     })
 }
 
@@ -618,6 +687,14 @@ impl std::fmt::Display for Meta {
         writeln!(f, "sha256 text {}", hex(&self.text_sha256))?;
         writeln!(f, "sha256 rel  {}", hex(&self.relocs_sha256))?;
         writeln!(f, "compiler    {}", self.compiler)?;
+        let plural = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+        writeln!(
+            f,
+            "data        {} {}, {} initialized",
+            self.data_cells,
+            plural(self.data_cells, "cell", "cells"),
+            self.data_init.len()
+        )?;
         writeln!(f, "entry points ({}):", self.entries.len())?;
         for e in &self.entries {
             let kind = match &e.kind {
@@ -652,6 +729,10 @@ impl std::fmt::Display for Meta {
                 let range = a.range.map_or(String::new(), |(lo, hi)| format!(" in {lo}..={hi}"));
                 writeln!(f, "    {}: {ty}{ro}{range}", a.name)?;
             }
+        }
+        writeln!(f, "events ({}):", self.events.len())?;
+        for (i, e) in self.events.iter().enumerate() {
+            writeln!(f, "  ev{i:<4} {e}")?;
         }
         Ok(())
     }
@@ -719,7 +800,28 @@ mod tests {
                 ],
             }],
             functions: vec![FuncRange { offset: 0, size: 10 }, FuncRange { offset: 16, size: 7 }],
+            events: vec!["Error".into(), "Overload".into()],
+            data_cells: 5,
+            data_init: vec![(0, -1), (3, i64::MAX)],
         }
+    }
+
+    /// Bytes from the start of the events to the trailer.
+    fn tail_len(m: &Meta) -> usize {
+        4 + m.events.iter().map(|e| 4 + e.len()).sum::<usize>() + 8 + 4 + 16 * m.data_init.len()
+    }
+
+    /// Encodes `m`, then applies `edit` to the bytes from the events on
+    /// (before the trailer) and reseals.
+    fn edit_tail(m: &Meta, edit: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let bytes = encode(m);
+        let at = bytes.len() - TRAILER_LEN - tail_len(m);
+        let mut tail = bytes[at..bytes.len() - TRAILER_LEN].to_vec();
+        edit(&mut tail);
+        let mut b = bytes[..at].to_vec();
+        b.extend_from_slice(&tail);
+        b.extend_from_slice(&[0; TRAILER_LEN]);
+        reseal(b)
     }
 
     /// Re-seals a hand-edited section with a correct trailer, so that the
@@ -820,13 +922,124 @@ mod tests {
         let mut odd = m.clone();
         odd.classes[0].attrs[1].range = Some((0, 1));
         let mut b = encode(&odd);
-        let flags_at = b.len() - TRAILER_LEN - 4 - 8 * odd.functions.len() - 16 - 4 + 1;
+        let flags_at = b.len() - TRAILER_LEN - tail_len(&odd) - 4 - 8 * odd.functions.len() - 16 - 4 + 1;
         b[flags_at] &= !2;
         assert_eq!(decode(&reseal(b)).unwrap_err().code, "C0054");
         // A huge count is a truncation, not an allocation.
         let mut b = bytes.clone();
         b[e0 - 4..e0].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(decode(&reseal(b)).unwrap_err().code, "C0050");
+    }
+
+    #[test]
+    fn events_and_data_round_trip() {
+        let m = sample();
+        let bytes = encode(&m);
+        assert_eq!(bytes.len() - TRAILER_LEN - tail_len(&m), {
+            let mut without = m.clone();
+            without.events.clear();
+            without.data_cells = 0;
+            without.data_init.clear();
+            encode(&without).len() - TRAILER_LEN - 16
+        });
+        let tail = &bytes[bytes.len() - TRAILER_LEN - tail_len(&m)..bytes.len() - TRAILER_LEN];
+        let mut expected = 2u32.to_le_bytes().to_vec();
+        for e in ["Error", "Overload"] {
+            expected.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            expected.extend_from_slice(e.as_bytes());
+        }
+        expected.extend_from_slice(&5u64.to_le_bytes());
+        expected.extend_from_slice(&2u32.to_le_bytes());
+        for (offset, value) in [(0u64, -1i64), (3, i64::MAX)] {
+            expected.extend_from_slice(&offset.to_le_bytes());
+            expected.extend_from_slice(&value.to_le_bytes());
+        }
+        assert_eq!(tail, expected);
+        assert_eq!(decode(&bytes).unwrap(), m);
+        // No events, an empty region; and a region with no initial cells.
+        for (events, cells, init) in [(vec![], 0, vec![]), (vec![String::new()], u64::MAX, vec![])] {
+            let m = Meta {
+                events,
+                data_cells: cells,
+                data_init: init,
+                ..sample()
+            };
+            assert_eq!(decode(&encode(&m)).unwrap(), m);
+        }
+        let m = Meta {
+            data_cells: u64::MAX,
+            data_init: vec![(u64::MAX - 1, 1)],
+            ..sample()
+        };
+        assert_eq!(decode(&encode(&m)).unwrap(), m);
+        let shown = sample().to_string();
+        assert!(shown.contains("data        5 cells, 2 initialized\n"), "{shown}");
+        assert!(
+            shown.contains("events (2):\n  ev0    Error\n  ev1    Overload\n"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn data_init_is_checked() {
+        let code = |data_cells: u64, data_init: Vec<(u64, i64)>| {
+            let m = Meta {
+                data_cells,
+                data_init,
+                ..sample()
+            };
+            decode(&encode(&m)).map(|_| ()).map_err(|e| e.code)
+        };
+        assert_eq!(code(5, vec![(0, 1), (4, 2)]), Ok(()));
+        assert_eq!(code(5, vec![(3, 1), (3, 2)]), Err("C0054")); // repeated
+        assert_eq!(code(5, vec![(3, 1), (1, 2)]), Err("C0054")); // decreasing
+        assert_eq!(code(5, vec![(0, 1), (5, 2)]), Err("C0054")); // at the end
+        assert_eq!(code(0, vec![(0, 1)]), Err("C0054")); // no region
+        assert_eq!(code(u64::MAX, vec![(u64::MAX, 1)]), Err("C0054"));
+        assert_eq!(code(5, vec![(0, 1), (2, 0)]), Err("C0054")); // zero
+        assert_eq!(code(5, vec![(0, 0)]), Err("C0054"));
+    }
+
+    #[test]
+    fn events_and_data_are_decoded_strictly() {
+        let m = sample();
+        // An event name that is not UTF-8: its first byte follows the
+        // count and its length.
+        let b = edit_tail(&m, |t| t[8] = 0xff);
+        assert_eq!(decode(&b).unwrap_err().code, "C0055");
+        // A huge event count, initialized cell count or event length is a
+        // truncation, not an allocation.
+        let b = edit_tail(&m, |t| t[..4].copy_from_slice(&u32::MAX.to_le_bytes()));
+        assert_eq!(decode(&b).unwrap_err().code, "C0050");
+        let b = edit_tail(&m, |t| t[4..8].copy_from_slice(&u32::MAX.to_le_bytes()));
+        assert_eq!(decode(&b).unwrap_err().code, "C0050");
+        let count_at = tail_len(&m) - 4 - 16 * m.data_init.len();
+        let b = edit_tail(&m, |t| {
+            t[count_at..count_at + 4].copy_from_slice(&u32::MAX.to_le_bytes())
+        });
+        assert_eq!(decode(&b).unwrap_err().code, "C0050");
+        // One more initialized cell than there are.
+        let b = edit_tail(&m, |t| t[count_at..count_at + 4].copy_from_slice(&3u32.to_le_bytes()));
+        assert_eq!(decode(&b).unwrap_err().code, "C0050");
+        // Truncated anywhere inside the new part (and resealed).
+        for cut in 0..tail_len(&m) {
+            let b = edit_tail(&m, |t| t.truncate(cut));
+            assert_eq!(decode(&b).unwrap_err().code, "C0050", "cut at {cut}");
+        }
+        // One initialized cell fewer than there are: its bytes are extra.
+        let b = edit_tail(&m, |t| t[count_at..count_at + 4].copy_from_slice(&1u32.to_le_bytes()));
+        assert_eq!(decode(&b).unwrap_err().code, "C0056");
+        // Extra bytes after the initialized cells.
+        for extra in [1, 8, 16] {
+            let b = edit_tail(&m, |t| t.extend(std::iter::repeat_n(1, extra)));
+            assert_eq!(decode(&b).unwrap_err().code, "C0056", "{extra} extra bytes");
+        }
+        // An edited data size or value is a valid, different section.
+        let size_at = count_at - 8;
+        let b = edit_tail(&m, |t| t[size_at..size_at + 8].copy_from_slice(&4u64.to_le_bytes()));
+        assert_eq!(decode(&b).unwrap().data_cells, 4);
+        let b = edit_tail(&m, |t| t[size_at..size_at + 8].copy_from_slice(&3u64.to_le_bytes()));
+        assert_eq!(decode(&b).unwrap_err().code, "C0054"); // cell 3 is now outside
     }
 
     fn arb_name() -> impl Strategy<Value = String> {
@@ -868,6 +1081,21 @@ mod tests {
         (arb_name(), proptest::collection::vec(attr, 0..4)).prop_map(|(name, attrs)| ClassMeta { name, attrs })
     }
 
+    /// A data region: its size and its initialized cells, by increasing
+    /// offset inside it, none zero.
+    fn arb_data() -> impl Strategy<Value = (u64, Vec<(u64, i64)>)> {
+        let offset = prop_oneof![0u64..16, any::<u64>().prop_map(|o| o.min(u64::MAX - 1))];
+        let value = any::<i64>().prop_filter("non-zero", |&v| v != 0);
+        (
+            proptest::collection::btree_map(offset, value, 0..6),
+            prop_oneof![Just(0u64), 0u64..8, any::<u64>()],
+        )
+            .prop_map(|(init, extra)| {
+                let end = init.keys().next_back().map_or(0, |&last| last + 1);
+                (end.saturating_add(extra), init.into_iter().collect())
+            })
+    }
+
     fn arb_meta() -> impl Strategy<Value = Meta> {
         (
             any::<bool>(),
@@ -879,9 +1107,23 @@ mod tests {
             proptest::collection::vec(arb_entry(), 0..5),
             proptest::collection::vec(arb_class(), 0..4),
             proptest::collection::vec(any::<(u32, u32)>(), 0..4),
+            proptest::collection::vec(arb_name(), 0..4),
+            arb_data(),
         )
             .prop_map(
-                |(no_fuel, budget, tal_sha256, text_sha256, relocs_sha256, name, entries, classes, functions)| Meta {
+                |(
+                    no_fuel,
+                    budget,
+                    tal_sha256,
+                    text_sha256,
+                    relocs_sha256,
+                    name,
+                    entries,
+                    classes,
+                    functions,
+                    events,
+                    (data_cells, data_init),
+                )| Meta {
                     abi_version: stdlib::abi::ABI_VERSION,
                     no_fuel,
                     budget,
@@ -896,6 +1138,9 @@ mod tests {
                         .into_iter()
                         .map(|(offset, size)| FuncRange { offset, size })
                         .collect(),
+                    events,
+                    data_cells,
+                    data_init,
                 },
             )
     }

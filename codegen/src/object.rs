@@ -423,6 +423,16 @@ pub fn read_object(bytes: &[u8]) -> Result<ObjectParts, CodegenError> {
         Some("the entry points differ".to_string())
     } else if expected.classes != meta.classes {
         Some("the attribute classes differ".to_string())
+    } else if expected.events != meta.events {
+        Some("the events differ".to_string())
+    } else if (expected.data_cells, &expected.data_init) != (meta.data_cells, &meta.data_init) {
+        Some(format!(
+            "the data region differs: {} cells, {} initialized in the TAL; {} cells, {} initialized in the metadata",
+            expected.data_cells,
+            expected.data_init.len(),
+            meta.data_cells,
+            meta.data_init.len()
+        ))
     } else if meta.functions.len() != module.funcs.len() {
         Some(format!(
             "the TAL has {} functions, the metadata's function table {}",

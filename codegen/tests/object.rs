@@ -255,6 +255,45 @@ fn write_read_round_trip() {
     assert_eq!(m.classes.len(), 1);
     assert_eq!(m.classes[0].attrs[1].range, Some((0, 100)));
     assert!(m.classes[0].attrs[0].readonly);
+    assert_eq!(m.events, ["Error"]);
+    assert_eq!((m.data_cells, m.data_init.as_slice()), (0, &[][..]));
+}
+
+const GLOBALS: &str = r#"
+module globals
+
+event Ping
+event Pong
+
+struct pair { a: i64, b: bool }
+
+global @x: i64 = 7
+global @p: [struct pair; 2] = zero
+global @on: bool = true
+global @w: [i64; 4] = [0, -3, 0, 5]
+global @z: i64 = 0
+
+func @f() -> i64 {
+block0:
+    fuel 2
+    v0 = iconst 1
+    ret v0
+}
+"#;
+
+#[test]
+fn events_and_the_data_region_are_recorded() {
+    let module = parse(GLOBALS);
+    let parts = read_object(&write_object(&module, &trivial(&module), Options::default())).unwrap();
+    assert_eq!(parts.meta.events, ["Ping", "Pong"]);
+    // x at 0, p at 1..5, on at 5, w at 6..10, z at 10.
+    assert_eq!(parts.meta.data_cells, 11);
+    assert_eq!(parts.meta.data_init, [(0, 7), (5, 1), (7, -3), (9, 5)]);
+    let layout = tal_ir::layout::GlobalLayout::new(&module).unwrap();
+    assert_eq!(
+        (parts.meta.data_cells, &parts.meta.data_init),
+        (layout.cells, &layout.init)
+    );
 }
 
 #[test]
@@ -500,14 +539,67 @@ fn metadata_disagreeing_with_the_tal_is_refused() {
     assert_eq!(e.code(), "C0067");
 }
 
+/// Reads `elf`'s `.safex.meta` bytes.
+fn meta_bytes(e: &Elf) -> &[u8] {
+    let m = e.section(".safex.meta");
+    &e.bytes[m.offset..m.offset + m.size]
+}
+
+/// The reader's error on `e` after its metadata's events and data region
+/// (the bytes from the event count to the trailer, `tail` bytes long) are
+/// edited in place and the metadata resealed.
+fn edit_meta_tail(e: &Elf, tail: usize, edit: impl FnOnce(&mut [u8])) -> codegen::CodegenError {
+    let mut e = e.clone();
+    let m = e.section(".safex.meta");
+    let end = m.offset + m.size - 32;
+    edit(&mut e.bytes[end - tail..end]);
+    reseal_meta(&mut e);
+    read_object(&e.bytes).expect_err("the edited object is refused")
+}
+
+#[test]
+fn metadata_events_or_data_disagreeing_with_the_tal_are_refused() {
+    // Only the event names and the data region differ from the TAL; the
+    // metadata is otherwise well formed and sealed, so only C0067 can fire.
+    let module = parse(GLOBALS);
+    let e = Elf {
+        bytes: write_object(&module, &trivial(&module), Options::default()),
+    };
+    // u32 2, "Ping", "Pong", u64 11, u32 4, four (u64, i64).
+    let tail = 4 + 2 * (4 + 4) + 8 + 4 + 4 * 16;
+    let before = meta_bytes(&e)[meta_bytes(&e).len() - 32 - tail..][..tail].to_vec();
+    assert_eq!(&before[..16], b"\x02\0\0\0\x04\0\0\0Ping\x04\0\0\0");
+    let cells = 4 + 2 * 8;
+    let init = cells + 8 + 4;
+    // (what differs, offset in the tail, the bytes written there)
+    let cases: [(&str, usize, Vec<u8>); 5] = [
+        ("the events differ", 8, b"Pinh".to_vec()),
+        ("the events differ", 8, b"Pong".to_vec()),
+        ("the data region differs", cells, 12u64.to_le_bytes().to_vec()),
+        ("the data region differs", init + 8, 8i64.to_le_bytes().to_vec()),
+        ("the data region differs", init, 1u64.to_le_bytes().to_vec()),
+    ];
+    for (what, at, bytes) in cases {
+        let error = edit_meta_tail(&e, tail, |t| t[at..at + bytes.len()].copy_from_slice(&bytes));
+        assert_eq!(error.code, "C0067", "{what}: {error}");
+        assert!(error.message.contains(what), "{what}: {error}");
+    }
+    // The calls module: its one event renamed.
+    let e = elf();
+    let error = edit_meta_tail(&e, 4 + 4 + 5 + 8 + 4, |t| t[8..13].copy_from_slice(b"Errox"));
+    assert_eq!(error.code, "C0067");
+    assert!(error.message.contains("the events differ"), "{error}");
+}
+
 #[test]
 fn metadata_abi_version_mismatch_is_refused() {
     // Version 1 objects test the status after helper calls; version 2
     // code calls helper slot 0 for attribute reads, which later hosts fill
     // with a function that aborts; version 3 code checks its entry points'
-    // entry fuel, which version 4 hosts charge before the call (twice).
-    assert_eq!(stdlib::abi::ABI_VERSION, 4);
-    for version in [1, 2, 3, stdlib::abi::ABI_VERSION + 1] {
+    // entry fuel, which version 4 hosts charge before the call (twice);
+    // version 4 metadata has no events or data region.
+    assert_eq!(stdlib::abi::ABI_VERSION, 5);
+    for version in [1, 2, 3, 4, stdlib::abi::ABI_VERSION + 1] {
         let mut e = elf();
         let at = e.section(".safex.meta").offset + 8;
         e.put(at, &u32::to_le_bytes(version));

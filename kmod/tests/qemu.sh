@@ -54,7 +54,7 @@ if [[ ! -r $VMLINUZ ]]; then
 fi
 
 # Build the module (in a copy: Kbuild writes next to its sources).
-mkdir -p "$OUT/build" "$OUT/root/bin" "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev"
+mkdir -p "$OUT/build" "$OUT/root/bin" "$OUT/root/proc" "$OUT/root/sys" "$OUT/root/dev" "$OUT/root/tmp"
 cp "$KMOD"/Kbuild "$KMOD"/Makefile "$KMOD"/*.c "$KMOD"/*.h "$OUT/build/"
 make -s -C "/lib/modules/$KVER/build" M="$OUT/build" modules >"$OUT/build.log" 2>&1 ||
 	{ cat "$OUT/build.log" >&2; die "module build failed"; }
@@ -86,16 +86,42 @@ $SAFEXC compile "$KMOD/../examples/pop/cpu_pid.pop" --no-fuel -o "$OUT/keys/nofu
 openssl_sign "$OUT/keys/nofuel.o" "$OUT/root/objects/nofuel-signed.o"
 printf 'not an object, but signed' >"$OUT/keys/junk"
 openssl_sign "$OUT/keys/junk" "$OUT/root/objects/junk-signed.o"
-# An object of another extension ABI (5): .safex.meta's version changed and
+# An object of another extension ABI (99): .safex.meta's version changed and
 # its self-digest recomputed, then signed.
 objcopy --dump-section .safex.meta="$OUT/keys/meta" "$OBJECT" "$OUT/keys/scratch.o" || die "objcopy failed"
 meta_len=$(stat -c %s "$OUT/keys/meta")
-printf '\005' | dd of="$OUT/keys/meta" bs=1 seek=8 conv=notrunc status=none
+printf '\143' | dd of="$OUT/keys/meta" bs=1 seek=8 conv=notrunc status=none
 head -c $((meta_len - 32)) "$OUT/keys/meta" | openssl dgst -sha256 -binary |
 	dd of="$OUT/keys/meta" bs=1 seek=$((meta_len - 32)) conv=notrunc status=none
-objcopy --update-section .safex.meta="$OUT/keys/meta" "$OBJECT" "$OUT/keys/abi5.o" || die "objcopy failed"
-openssl_sign "$OUT/keys/abi5.o" "$OUT/root/objects/abi5-signed.o"
+objcopy --update-section .safex.meta="$OUT/keys/meta" "$OBJECT" "$OUT/keys/abi99.o" || die "objcopy failed"
+openssl_sign "$OUT/keys/abi99.o" "$OUT/root/objects/abi99-signed.o"
+# The prebuilt timeslice guard, an extension with calls between its
+# functions (relocations), the runaway (tests/runaway.pop), signed.
+$SAFEXC sign "$KMOD/../examples/obj/cpu_avg.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/avg.o" ||
+	die "safexc sign failed"
+$SAFEXC sign "$KMOD/../stdlib/obj/timeslice_guard.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/guard.o" ||
+	die "safexc sign failed"
+$SAFEXC compile "$HERE/runaway.pop" -o "$OUT/keys/runaway.o" 2>/dev/null || die "safexc compile failed"
+$SAFEXC sign "$OUT/keys/runaway.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/runaway.o" ||
+	die "safexc sign failed"
+# What the user-space host computes over the trace (the guest compares the
+# kernel's table with it): the PID extension for an application promised 3 ms
+# every 10 ms, 20 ticks (client.c's TRACE_TICKS).
+cp "$HERE/trace.csv" "$OUT/root/objects/trace.csv"
+$SAFEXC run "$OBJECT" --app calc --set period=10000 --set target_cpu=3000 --set target_util=300 \
+	--trace "$HERE/trace.csv" --ticks 20 | grep '^| [0-9]' >"$OUT/root/objects/expected.txt" ||
+	die "safexc run failed"
+[[ $(wc -l <"$OUT/root/objects/expected.txt") -ge 15 ]] || die "the host's table is too short"
 
+# safexc itself, stripped, with the libraries it links (the guest has none).
+cargo build -q --manifest-path "$KMOD/../Cargo.toml" -p safexc || die "cargo build -p safexc failed"
+SAFEXC_BIN=$(cargo metadata -q --format-version 1 --no-deps --manifest-path "$KMOD/../Cargo.toml" |
+	sed 's/.*"target_directory":"\([^"]*\)".*/\1/')/debug/safexc
+strip -o "$OUT/root/bin/safexc" "$SAFEXC_BIN" || die "strip failed"
+for lib in $(ldd "$SAFEXC_BIN" | grep -oE '/[^ ]+\.so[^ ]*'); do
+	mkdir -p "$OUT/root$(dirname "$lib")"
+	cp -L "$lib" "$OUT/root$lib"
+done
 cp "$OUT/build/safex.ko" "$OUT/root/"
 cp "$BUSYBOX" "$OUT/root/bin/busybox"
 cp "$HERE/init" "$OUT/root/init"

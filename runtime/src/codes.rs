@@ -195,6 +195,211 @@ pub const CODES: &[CodeDoc] = &[
             signed: sign the unsigned object instead",
     },
     CodeDoc {
+        code: "L0050",
+        title: "cannot use the SafeX device",
+        explanation: "The kernel commands of `safexc` (`load`, `list`, `app`, ...) talk to the SafeX module through \
+            `/dev/safex` (or `--device PATH`), and it could not be used: it does not exist (the module is not \
+            loaded), it may be opened by root only (mode 0600, and every command needs `CAP_SYS_ADMIN`), or the \
+            file is not a SafeX device (it does not answer `SAFEX_IOC_VERSION`). Load the module with `insmod \
+            safex.ko pubkey=HEX` (the line `safexc keygen` printed), run the command as root, or give the right \
+            `--device`.",
+        example: "$ safexc list\nerror[L0050]: /dev/safex does not exist: is the SafeX module loaded? (`insmod \
+            safex.ko pubkey=HEX`, the `pubkey=` line `safexc keygen` printed)\n$ safexc list --device /dev/null\n\
+            error[L0050]: /dev/null is not a SafeX device: it does not answer SAFEX_IOC_VERSION (ENOTTY)",
+    },
+    CodeDoc {
+        code: "L0051",
+        title: "the module finds the signed object malformed",
+        explanation: "The kernel module refused the object with `EBADMSG`: its signature trailer is malformed, or, \
+            the signature good, its `.safex.meta` section is malformed or corrupt. `safexc load` checks the \
+            trailer before sending the object, so this is usually the metadata of an object that was changed \
+            and signed again by hand. Compile and sign the extension again.",
+        example: "sign an object whose .safex.meta was edited with objcopy:\n$ safexc load edited.signed.o --app \
+            hog\nerror[L0051]: /dev/safex refused SAFEX_IOC_LOAD (EBADMSG): edited.signed.o: its signature \
+            trailer or its .safex.meta is malformed (a changed or truncated file)",
+    },
+    CodeDoc {
+        code: "L0052",
+        title: "the module's key rejects the signature",
+        explanation: "The kernel module checked the object's signature with the public key it was loaded with \
+            (`pubkey=`) and it does not verify (`EKEYREJECTED`): the object or its signature changed after \
+            signing, or it was signed with another key. The module runs only objects that `safexc sign` checked \
+            and signed with the key it trusts. Sign the object with the private key whose public half the \
+            module was given.",
+        example: "$ safexc sign ext.o --key other.key -o ext.signed.o\n$ safexc load ext.signed.o --app hog\n\
+            error[L0052]: /dev/safex refused SAFEX_IOC_LOAD (EKEYREJECTED): ext.signed.o: the signature does not \
+            verify with the module's key: ...",
+    },
+    CodeDoc {
+        code: "L0053",
+        title: "the module has no signing key",
+        explanation: "The kernel module was loaded without `pubkey=`, so it trusts no signature and refuses every \
+            object (`ENOKEY`). Unload it and load it again with the public key of the key objects are signed \
+            with: `insmod safex.ko pubkey=HEX`, the line `safexc keygen` printed.",
+        example: "# insmod safex.ko\n$ safexc load ext.signed.o --app hog\nerror[L0053]: /dev/safex refused \
+            SAFEX_IOC_LOAD (ENOKEY): the module was loaded without a key, and refuses every object: ...",
+    },
+    CodeDoc {
+        code: "L0054",
+        title: "the module finds no SafeX object",
+        explanation: "The signature verified, but the signed bytes are not an x86-64 ELF relocatable object of \
+            SafeX's sections, symbols and relocations (`ENOEXEC`). The module does not run what it cannot read \
+            as a SafeX object, even from a key holder. Sign the output of `safexc compile -o FILE.o`, not another \
+            file.",
+        example: "$ safexc sign notes.txt ... (a key holder signs another file by hand)\n$ safexc load \
+            notes.signed --app hog\nerror[L0054]: /dev/safex refused SAFEX_IOC_LOAD (ENOEXEC): notes.signed is \
+            not a SafeX object: ...",
+    },
+    CodeDoc {
+        code: "L0055",
+        title: "object built for another extension ABI",
+        explanation: "The object records an extension ABI version other than the kernel module's (`EPROTO`): it \
+            was compiled by another version of `safexc`, and its code may expect another context layout or \
+            helper table. Compile the extension again with the `safexc` built with the module, and sign it.",
+        example: "load an object compiled by an older safexc:\nerror[L0055]: /dev/safex refused SAFEX_IOC_LOAD \
+            (EPROTO): old.signed.o was built for another extension ABI than the module's (5): ...",
+    },
+    CodeDoc {
+        code: "L0056",
+        title: "the module refuses an object without fuel checks",
+        explanation: "The object was compiled with `--no-fuel` (`EACCES` from the module), so nothing bounds the \
+            run time of its invocations in the kernel. That option exists only to measure the checks' \
+            overhead, and every loader refuses it (`L0020` in user space). Compile the extension again without \
+            `--no-fuel`.",
+        example: "$ safexc compile ext.pop --no-fuel -o ext.o  (and signed by hand)\n$ safexc load \
+            ext.signed.o --app hog\nerror[L0056]: /dev/safex refused SAFEX_IOC_LOAD (EACCES): ext.signed.o was \
+            built with --no-fuel: ...",
+    },
+    CodeDoc {
+        code: "L0057",
+        title: "the object is too large for the module",
+        explanation: "The signed object is larger than the module takes (`SAFEX_MAX_OBJECT`, 16 MiB), or it has \
+            more entry points (`SAFEX_MAX_ENTRIES`), code or data than the module holds for one extension \
+            (`E2BIG`). The limits bound what one extension may take of the kernel's memory. Split the \
+            extension, or shrink its arrays.",
+        example: "an extension with 17 entry points:\nerror[L0057]: /dev/safex refused SAFEX_IOC_LOAD (E2BIG): \
+            big.signed.o is larger than 16777216 bytes, or has more entry points (at most 16), code or data than \
+            the module takes",
+    },
+    CodeDoc {
+        code: "L0058",
+        title: "guards belong to the system",
+        explanation: "An application's extension holds read and write rights on its application's classes, and \
+            the module refused (`EPERM`) an object with a guard entry point or one asking for the guard right \
+            `g`, or an invocation of a guard, which runs only on the writes it guards. Guards come from the \
+            standard library and are installed as the system's guard (`safexc load GUARD.o --guard`). Remove \
+            the guard from the application's extension (`L0101` in user space).",
+        example: "$ safexc load timeslice_guard.signed.o --app hog\nerror[L0058]: /dev/safex refused \
+            SAFEX_IOC_LOAD (EPERM): timeslice_guard.signed.o has a guard entry point, or one that asks for the \
+            guard right `g`: ...",
+    },
+    CodeDoc {
+        code: "L0059",
+        title: "attribute class unknown to the module or declared differently",
+        explanation: "The object uses an attribute class, attribute or event the kernel module does not have \
+            (`ENOENT`), or declares a class of the module's name with other attributes, types, flags or ranges \
+            (`EINVAL`). The verifier proved the code against the object's own declaration, so the module \
+            accepts it only when that declaration is exactly its own (`L0100` in user space). Import the class \
+            from the standard library (`import cpu;`) and compile with the `safexc` built with the module.",
+        example: "extension forged;\nattribute class cpu_qos { int target_cpu; }\n...\nerror[L0059]: /dev/safex \
+            refused SAFEX_IOC_LOAD (EINVAL): forged.signed.o declares an attribute class otherwise than the \
+            module: ...",
+    },
+    CodeDoc {
+        code: "L0060",
+        title: "no such application in the module",
+        explanation: "The command names an application the kernel module does not have (`ENOENT`): extensions \
+            are loaded for an application, which has a task, a period and a CPU-time target. Create it first \
+            with `safexc app NAME --pid PID --period US --target US`, or give `safexc load` the same three \
+            flags.",
+        example: "$ safexc load cpu_pid.signed.o --app hog\nerror[L0060]: /dev/safex refused SAFEX_IOC_LOAD \
+            (ENOENT): no application `hog`: give --pid, --period and --target to create it",
+    },
+    CodeDoc {
+        code: "L0061",
+        title: "no such extension in the module",
+        explanation: "The command names an extension id the kernel module does not have loaded, or an entry \
+            point index the extension does not have (`ENOENT`). Ids are assigned at load time and never reused. \
+            `safexc list` shows the loaded extensions and their entry points in index order.",
+        example: "$ safexc unload 7\nerror[L0061]: /dev/safex refused SAFEX_IOC_UNLOAD (ENOENT): no extension 7 \
+            is loaded: `safexc list` shows the loaded ones",
+    },
+    CodeDoc {
+        code: "L0062",
+        title: "the extension is quarantined",
+        explanation: "The extension trapped too often and the module quarantined it: it does not run \
+            (`ESHUTDOWN`) until it is released. Look at why it trapped (`safexc log`), then `safexc release ID` \
+            lets it run again with its abort count reset, or unload it.",
+        example: "$ safexc invoke 3 0\nerror[L0062]: /dev/safex refused SAFEX_IOC_INVOKE (ESHUTDOWN): extension 3 \
+            is quarantined: `safexc release 3` lets it run again",
+    },
+    CodeDoc {
+        code: "L0063",
+        title: "attribute value out of its range",
+        explanation: "`safexc attr APP ATTR VALUE` wrote a value outside the attribute's declared range, or other \
+            than 0 or 1 for a `bool` (`ERANGE`). Extensions read attributes without checking because they are \
+            proven to stay in range, so the system keeps the same promise (`L0106` in user space). Write a \
+            value in the range the attribute class declares.",
+        example: "$ safexc attr hog timeslice_adjustment 5000000\nerror[L0063]: /dev/safex refused SAFEX_IOC_ATTR \
+            (ERANGE): 5000000 is outside the range of `timeslice_adjustment` (or not 0 or 1 for a bool)",
+    },
+    CodeDoc {
+        code: "L0064",
+        title: "the module holds as many applications or extensions as it takes",
+        explanation: "Creating the application or loading the extension would exceed the module's limit \
+            (`ENOSPC`): `SAFEX_MAX_APPS` applications, `SAFEX_MAX_EXTENSIONS` extensions. The limits bound the \
+            module's memory and the length of a service round. Unload extensions that are no longer needed.",
+        example: "load a 257th extension:\nerror[L0064]: /dev/safex refused SAFEX_IOC_LOAD (ENOSPC): the module \
+            holds 256 extensions already: unload one (`safexc unload ID`)",
+    },
+    CodeDoc {
+        code: "L0065",
+        title: "no task has that pid",
+        explanation: "`--pid` names no running task (`ESRCH`), so the module cannot give it the application's CPU \
+            reservation. Give the pid of a running task, or 0 for an application without one.",
+        example: "$ safexc app hog --pid 999999 --period 10000 --target 2000\nerror[L0065]: /dev/safex refused \
+            SAFEX_IOC_APP (ESRCH): no task has that pid (--pid): give a running task's, or 0 for none",
+    },
+    CodeDoc {
+        code: "L0066",
+        title: "the module speaks another interface or extension ABI",
+        explanation: "Before every command `safexc` asks the module its `/dev/safex` interface version and its \
+            extension ABI (`SAFEX_IOC_VERSION`), and they differ from this `safexc`'s: the argument structs or \
+            the objects it compiles may not mean to the module what they mean to `safexc`, so nothing is sent. \
+            Use the `safexc` built from the same tree as the module, or rebuild the module.",
+        example: "a module built before the ABI changed:\n$ safexc list\nerror[L0066]: /dev/safex speaks /dev/safex \
+            interface 2 and extension ABI 4; this safexc speaks interface 2 and ABI 5: ...",
+    },
+    CodeDoc {
+        code: "L0067",
+        title: "the object cannot be the system's guard",
+        explanation: "`safexc load GUARD.o --guard` installs an object as the system's guard, and the module \
+            refused it (`EEXIST`): an entry point is not a guard, or an attribute it guards has a guard already. \
+            Every write of an attribute passes through exactly one guard (`L0103` in user space). Unload the \
+            installed guard first (`safexc list` shows it), and install only the standard library's guards.",
+        example: "$ safexc load timeslice_guard.signed.o --guard  (a second time)\nerror[L0067]: /dev/safex \
+            refused SAFEX_IOC_LOAD (EEXIST): timeslice_guard.signed.o cannot be the system's guard: ...",
+    },
+    CodeDoc {
+        code: "L0068",
+        title: "no such attribute in the module",
+        explanation: "`safexc attr` names an attribute no class of the module defines, or, without its class, an \
+            attribute name two classes define (`ENOENT`). Name attributes `class.attribute` (`cpu_qos.target_cpu`), \
+            or by the attribute's name alone when only one class has it.",
+        example: "$ safexc attr hog cpu_qos.actual\nerror[L0068]: /dev/safex refused SAFEX_IOC_ATTR (ENOENT): no \
+            attribute `cpu_qos.actual`: ...",
+    },
+    CodeDoc {
+        code: "L0069",
+        title: "the module refused a command for another reason",
+        explanation: "The kernel module refused a command with an error `safexc` has no more specific code for \
+            (`EFAULT`, `ENOMEM`, `EINVAL` for an argument it does not take, ...); the message names the command, \
+            the errno and its text. Out of memory is worth trying again; anything else suggests a `safexc` and \
+            a module that disagree, so check `safexc --version` against the module's `dmesg` line.",
+        example: "a module out of memory:\nerror[L0069]: /dev/safex refused SAFEX_IOC_LIST with ENOMEM: Cannot \
+            allocate memory",
+    },
+    CodeDoc {
         code: "L0100",
         title: "attribute class unknown to the host or declared differently",
         explanation: "The object uses an attribute class the host does not define, or declares a class of the same \

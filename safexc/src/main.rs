@@ -10,11 +10,17 @@
 
 #[macro_use]
 mod out;
+mod app;
 mod compile;
+mod device;
 mod diag;
 mod files;
 mod inspect;
+mod invoke;
 mod keygen;
+mod list;
+mod load;
+mod log;
 mod pop;
 mod run;
 mod sign;
@@ -88,6 +94,26 @@ enum Command {
     /// Run extensions for one application: each tick runs the monitors, then the
     /// handlers on their events, and prints the attribute changes and traps.
     Run(run::RunArgs),
+    /// Load a signed object into the kernel module (`/dev/safex`) as an
+    /// extension of an application; print its id.
+    Load(load::LoadArgs),
+    /// Unload an extension from the kernel module.
+    Unload(load::UnloadArgs),
+    /// Let a quarantined extension of the kernel module run again.
+    Release(load::UnloadArgs),
+    /// List the kernel module's extensions, their entry points and counters.
+    List(list::ListArgs),
+    /// Create or update an application of the kernel module: its task,
+    /// period and CPU time per period.
+    App(app::AppArgs),
+    /// Read an attribute of an application of the kernel module, or write it.
+    Attr(app::AttrArgs),
+    /// Print the kernel module's log of attribute changes and traps.
+    Log(log::LogArgs),
+    /// Invoke an entry point of an extension in the kernel module, and time it.
+    Invoke(invoke::InvokeArgs),
+    /// Run the kernel module's service rounds now, and time them.
+    Round(invoke::RoundArgs),
     /// Explain an error code (`P0310`, `V0701`): what is wrong, why, and an example.
     Explain {
         /// The code, in any case.
@@ -187,6 +213,15 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Sign(args) => sign::sign(out, args),
         Command::Inspect { file } => inspect::inspect(out, &file),
         Command::Run(args) => run::run(out, args),
+        Command::Load(args) => load::load(out, args),
+        Command::Unload(args) => load::unload(out, args, false),
+        Command::Release(args) => load::unload(out, args, true),
+        Command::List(args) => list::list(out, args),
+        Command::App(args) => app::app(out, args),
+        Command::Attr(args) => app::attr(out, args),
+        Command::Log(args) => log::log(out, args),
+        Command::Invoke(args) => invoke::invoke(out, args),
+        Command::Round(args) => invoke::round(out, args),
         Command::Explain { code, all } => explain(out, code.as_deref().unwrap_or_default(), all),
     }
 }

@@ -88,7 +88,10 @@
 /// 3: `get_attribute` loads from the rows the host publishes in
 /// `ctx.attrs` instead of calling helper 0.
 /// 4: the host charges each entry point's entry `fuel` before the call.
-pub const ABI_VERSION: u32 = 4;
+/// 5: `.safex.meta` lists the module's events and its data region (size
+/// and initial cells), so that a loader that cannot decode the TAL (the
+/// kernel module) can run the object.
+pub const ABI_VERSION: u32 = 5;
 
 /// Byte offsets of the context's fields.
 pub mod offset {

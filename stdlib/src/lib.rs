@@ -16,6 +16,7 @@ pub mod c_header;
 pub mod classes;
 pub mod codes;
 pub mod forbidden;
+pub mod uapi;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
