@@ -25,6 +25,12 @@ typedef uint64_t u64;
 /* Loaders refuse objects of any other version (.safex.meta, offset 8). */
 #define SAFEX_ABI_VERSION 5u
 
+/*
+ * Frames an invocation may use: its own and a guard's. A guard that
+ * writes a guarded attribute ends its invocation (HOST_ABORT).
+ */
+#define SAFEX_FRAMES 2u
+
 /* ctx->status: how an invocation ended. 0: it returned normally. */
 #define SAFEX_STATUS_OK 0u
 #define SAFEX_STATUS_DIVIDE_BY_ZERO 1u

@@ -37,6 +37,7 @@
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <asm/fpu/api.h>
 
@@ -351,7 +352,7 @@ static s64 h_set_attribute(struct safex_ctx *ctx, s64 cap, s64 imm, s64 value)
 		return helper_abort(f, "set_attribute: outside the attribute's range");
 	if (safex_guards[attr]) {
 		if (f->depth + 1 >= SAFEX_FRAMES)
-			return helper_abort(f, "set_attribute: a guard wrote a guarded attribute");
+			return helper_abort(f, "set_attribute: a guard wrote a guarded attribute: guards may not nest");
 		outcome = run_guard(f->app, attr, value, f->depth + 1, &applied);
 	}
 	old = f->app->values[attr];
@@ -447,8 +448,12 @@ int safex_exec_init(void)
 	log_ring = vzalloc(sizeof(*log_ring) * SAFEX_LOG_SIZE);
 	if (!log_ring)
 		return -ENOMEM;
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+	hrtimer_setup(&deadline_timer, deadline_expired, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+#else
 	hrtimer_init(&deadline_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
 	deadline_timer.function = deadline_expired;
+#endif
 	epoch_ns = ktime_get_ns();
 	n_events = 0;
 	safex_event_intern("Exception", 9);

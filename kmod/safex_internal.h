@@ -41,13 +41,6 @@
 #define SAFEX_EVENT_QUEUE 256u
 /* Handler invocations one service round may make. */
 #define SAFEX_MAX_DELIVERIES 4096u
-/*
- * Frames: one for an invocation, one for a guard nested in it. Compiled
- * code's stack is bounded by the verifier (4 KiB per invocation); a
- * kernel stack is 16 KiB, so nesting is bounded too: a guard's own
- * set_attribute of a guarded attribute ends its invocation.
- */
-#define SAFEX_FRAMES 2u
 /* Samples of a task's CPU time kept: two periods of 1 s at rounds of 10 ms. */
 #define SAFEX_SAMPLES 256u
 

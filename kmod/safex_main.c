@@ -92,25 +92,28 @@ static int safex_verify(const u8 *buf, size_t len)
 	int err;
 
 	if (len < SAFEX_SIG_TRAILER || memcmp(buf + len - 8, SAFEX_SIG_MAGIC, 8) != 0)
-		return -EBADMSG;
+		return -ENODATA;
 	if (!safex_key)
 		return -ENOKEY;
 	memcpy(&sig_len_le, buf + len - SAFEX_SIG_TRAILER, sizeof(sig_len_le));
 	sig_len = le32_to_cpu(sig_len_le);
 	if (sig_len != safex_sig_len || sig_len > len - SAFEX_SIG_TRAILER)
-		return -EBADMSG;
+		return -ENODATA;
 	object_len = len - SAFEX_SIG_TRAILER - sig_len;
 	sig.s = (u8 *)buf + object_len;
 	sig.s_size = sig_len;
 	sha256(buf, object_len, digest);
 	err = public_key_verify_signature(&key, &sig);
 	/*
-	 * A digest that differs is EKEYREJECTED; a signature that another key
-	 * made, or that was changed, decodes to invalid padding, which the
-	 * kernel reports as EINVAL or EBADMSG. All say the same: it does not
-	 * verify with this key.
+	 * The kernel's pkcs1pad tells the two failures apart: a signature
+	 * whose encoding is this key's but whose digest differs (the object
+	 * changed after signing) is EKEYREJECTED; one that another key made,
+	 * or whose bytes changed, decodes to invalid padding (EBADMSG, or
+	 * EINVAL from the RSA primitive for a value past the modulus).
 	 */
-	return err == -ENOMEM ? err : err ? -EKEYREJECTED : 0;
+	if (err == -ENOMEM || err == -EKEYREJECTED || !err)
+		return err;
+	return -EBADMSG;
 }
 
 /*

@@ -14,8 +14,8 @@
  * at a function's first byte), .safex.meta whole (its own digest, ABI,
  * flags, every field in bounds, the function table inside .text and in
  * order, every entry point's code starting with endbr64) and the digest of
- * .text. Anything else: ENOEXEC (not SafeX's shape), EBADMSG (.safex.meta
- * malformed), EPROTO (another ABI), EACCES (--no-fuel), E2BIG (past the
+ * .text. Anything else: ENOEXEC (not SafeX's shape, .safex.meta malformed
+ * included), EPROTO (another ABI), EACCES (--no-fuel), E2BIG (past the
  * module's limits).
  *
  * W^X: the code is written into freshly allocated pages through their
@@ -282,17 +282,17 @@ static int read_meta(const u8 *meta, size_t len, struct sx_ext *ext, struct sx_m
 	int err = 0;
 
 	if (len < SAFEX_META_HEADER + SHA256_DIGEST_SIZE || memcmp(meta, SAFEX_META_MAGIC, 8) != 0)
-		return -EBADMSG;
+		return -ENOEXEC;
 	sha256(meta, len - SHA256_DIGEST_SIZE, digest);
 	if (memcmp(digest, meta + len - SHA256_DIGEST_SIZE, SHA256_DIGEST_SIZE) != 0)
-		return -EBADMSG;
+		return -ENOEXEC;
 	c.left -= SHA256_DIGEST_SIZE;
 	take(&c, 8);
 	if (get_u32(&c) != SAFEX_ABI_VERSION)
 		return -EPROTO;
 	flags = get_u32(&c);
 	if (flags & ~SAFEX_META_NO_FUEL)
-		return -EBADMSG;
+		return -ENOEXEC;
 	if (flags & SAFEX_META_NO_FUEL)
 		return -EACCES;
 	m->budget = get_u64(&c);
@@ -301,7 +301,7 @@ static int read_meta(const u8 *meta, size_t len, struct sx_ext *ext, struct sx_m
 	take(&c, 32); /* relocations: checked one by one when applied */
 	get_str(&c, &skip); /* the compiler: the signature vouches for it */
 	if (!get_name(&c, ext->name, sizeof(ext->name)))
-		return c.bad ? -EBADMSG : -E2BIG;
+		return c.bad ? -ENOEXEC : -E2BIG;
 
 	n = get_u32(&c);
 	if (n > SAFEX_MAX_ENTRIES)
@@ -316,10 +316,10 @@ static int read_meta(const u8 *meta, size_t len, struct sx_ext *ext, struct sx_m
 		e->kind = get_u8(&c);
 		e->rights = get_u8(&c);
 		if (get_u16(&c) != 0 || e->kind > SAFEX_ENTRY_GUARD || e->rights > 7)
-			return -EBADMSG;
+			return -ENOEXEC;
 		e->entry_fuel = get_u64(&c);
 		if (!get_name(&c, e->name, sizeof(e->name)))
-			return c.bad ? -EBADMSG : -E2BIG;
+			return c.bad ? -ENOEXEC : -E2BIG;
 		cls = get_str(&c, &cls_len);
 		a = get_str(&c, &a_len);
 		b = get_str(&c, &b_len);
@@ -391,21 +391,21 @@ static int read_meta(const u8 *meta, size_t len, struct sx_ext *ext, struct sx_m
 	m->data_cells = get_u64(&c);
 	m->n_init = get_u32(&c);
 	if (m->data_cells > SAFEX_MAX_DATA_CELLS || m->n_init > m->data_cells)
-		return c.bad ? -EBADMSG : -E2BIG;
+		return c.bad ? -ENOEXEC : -E2BIG;
 	m->init = take(&c, (size_t)m->n_init * 16);
 	if (c.bad || c.left != 0)
-		return -EBADMSG;
+		return -ENOEXEC;
 	/* Entry points name functions of the table, and their classes are the module's. */
 	for (i = 0; i < ext->n_entries; i++) {
 		struct sx_entry *e = &ext->entry[i];
 		u32 k;
 
 		if (e->func >= m->n_functions)
-			return -EBADMSG;
+			return -ENOEXEC;
 		for (k = 0; k < ext->n_classes && ext->class_map[k] != e->host_class; k++)
 			;
 		if (!err && k == ext->n_classes)
-			return -EBADMSG;
+			return -ENOEXEC;
 	}
 	return err;
 }
@@ -588,7 +588,7 @@ int safex_object_load(const u8 *obj, size_t len, struct sx_ext **out)
 	if (err)
 		goto fail;
 	sha256(obj + s.text->sh_offset, s.text->sh_size, digest);
-	err = -EBADMSG;
+	err = -ENOEXEC;
 	if (memcmp(digest, m.text_sha256, SHA256_DIGEST_SIZE) != 0)
 		goto fail;
 	err = -E2BIG;
@@ -625,7 +625,7 @@ int safex_object_load(const u8 *obj, size_t len, struct sx_ext **out)
 	for (i = 0; i < m.n_init; i++) {
 		u64 cell = get_unaligned_le64(m.init + (size_t)i * 16);
 
-		err = -EBADMSG;
+		err = -ENOEXEC;
 		if (cell >= m.data_cells)
 			goto fail;
 		ext->data[cell] = (s64)get_unaligned_le64(m.init + (size_t)i * 16 + 8);

@@ -309,6 +309,15 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
         return call.abort(why);
     }
     let guard = call.host.guards.get(&(class, index as u32)).copied();
+    if guard.is_some() && call.frame.depth + 1 >= abi::FRAMES {
+        // Each guard runs in a frame of its own on the invocation's stack:
+        // bounded, as the kernel's 16 KiB stack must be.
+        let why = format!(
+            "set_attribute: a guard wrote `{}`, which has a guard: guards may not nest",
+            call.host.attribute_name(class, index as u32)
+        );
+        return call.abort(why);
+    }
     // From here on the host is reached through `frame.host` only: a guard
     // re-borrows it.
     let HelperCall { frame, .. } = call;
@@ -407,7 +416,12 @@ mod tests {
     use std::sync::atomic::Ordering;
 
     fn host_with_pid() -> (Host, ExtId) {
-        let mut host = crate::system::host(HostConfig::default(), false).unwrap();
+        host_with_pid_and(false)
+    }
+
+    /// With the standard guards installed (`guards`), or none.
+    fn host_with_pid_and(guards: bool) -> (Host, ExtId) {
+        let mut host = crate::system::host(HostConfig::default(), guards).unwrap();
         let app = host.create_app("a").unwrap();
         let source = include_str!("../../examples/pop/cpu_pid.pop");
         let ext = host
@@ -501,6 +515,24 @@ mod tests {
         let (_, st, why) = call(&mut host, ext, 1, [1, TIMESLICE, 2_000_000]);
         assert_eq!(st, status::HOST_ABORT);
         assert!(why.unwrap().contains("outside the range"));
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "loads an extension: maps code")]
+    fn a_guarded_write_from_a_guards_frame_aborts() {
+        // The verifier refuses a guard with the write right (V0301), so no
+        // verified guard gets here; a write from the last frame would need
+        // another, on a stack that must stay bounded.
+        let (mut host, ext) = host_with_pid_and(true);
+        let mut frame = new_frame(abi::FRAMES - 1);
+        let ctx = prepare_for(&mut frame, &mut host, ext);
+        // SAFETY: `ctx` heads a frame prepared for this host and extension,
+        // and neither is used until the helper returns.
+        let ret = unsafe { HELPER_TABLE[1](ctx, 1, TIMESLICE, 42) };
+        assert_eq!((ret, frame.ctx.status), (0, status::HOST_ABORT));
+        assert!(host.abort_reason.take().unwrap().contains("guards may not nest"));
+        let app = host.app_by_name("a").unwrap();
+        assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 0, "no write");
     }
 
     #[test]

@@ -154,15 +154,14 @@ pub const CODES: &[CodeDoc] = &[
     },
     CodeDoc {
         code: "L0043",
-        title: "the signature does not verify",
-        explanation: "The object's RSASSA-PKCS1-v1_5 SHA-256 signature does not verify with the public key: the \
-            object or its signature was changed after signing (one flipped byte is enough), or it was signed \
-            with another key. RSA cannot tell these cases apart. An object whose signature does not verify \
-            may not have passed the checks, so it is refused. Sign the object again with the key whose public \
-            half the host holds.",
-        example: "$ safexc verify --pubkey other.pub ext.signed.o\nerror[L0043]: the signature does not verify \
-            with this public key: the object or its signature was changed after signing, or it was signed with \
-            another key (RSA cannot tell these apart)\next.signed.o: rejected: L0043",
+        title: "the signature is not this key's",
+        explanation: "The object's signature does not verify with the public key, and raised to the key's public \
+            exponent it is not a PKCS#1 v1.5 encoding of a SHA-256 digest at all: another key signed the object, \
+            or the signature's bytes were changed. An object whose signature does not verify may not have \
+            passed the checks, so it is refused. Sign the object with the key whose public half the host holds.",
+        example: "$ safexc verify --pubkey other.pub ext.signed.o\nerror[L0043]: the signature is not this public \
+            key's: another key signed the object, or the signature's bytes were changed\next.signed.o: \
+            rejected: L0043",
     },
     CodeDoc {
         code: "L0044",
@@ -195,6 +194,17 @@ pub const CODES: &[CodeDoc] = &[
             signed: sign the unsigned object instead",
     },
     CodeDoc {
+        code: "L0047",
+        title: "the object changed after it was signed",
+        explanation: "The signature is one the key made (raised to the public exponent it is a PKCS#1 v1.5 \
+            encoding of a SHA-256 digest), but of other bytes: the object was changed after it was signed, one \
+            flipped byte being enough. What was checked and signed is not what is here, so it is refused. Sign \
+            the object again if the change is wanted (`safexc sign` checks it first).",
+        example: "$ printf '\\x01' | dd of=ext.signed.o bs=1 seek=100 conv=notrunc\n$ safexc verify --pubkey \
+            safex.pub ext.signed.o\nerror[L0047]: the object was changed after it was signed: the signature \
+            is this key's, of other bytes\next.signed.o: rejected: L0047",
+    },
+    CodeDoc {
         code: "L0050",
         title: "cannot use the SafeX device",
         explanation: "The kernel commands of `safexc` (`load`, `list`, `app`, ...) talk to the SafeX module through \
@@ -209,26 +219,25 @@ pub const CODES: &[CodeDoc] = &[
     },
     CodeDoc {
         code: "L0051",
-        title: "the module finds the signed object malformed",
-        explanation: "The kernel module refused the object with `EBADMSG`: its signature trailer is malformed, or, \
-            the signature good, its `.safex.meta` section is malformed or corrupt. `safexc load` checks the \
-            trailer before sending the object, so this is usually the metadata of an object that was changed \
-            and signed again by hand. Compile and sign the extension again.",
-        example: "sign an object whose .safex.meta was edited with objcopy:\n$ safexc load edited.signed.o --app \
-            hog\nerror[L0051]: /dev/safex refused SAFEX_IOC_LOAD (EBADMSG): edited.signed.o: its signature \
-            trailer or its .safex.meta is malformed (a changed or truncated file)",
+        title: "the module finds no usable signature",
+        explanation: "The kernel module refused the object with `ENODATA`: it does not end with a signature \
+            trailer, or the trailer is malformed (a signature length other than the key's). `safexc load` \
+            checks the trailer before sending the object (`L0040`, `L0041`), so this comes from another client \
+            of `/dev/safex`. Sign the object with `safexc sign`.",
+        example: "a client sends an unsigned object:\n$ safexc load ext.o --app hog --device /dev/safex\n\
+            error[L0040]: ... (safexc refuses it first; the module's answer would be ENODATA, L0051)",
     },
     CodeDoc {
         code: "L0052",
-        title: "the module's key rejects the signature",
+        title: "the signature is not the module's key's",
         explanation: "The kernel module checked the object's signature with the public key it was loaded with \
-            (`pubkey=`) and it does not verify (`EKEYREJECTED`): the object or its signature changed after \
-            signing, or it was signed with another key. The module runs only objects that `safexc sign` checked \
-            and signed with the key it trusts. Sign the object with the private key whose public half the \
-            module was given.",
+            (`pubkey=`): it is not a signature this key made (`EBADMSG`, the kernel's RSA padding check): \
+            another key signed the object, or the signature's bytes were changed. The module runs only objects \
+            that `safexc sign` checked and signed with the key it trusts. Sign the object with the private key \
+            whose public half the module was given.",
         example: "$ safexc sign ext.o --key other.key -o ext.signed.o\n$ safexc load ext.signed.o --app hog\n\
-            error[L0052]: /dev/safex refused SAFEX_IOC_LOAD (EKEYREJECTED): ext.signed.o: the signature does not \
-            verify with the module's key: ...",
+            error[L0052]: /dev/safex refused SAFEX_IOC_LOAD (EBADMSG): ext.signed.o: the signature is not the \
+            module's key's: ...",
     },
     CodeDoc {
         code: "L0053",
@@ -243,7 +252,7 @@ pub const CODES: &[CodeDoc] = &[
         code: "L0054",
         title: "the module finds no SafeX object",
         explanation: "The signature verified, but the signed bytes are not an x86-64 ELF relocatable object of \
-            SafeX's sections, symbols and relocations (`ENOEXEC`). The module does not run what it cannot read \
+            SafeX's sections, symbols and relocations with a well-formed `.safex.meta` (`ENOEXEC`). The module does not run what it cannot read \
             as a SafeX object, even from a key holder. Sign the output of `safexc compile -o FILE.o`, not another \
             file.",
         example: "$ safexc sign notes.txt ... (a key holder signs another file by hand)\n$ safexc load \
@@ -398,6 +407,17 @@ pub const CODES: &[CodeDoc] = &[
             a module that disagree, so check `safexc --version` against the module's `dmesg` line.",
         example: "a module out of memory:\nerror[L0069]: /dev/safex refused SAFEX_IOC_LIST with ENOMEM: Cannot \
             allocate memory",
+    },
+    CodeDoc {
+        code: "L0070",
+        title: "the module finds the object changed after it was signed",
+        explanation: "The kernel module checked the object's signature with its key: the signature is one that \
+            key made, but of other bytes (`EKEYREJECTED`, the kernel's digest comparison): the object was \
+            changed after it was signed. What was checked and signed is not what was sent, so it is refused. \
+            Sign the object again if the change is wanted (`safexc sign` checks it first).",
+        example: "$ printf '\\x01' | dd of=ext.signed.o bs=1 seek=100 conv=notrunc\n$ safexc load \
+            ext.signed.o --app hog\nerror[L0070]: /dev/safex refused SAFEX_IOC_LOAD (EKEYREJECTED): \
+            ext.signed.o: the object was changed after it was signed: ...",
     },
     CodeDoc {
         code: "L0100",

@@ -7,7 +7,9 @@
 //! deadline ([`watchdog`]), counters and quarantine, the SafeX API behind the
 //! helper table living in `api`; [`manager`] is the service manager loop
 //! that runs monitors each tick and handlers on their events; [`system`]
-//! starts a host with the standard library's classes and guards.
+//! starts a host with the standard library's classes and guards. [`device`]
+//! drives the other host, the kernel module, through `/dev/safex` (a safe
+//! wrapper of its ioctls).
 //!
 //! Every `unsafe` block says why it is sound, aliasing and concurrency
 //! included; `docs/miri.md` lists the tests Miri can check.
@@ -21,6 +23,7 @@ compile_error!("the SafeX runtime runs x86-64 code on Linux only (target_os = \"
 
 mod api;
 pub mod codes;
+pub mod device;
 pub mod host;
 pub mod image;
 pub mod load;

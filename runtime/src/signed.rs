@@ -129,7 +129,9 @@ pub fn sign(object: &[u8], key: &PrivateKey) -> Result<Vec<u8>, LoadError> {
 /// Checks a signed object's signature with the DER `RSAPublicKey`
 /// `public_key`; the object inside if it verifies. `L0040`: not signed;
 /// `L0041`: malformed trailer; `L0042`: not an RSA-2048 public key;
-/// `L0043`: the signature does not verify.
+/// `L0043`: the signature is not this key's (another key made it, or its
+/// bytes changed); `L0047`: it is this key's signature of other bytes (the
+/// object changed after it was signed).
 pub fn verify<'a>(signed: &'a [u8], public_key: &[u8]) -> Result<&'a [u8], LoadError> {
     let Some((object, signature)) = split(signed)? else {
         return Err(LoadError::new(
@@ -139,11 +141,58 @@ pub fn verify<'a>(signed: &'a [u8], public_key: &[u8]) -> Result<&'a [u8], LoadE
         ));
     };
     let key = read_public_key(public_key)?;
-    let signature = Signature::try_from(signature).map_err(|_| mismatch())?;
-    VerifyingKey::<Sha256>::new(key)
-        .verify(object, &signature)
-        .map_err(|_| mismatch())?;
-    Ok(object)
+    let verified = Signature::try_from(signature)
+        .is_ok_and(|sig| VerifyingKey::<Sha256>::new(key.clone()).verify(object, &sig).is_ok());
+    if verified {
+        return Ok(object);
+    }
+    Err(if signs_some_digest(&key, signature) {
+        LoadError::new(
+            "L0047",
+            "the object was changed after it was signed: the signature is this key's, of other bytes",
+        )
+    } else {
+        LoadError::new(
+            "L0043",
+            "the signature is not this public key's: another key signed the object, or the signature's \
+             bytes were changed",
+        )
+    })
+}
+
+/// Whether `signature`, raised to the public exponent, is the PKCS#1 v1.5
+/// encoding of some SHA-256 digest (`00 01 FF… 00 DigestInfo hash`): only
+/// the private key makes such a signature, so one that fails to verify
+/// signs other bytes. The kernel's `pkcs1pad` tells the two cases apart
+/// the same way (`EKEYREJECTED` for another digest, `EBADMSG` for a bad
+/// encoding).
+fn signs_some_digest(key: &rsa::PublicKey, signature: &[u8]) -> bool {
+    use rsa::traits::PublicKeyParts;
+    /// DER of `DigestInfo { sha256, OCTET STRING(32) }`, before the hash.
+    const SHA256_PREFIX: [u8; 19] = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
+        0x20,
+    ];
+    let Ok(s) = rsa::BoxedUint::from_be_slice(signature, key.n_bits_precision()) else {
+        return false;
+    };
+    if s >= *key.n().as_ref() {
+        return false;
+    }
+    let Ok(m) = rsa::hazmat::rsa_encrypt(key, &s) else {
+        return false;
+    };
+    let bytes = m.to_be_bytes();
+    // `m < n`, so its big-endian bytes fit the modulus's length.
+    let Some(em) = bytes.get(bytes.len().saturating_sub(SIGNATURE_LEN)..) else {
+        return false;
+    };
+    let padding = SIGNATURE_LEN - 3 - SHA256_PREFIX.len() - 32;
+    em.len() == SIGNATURE_LEN
+        && em[..2] == [0x00, 0x01]
+        && em[2..2 + padding].iter().all(|&b| b == 0xff)
+        && em[2 + padding] == 0x00
+        && em[3 + padding..3 + padding + SHA256_PREFIX.len()] == SHA256_PREFIX
 }
 
 /// A DER `RSAPublicKey` of 2048 bits, or `L0042`.
@@ -159,14 +208,6 @@ fn read_public_key(der: &[u8]) -> Result<rsa::PublicKey, LoadError> {
         return Err(bad(format!("the key has {} bits", key.size() * 8)));
     }
     Ok(key)
-}
-
-fn mismatch() -> LoadError {
-    LoadError::new(
-        "L0043",
-        "the signature does not verify with this public key: the object or its signature was changed after \
-         signing, or it was signed with another key (RSA cannot tell these apart)",
-    )
 }
 
 #[cfg(test)]
@@ -192,7 +233,9 @@ mod tests {
             let mut bad = signed.clone();
             bad[i] ^= 0x01;
             let code = verify(&bad, &public).unwrap_err().code;
-            let expected = if i < object.len() + SIGNATURE_LEN {
+            let expected = if i < object.len() {
+                "L0047"
+            } else if i < object.len() + SIGNATURE_LEN {
                 "L0043"
             } else if i < signed.len() - MAGIC.len() {
                 "L0041"

@@ -1,7 +1,7 @@
 //! `safexc app` and `safexc attr`: applications of the kernel module and
 //! their attributes.
 
-use crate::device::{self, Asked, Device, DeviceArgs, Failed};
+use crate::device::{self, Asked, DeviceArgs, Failed};
 use crate::load::AppSettings;
 use crate::out::{Out, OutputError};
 use serde_json::json;
@@ -28,7 +28,7 @@ pub fn app(out: &mut Out, args: AppArgs) -> Result<ExitCode, OutputError> {
                 "an application needs --pid PID (0 for none), --period US and --target US".into(),
             ));
         };
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let name = args.name.as_str();
         let id = device
             .app(name, pid, period, target)
@@ -70,7 +70,7 @@ pub struct AttrArgs {
 
 pub fn attr(out: &mut Out, args: AttrArgs) -> Result<ExitCode, OutputError> {
     device::finish((|| -> Result<(), Failed> {
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let (app, attr) = (args.app.as_str(), args.attr.as_str());
         let asked = Asked::Attr {
             app,

@@ -1,27 +1,23 @@
-//! `/dev/safex`, the kernel loader module's device: a safe wrapper of its
-//! ioctl commands (`stdlib::uapi`, `kmod/safex_uapi.h`) and the error codes
-//! `L0050`–`L0069` for what it refuses.
+//! `/dev/safex` for the command line: the error codes `L0050`–`L0069` for
+//! what the kernel loader module refuses, over `runtime::device`'s wrapper
+//! of its ioctls.
 //!
-//! Every command opens the device and asks its versions first
-//! ([`Device::open`]): a module of another interface or extension ABI is
-//! `L0066` before anything else is sent. An errno from a command becomes an
-//! [`Error`] naming the check that refused, which depends on the command
-//! (`ENOENT` from `SAFEX_IOC_LOAD` is a missing application or attribute
-//! class, from `SAFEX_IOC_UNLOAD` an unknown extension id): the commands
-//! call [`refused`] with what they asked.
+//! Every command opens the device and asks its versions first ([`open`]):
+//! a module of another interface or extension ABI is `L0066` before
+//! anything else is sent. An errno from a command becomes an [`Error`]
+//! naming the check that refused, which depends on the command (`ENOENT`
+//! from `SAFEX_IOC_LOAD` is a missing application or attribute class, from
+//! `SAFEX_IOC_UNLOAD` an unknown extension id): the commands call
+//! [`refused`] with what they asked.
 //!
 //! Nothing here needs `/proc`, `HOME` or a locale, so `safexc` runs in a
 //! minimal initramfs.
 
 use crate::out::OutputError;
-use std::fs::File;
-use std::os::fd::AsRawFd;
+use runtime::device::{DEFAULT_PATH, Device, OpenError};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use stdlib::uapi::{self, Attr, ExtInfo, List, Log, LogRecord, Version};
-
-/// Where the module's device is, unless `--device` says otherwise.
-pub const DEFAULT_PATH: &str = "/dev/safex";
+use stdlib::uapi;
 
 /// `--device`, common to every device command.
 #[derive(clap::Args)]
@@ -88,251 +84,60 @@ pub fn finish(result: Result<(), Failed>) -> Result<ExitCode, OutputError> {
     }
 }
 
-/// The open device, its versions checked.
-pub struct Device {
-    file: File,
-    path: PathBuf,
-}
-
-impl Device {
-    /// Opens the device and checks that it speaks this `safexc`'s interface
-    /// and extension ABI: `L0050` if it cannot be opened or is not a SafeX
-    /// device, `L0066` for other versions.
-    pub fn open(path: &Path) -> Result<Device, Error> {
-        let file = std::fs::OpenOptions::new().read(true).write(true).open(path);
-        let file = match file {
-            Ok(file) => file,
-            Err(e) => {
-                let why = match e.raw_os_error() {
-                    Some(libc::ENOENT) => format!(
-                        "{} does not exist: is the SafeX module loaded? (`insmod safex.ko pubkey=HEX`, the \
-                         `pubkey=` line `safexc keygen` printed)",
-                        path.display()
-                    ),
-                    Some(libc::EACCES | libc::EPERM) => format!(
-                        "cannot open {}: {}; the SafeX device is root's only (CAP_SYS_ADMIN)",
-                        path.display(),
-                        errno_text(e.raw_os_error().unwrap_or(0))
-                    ),
-                    _ => format!("cannot open {}: {e}", path.display()),
-                };
-                return Err(Error::new("L0050", why));
-            }
-        };
-        let device = Device {
-            file,
-            path: path.to_path_buf(),
-        };
-        let mut v = Version {
-            size: Version::SIZE,
-            ..Version::ZERO
-        };
-        if let Err(errno) = device.ioctl(uapi::IOC_VERSION, &mut v) {
-            let name = device.path.display();
-            return Err(match errno {
-                libc::ENOTTY => Error::new(
-                    "L0050",
-                    format!("{name} is not a SafeX device: it does not answer SAFEX_IOC_VERSION (ENOTTY)"),
+/// Opens the device ([`Device::open`]): `L0050` if it cannot be opened or
+/// is not a SafeX device, `L0066` if it speaks another interface or
+/// extension ABI than this `safexc`.
+pub fn open(path: &Path) -> Result<Device, Error> {
+    let name = path.display();
+    Device::open(path).map_err(|e| match e {
+        OpenError::Open(e) => {
+            let why = match e.raw_os_error() {
+                Some(libc::ENOENT) => format!(
+                    "{name} does not exist: is the SafeX module loaded? (`insmod safex.ko pubkey=HEX`, the \
+                     `pubkey=` line `safexc keygen` printed)"
                 ),
-                libc::EPERM | libc::EACCES => Error::new(
-                    "L0050",
-                    format!(
-                        "{name} refused SAFEX_IOC_VERSION ({}): the SafeX device is root's only (CAP_SYS_ADMIN)",
-                        errno_name(errno)
-                    ),
+                Some(libc::EACCES | libc::EPERM) => format!(
+                    "cannot open {name}: {}; the SafeX device is root's only (CAP_SYS_ADMIN)",
+                    errno_text(e.raw_os_error().unwrap_or(0))
                 ),
-                libc::EINVAL => Error::new(
-                    "L0066",
-                    format!(
-                        "{name} refused SAFEX_IOC_VERSION (EINVAL): the module speaks another /dev/safex \
-                         interface than version {} of this safexc; use the safexc built with the module",
-                        uapi::UAPI_VERSION
-                    ),
-                ),
-                _ => other("SAFEX_IOC_VERSION", &device.path, errno),
-            });
+                _ => format!("cannot open {name}: {e}"),
+            };
+            Error::new("L0050", why)
         }
-        let (uapi_version, abi) = (uapi::UAPI_VERSION, stdlib::abi::ABI_VERSION);
-        if v.uapi != uapi_version || v.abi != abi {
-            return Err(Error::new(
+        OpenError::Version(errno) => match errno {
+            libc::ENOTTY => Error::new(
+                "L0050",
+                format!("{name} is not a SafeX device: it does not answer SAFEX_IOC_VERSION (ENOTTY)"),
+            ),
+            libc::EPERM | libc::EACCES => Error::new(
+                "L0050",
+                format!(
+                    "{name} refused SAFEX_IOC_VERSION ({}): the SafeX device is root's only (CAP_SYS_ADMIN)",
+                    errno_name(errno)
+                ),
+            ),
+            libc::EINVAL => Error::new(
                 "L0066",
                 format!(
-                    "{} speaks /dev/safex interface {} and extension ABI {}; this safexc speaks interface \
-                     {uapi_version} and ABI {abi}: use the safexc built with the module, or build the module \
-                     from this safexc's tree",
-                    device.path.display(),
-                    v.uapi,
-                    v.abi
+                    "{name} refused SAFEX_IOC_VERSION (EINVAL): the module speaks another /dev/safex \
+                     interface than version {} of this safexc; use the safexc built with the module",
+                    uapi::UAPI_VERSION
                 ),
-            ));
+            ),
+            _ => other("SAFEX_IOC_VERSION", path, errno),
+        },
+        OpenError::Mismatch { uapi: theirs, abi } => {
+            let (uapi_version, our_abi) = (uapi::UAPI_VERSION, stdlib::abi::ABI_VERSION);
+            Error::new(
+                "L0066",
+                format!(
+                    "{name} speaks /dev/safex interface {theirs} and extension ABI {abi}; this safexc speaks \
+                     interface {uapi_version} and ABI {our_abi}: use the safexc built with the module, or build \
+                     the module from this safexc's tree"
+                ),
+            )
         }
-        Ok(device)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// `ioctl(fd, request, arg)`: `Err(errno)` if it failed.
-    ///
-    /// `T` is one of `stdlib::uapi`'s argument structs (this is private:
-    /// the methods below are the only callers), and `request` a command
-    /// whose argument is a `T`: the size encoded in it is checked against
-    /// `T`'s.
-    fn ioctl<T>(&self, request: u32, arg: &mut T) -> Result<(), i32> {
-        assert_eq!(
-            ((request >> 16) & 0x3fff) as usize,
-            size_of::<T>(),
-            "command and argument differ"
-        );
-        // SAFETY: `arg` is a live, exclusively borrowed `T`, a `#[repr(C)]`
-        // struct of integers and byte arrays that any bytes the kernel
-        // writes leave valid, and the kernel reads and writes at most
-        // `size_of::<T>()` bytes at it (the size in `request`, checked
-        // above). Addresses inside it (`data`, `exts`, `records`) are set
-        // by the methods below to buffers that live across this call and
-        // have the room the struct says.
-        let r = unsafe { libc::ioctl(self.file.as_raw_fd(), request as libc::Ioctl, std::ptr::from_mut(arg)) };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
-        }
-    }
-
-    /// `SAFEX_IOC_APP`: creates or updates an application; its id.
-    pub fn app(&self, name: &str, pid: i32, period_us: u32, target_us: u64) -> Result<u32, i32> {
-        let mut a = uapi::App {
-            size: uapi::App::SIZE,
-            name: encoded(name),
-            pid,
-            period_us,
-            target_us,
-            ..uapi::App::ZERO
-        };
-        self.ioctl(uapi::IOC_APP, &mut a).map(|()| a.id)
-    }
-
-    /// `SAFEX_IOC_LOAD` of a signed object for application `app` (`""`
-    /// with `flags` `SAFEX_LOAD_GUARD`): the extension's id.
-    pub fn load(&self, signed: &[u8], app: &str, flags: u32) -> Result<u32, i32> {
-        let mut l = uapi::Load {
-            size: uapi::Load::SIZE,
-            flags,
-            data: signed.as_ptr() as u64,
-            len: signed.len() as u64,
-            app: encoded(app),
-            ..uapi::Load::ZERO
-        };
-        self.ioctl(uapi::IOC_LOAD, &mut l).map(|()| l.id)
-    }
-
-    /// `SAFEX_IOC_UNLOAD`, or with `release` `SAFEX_IOC_RELEASE`, of extension `id`.
-    pub fn unload(&self, id: u32, release: bool) -> Result<(), i32> {
-        let mut u = uapi::Unload {
-            size: uapi::Unload::SIZE,
-            id,
-        };
-        let request = if release { uapi::IOC_RELEASE } else { uapi::IOC_UNLOAD };
-        self.ioctl(request, &mut u)
-    }
-
-    /// `SAFEX_IOC_LIST`: every loaded extension, asking again with more
-    /// room when more are loaded than there was room for.
-    pub fn list(&self) -> Result<Vec<ExtInfo>, i32> {
-        let mut room = 16;
-        let mut calls = 0;
-        loop {
-            let mut exts = vec![ExtInfo::ZERO; room];
-            let mut l = List {
-                size: List::SIZE,
-                count: room as u32,
-                exts: exts.as_mut_ptr() as u64,
-            };
-            self.ioctl(uapi::IOC_LIST, &mut l)?;
-            calls += 1;
-            let count = l.count as usize;
-            // The module holds at most SAFEX_MAX_EXTENSIONS: the second
-            // call has room for them all, a third for any loaded meanwhile;
-            // after that, what fitted.
-            if count <= room || calls == 3 {
-                exts.truncate(count.min(room));
-                return Ok(exts);
-            }
-            room = count.min(uapi::MAX_EXTENSIONS as usize) + 16;
-        }
-    }
-
-    /// `SAFEX_IOC_ATTR`: reads attribute `attr` of application `app`, or
-    /// writes `value` to it; the value it holds.
-    pub fn attr(&self, app: &str, attr: &str, value: Option<i64>) -> Result<i64, i32> {
-        let mut a = Attr {
-            size: Attr::SIZE,
-            op: if value.is_some() {
-                uapi::ATTR_WRITE
-            } else {
-                uapi::ATTR_READ
-            },
-            app: encoded(app),
-            attr: encoded(attr),
-            value: value.unwrap_or(0),
-        };
-        self.ioctl(uapi::IOC_ATTR, &mut a).map(|()| a.value)
-    }
-
-    /// `SAFEX_IOC_LOG` from sequence number `from`, at most `room` records.
-    pub fn log(&self, from: u64, room: usize) -> Result<LogRead, i32> {
-        let mut records = vec![LogRecord::ZERO; room];
-        let mut l = Log {
-            size: Log::SIZE,
-            count: room as u32,
-            from,
-            records: records.as_mut_ptr() as u64,
-            ..Log::ZERO
-        };
-        self.ioctl(uapi::IOC_LOG, &mut l)?;
-        records.truncate((l.count as usize).min(room));
-        Ok(LogRead {
-            records,
-            next: l.next,
-            lost: l.lost,
-        })
-    }
-
-    /// `SAFEX_IOC_INVOKE`.
-    pub fn invoke(&self, id: u32, entry: u32, value: i64, repeat: u32) -> Result<uapi::Invoke, i32> {
-        let mut i = uapi::Invoke {
-            size: uapi::Invoke::SIZE,
-            id,
-            entry,
-            repeat,
-            value,
-            ..uapi::Invoke::ZERO
-        };
-        self.ioctl(uapi::IOC_INVOKE, &mut i).map(|()| i)
-    }
-
-    /// `SAFEX_IOC_ROUND`: the time the rounds took, in nanoseconds.
-    pub fn round(&self, rounds: u32) -> Result<u64, i32> {
-        let mut r = uapi::Round {
-            size: uapi::Round::SIZE,
-            rounds,
-            elapsed_ns: 0,
-        };
-        self.ioctl(uapi::IOC_ROUND, &mut r).map(|()| r.elapsed_ns)
-    }
-}
-
-/// What one `SAFEX_IOC_LOG` returned.
-pub struct LogRead {
-    pub records: Vec<LogRecord>,
-    pub next: u64,
-    pub lost: u64,
-}
-
-/// A name checked by [`name`] as its field.
-fn encoded(name: &str) -> [u8; uapi::NAME_MAX] {
-    uapi::encode_name(name).unwrap_or([0; uapi::NAME_MAX])
+    })
 }
 
 /// Parses a name argument (an application, an attribute): 1 to
@@ -449,15 +254,22 @@ fn load_error(device: &Device, asked: &Asked, errno: i32) -> Checked {
     };
     let max = uapi::MAX_OBJECT;
     Some(match errno {
-        libc::EBADMSG => (
+        libc::ENODATA => (
             "L0051",
-            format!("{file}: its signature trailer or its .safex.meta is malformed (a changed or truncated file)"),
+            format!("{file}: the module finds no usable signature (not signed, or a malformed trailer)"),
         ),
-        libc::EKEYREJECTED => (
+        libc::EBADMSG => (
             "L0052",
             format!(
-                "{file}: the signature does not verify with the module's key: the object was changed after \
-                 signing, or signed with another key than the one whose `pubkey=` the module was loaded with"
+                "{file}: the signature is not the module's key's: another key than the one whose `pubkey=` the \
+                 module was loaded with signed it, or the signature's bytes were changed"
+            ),
+        ),
+        libc::EKEYREJECTED => (
+            "L0070",
+            format!(
+                "{file}: the object was changed after it was signed: the signature is the module's key's, of \
+                 other bytes"
             ),
         ),
         libc::ENOKEY => (
@@ -635,6 +447,7 @@ pub fn errno_name(errno: i32) -> String {
         (libc::ENOSYS, "ENOSYS"),
         (libc::EPROTO, "EPROTO"),
         (libc::EBADMSG, "EBADMSG"),
+        (libc::ENODATA, "ENODATA"),
         (libc::EOVERFLOW, "EOVERFLOW"),
         (libc::EOPNOTSUPP, "EOPNOTSUPP"),
         (libc::ESHUTDOWN, "ESHUTDOWN"),

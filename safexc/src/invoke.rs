@@ -1,7 +1,7 @@
 //! `safexc invoke` and `safexc round`: run extensions in the kernel module
 //! now, and time them.
 
-use crate::device::{self, Asked, Device, DeviceArgs, Failed};
+use crate::device::{self, Asked, DeviceArgs, Failed};
 use crate::out::{Out, OutputError};
 use serde_json::json;
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ pub struct InvokeArgs {
 
 pub fn invoke(out: &mut Out, args: InvokeArgs) -> Result<ExitCode, OutputError> {
     device::finish((|| -> Result<(), Failed> {
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let (id, entry) = (args.id, args.entry);
         let r = device
             .invoke(id, entry, args.value, args.repeat)
@@ -90,7 +90,7 @@ pub struct RoundArgs {
 
 pub fn round(out: &mut Out, args: RoundArgs) -> Result<ExitCode, OutputError> {
     device::finish((|| -> Result<(), Failed> {
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let elapsed = device
             .round(args.rounds)
             .map_err(|e| device::refused(&device, &Asked::Round, e))?;

@@ -1,7 +1,7 @@
 //! `safexc list`: the kernel module's extensions, their entry points and
 //! counters, as a table or (`--json`) a JSON array.
 
-use crate::device::{self, Asked, Device, DeviceArgs, Failed};
+use crate::device::{self, Asked, DeviceArgs, Failed};
 use crate::out::{Out, OutputError};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -18,7 +18,7 @@ pub struct ListArgs {
 
 pub fn list(out: &mut Out, args: ListArgs) -> Result<ExitCode, OutputError> {
     device::finish((|| -> Result<(), Failed> {
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let exts = device.list().map_err(|e| device::refused(&device, &Asked::List, e))?;
         if args.json {
             let all: Vec<Value> = exts.iter().map(ext_json).collect();

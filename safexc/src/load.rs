@@ -5,7 +5,7 @@
 //! and `--target` it creates or updates the application first. `--guard`
 //! installs the object as the system's guard instead.
 
-use crate::device::{self, Asked, Device, DeviceArgs, Failed};
+use crate::device::{self, Asked, DeviceArgs, Failed};
 use crate::files;
 use crate::out::{Out, OutputError};
 use serde_json::json;
@@ -104,7 +104,7 @@ fn load_inner(out: &mut Out, args: &LoadArgs) -> Result<(), Failed> {
         )
         .into());
     }
-    let device = Device::open(&args.device.device)?;
+    let device = device::open(&args.device.device)?;
     if let Some((pid, period, target)) = settings {
         device
             .app(app, pid, period, target)
@@ -150,7 +150,7 @@ pub struct UnloadArgs {
 /// `safexc unload ID`, or with `release` `safexc release ID`.
 pub fn unload(out: &mut Out, args: UnloadArgs, release: bool) -> Result<ExitCode, OutputError> {
     device::finish((|| -> Result<(), Failed> {
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let id = args.id;
         device
             .unload(id, release)

@@ -1,7 +1,7 @@
 //! `safexc log`: the kernel module's change and trap log, one line per
 //! record, or (`--json`) one JSON object with the records.
 
-use crate::device::{self, Asked, Device, DeviceArgs, Failed};
+use crate::device::{self, Asked, DeviceArgs, Failed};
 use crate::out::{Out, OutputError};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -27,7 +27,7 @@ pub struct LogArgs {
 
 pub fn log(out: &mut Out, args: LogArgs) -> Result<ExitCode, OutputError> {
     device::finish((|| -> Result<(), Failed> {
-        let device = Device::open(&args.device.device)?;
+        let device = device::open(&args.device.device)?;
         let mut records = Vec::new();
         let (mut next, mut lost) = (args.from, 0u64);
         for _ in 0..MAX_READS {

@@ -135,9 +135,9 @@ fn a_signed_object_verifies_with_its_key_and_any_flipped_byte_is_refused() {
     // One flipped byte: in the object, the signature, the length, the magic.
     let n = bytes.len();
     for (at, expected) in [
-        (0, "L0043"),
-        (0x60, "L0043"),
-        (object.len() - 1, "L0043"),
+        (0, "L0047"),
+        (0x60, "L0047"),
+        (object.len() - 1, "L0047"),
         (object.len(), "L0043"),
         (object.len() + 255, "L0043"),
         (n - 12, "L0041"),

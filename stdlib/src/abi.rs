@@ -107,6 +107,13 @@ pub mod offset {
     pub const SIZE: usize = 56;
 }
 
+/// Frames an invocation may use: its own, and one for a guard run by a
+/// `set_attribute` in it. A guard's own write of a guarded attribute
+/// would need a third: the helper ends the invocation with `HOST_ABORT`
+/// instead, so that the stack an invocation uses is bounded (each frame's
+/// compiled code by the verifier's stack limit), as the kernel's must be.
+pub const FRAMES: usize = 2;
+
 /// `Ctx::status` values. 0 means no trap.
 pub mod status {
     pub const OK: u64 = 0;

@@ -14,7 +14,7 @@
 //! compiler, whose `_Static_assert`s check every size, offset and command
 //! number against the Rust definitions again.
 
-use crate::abi::{ABI_VERSION, TRAP_AT_TERMINATOR, offset, status};
+use crate::abi::{ABI_VERSION, FRAMES, TRAP_AT_TERMINATOR, offset, status};
 use crate::uapi::{self, CConsts, CStruct, CValue, Item};
 use crate::{HELPERS, HelperLowering};
 use std::fmt::Write as _;
@@ -80,7 +80,12 @@ pub fn render() -> String {
          typedef uint64_t u64;\n\
          #endif\n\n\
          /* Loaders refuse objects of any other version (.safex.meta, offset 8). */\n\
-         #define SAFEX_ABI_VERSION {ABI_VERSION}u\n\n"
+         #define SAFEX_ABI_VERSION {ABI_VERSION}u\n\n\
+         /*\n \
+         * Frames an invocation may use: its own and a guard's. A guard that\n \
+         * writes a guarded attribute ends its invocation (HOST_ABORT).\n \
+         */\n\
+         #define SAFEX_FRAMES {FRAMES}u\n\n"
     );
     let _ = writeln!(
         w,

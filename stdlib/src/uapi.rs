@@ -596,16 +596,19 @@ c_structs! {
 c_ioctls! {
     IOC_VERSION = iowr(0, Version);
     /// Checks a signed object without loading it: 0 if it would be accepted.
-    /// First the signature: EBADMSG, not signed or a malformed signature
-    /// trailer; EKEYREJECTED, the signature does not verify (a changed object,
-    /// or another key's); ENOKEY, the module was loaded without a key; E2BIG,
-    /// larger than SAFEX_MAX_OBJECT. Then, the signature good, the object
-    /// itself (a key holder's mistake, not an attack, but the module does not
-    /// trust it to be of SafeX's shape): ENOEXEC, not an x86-64 ELF relocatable
-    /// object of SafeX's sections, symbols and relocations; EPROTO, built for
-    /// another extension ABI; EACCES, built with --no-fuel (no bound on its run
-    /// time); EBADMSG, a malformed or corrupt .safex.meta; E2BIG, more entry
-    /// points, code or data than the module takes.
+    /// First the signature, each case its own error: ENODATA, not signed or
+    /// a malformed signature trailer; EBADMSG, not a signature of the
+    /// module's key (another key's, or its bytes changed: the kernel's RSA
+    /// padding check); EKEYREJECTED, the key's signature of other bytes (the
+    /// object changed after signing: the digest comparison); ENOKEY, the
+    /// module was loaded without a key; E2BIG, larger than SAFEX_MAX_OBJECT.
+    /// Then, the signature good, the object itself (a key holder's mistake,
+    /// not an attack, but the module does not trust it to be of SafeX's
+    /// shape): ENOEXEC, not an x86-64 ELF relocatable object of SafeX's
+    /// sections, symbols and relocations with a well-formed .safex.meta;
+    /// EPROTO, built for another extension ABI; EACCES, built with --no-fuel
+    /// (no bound on its run time); E2BIG, more entry points, code or data
+    /// than the module takes.
     IOC_CHECK = iow(1, Object);
     IOC_APP = iowr(2, App);
     IOC_LOAD = iowr(3, Load);
