@@ -444,7 +444,7 @@ static long cmd_invoke(void __user *arg)
 	struct safex_invoke v;
 	struct safex_outcome out = {};
 	struct sx_ext *ext;
-	u64 elapsed = 0;
+	u64 elapsed = 0, held_since;
 	u32 i;
 	int err = arg_in(&v, sizeof(v), arg);
 
@@ -453,6 +453,7 @@ static long cmd_invoke(void __user *arg)
 	if (v.repeat < 1 || v.repeat > 1000000)
 		return -EINVAL;
 	mutex_lock(&safex_lock);
+	held_since = ktime_get_ns();
 	ext = safex_ext_find(v.id);
 	if (!ext || v.entry >= ext->n_entries)
 		err = -ENOENT;
@@ -465,10 +466,12 @@ static long cmd_invoke(void __user *arg)
 		}
 		safex_invoke(ext, v.entry, ext->app, v.value, &out);
 		elapsed += out.elapsed_ns;
-		if (need_resched()) {
+		/* Let the service rounds (and other commands) in every millisecond. */
+		if (ktime_get_ns() - held_since > NSEC_PER_MSEC || need_resched()) {
 			mutex_unlock(&safex_lock);
 			cond_resched();
 			mutex_lock(&safex_lock);
+			held_since = ktime_get_ns();
 			if (safex_ext_find(v.id) != ext)
 				err = -ENOENT;
 		}
