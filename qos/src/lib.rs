@@ -1,0 +1,15 @@
+//! The paper's QoS experiment (West and Gloudon, "'QoS Safe' Kernel
+//! Extensions for Real-Time Resource Management"): real-time tasks on one
+//! CPU, a CPU hog that comes and goes, and a CPU service manager that
+//! adapts the tasks' timeslices — run as kernel extensions or by a
+//! user-level process.
+//!
+//! - [`sched`]: a deterministic discrete-event simulation of a uniprocessor
+//!   scheduler with Linux's SCHED_FIFO and SCHED_RR.
+//! - [`mmpp`]: the disturbance, a Markov-modulated CPU hog.
+//! - [`random`]: the seeded randomness both draw from, integers only, so a
+//!   seed reproduces a run bit for bit.
+
+pub mod mmpp;
+pub mod random;
+pub mod sched;
