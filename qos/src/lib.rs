@@ -7,9 +7,12 @@
 //! - [`sched`]: a deterministic discrete-event simulation of a uniprocessor
 //!   scheduler with Linux's SCHED_FIFO and SCHED_RR.
 //! - [`mmpp`]: the disturbance, a Markov-modulated CPU hog.
+//! - [`experiment`]: one run: a setup's processes, the disturbance, and
+//!   the real PID extension and guard as kernel- or user-level management.
 //! - [`random`]: the seeded randomness both draw from, integers only, so a
 //!   seed reproduces a run bit for bit.
 
+pub mod experiment;
 pub mod mmpp;
 pub mod random;
 pub mod sched;

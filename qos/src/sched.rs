@@ -100,6 +100,28 @@ struct Task {
     throttled_until: Option<Us>,
     /// `Rr`: what is left of its quantum.
     quantum_left: Us,
+    budget: Option<Budget>,
+    /// CPU time used in the budget's current window, and the window's start.
+    used: Us,
+    window: Us,
+}
+
+/// A CPU reservation the scheduler enforces itself (as a kernel does):
+/// at most `runtime` µs in each window `[phase + k·period, phase +
+/// (k+1)·period)`; a task that has used it cannot run until the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub period: Us,
+    pub phase: Us,
+    pub runtime: Us,
+}
+
+impl Budget {
+    /// The start of the window holding `now`.
+    fn window(&self, now: Us) -> Us {
+        let period = self.period.max(1);
+        self.phase + now.saturating_sub(self.phase) / period * period
+    }
 }
 
 impl Task {
@@ -112,7 +134,12 @@ impl Task {
     }
 
     fn can_run(&self, now: Us) -> bool {
-        self.wants_cpu(now) && !self.stopped && self.throttled_until.is_none()
+        self.wants_cpu(now) && !self.stopped && self.throttled_until.is_none() && self.budget_left() > 0
+    }
+
+    /// What is left of its budget in the current window (all: no budget).
+    fn budget_left(&self) -> Us {
+        self.budget.map_or(Us::MAX, |b| b.runtime.saturating_sub(self.used))
     }
 
     /// The next time its wish or throttle changes without it running.
@@ -124,10 +151,8 @@ impl Task {
                 .get(self.burst)
                 .map(|&(start, end)| if start > now { start } else { end }),
         };
-        match (behavior, self.throttled_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let refill = self.budget.map(|b| self.window + b.period.max(1));
+        [behavior, self.throttled_until, refill].into_iter().flatten().min()
     }
 }
 
@@ -170,6 +195,9 @@ impl Sim {
             stopped: false,
             throttled_until: None,
             quantum_left: self.config.quantum,
+            budget: None,
+            used: 0,
+            window: 0,
         });
         let id = self.tasks.len() - 1;
         self.update(id);
@@ -226,6 +254,27 @@ impl Sim {
         self.update(task);
     }
 
+    /// Gives `task` a reservation from now on (`None`: none). A new
+    /// `runtime` counts what the task used in the current window already.
+    pub fn set_budget(&mut self, task: TaskId, budget: Option<Budget>) {
+        let t = &mut self.tasks[task];
+        if let Some(b) = budget
+            && t.budget
+                .is_none_or(|old| old.period != b.period || old.phase != b.phase)
+        {
+            t.window = b.window(self.now);
+            t.used = 0;
+        }
+        t.budget = budget;
+        self.update(task);
+    }
+
+    /// `task`'s reservation, and what it used of it in the current window.
+    pub fn budget(&self, task: TaskId) -> Option<(Budget, Us)> {
+        let t = &self.tasks[task];
+        t.budget.map(|b| (b, t.used))
+    }
+
     /// The CPU runs kernel code for `cost`: no task progresses meanwhile.
     pub fn kernel(&mut self, cost: Us) {
         self.kernel_time += cost;
@@ -262,6 +311,9 @@ impl Sim {
                 if t.spec.policy == Policy::Rr {
                     next = next.min(self.now + t.quantum_left);
                 }
+                if t.budget.is_some() {
+                    next = next.min(self.now + t.budget_left());
+                }
             }
             let ran = next - self.now;
             self.now = next;
@@ -270,6 +322,7 @@ impl Sim {
                 let quantum = self.config.quantum;
                 let t = &mut self.tasks[id];
                 t.runtime += ran;
+                t.used += ran;
                 if let Behavior::Periodic { period, phase, .. } = t.spec.behavior {
                     t.left -= ran;
                     if t.left == 0 {
@@ -313,6 +366,12 @@ impl Sim {
         let t = &mut self.tasks[id];
         if t.throttled_until.is_some_and(|until| until <= now) {
             t.throttled_until = None;
+        }
+        if let Some(b) = t.budget
+            && b.window(now) != t.window
+        {
+            t.window = b.window(now);
+            t.used = 0;
         }
         match &t.spec.behavior {
             Behavior::Periodic { work, .. } => {
@@ -462,6 +521,41 @@ mod tests {
         assert_eq!((s.now(), s.kernel_time()), (31_000, 1_000));
         s.advance(40_000);
         assert_eq!((s.runtime(a), s.runtime(b)), (24_000, 15_000));
+    }
+
+    #[test]
+    fn a_budget_is_enforced_per_window_and_can_change_within_one() {
+        // a: FIFO 20 hog with 3 ms every 10 ms; b: FIFO 10 hog gets the rest.
+        let mut s = sim(100_000);
+        let a = s.add(task("a", Policy::Fifo, 20, Behavior::Hog));
+        let b = s.add(task("b", Policy::Fifo, 10, Behavior::Hog));
+        let budget = Budget {
+            period: 10_000,
+            phase: 0,
+            runtime: 3_000,
+        };
+        s.set_budget(a, Some(budget));
+        s.advance(25_000);
+        // a: 0–3, 10–13, 20–23 ms.
+        assert_eq!((s.runtime(a), s.runtime(b)), (9_000, 16_000));
+        assert_eq!(s.budget(a), Some((budget, 3_000)));
+        // Raised mid-window: the 2 ms more run at once.
+        s.set_budget(
+            a,
+            Some(Budget {
+                runtime: 5_000,
+                ..budget
+            }),
+        );
+        s.advance(30_000);
+        assert_eq!((s.runtime(a), s.runtime(b)), (11_000, 19_000));
+        // A budget of 0 blocks it; none lets it run freely.
+        s.set_budget(a, Some(Budget { runtime: 0, ..budget }));
+        s.advance(40_000);
+        assert_eq!(s.runtime(a), 11_000);
+        s.set_budget(a, None);
+        s.advance(50_000);
+        assert_eq!((s.runtime(a), s.runtime(b)), (21_000, 29_000));
     }
 
     #[test]

@@ -47,8 +47,18 @@ pub struct TickReport {
 impl Host {
     /// Runs one tick of the service manager.
     pub fn tick(&mut self) -> TickReport {
+        self.tick_with(|_| true)
+    }
+
+    /// Runs one tick in which only the applications `due` picks run their
+    /// monitors (a manager that samples each application once per period);
+    /// the events on every application's channel are delivered as usual.
+    pub fn tick_with(&mut self, due: impl Fn(AppId) -> bool) -> TickReport {
         let mut report = TickReport::default();
         for app in 0..self.apps.len() {
+            if !due(AppId(app as u32)) {
+                continue;
+            }
             // Helpers cannot load or unload: the lists stay as they are.
             for e in 0..self.apps[app].exts.len() {
                 let ext = self.apps[app].exts[e];

@@ -28,16 +28,21 @@ fn host() -> Host {
     host_with(HostConfig::default())
 }
 
-/// The reference PID law, as the paper writes it, in Rust.
+/// The reference PID law, as the paper writes it, in Rust, with
+/// `cpu_pid.pop`'s anti-windup: |u| at most `period` when it is set.
 struct ReferencePid {
     e_prev: i64,
     u_prev: i64,
+    period: i64,
 }
 
 impl ReferencePid {
     fn step(&mut self, target: i64, actual: i64) -> i64 {
         let e = target - actual;
-        let u = ((500 + 50 + 100) * e - 50 * self.e_prev) / 1000 + self.u_prev;
+        let mut u = ((500 + 50 + 100) * e - 50 * self.e_prev) / 1000 + self.u_prev;
+        if self.period > 0 {
+            u = u.clamp(-self.period, self.period);
+        }
         self.e_prev = e;
         self.u_prev = u;
         u
@@ -67,12 +72,20 @@ fn pid_matches_the_reference_on_a_recorded_trace() {
     let app = host.create_app("video").unwrap();
     let ext = host.load(app, &object(PID, false)).expect("loads");
     host.write_attribute(app, "target_cpu", 20_000).unwrap();
-    let mut reference = ReferencePid { e_prev: 0, u_prev: 0 };
+    // A period small enough that the disturbance drives u into the clamp.
+    host.write_attribute(app, "period", 25_000).unwrap();
+    let mut reference = ReferencePid {
+        e_prev: 0,
+        u_prev: 0,
+        period: 25_000,
+    };
+    let mut clamped = false;
     for (t, &actual) in trace(200).iter().enumerate() {
         host.write_attribute(app, "actual_cpu", actual).unwrap();
         let report = host.tick();
         assert!(report.traps.is_empty(), "tick {t}: {:?}", report.traps);
         let expected = reference.step(20_000, actual);
+        clamped |= expected.abs() == 25_000;
         assert_eq!(
             host.attribute(app, "timeslice_adjustment").unwrap(),
             expected,
@@ -84,6 +97,7 @@ fn pid_matches_the_reference_on_a_recorded_trace() {
         assert_eq!(report.changes[0].new, expected);
         assert_eq!(host.entry_name(report.changes[0].by), "cpu_pid.cpu_pid");
     }
+    assert!(clamped, "the trace reaches the anti-windup bound");
     let data = host.data(ext).unwrap();
     assert_eq!(data[host.global_offset(ext, "u_prev").unwrap()], reference.u_prev);
     assert_eq!(data[host.global_offset(ext, "e_prev").unwrap()], reference.e_prev);

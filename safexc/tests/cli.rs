@@ -388,7 +388,7 @@ fn run_prints_the_pid_adjustments_through_the_guard() {
         "| 1 | cpu_qos.timeslice_adjustment | 0 | 650 | cpu_pid.cpu_pid | applied 20650 |",
         "| 2 | cpu_qos.timeslice_adjustment | 650 | 1250 | cpu_pid.cpu_pid | applied 21250 |",
         "| 3 | cpu_qos.timeslice_adjustment | 1250 | 1850 | cpu_pid.cpu_pid | applied 21850 |",
-        "| cpu_pid | 6 | 0 | 135 | 3 | active |",
+        "| cpu_pid | 6 | 0 | 246 | 3 | active |",
     ] {
         assert!(stdout.contains(row), "missing `{row}` in:\n{stdout}");
     }
