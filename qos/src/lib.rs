@@ -9,10 +9,14 @@
 //! - [`mmpp`]: the disturbance, a Markov-modulated CPU hog.
 //! - [`experiment`]: one run: a setup's processes, the disturbance, and
 //!   the real PID extension and guard as kernel- or user-level management.
+//! - [`plot`]: its figures (SVG, PNG) and `index.html`.
+//! - [`report`]: every run of an experiment, its table and CSV files.
 //! - [`random`]: the seeded randomness both draw from, integers only, so a
 //!   seed reproduces a run bit for bit.
 
 pub mod experiment;
 pub mod mmpp;
+pub mod plot;
 pub mod random;
+pub mod report;
 pub mod sched;

@@ -516,6 +516,15 @@ pub const CODES: &[CodeDoc] = &[
         example: "$ safexc run pid.o --set target_cpu=lots\nerror[L0111]: `--set target_cpu=lots`: `lots` is not \
             an integer",
     },
+    CodeDoc {
+        code: "L0120",
+        title: "an experiment run failed",
+        explanation: "`safexc experiment` runs the paper's PID extension and the standard timeslice guard in the \
+            user-space host for each simulated run, and the host refused to set one up (it could not load an \
+            object or create an application). This is a bug of this build of `safexc`, not of the options: \
+            the objects it uses are checked in and tested. Report it with the message.",
+        example: "$ safexc experiment\nerror[L0120]: a run failed: ...",
+    },
 ];
 
 /// The documentation of `code` (`L0020`, `l0020`), if it is a loader or

@@ -14,6 +14,7 @@ mod app;
 mod compile;
 mod device;
 mod diag;
+mod experiment;
 mod files;
 mod inspect;
 mod invoke;
@@ -94,6 +95,10 @@ enum Command {
     /// Run extensions for one application: each tick runs the monitors, then the
     /// handlers on their events, and prints the attribute changes and traps.
     Run(run::RunArgs),
+    /// The paper's experiment: kernel-level against user-level CPU service
+    /// management with the real extensions, on a simulated CPU; prints the
+    /// violations table, writes CSV files, figures and index.html.
+    Experiment(experiment::ExperimentArgs),
     /// Load a signed object into the kernel module (`/dev/safex`) as an
     /// extension of an application; print its id.
     Load(load::LoadArgs),
@@ -213,6 +218,7 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Sign(args) => sign::sign(out, args),
         Command::Inspect { file } => inspect::inspect(out, &file),
         Command::Run(args) => run::run(out, args),
+        Command::Experiment(args) => experiment::experiment(out, args),
         Command::Load(args) => load::load(out, args),
         Command::Unload(args) => load::unload(out, args, false),
         Command::Release(args) => load::unload(out, args, true),
