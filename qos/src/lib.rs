@@ -7,6 +7,7 @@
 //! - [`sched`]: a deterministic discrete-event simulation of a uniprocessor
 //!   scheduler with Linux's SCHED_FIFO and SCHED_RR.
 //! - [`mmpp`]: the disturbance, a Markov-modulated CPU hog.
+//! - [`costs`]: what management costs the CPU, the paper's or measured.
 //! - [`experiment`]: one run: a setup's processes, the disturbance, and
 //!   the real PID extension and guard as kernel- or user-level management.
 //! - [`plot`]: its figures (SVG, PNG) and `index.html`.
@@ -14,6 +15,7 @@
 //! - [`random`]: the seeded randomness both draw from, integers only, so a
 //!   seed reproduces a run bit for bit.
 
+pub mod costs;
 pub mod experiment;
 pub mod mmpp;
 pub mod plot;

@@ -115,10 +115,41 @@ impl Experiment {
         t
     }
 
+    /// How the management itself fared, a run a row: service rounds run,
+    /// those during a burst, the longest time between two, the
+    /// extensions' invocations, and (kernel-level) reservations the
+    /// scheduler's admission control refused.
+    pub fn runs_table(&self) -> String {
+        let mut t = String::from(
+            "| setup | policy | management | rounds | rounds in bursts | longest gap | invocations | reservations refused |\n\
+             |---|---|---|---:|---:|---:|---:|---:|\n",
+        );
+        for run in &self.runs {
+            let (c, r) = (&run.config, &run.result);
+            let refused = match c.management {
+                Management::Kernel => r.reservations_refused.to_string(),
+                Management::User => "-".into(),
+            };
+            let _ = writeln!(
+                t,
+                "| {} | {} | {}-level | {} | {} | {} ms | {} | {refused} |",
+                setup_name(c.setup),
+                policy_name(c.policy),
+                management_name(c.management),
+                r.rounds,
+                r.rounds_in_bursts,
+                r.longest_gap / 1000,
+                r.invocations
+            );
+        }
+        t
+    }
+
     /// Writes the CSV files into `dir` (which must exist); returns their paths.
     ///
     /// - `violations.csv`: per setup, policy and process, periods and
     ///   violations under each kind of management;
+    /// - `runs.csv`: per run, what [`Experiment::runs_table`] shows;
     /// - `utilization-SETUP-POLICY-MANAGEMENT.csv`: per second, each
     ///   process's and the disturbance's CPU share, per mille;
     /// - `bursts.csv`: the disturbance's bursts (the same in every run of
@@ -150,6 +181,25 @@ impl Experiment {
             }
         }
         write("violations.csv".into(), v)?;
+        let mut runs = String::from(
+            "setup,policy,management,rounds,rounds_in_bursts,longest_gap_us,invocations,reservations_refused\n",
+        );
+        for run in &self.runs {
+            let (c, r) = (&run.config, &run.result);
+            let _ = writeln!(
+                runs,
+                "{},{},{},{},{},{},{},{}",
+                setup_name(c.setup),
+                policy_name(c.policy),
+                management_name(c.management),
+                r.rounds,
+                r.rounds_in_bursts,
+                r.longest_gap,
+                r.invocations,
+                r.reservations_refused
+            );
+        }
+        write("runs.csv".into(), runs)?;
         for run in &self.runs {
             let r = &run.result;
             let mut u = String::from("second");
@@ -213,7 +263,7 @@ mod tests {
         std::fs::create_dir_all(&b).unwrap();
         let files = experiment(5).write_csv(&a).unwrap();
         experiment(5).write_csv(&b).unwrap();
-        assert_eq!(files.len(), 1 + 4 + 1);
+        assert_eq!(files.len(), 2 + 4 + 1);
         for f in &files {
             let name = f.file_name().unwrap();
             assert_eq!(
@@ -239,5 +289,8 @@ mod tests {
         assert!(t.starts_with("| setup | policy | process |"));
         assert!(t.contains("| B | FIFO | P2 | 100 ms / 500 ms | 40 |"), "{t}");
         assert_eq!(t.lines().count(), 2 + 2 * (3 + 1));
+        let runs = e.runs_table();
+        assert!(runs.contains("| B | FIFO | kernel-level | 2000 |"), "{runs}");
+        assert_eq!(runs.lines().count(), 2 + 4);
     }
 }

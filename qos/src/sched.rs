@@ -15,9 +15,14 @@
 //! - A task can run when it wants the CPU (its behavior), is not stopped
 //!   (SIGSTOP, until SIGCONT) and is not throttled (a budget exhausted,
 //!   until a given time).
+//! - A task with a [`Budget`] gets at most its runtime in each window. A
+//!   budget of the deadline class (SCHED_DEADLINE's reservations) also
+//!   takes the task out of the priorities: deadline tasks run before every
+//!   real-time task, the one whose window ends first first (EDF; ties to
+//!   the task added first).
 //!
-//! Invariants: `lists` holds exactly the tasks that can run, each once, in
-//! the list of its priority; time only moves forward; every decision
+//! Invariants: `lists` holds exactly the real-time tasks that can run, each
+//! once, in the list of its priority (a deadline task is in none); time only moves forward; every decision
 //! depends only on the tasks and the time, so a run is reproducible.
 //! `advance` stops at every point where the caller acts (its deadline, or
 //! a job of a `notify` task completing), so management that depends on the
@@ -114,9 +119,23 @@ pub struct Budget {
     pub period: Us,
     pub phase: Us,
     pub runtime: Us,
+    /// SCHED_DEADLINE: the task runs in the deadline class, before every
+    /// real-time task, earliest window end first. Otherwise it keeps its
+    /// priority and the budget only caps it.
+    pub deadline: bool,
 }
 
+/// The share of the CPU Linux lets deadline tasks reserve by default, per
+/// million: 950,000 µs of every 1,000,000 (`sched_rt_runtime_us`).
+pub const DEADLINE_BANDWIDTH_PPM: u64 = 950_000;
+
 impl Budget {
+    /// Its share of the CPU, per million, rounded down (as Linux's
+    /// `to_ratio`).
+    fn bandwidth_ppm(&self) -> u64 {
+        self.runtime.saturating_mul(1_000_000) / self.period.max(1)
+    }
+
     /// The start of the window holding `now`.
     fn window(&self, now: Us) -> Us {
         let period = self.period.max(1);
@@ -135,6 +154,15 @@ impl Task {
 
     fn can_run(&self, now: Us) -> bool {
         self.wants_cpu(now) && !self.stopped && self.throttled_until.is_none() && self.budget_left() > 0
+    }
+
+    fn in_deadline_class(&self) -> bool {
+        self.budget.is_some_and(|b| b.deadline)
+    }
+
+    /// The end of its budget's current window (its deadline).
+    fn window_end(&self) -> Us {
+        self.budget.map_or(Us::MAX, |b| self.window + b.period.max(1))
     }
 
     /// What is left of its budget in the current window (all: no budget).
@@ -232,7 +260,10 @@ impl Sim {
 
     /// The task that has the CPU now, if any.
     pub fn running(&self) -> Option<TaskId> {
-        self.lists.iter().rev().find_map(|l| l.front().copied())
+        let earliest_deadline = (0..self.tasks.len())
+            .filter(|&id| self.tasks[id].in_deadline_class() && self.tasks[id].can_run(self.now))
+            .min_by_key(|&id| (self.tasks[id].window_end(), id));
+        earliest_deadline.or_else(|| self.lists.iter().rev().find_map(|l| l.front().copied()))
     }
 
     /// SIGSTOP: `task` cannot run until `cont`.
@@ -256,7 +287,25 @@ impl Sim {
 
     /// Gives `task` a reservation from now on (`None`: none). A new
     /// `runtime` counts what the task used in the current window already.
-    pub fn set_budget(&mut self, task: TaskId, budget: Option<Budget>) {
+    ///
+    /// A deadline reservation is admitted only while all of them together,
+    /// this one in place of the task's old one, stay within
+    /// [`DEADLINE_BANDWIDTH_PPM`] of the CPU — Linux's admission control,
+    /// where `sched_setattr` fails with `EBUSY`. A refused one changes
+    /// nothing and returns false.
+    pub fn set_budget(&mut self, task: TaskId, budget: Option<Budget>) -> bool {
+        if let Some(b) = budget
+            && b.deadline
+        {
+            let others: u64 = (0..self.tasks.len())
+                .filter(|&id| id != task)
+                .filter_map(|id| self.tasks[id].budget.filter(|o| o.deadline))
+                .map(|o| o.bandwidth_ppm())
+                .sum();
+            if others + b.bandwidth_ppm() > DEADLINE_BANDWIDTH_PPM {
+                return false;
+            }
+        }
         let t = &mut self.tasks[task];
         if let Some(b) = budget
             && t.budget
@@ -267,6 +316,7 @@ impl Sim {
         }
         t.budget = budget;
         self.update(task);
+        true
     }
 
     /// `task`'s reservation, and what it used of it in the current window.
@@ -308,7 +358,7 @@ impl Sim {
                 if let Behavior::Periodic { .. } = t.spec.behavior {
                     next = next.min(self.now + t.left);
                 }
-                if t.spec.policy == Policy::Rr {
+                if t.spec.policy == Policy::Rr && !t.in_deadline_class() {
                     next = next.min(self.now + t.quantum_left);
                 }
                 if t.budget.is_some() {
@@ -335,7 +385,7 @@ impl Sim {
                         }
                     }
                 }
-                if t.spec.policy == Policy::Rr {
+                if t.spec.policy == Policy::Rr && !t.in_deadline_class() {
                     t.quantum_left -= ran;
                     if t.quantum_left == 0 {
                         t.quantum_left = quantum;
@@ -386,7 +436,7 @@ impl Sim {
             }
             Behavior::Hog => {}
         }
-        let can_run = t.can_run(now);
+        let can_run = t.can_run(now) && !t.in_deadline_class();
         let list = &mut self.lists[usize::from(t.spec.priority)];
         let position = list.iter().position(|&x| x == id);
         match (can_run, position) {
@@ -533,6 +583,7 @@ mod tests {
             period: 10_000,
             phase: 0,
             runtime: 3_000,
+            deadline: false,
         };
         s.set_budget(a, Some(budget));
         s.advance(25_000);
@@ -556,6 +607,52 @@ mod tests {
         s.set_budget(a, None);
         s.advance(50_000);
         assert_eq!((s.runtime(a), s.runtime(b)), (21_000, 29_000));
+    }
+
+    #[test]
+    fn deadline_reservations_run_before_every_priority_earliest_deadline_first() {
+        // x: FIFO 99 hog; d1: 2 ms every 5 ms; d2: 4 ms every 10 ms.
+        // 0–2 d1 (deadline 5 before 10), 2–5 d2; at 5 d1's new window ends
+        // at 10 like d2's and d1 was added first: 5–7 d1, 7–8 d2 (its 4th
+        // ms), 8–10 x. The same from 10 on.
+        let mut s = sim(100_000);
+        let x = s.add(task("x", Policy::Fifo, 99, Behavior::Hog));
+        let d1 = s.add(task("d1", Policy::Rr, 1, Behavior::Hog));
+        let d2 = s.add(task("d2", Policy::Fifo, 50, Behavior::Hog));
+        for (d, period, runtime) in [(d1, 5_000, 2_000), (d2, 10_000, 4_000)] {
+            let deadline = Budget {
+                period,
+                phase: 0,
+                runtime,
+                deadline: true,
+            };
+            s.set_budget(d, Some(deadline));
+        }
+        s.advance(2_000);
+        assert_eq!(s.running(), Some(d2));
+        s.advance(5_000);
+        assert_eq!((s.running(), s.runtime(d2)), (Some(d1), 3_000));
+        s.advance(8_000);
+        assert_eq!((s.running(), s.runtime(d1), s.runtime(d2)), (Some(x), 4_000, 4_000));
+        s.advance(20_000);
+        assert_eq!((s.runtime(x), s.runtime(d1), s.runtime(d2)), (4_000, 8_000, 8_000));
+        // Admission: 40 % + 55 % is 95 %, admitted; 40 % + 56 % is not,
+        // and the task keeps what it had.
+        let wide = |runtime| Budget {
+            period: 10_000,
+            phase: 0,
+            runtime,
+            deadline: true,
+        };
+        assert!(!s.set_budget(d2, Some(wide(5_600))));
+        assert_eq!(s.budget(d2).map(|(b, _)| b.runtime), Some(4_000));
+        assert!(s.set_budget(d2, Some(wide(5_500))));
+        assert!(s.set_budget(d2, Some(wide(4_000))));
+        // Back to its priority without a reservation: d2 at 50 under x.
+        s.set_budget(d2, None);
+        s.set_budget(d1, None);
+        s.advance(30_000);
+        assert_eq!((s.runtime(x), s.runtime(d1), s.runtime(d2)), (14_000, 8_000, 8_000));
     }
 
     #[test]

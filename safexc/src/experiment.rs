@@ -112,7 +112,7 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
     if let Err(e) = qos::plot::write(&experiment, &dir, &notes) {
         return fail("L0002", e);
     }
-    write!(out, "{}", experiment.table())?;
+    write!(out, "{}\n{}", experiment.table(), experiment.runs_table())?;
     writeln!(
         out,
         "\n{} runs of {} s (simulated, seed {}); figures, CSV files and index.html in {}",
