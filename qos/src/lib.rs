@@ -15,6 +15,7 @@
 //! - [`random`]: the seeded randomness both draw from, integers only, so a
 //!   seed reproduces a run bit for bit.
 
+pub mod bench;
 pub mod costs;
 pub mod experiment;
 pub mod mmpp;

@@ -525,6 +525,25 @@ pub const CODES: &[CodeDoc] = &[
             the objects it uses are checked in and tested. Report it with the message.",
         example: "$ safexc experiment\nerror[L0120]: a run failed: ...",
     },
+    CodeDoc {
+        code: "L0121",
+        title: "measuring this machine failed",
+        explanation: "`safexc experiment` (by default, and with `--bench`) first measures what service management \
+            costs on this machine: a signal, a context switch between two processes, a read of `/proc/PID/stat`, \
+            the PID extension's round in a user-level manager and in the host. One of those measurements failed; \
+            the message names the system call and its error. Run with `--costs paper` to use the paper's costs, \
+            or `--costs FILE` with the `costs.txt` of an earlier run.",
+        example: "$ safexc experiment\nerror[L0121]: measuring this machine failed: fork: Resource temporarily unavailable",
+    },
+    CodeDoc {
+        code: "L0122",
+        title: "a costs file is malformed",
+        explanation: "`safexc experiment --costs FILE` reads what management costs from FILE: one `key value` \
+            line for each of kernel_per_app, user_per_app, proc_read, context_switch and signal, in whole \
+            nanoseconds from 0 to 1,000,000,000; `#` starts a comment. The `costs.txt` every run writes is such \
+            a file. The message names the line.",
+        example: "$ safexc experiment --costs my.txt\nerror[L0122]: my.txt: line 3: unknown cost `proc_reed` (expected one of ...)",
+    },
 ];
 
 /// The documentation of `code` (`L0020`, `l0020`), if it is a loader or

@@ -5,10 +5,11 @@
 
 use crate::out::{Out, OutputError};
 use indicatif::{ProgressBar, ProgressStyle};
-use qos::experiment::{Management, RunConfig, Setup};
+use qos::bench;
+use qos::experiment::{Costs, Management, RunConfig, Setup};
 use qos::report;
 use qos::sched::Policy;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The longest run: an hour of simulated time.
@@ -37,6 +38,16 @@ pub struct ExperimentArgs {
     /// files): by default `experiment-seed-N` in the current directory.
     #[arg(long, short = 'o')]
     out: Option<PathBuf>,
+    /// What management costs the simulated CPU: `measured` (this
+    /// machine's, measured first, about a second), `paper` (the paper's
+    /// Benchmarks slide), or a costs file (`costs.txt` of an earlier run).
+    /// The costs used are written to `costs.txt` in the output folder.
+    #[arg(long, default_value = "measured", value_name = "measured|paper|FILE")]
+    costs: String,
+    /// Only measure the paper's Benchmarks slide on this machine and print
+    /// it beside the paper's values (and write `costs.txt` with `-o`).
+    #[arg(long)]
+    bench: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -63,7 +74,70 @@ fn fail(code: &str, message: impl std::fmt::Display) -> Result<ExitCode, OutputE
     Ok(ExitCode::from(1))
 }
 
+/// Measures the Benchmarks slide, with a spinner unless quiet.
+fn measure(quiet: bool) -> Result<bench::Measured, String> {
+    let spinner = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
+    let measured = bench::measure(&bench::Options::default(), |what| {
+        spinner.set_message(format!("measuring {what}"))
+    });
+    spinner.finish_and_clear();
+    measured
+}
+
+/// The costs the simulation charges, and where they come from.
+fn costs(args: &ExperimentArgs) -> Result<(Costs, String), (&'static str, String)> {
+    match args.costs.as_str() {
+        "paper" => Ok((
+            Costs::PAPER,
+            "the paper's (Benchmarks slide, 500 MHz Pentium III)".into(),
+        )),
+        "measured" => {
+            let m = measure(args.quiet).map_err(|e| ("L0121", format!("measuring this machine failed: {e}")))?;
+            Ok((m.costs, format!("measured on this machine ({})", m.machine)))
+        }
+        file => {
+            let text = std::fs::read_to_string(file).map_err(|e| ("L0001", format!("cannot read {file}: {e}")))?;
+            let costs = Costs::from_text(&text).map_err(|e| ("L0122", format!("{file}: {e}")))?;
+            Ok((costs, format!("from {file}")))
+        }
+    }
+}
+
+fn write_costs(dir: &Path, costs: &Costs, origin: &str) -> Result<(), String> {
+    let path = dir.join("costs.txt");
+    let text = costs.to_text(&format!("safexc experiment costs, ns: {origin}"));
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn bench_only(out: &mut Out, args: &ExperimentArgs) -> Result<ExitCode, OutputError> {
+    let measured = match measure(args.quiet) {
+        Ok(m) => m,
+        Err(e) => return fail("L0121", format!("measuring this machine failed: {e}")),
+    };
+    if let Some(dir) = &args.out {
+        let written = std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))
+            .and_then(|()| write_costs(dir, &measured.costs, &format!("measured on {}", measured.machine)));
+        if let Err(e) = written {
+            return fail("L0002", e);
+        }
+    }
+    write!(out, "{}", measured.table())?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, OutputError> {
+    if args.bench {
+        return bench_only(out, &args);
+    }
+    let (costs, origin) = match costs(&args) {
+        Ok(c) => c,
+        Err((code, message)) => return fail(code, message),
+    };
     let dir = args
         .out
         .clone()
@@ -71,10 +145,14 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return fail("L0002", format!("cannot create {}: {e}", dir.display()));
     }
+    if let Err(e) = write_costs(&dir, &costs, &origin) {
+        return fail("L0002", e);
+    }
     let base = RunConfig {
         length: args.seconds * 1_000_000,
         seed: args.seed,
         quantum: args.quantum_ms * 1_000,
+        costs,
         ..RunConfig::new(Setup::A, Policy::Fifo, Management::Kernel)
     };
     let configs = report::configs(&base, &setups(&args.setup), &policies(&args.policy));
@@ -105,7 +183,7 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
         return fail("L0002", format!("cannot write into {}: {e}", dir.display()));
     }
     let notes = format!(
-        "Simulated: {} s per run, seed {}, SCHED_RR quantum {} ms, the paper's costs; the extensions are \
+        "Simulated: {} s per run, seed {}, SCHED_RR quantum {} ms, costs {origin}; the extensions are \
          examples/pop/cpu_pid.pop and the standard timeslice guard, run by the SafeX host (safexc experiment).",
         args.seconds, args.seed, args.quantum_ms
     );
@@ -115,7 +193,7 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
     write!(out, "{}\n{}", experiment.table(), experiment.runs_table())?;
     writeln!(
         out,
-        "\n{} runs of {} s (simulated, seed {}); figures, CSV files and index.html in {}",
+        "\n{} runs of {} s (simulated, seed {}, costs {origin}); figures, CSV files and index.html in {}",
         experiment.runs.len(),
         args.seconds,
         args.seed,

@@ -21,6 +21,8 @@ fn it_prints_the_table_and_writes_csv_figures_and_index() {
         "B",
         "--policy",
         "fifo",
+        "--costs",
+        "paper",
         "--quiet",
         "-o",
         dir.to_str().unwrap(),
@@ -32,7 +34,9 @@ fn it_prints_the_table_and_writes_csv_figures_and_index() {
     assert!(stdout.contains("2 runs of 20 s"), "{stdout}");
     for f in [
         "violations.csv",
+        "runs.csv",
         "bursts.csv",
+        "costs.txt",
         "utilization-b-fifo-kernel.csv",
         "utilization-b-fifo-user.csv",
         "utilization-b-fifo.svg",
@@ -53,6 +57,8 @@ fn it_prints_the_table_and_writes_csv_figures_and_index() {
         "b",
         "--policy",
         "FIFO",
+        "--costs",
+        "paper",
         "--quiet",
         "-o",
         dir.to_str().unwrap(),
@@ -87,7 +93,84 @@ fn absurd_options_are_refused_before_anything_runs() {
 
 #[test]
 fn an_unwritable_folder_is_l0002() {
-    let out = safexc(&["experiment", "--seconds", "1", "--quiet", "-o", "/proc/no-such/folder"]);
+    let out = safexc(&[
+        "experiment",
+        "--seconds",
+        "1",
+        "--costs",
+        "paper",
+        "--quiet",
+        "-o",
+        "/proc/no-such/folder",
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("error[L0002]: "), "{}", text(&out.stderr));
+}
+
+#[test]
+fn costs_come_from_the_paper_a_file_or_a_measurement() {
+    let dir = tempdir("costs");
+    let run = |costs: &str| {
+        safexc(&[
+            "experiment",
+            "--seconds",
+            "5",
+            "--setup",
+            "B",
+            "--policy",
+            "rr",
+            "--costs",
+            costs,
+            "--quiet",
+            "-o",
+            dir.to_str().unwrap(),
+        ])
+    };
+    let paper = run("paper");
+    assert_eq!(paper.status.code(), Some(0), "{}", text(&paper.stderr));
+    assert!(
+        text(&paper.stdout).contains("costs the paper's"),
+        "{}",
+        text(&paper.stdout)
+    );
+    let written = std::fs::read_to_string(dir.join("costs.txt")).unwrap();
+    assert!(written.contains("\nproc_read 53870\n"), "{written}");
+
+    // A file of costs, read back: a run's own costs.txt reproduces it.
+    let file = dir.join("mine.txt");
+    std::fs::write(&file, &written).unwrap();
+    let again = run(file.to_str().unwrap());
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let table = |out: &std::process::Output| text(&out.stdout).lines().take(10).collect::<Vec<_>>().join("\n");
+    assert_eq!(table(&again), table(&paper));
+
+    // Dearer signals and reads change the user-level side.
+    std::fs::write(&file, written.replace("proc_read 53870", "proc_read 900000")).unwrap();
+    let dear = run(file.to_str().unwrap());
+    assert_eq!(dear.status.code(), Some(0), "{}", text(&dear.stderr));
+    assert_ne!(table(&dear), table(&paper));
+
+    std::fs::write(&file, written.replace("signal 1500", "signal often")).unwrap();
+    let bad = run(file.to_str().unwrap());
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = text(&bad.stderr);
+    assert!(
+        stderr.starts_with("error[L0122]: ") && stderr.contains("line 6"),
+        "{stderr}"
+    );
+
+    let missing = run("/no/such/costs.txt");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        text(&missing.stderr).starts_with("error[L0001]: "),
+        "{}",
+        text(&missing.stderr)
+    );
+
+    // Measured on this machine: written and used.
+    let measured = run("measured");
+    assert_eq!(measured.status.code(), Some(0), "{}", text(&measured.stderr));
+    let costs = std::fs::read_to_string(dir.join("costs.txt")).unwrap();
+    assert!(costs.contains("measured on this machine"), "{costs}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
