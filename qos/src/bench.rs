@@ -65,7 +65,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use crate::costs::{Costs, MAX_COST_NS};
-use crate::experiment::{Process, Setup};
+use crate::experiment::{Process, Setup, pid_app};
 use runtime::device::{DEFAULT_PATH, Device};
 use runtime::{AppId, Host, HostConfig, WriteOutcome};
 use std::fmt::Write as _;
@@ -76,9 +76,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-/// The paper's PID extension, compiled (`examples/pop/cpu_pid.pop`).
-const PID: &[u8] = include_bytes!("../../examples/obj/cpu_pid.o");
 
 /// Samples per figure by default: about 1.3 s in all, in release, on the
 /// project's 2-core VM.
@@ -756,16 +753,7 @@ impl Managed {
         )?;
         let mut apps = Vec::new();
         for p in processes {
-            let app = host.create_app(&p.name).map_err(|e| e.to_string())?;
-            for (attr, value) in [
-                ("period", p.period),
-                ("target_cpu", p.target),
-                ("target_util", p.target * 1000 / p.period.max(1)),
-            ] {
-                host.write_attribute(app, attr, value as i64)
-                    .map_err(|e| e.to_string())?;
-            }
-            host.load(app, PID).map_err(|e| format!("Host::load: {e}"))?;
+            let app = pid_app(&mut host, &p.name, p.target, p.period)?;
             apps.push(app);
         }
         Ok(Managed { host, apps })

@@ -48,6 +48,22 @@ use runtime::{AppId, Host, HostConfig, WriteOutcome};
 /// The paper's PID extension, compiled (`examples/pop/cpu_pid.pop`).
 const PID: &[u8] = include_bytes!("../../examples/obj/cpu_pid.o");
 
+/// An application of `host` for a task with this target per period,
+/// running the PID extension: what every kind of run manages.
+pub(crate) fn pid_app(host: &mut Host, name: &str, target: Us, period: Us) -> Result<AppId, String> {
+    let app = host.create_app(name).map_err(|e| e.to_string())?;
+    for (attr, value) in [
+        ("period", period),
+        ("target_cpu", target),
+        ("target_util", target * 1000 / period.max(1)),
+    ] {
+        host.write_attribute(app, attr, value as i64)
+            .map_err(|e| e.to_string())?;
+    }
+    host.load(app, PID).map_err(|e| format!("Host::load: {e}"))?;
+    Ok(app)
+}
+
 /// The service round's period: the paper monitors every 10 ms.
 pub const ROUND: Us = 10_000;
 
@@ -240,16 +256,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunResult, String> {
             behavior,
             notify: false,
         });
-        let app = host.create_app(&name).map_err(|e| e.to_string())?;
-        for (attr, value) in [
-            ("period", period),
-            ("target_cpu", target),
-            ("target_util", target * 1000 / period.max(1)),
-        ] {
-            host.write_attribute(app, attr, value as i64)
-                .map_err(|e| e.to_string())?;
-        }
-        host.load(app, PID).map_err(|e| e.to_string())?;
+        let app = pid_app(&mut host, &name, target, period)?;
         managed.push(Managed {
             task,
             app,
@@ -397,7 +404,7 @@ fn budget(m: &Managed) -> Budget {
     Budget {
         period: m.period,
         phase: 0,
-        runtime: m.timeslice.clamp(100, m.period * 85 / 100),
+        runtime: m.timeslice.min(m.period * 85 / 100).max(100),
         deadline: true,
     }
 }

@@ -21,5 +21,6 @@ pub mod experiment;
 pub mod mmpp;
 pub mod plot;
 pub mod random;
+pub mod real;
 pub mod report;
 pub mod sched;

@@ -544,6 +544,25 @@ pub const CODES: &[CodeDoc] = &[
             a file. The message names the line.",
         example: "$ safexc experiment --costs my.txt\nerror[L0122]: my.txt: line 3: unknown cost `proc_reed` (expected one of ...)",
     },
+    CodeDoc {
+        code: "L0123",
+        title: "real mode cannot run here",
+        explanation: "`safexc experiment --real` runs real processes at real-time priorities pinned to one CPU, \
+            with its bookkeeping on another: it needs Linux, two CPUs this process may use, permission to set \
+            SCHED_FIFO (root or CAP_SYS_NICE; containers often refuse it), `/proc/PID/schedstat` and the \
+            process CPU-time clocks. It tries each before starting, and the message says which was refused. \
+            Without `--real` the same experiment runs simulated.",
+        example: "$ safexc experiment --real\nerror[L0123]: real mode cannot run here: sched_setscheduler ... EPERM",
+    },
+    CodeDoc {
+        code: "L0124",
+        title: "a real run failed",
+        explanation: "A system call of a real run (`safexc experiment --real`) failed after the checks passed, \
+            for instance forking a process or setting its priority; the message names the call, its error and \
+            the run. Every process the run started has been stopped and reaped.",
+        example: "$ safexc experiment --real\nerror[L0124]: a real run (setup B, SCHED_FIFO, kernel-level) failed: \
+            fork: EAGAIN",
+    },
 ];
 
 /// The documentation of `code` (`L0020`, `l0020`), if it is a loader or

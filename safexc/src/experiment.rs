@@ -7,7 +7,8 @@ use crate::out::{Out, OutputError};
 use indicatif::{ProgressBar, ProgressStyle};
 use qos::bench;
 use qos::experiment::{Costs, Management, RunConfig, Setup};
-use qos::report;
+use qos::real;
+use qos::report::{self, Experiment, Run};
 use qos::sched::Policy;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +49,11 @@ pub struct ExperimentArgs {
     /// it beside the paper's values (and write `costs.txt` with `-o`).
     #[arg(long)]
     bench: bool,
+    /// Run on this machine's real scheduler instead of the simulation
+    /// (Linux, root, two CPUs: real processes pinned to the last CPU at
+    /// real-time priorities; takes the runs' whole length).
+    #[arg(long, conflicts_with = "bench")]
+    real: bool,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -130,24 +136,69 @@ fn bench_only(out: &mut Out, args: &ExperimentArgs) -> Result<ExitCode, OutputEr
     Ok(ExitCode::SUCCESS)
 }
 
+/// Every run, simulated: one step of the bar a run.
+fn simulate(configs: Vec<RunConfig>, quiet: bool) -> Result<Experiment, String> {
+    let bar = bar(quiet, configs.len() as u64, "{bar:30} {pos}/{len} runs  {msg}");
+    let experiment = report::run(configs, |c| {
+        bar.set_message(describe(c));
+        bar.inc(1);
+    });
+    bar.finish_and_clear();
+    experiment
+}
+
+/// Every run on this machine's scheduler: one step of the bar a second.
+fn run_for_real(configs: Vec<RunConfig>, quiet: bool) -> Result<Experiment, (&'static str, String)> {
+    real::permitted().map_err(|why| ("L0123", format!("real mode cannot run here: {why}")))?;
+    let total: u64 = configs.iter().map(|c| report::seconds(c.length)).sum();
+    let bar = bar(quiet, total, "{bar:30} {pos}/{len} s  {msg}");
+    let mut runs = Vec::new();
+    for config in configs {
+        bar.set_message(describe(&config));
+        let done = bar.position();
+        let run = real::run_real(&config, |elapsed| bar.set_position(done + elapsed / 1_000_000));
+        let run = run.map_err(|e| ("L0124", format!("a real run ({}) failed: {e}", describe(&config))))?;
+        bar.set_position(done + report::seconds(config.length));
+        runs.push(Run {
+            config,
+            result: run.result,
+        });
+    }
+    bar.finish_and_clear();
+    Ok(Experiment { runs })
+}
+
+fn bar(quiet: bool, len: u64, template: &str) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar
+}
+
+fn describe(c: &RunConfig) -> String {
+    format!(
+        "setup {}, SCHED_{}, {}-level",
+        report::setup_name(c.setup),
+        report::policy_name(c.policy),
+        report::management_name(c.management)
+    )
+}
+
 pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, OutputError> {
     if args.bench {
         return bench_only(out, &args);
     }
-    let (costs, origin) = match costs(&args) {
-        Ok(c) => c,
-        Err((code, message)) => return fail(code, message),
+    let (costs, origin) = if args.real {
+        (Costs::PAPER, "real (paid, not charged)".to_string())
+    } else {
+        match costs(&args) {
+            Ok(c) => c,
+            Err((code, message)) => return fail(code, message),
+        }
     };
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("experiment-seed-{}", args.seed)));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return fail("L0002", format!("cannot create {}: {e}", dir.display()));
-    }
-    if let Err(e) = write_costs(&dir, &costs, &origin) {
-        return fail("L0002", e);
-    }
     let base = RunConfig {
         length: args.seconds * 1_000_000,
         seed: args.seed,
@@ -156,44 +207,57 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
         ..RunConfig::new(Setup::A, Policy::Fifo, Management::Kernel)
     };
     let configs = report::configs(&base, &setups(&args.setup), &policies(&args.policy));
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(configs.len() as u64)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} runs  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let experiment = report::run(configs, |c| {
-        bar.set_message(format!(
-            "setup {}, SCHED_{}, {}-level",
-            report::setup_name(c.setup),
-            report::policy_name(c.policy),
-            report::management_name(c.management)
-        ));
-        bar.inc(1);
+    let kind = if args.real { "real" } else { "simulated" };
+    let dir = args.out.clone().unwrap_or_else(|| {
+        let real = if args.real { "-real" } else { "" };
+        PathBuf::from(format!("experiment{real}-seed-{}", args.seed))
     });
-    bar.finish_and_clear();
-    let experiment = match experiment {
-        Ok(e) => e,
-        Err(e) => return fail("L0120", format!("a run failed: {e}")),
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail("L0002", format!("cannot create {}: {e}", dir.display()));
+    }
+    if !args.real
+        && let Err(e) = write_costs(&dir, &costs, &origin)
+    {
+        return fail("L0002", e);
+    }
+    let experiment = if args.real {
+        match run_for_real(configs, args.quiet) {
+            Ok(e) => e,
+            Err((code, message)) => return fail(code, message),
+        }
+    } else {
+        match simulate(configs, args.quiet) {
+            Ok(e) => e,
+            Err(e) => return fail("L0120", format!("a run failed: {e}")),
+        }
     };
     if let Err(e) = experiment.write_csv(&dir) {
         return fail("L0002", format!("cannot write into {}: {e}", dir.display()));
     }
+    let how = if args.real {
+        "Real: this machine's Linux scheduler, the processes and the disturbance real processes pinned to one CPU, \
+         the user-level manager a thread at 96, the kernel-level side a stand-in thread at 97 (qos::real)"
+            .to_string()
+    } else {
+        format!("Simulated: SCHED_RR quantum {} ms, costs {origin}", args.quantum_ms)
+    };
     let notes = format!(
-        "Simulated: {} s per run, seed {}, SCHED_RR quantum {} ms, costs {origin}; the extensions are \
-         examples/pop/cpu_pid.pop and the standard timeslice guard, run by the SafeX host (safexc experiment).",
-        args.seconds, args.seed, args.quantum_ms
+        "{how}; {} s per run, seed {}; the extensions are examples/pop/cpu_pid.pop and the standard timeslice \
+         guard, run by the SafeX host (safexc experiment).",
+        args.seconds, args.seed
     );
     if let Err(e) = qos::plot::write(&experiment, &dir, &notes) {
         return fail("L0002", e);
     }
     write!(out, "{}\n{}", experiment.table(), experiment.runs_table())?;
+    let costs = if args.real {
+        String::new()
+    } else {
+        format!(", costs {origin}")
+    };
     writeln!(
         out,
-        "\n{} runs of {} s (simulated, seed {}, costs {origin}); figures, CSV files and index.html in {}",
+        "\n{} runs of {} s ({kind}, seed {}{costs}); figures, CSV files and index.html in {}",
         experiment.runs.len(),
         args.seconds,
         args.seed,
