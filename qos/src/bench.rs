@@ -65,9 +65,9 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use crate::costs::{Costs, MAX_COST_NS};
-use crate::experiment::{Process, Setup, pid_app};
+use crate::experiment::{Process, Setup, pid_app, unwatched_host};
 use runtime::device::{DEFAULT_PATH, Device};
-use runtime::{AppId, Host, HostConfig, WriteOutcome};
+use runtime::{AppId, Host, WriteOutcome};
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, PipeReader, PipeWriter, Read, Write};
@@ -743,14 +743,8 @@ struct Managed {
 
 impl Managed {
     fn new(processes: &[Process]) -> Result<Managed, String> {
-        let mut host = runtime::system::host(
-            HostConfig {
-                // As the experiment's host: no watchdog thread.
-                deadline: None,
-                ..HostConfig::default()
-            },
-            true,
-        )?;
+        // As the experiment's host: no watchdog thread.
+        let mut host = unwatched_host()?;
         let mut apps = Vec::new();
         for p in processes {
             let app = pid_app(&mut host, &p.name, p.target, p.period)?;

@@ -48,6 +48,17 @@ use runtime::{AppId, Host, HostConfig, WriteOutcome};
 /// The paper's PID extension, compiled (`examples/pop/cpu_pid.pop`).
 const PID: &[u8] = include_bytes!("../../examples/obj/cpu_pid.o");
 
+/// A host with the standard system and no deadline (no watchdog thread).
+pub(crate) fn unwatched_host() -> Result<Host, String> {
+    runtime::system::host(
+        HostConfig {
+            deadline: None,
+            ..HostConfig::default()
+        },
+        true,
+    )
+}
+
 /// An application of `host` for a task with this target per period,
 /// running the PID extension: what every kind of run manages.
 pub(crate) fn pid_app(host: &mut Host, name: &str, target: Us, period: Us) -> Result<AppId, String> {
@@ -225,14 +236,8 @@ struct Managed {
 
 /// Runs one configuration.
 pub fn run(cfg: &RunConfig) -> Result<RunResult, String> {
-    let mut host = runtime::system::host(
-        HostConfig {
-            // Simulated time: the host's own watchdog measures real time.
-            deadline: None,
-            ..HostConfig::default()
-        },
-        true,
-    )?;
+    // Simulated time: the host's own watchdog would measure real time.
+    let mut host = unwatched_host()?;
     let mut sim = Sim::new(Config { quantum: cfg.quantum });
     let bursts = cfg.mmpp.bursts(&mut Random::new(cfg.seed), cfg.length);
     let processes = cfg.setup.processes();
