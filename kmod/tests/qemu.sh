@@ -11,7 +11,8 @@
 # bookworm's default (6.1, linux-headers-amd64's) and the newest 6.12;
 # with KVER=VERSION, that one.
 #
-# With BENCH=1 the guest also runs bench/src/bin/kmod_bench.rs (a release
+# With BENCH=1 the guest also runs `safexc experiment --bench` (its in-kernel
+# row) and bench/src/bin/kmod_bench.rs (a release
 # build) after the checks: the kernel module against the user-space host;
 # its `bench:` lines are printed.
 #
@@ -143,7 +144,8 @@ TARGET_DIR=$(cargo metadata -q --format-version 1 --no-deps --manifest-path "$KM
 cargo build -q --manifest-path "$KMOD/../Cargo.toml" -p safexc || die "cargo build -p safexc failed"
 add_program "$TARGET_DIR/debug/safexc" /bin/safexc
 # The benchmark: the trivial extension signed (the PID extension and the
-# guard are above), kmod_bench, and /bench, which tells init to run it.
+# guard are above), kmod_bench, a release safexc for `experiment --bench`,
+# and /bench, which tells init to run them.
 if [[ -n $BENCH ]]; then
 	$SAFEXC compile "$HERE/trivial.pop" -o "$OUT/keys/trivial.o" 2>/dev/null || die "safexc compile failed"
 	$SAFEXC sign "$OUT/keys/trivial.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/trivial.o" ||
@@ -151,6 +153,9 @@ if [[ -n $BENCH ]]; then
 	cargo build -q --release --manifest-path "$KMOD/../Cargo.toml" -p bench --bin kmod_bench ||
 		die "cargo build --release -p bench --bin kmod_bench failed"
 	add_program "$TARGET_DIR/release/kmod_bench" /kmod_bench
+	cargo build -q --release --manifest-path "$KMOD/../Cargo.toml" -p safexc ||
+		die "cargo build --release -p safexc failed"
+	add_program "$TARGET_DIR/release/safexc" /safexc-release
 	touch "$OUT/root/bench"
 fi
 cp "$OUT/build/safex.ko" "$OUT/root/"

@@ -49,6 +49,14 @@ pub struct ExperimentArgs {
     /// it beside the paper's values (and write `costs.txt` with `-o`).
     #[arg(long)]
     bench: bool,
+    /// With `--bench` and the loader module loaded: `examples/obj/cpu_pid.o`
+    /// signed with the module's key, for the in-kernel row.
+    #[arg(long, value_name = "FILE", requires = "bench")]
+    signed_pid: Option<PathBuf>,
+    /// With `--signed-pid`: the timeslice guard signed likewise, installed
+    /// for the measurement when the module has none.
+    #[arg(long, value_name = "FILE", requires = "signed_pid")]
+    signed_guard: Option<PathBuf>,
     /// Run on this machine's real scheduler instead of the simulation
     /// (Linux, root, two CPUs: real processes pinned to the last CPU at
     /// real-time priorities; takes the runs' whole length).
@@ -81,15 +89,13 @@ fn fail(code: &str, message: impl std::fmt::Display) -> Result<ExitCode, OutputE
 }
 
 /// Measures the Benchmarks slide, with a spinner unless quiet.
-fn measure(quiet: bool) -> Result<bench::Measured, String> {
+fn measure(quiet: bool, options: &bench::Options) -> Result<bench::Measured, String> {
     let spinner = if quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new_spinner()
     };
-    let measured = bench::measure(&bench::Options::default(), |what| {
-        spinner.set_message(format!("measuring {what}"))
-    });
+    let measured = bench::measure(options, |what| spinner.set_message(format!("measuring {what}")));
     spinner.finish_and_clear();
     measured
 }
@@ -102,7 +108,8 @@ fn costs(args: &ExperimentArgs) -> Result<(Costs, String), (&'static str, String
             "the paper's (Benchmarks slide, 500 MHz Pentium III)".into(),
         )),
         "measured" => {
-            let m = measure(args.quiet).map_err(|e| ("L0121", format!("measuring this machine failed: {e}")))?;
+            let m = measure(args.quiet, &bench::Options::default())
+                .map_err(|e| ("L0121", format!("measuring this machine failed: {e}")))?;
             Ok((m.costs, format!("measured on this machine ({})", m.machine)))
         }
         file => {
@@ -120,7 +127,20 @@ fn write_costs(dir: &Path, costs: &Costs, origin: &str) -> Result<(), String> {
 }
 
 fn bench_only(out: &mut Out, args: &ExperimentArgs) -> Result<ExitCode, OutputError> {
-    let measured = match measure(args.quiet) {
+    let read = |path: &Option<PathBuf>| -> Result<Option<Vec<u8>>, String> {
+        path.as_ref()
+            .map(|p| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display())))
+            .transpose()
+    };
+    let options = match (read(&args.signed_pid), read(&args.signed_guard)) {
+        (Ok(signed_pid), Ok(signed_guard)) => bench::Options {
+            signed_pid,
+            signed_guard,
+            ..bench::Options::default()
+        },
+        (Err(e), _) | (_, Err(e)) => return fail("L0001", e),
+    };
+    let measured = match measure(args.quiet, &options) {
         Ok(m) => m,
         Err(e) => return fail("L0121", format!("measuring this machine failed: {e}")),
     };

@@ -78,6 +78,8 @@ fn absurd_options_are_refused_before_anything_runs() {
         ["--setup", "C"],
         ["--policy", "edf"],
         ["--seed", "x"],
+        ["--signed-pid", "x.o"],
+        ["--real", "--bench"],
     ] {
         let mut all = vec!["experiment"];
         all.extend(args);
