@@ -31,8 +31,9 @@ pub struct ExperimentArgs {
     /// The scheduling policy: fifo, rr, or all.
     #[arg(long, default_value = "all", value_parser = ["fifo", "rr", "FIFO", "RR", "all"])]
     policy: String,
-    /// SCHED_RR's quantum, in milliseconds: 1 to 10000.
-    #[arg(long, default_value_t = 100, allow_negative_numbers = true,
+    /// SCHED_RR's quantum, in milliseconds: 1 to 10000 (simulated runs;
+    /// a real run has the kernel's).
+    #[arg(long, default_value_t = 100, allow_negative_numbers = true, conflicts_with = "real",
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     quantum_ms: u64,
     /// The folder to write into (created; the same options write the same
@@ -43,7 +44,12 @@ pub struct ExperimentArgs {
     /// machine's, measured first, about a second), `paper` (the paper's
     /// Benchmarks slide), or a costs file (`costs.txt` of an earlier run).
     /// The costs used are written to `costs.txt` in the output folder.
-    #[arg(long, default_value = "measured", value_name = "measured|paper|FILE")]
+    #[arg(
+        long,
+        default_value = "measured",
+        value_name = "measured|paper|FILE",
+        conflicts_with = "real"
+    )]
     costs: String,
     /// Only measure the paper's Benchmarks slide on this machine and print
     /// it beside the paper's values (and write `costs.txt` with `-o`).

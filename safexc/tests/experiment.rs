@@ -94,6 +94,19 @@ fn absurd_options_are_refused_before_anything_runs() {
 }
 
 #[test]
+fn options_a_real_run_cannot_honour_are_refused() {
+    for option in [["--costs", "paper"], ["--quantum-ms", "50"]] {
+        let out = safexc(&["experiment", "--real", option[0], option[1]]);
+        assert_eq!(out.status.code(), Some(2), "{option:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.starts_with("error[L0003]: ") && stderr.contains("cannot be used with"),
+            "{option:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn an_unwritable_folder_is_l0002() {
     let out = safexc(&[
         "experiment",
