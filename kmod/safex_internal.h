@@ -158,5 +158,6 @@ int safex_ext_add(struct sx_ext *ext, const char *app, bool guard);
 void safex_ext_remove(struct sx_ext *ext);
 void safex_raise(struct sx_app *app, u32 event, s64 value);
 int safex_round(void);
+void safex_stats(struct safex_stats *out, bool reset);
 
 #endif /* SAFEX_INTERNAL_H */

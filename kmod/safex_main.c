@@ -509,6 +509,21 @@ static long cmd_round(void __user *arg)
 	return copy_to_user(arg, &r, sizeof(r)) ? -EFAULT : 0;
 }
 
+static long cmd_stats(void __user *arg)
+{
+	struct safex_stats st;
+	int err = arg_in(&st, sizeof(st), arg);
+
+	if (err)
+		return err;
+	if (st.flags & ~SAFEX_STATS_RESET)
+		return -EINVAL;
+	mutex_lock(&safex_lock);
+	safex_stats(&st, st.flags & SAFEX_STATS_RESET);
+	mutex_unlock(&safex_lock);
+	return copy_to_user(arg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
 static long safex_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *p = (void __user *)arg;
@@ -538,6 +553,8 @@ static long safex_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return cmd_invoke(p);
 	case SAFEX_IOC_ROUND:
 		return cmd_round(p);
+	case SAFEX_IOC_STATS:
+		return cmd_stats(p);
 	default:
 		return -ENOTTY;
 	}

@@ -12,7 +12,8 @@
  * scheduler's own accounting (the task's sum_exec_runtime): actual_cpu,
  * the CPU time in us the task received over the last period (measured
  * over the samples this module keeps, scaled while it has fewer than a
- * period of them), and avg_util_2p, per mille over the last two periods.
+ * period of them; kept as they were until the task's second sample), and
+ * avg_util_2p, per mille over the last two periods.
  * After the handlers, the timeslice guard's result is applied to the
  * task: a SCHED_DEADLINE reservation of that many us per period
  * (sched_setattr_nocheck; at least SAFEX_MIN_RUNTIME_US, at most
@@ -53,6 +54,11 @@ LIST_HEAD(safex_apps);
 LIST_HEAD(safex_exts);
 static u32 n_apps, n_exts, next_ext_id = 1;
 static struct task_struct *manager;
+/*
+ * SAFEX_IOC_STATS's counters (under safex_lock): the periodic rounds, the
+ * longest time between the starts of two, and the reservations refused.
+ */
+static u64 stat_rounds, stat_last_round_ns, stat_longest_gap_ns, stat_refused;
 
 struct sx_app *safex_app_find(const char *name)
 {
@@ -95,6 +101,7 @@ static void reserve(struct sx_app *app, u64 runtime_us)
 		return;
 	err = sched_setattr_nocheck(app->task, &attr);
 	if (err) {
+		stat_refused++;
 		if (err != app->sched_error)
 			pr_info("safex: cannot give %s's task %llu us per %u us: %d\n", app->name, runtime_us,
 				app->period_us, err);
@@ -257,6 +264,9 @@ static void measure(struct sx_app *app, u64 now)
 	app->sample_head = (app->sample_head + 1) % SAFEX_SAMPLES;
 	if (app->sample_len < SAFEX_SAMPLES)
 		app->sample_len++;
+	/* One sample measures nothing: the attributes keep their values until two. */
+	if (app->sample_len < 2)
+		return;
 	app->values[SAFEX_ATTR_CPU_QOS_ACTUAL_CPU] = cpu_over(app, now, runtime, period_ns);
 	app->values[SAFEX_ATTR_CPU_QOS_AVG_UTIL_2P] =
 		cpu_over(app, now, runtime, 2 * period_ns) * 1000 / (2 * (s64)app->period_us);
@@ -328,7 +338,14 @@ static int manager_main(void *unused)
 
 	sched_set_fifo(current);
 	while (!kthread_should_stop()) {
+		u64 now;
+
 		mutex_lock(&safex_lock);
+		now = ktime_get_ns();
+		if (stat_last_round_ns && now - stat_last_round_ns > stat_longest_gap_ns)
+			stat_longest_gap_ns = now - stat_last_round_ns;
+		stat_rounds++;
+		stat_last_round_ns = now;
 		safex_round();
 		mutex_unlock(&safex_lock);
 		next = ktime_add_ms(next, safex_period_ms);
@@ -340,6 +357,22 @@ static int manager_main(void *unused)
 		__set_current_state(TASK_RUNNING);
 	}
 	return 0;
+}
+
+void safex_stats(struct safex_stats *out, bool reset)
+{
+	lockdep_assert_held(&safex_lock);
+	out->period_us = manager ? (u64)safex_period_ms * USEC_PER_MSEC : 0;
+	out->rounds = stat_rounds;
+	out->longest_gap_ns = stat_longest_gap_ns;
+	out->refused = stat_refused;
+	out->now_ns = ktime_get_ns();
+	if (reset) {
+		/* The gap to the next round still counts from the last one. */
+		stat_rounds = 0;
+		stat_longest_gap_ns = 0;
+		stat_refused = 0;
+	}
 }
 
 int safex_manager_init(bool autorun)

@@ -278,6 +278,24 @@ struct safex_round {
 /* Lets quarantined extension `id` run again, its abort count reset. */
 #define SAFEX_IOC_RELEASE _IOW(SAFEX_IOC_MAGIC, 10, struct safex_unload)
 
+/*
+ * The CPU service manager's counters since insmod or the last reset:
+ * its periodic rounds (not those of SAFEX_IOC_ROUND), the longest time
+ * between the starts of two of them, and the reservations the scheduler
+ * refused (EBUSY: Linux's admission control for deadline tasks).
+ */
+struct safex_stats {
+	__u32 size;           /* in */
+	__u32 flags;          /* in: 0 or SAFEX_STATS_RESET */
+	__u64 period_us;      /* out: the rounds' period, us; 0 without periodic rounds (autorun=0) */
+	__u64 rounds;         /* out */
+	__u64 longest_gap_ns; /* out: 0 until two rounds ran */
+	__u64 refused;        /* out */
+	__u64 now_ns;         /* out: ktime_get_ns() when read */
+};
+#define SAFEX_STATS_RESET 1u /* Flag: the counters start again from 0 once read. */
+#define SAFEX_IOC_STATS _IOWR(SAFEX_IOC_MAGIC, 11, struct safex_stats)
+
 /* The layouts and command numbers safexc uses (stdlib/src/uapi.rs). */
 _Static_assert(sizeof(struct safex_version) == 16, "sizeof(struct safex_version)");
 _Static_assert(offsetof(struct safex_version, size) == 0, "safex_version.size");
@@ -377,6 +395,14 @@ _Static_assert(sizeof(struct safex_round) == 16, "sizeof(struct safex_round)");
 _Static_assert(offsetof(struct safex_round, size) == 0, "safex_round.size");
 _Static_assert(offsetof(struct safex_round, rounds) == 4, "safex_round.rounds");
 _Static_assert(offsetof(struct safex_round, elapsed_ns) == 8, "safex_round.elapsed_ns");
+_Static_assert(sizeof(struct safex_stats) == 48, "sizeof(struct safex_stats)");
+_Static_assert(offsetof(struct safex_stats, size) == 0, "safex_stats.size");
+_Static_assert(offsetof(struct safex_stats, flags) == 4, "safex_stats.flags");
+_Static_assert(offsetof(struct safex_stats, period_us) == 8, "safex_stats.period_us");
+_Static_assert(offsetof(struct safex_stats, rounds) == 16, "safex_stats.rounds");
+_Static_assert(offsetof(struct safex_stats, longest_gap_ns) == 24, "safex_stats.longest_gap_ns");
+_Static_assert(offsetof(struct safex_stats, refused) == 32, "safex_stats.refused");
+_Static_assert(offsetof(struct safex_stats, now_ns) == 40, "safex_stats.now_ns");
 _Static_assert(SAFEX_IOC_VERSION == 0xc0105a00u, "SAFEX_IOC_VERSION");
 _Static_assert(SAFEX_IOC_CHECK == 0x40185a01u, "SAFEX_IOC_CHECK");
 _Static_assert(SAFEX_IOC_APP == 0xc0605a02u, "SAFEX_IOC_APP");
@@ -388,5 +414,6 @@ _Static_assert(SAFEX_IOC_LOG == 0xc0285a07u, "SAFEX_IOC_LOG");
 _Static_assert(SAFEX_IOC_INVOKE == 0xc0305a08u, "SAFEX_IOC_INVOKE");
 _Static_assert(SAFEX_IOC_ROUND == 0xc0105a09u, "SAFEX_IOC_ROUND");
 _Static_assert(SAFEX_IOC_RELEASE == 0x40085a0au, "SAFEX_IOC_RELEASE");
+_Static_assert(SAFEX_IOC_STATS == 0xc0305a0bu, "SAFEX_IOC_STATS");
 
 #endif /* SAFEX_UAPI_H */

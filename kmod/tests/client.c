@@ -566,6 +566,17 @@ static void serving(int fd)
 
 	check(ext_info(fd, pid_ext, &before) == 0 && before.invocations > 50,
 	      "the service rounds run every 10 ms", "too few invocations");
+	struct safex_stats st = { .size = sizeof(st), .flags = SAFEX_STATS_RESET }, again = st;
+	check(call(fd, SAFEX_IOC_STATS, &st) == 0 && st.period_us == 10000 && st.rounds > 100 && st.longest_gap_ns > 0,
+	      "SAFEX_IOC_STATS counts the periodic rounds", "wrong counters");
+	printf("guest: stats: %llu rounds every %llu us, longest gap %llu us, %llu reservations refused\n",
+	       (unsigned long long)st.rounds, (unsigned long long)st.period_us,
+	       (unsigned long long)st.longest_gap_ns / 1000, (unsigned long long)st.refused);
+	again.flags = 0;
+	check(call(fd, SAFEX_IOC_STATS, &again) == 0 && again.rounds < st.rounds && again.now_ns > st.now_ns,
+	      "SAFEX_IOC_STATS_RESET starts the counters again", "not reset");
+	again.flags = 2;
+	check(call(fd, SAFEX_IOC_STATS, &again) == -EINVAL, "an unknown stats flag is EINVAL", "not EINVAL");
 	check(app_set(fd, "spin", 0, 10000, 1000) == 0 && load(fd, "/objects/runaway.o", "spin", 0, &spin) == 0,
 	      "a runaway loads beside it", "refused");
 	sleep(1);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the SafeX module against Debian's kernel headers, boots Debian's
 # own kernel under QEMU (TCG) with a busybox initramfs holding the module
-# and the checks (client.c, init), and passes if the guest prints
+# and the checks (client.c, init; the last of them a short run of the
+# paper's experiment with the module as its kernel-level side, setup B
+# under SCHED_FIFO), and passes if the guest prints
 # "SAFEX-RESULT: PASS". Needs: gcc, make, binutils, openssl,
 # qemu-system-x86, busybox-static, cpio, linux-headers-amd64 (`.ci/run`
 # installs them); the kernel image is taken from /boot or extracted from its
@@ -143,6 +145,12 @@ TARGET_DIR=$(cargo metadata -q --format-version 1 --no-deps --manifest-path "$KM
 	sed 's/.*"target_directory":"\([^"]*\)".*/\1/')
 cargo build -q --manifest-path "$KMOD/../Cargo.toml" -p safexc || die "cargo build -p safexc failed"
 add_program "$TARGET_DIR/debug/safexc" /bin/safexc
+# A release safexc for the paper's experiment with the module as its
+# kernel-level side (`experiment --real --kernel`), and with BENCH=1 for
+# `experiment --bench`.
+cargo build -q --release --manifest-path "$KMOD/../Cargo.toml" -p safexc ||
+	die "cargo build --release -p safexc failed"
+add_program "$TARGET_DIR/release/safexc" /safexc-release
 # The benchmark: the trivial extension signed (the PID extension and the
 # guard are above), kmod_bench, a release safexc for `experiment --bench`,
 # and /bench, which tells init to run them.
@@ -153,9 +161,6 @@ if [[ -n $BENCH ]]; then
 	cargo build -q --release --manifest-path "$KMOD/../Cargo.toml" -p bench --bin kmod_bench ||
 		die "cargo build --release -p bench --bin kmod_bench failed"
 	add_program "$TARGET_DIR/release/kmod_bench" /kmod_bench
-	cargo build -q --release --manifest-path "$KMOD/../Cargo.toml" -p safexc ||
-		die "cargo build --release -p safexc failed"
-	add_program "$TARGET_DIR/release/safexc" /safexc-release
 	touch "$OUT/root/bench"
 fi
 cp "$OUT/build/safex.ko" "$OUT/root/"
@@ -172,7 +177,7 @@ timeout -k 5 "$TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -m 512M -smp 1 \
 	-append 'console=ttyS0 panic=-1 oops=panic loglevel=4' </dev/null >"$OUT/console.log" 2>&1
 rc=$?
 set -e
-grep -E '^(PASS|FAIL|guest:|bench:)' "$OUT/console.log" | tr -d '\r'
+grep -E '^(PASS|FAIL|guest:|bench:|experiment:)' "$OUT/console.log" | tr -d '\r'
 [[ $rc == 124 ]] && { echo "qemu.sh: the guest hung (console: $OUT/console.log)" >&2; exit 124; }
 if grep -q 'SAFEX-RESULT: PASS' "$OUT/console.log"; then
 	rm -rf "$OUT"

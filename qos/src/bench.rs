@@ -66,7 +66,7 @@
 
 use crate::costs::{Costs, MAX_COST_NS};
 use crate::experiment::{Process, Setup, pid_app, unwatched_host};
-use runtime::device::{DEFAULT_PATH, Device};
+use runtime::device::{DEFAULT_PATH, Device, uapi};
 use runtime::{AppId, Host, WriteOutcome};
 use std::fmt::Write as _;
 use std::fs::File;
@@ -91,10 +91,6 @@ const ROUNDS: u32 = 300;
 
 /// The processes a service round serves: the paper's three.
 const PROCESSES: usize = 3;
-
-/// `SAFEX_LOAD_GUARD` (`stdlib::uapi::LOAD_GUARD`; qos does not depend on
-/// `stdlib`).
-const LOAD_GUARD: u32 = 1;
 
 const SIGNAL: &str = "signal dispatch";
 const SWITCH: &str = "context switch between two processes";
@@ -839,7 +835,7 @@ impl Kernel {
             guard: None,
         };
         let guard = match &opts.signed_guard {
-            Some(g) => match k.dev.load(g, "", LOAD_GUARD) {
+            Some(g) => match k.dev.load(g, "", uapi::LOAD_GUARD) {
                 Ok(id) => {
                     k.guard = Some(id);
                     "the timeslice guard loaded for it"

@@ -89,7 +89,7 @@
 //!   kernel-level management buys, but it is a scheduled thread that
 //!   enforces by signals, while the simulation's kernel-level management
 //!   models the SCHED_DEADLINE reservations the loader module's in-kernel
-//!   manager (`kmod/`, a later step here) sets, which run before every
+//!   manager (`kmod/`; [`KernelModule`] runs it for real) sets, which run before every
 //!   real-time priority and outside real-time throttling. Here the
 //!   processes keep their priorities, below the disturbance's: in a burst
 //!   what protects them is the disturbance being stopped at its own
@@ -129,11 +129,23 @@
 //!   priority or at all; should this process die instead, the children get
 //!   SIGKILL from `PR_SET_PDEATHSIG`.
 //!
+//! With a [`KernelModule`] (`safexc experiment --real --kernel`) the
+//! kernel-level side is the loader module's in-kernel service manager
+//! instead of the stand-in, on a machine of one CPU: the guest of
+//! `kmod/tests/qemu.sh` ([`kernel`]'s doc). Everything then shares that
+//! CPU, and the measurement thread is a SCHED_DEADLINE task (a millisecond
+//! of runtime within a millisecond of waking, every 90 ms at most:
+//! [`BOOKKEEPING_RUNTIME_NS`]), because the module's reservations run
+//! before every real-time priority.
+//!
 //! [`permitted`] says why real mode cannot run here, by trying the system
 //! calls it needs. The crate builds only on Linux (the host runs x86-64
 //! code on Linux), so that is not a question at run time.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
+
+mod kernel;
+pub use kernel::KernelModule;
 
 use crate::experiment::{Management, ProcessResult, ROUND, RunConfig, RunResult, pid_app};
 use crate::random::Random;
@@ -175,6 +187,11 @@ const MIN_CHECK: Us = 50;
 const IDLE_CHECK: Us = 1_000;
 /// The longest a waiting thread goes without looking at the stop flag.
 const POLL_NS: u64 = 50_000_000;
+/// Every instant the measurement thread samples at is a multiple of this
+/// after the start (every period of setups A and B is), and so is every
+/// instant it looks at the stop flag: it wakes at most once a
+/// [`BOOKKEEPING_PERIOD_NS`].
+const GRID_NS: u64 = 100_000_000;
 /// A violation is a period in which a process received less than its
 /// target by more than this, per mille of its period: the resolution in
 /// which the guard and the figures account utilization. Real enforcement
@@ -194,6 +211,8 @@ pub struct RealRun {
     /// How late the measurement thread's latest sample was, µs after its
     /// deadline.
     pub lateness: Us,
+    /// The most CPU time the measurement thread took at one instant, µs.
+    pub busiest_sample: Us,
     /// Per process, the periods in which it received less than its target
     /// at all: the simulation's definition of a violation, which here
     /// counts the microseconds of jitter [`TOLERANCE`] leaves out.
@@ -217,6 +236,8 @@ pub enum RealError {
     Proc { path: String, contents: String },
     /// The host refused the extensions or their attributes.
     Host(String),
+    /// The loader module refused a command (`--kernel`).
+    Module(String),
     /// A thread of the run panicked.
     Panicked(&'static str),
 }
@@ -240,6 +261,7 @@ impl fmt::Display for RealError {
             }
             RealError::Proc { path, contents } => write!(f, "{path} reads {contents:?}, not a count of nanoseconds"),
             RealError::Host(why) => write!(f, "the service manager's host: {why}"),
+            RealError::Module(why) => write!(f, "the loader module: {why}"),
             RealError::Panicked(who) => write!(f, "the {who} panicked"),
         }
     }
@@ -265,6 +287,14 @@ fn errno_name(errno: i32) -> Option<&'static str> {
 /// What to do about a failed system call.
 fn hint(call: &str, errno: i32) -> &'static str {
     match (call, errno) {
+        ("sched_setattr", libc::EPERM) => {
+            "SCHED_DEADLINE was refused: run as root, in a machine with one CPU (a deadline task must be allowed on \
+             every CPU of its root domain)"
+        }
+        ("sched_setattr", libc::EBUSY) => {
+            "Linux's admission control for deadline tasks has no room left (sched_rt_runtime_us, or other deadline \
+             tasks)"
+        }
         ("sched_setscheduler", libc::EPERM) => {
             "Real-time scheduling was refused: run as root (or with CAP_SYS_NICE, or an RLIMIT_RTPRIO of 98). \
              Containers usually have no SCHED_FIFO: give the container CAP_SYS_NICE and, with real-time group \
@@ -294,24 +324,43 @@ fn sys(call: &'static str, on: impl Into<String>) -> RealError {
 }
 
 /// Whether real mode can run here, or why not, found by trying the system
-/// calls it needs: two CPUs this process may use, a thread pinned to the
-/// test CPU at SCHED_FIFO 98 (the highest priority a run uses; tried on a
-/// throwaway thread, whose exit undoes it: refused without root or
-/// CAP_SYS_NICE, and in most containers), `/proc/PID/schedstat` and the
-/// process CPU-time clocks.
-pub fn permitted() -> Result<(), String> {
+/// calls it needs: two CPUs this process may use (with `kernel`: one CPU
+/// online, and the module usable), a thread pinned to the test CPU at
+/// SCHED_FIFO 98 (the highest priority a run uses; with `kernel`, at
+/// SCHED_DEADLINE; tried on a throwaway thread, whose exit undoes it:
+/// refused without root or CAP_SYS_NICE, and in most containers),
+/// `/proc/PID/schedstat` and the process CPU-time clocks.
+pub fn permitted(kernel: Option<&KernelModule>) -> Result<(), String> {
     let cpus = allowed_cpus().map_err(|e| e.to_string())?;
-    let (2.., Some(&test)) = (cpus.len(), cpus.last()) else {
+    let Some(&test) = cpus.last() else {
+        return Err("this process may use no CPU".into());
+    };
+    if kernel.is_some() {
+        // SAFETY: sysconf has no preconditions.
+        let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        if online != 1 {
+            return Err(format!(
+                "the loader module as the kernel-level side needs a machine with one CPU online, and this one \
+                 has {online}: Linux refuses a SCHED_DEADLINE reservation to a task pinned to one CPU of several. \
+                 Run it in the guest of kmod/tests/qemu.sh (one virtual CPU)"
+            ));
+        }
+    } else if cpus.len() < 2 {
         return Err(format!(
             "real mode needs two CPUs, one to test on and one for bookkeeping, and this process may use {} ({cpus:?})",
             cpus.len()
         ));
-    };
+    }
+    let deadline = kernel.is_some();
     let trial = thread::Builder::new()
         .name("safex-permitted".into())
         .spawn(move || -> Result<(), RealError> {
             set_affinity(0, test, "a trial thread")?;
-            set_scheduler(0, Policy::Fifo, MEASURE_PRIORITY, "a trial thread")
+            if deadline {
+                set_deadline("a trial thread")
+            } else {
+                set_scheduler(0, Policy::Fifo, MEASURE_PRIORITY, "a trial thread")
+            }
         })
         .map_err(|e| format!("cannot start a thread: {e}"))?;
     trial
@@ -331,21 +380,26 @@ pub fn permitted() -> Result<(), String> {
         }
         .to_string()
     })?;
-    Ok(())
+    kernel.map_or(Ok(()), kernel::usable)
 }
 
 /// Held by the real run in progress in this process.
 static ONE_RUN: Mutex<()> = Mutex::new(());
 
-/// Runs `cfg` on this machine's scheduler, calling `progress` with the
+/// Runs `cfg` on this machine's scheduler, with the loader module as the
+/// kernel-level side if `kernel` is given, calling `progress` with the
 /// time elapsed, µs, every second and at the end. Runs in this process
 /// take turns.
-pub fn run_real(cfg: &RunConfig, mut progress: impl FnMut(Us)) -> Result<RealRun, RealError> {
+pub fn run_real(
+    cfg: &RunConfig,
+    kernel: Option<&KernelModule>,
+    mut progress: impl FnMut(Us),
+) -> Result<RealRun, RealError> {
     validate(cfg)?;
     // One run at a time: two would share the test CPU. (A run that
     // panicked has cleaned up after itself: its poison is no matter.)
     let _one = ONE_RUN.lock().unwrap_or_else(PoisonError::into_inner);
-    permitted().map_err(RealError::NotPermitted)?;
+    permitted(kernel).map_err(RealError::NotPermitted)?;
     let cpus = allowed_cpus()?;
     let (Some(&home), Some(&test)) = (cpus.first(), cpus.last()) else {
         return Err(RealError::NotPermitted("no CPU".into()));
@@ -399,22 +453,31 @@ pub fn run_real(cfg: &RunConfig, mut progress: impl FnMut(Us)) -> Result<RealRun
         processes: processes.len(),
         length: cfg.length,
         home,
+        deadline: kernel.is_some(),
     };
     let ready = ready_tx.clone();
     run.measure = Some(run.spawn("measurement thread", move |stop| measured.run(ready, &start_rx, stop))?);
     let (start_tx, start_rx) = mpsc::channel::<u64>();
     run.starts.push(start_tx);
     let user = cfg.management == Management::User;
-    let managing = Managing {
-        tasks: tasks.clone(),
-        user,
-        policy: if user { cfg.policy } else { Policy::Fifo },
-        priority: if user { USER_PRIORITY } else { KERNEL_PRIORITY },
-        test,
-        length: cfg.length,
-        bursts: bursts.clone(),
-    };
-    run.manager = Some(run.spawn("service manager", move |stop| managing.run(ready_tx, &start_rx, stop))?);
+    if let (Some(module), false) = (kernel, user) {
+        let side = kernel::KernelSide::new(module, tasks.clone())?;
+        let (length, bursts) = (cfg.length, bursts.clone());
+        run.manager = Some(run.spawn("kernel-level side", move |stop| {
+            side.run(ready_tx, &start_rx, stop, length, &bursts)
+        })?);
+    } else {
+        let managing = Managing {
+            tasks: tasks.clone(),
+            user,
+            policy: if user { cfg.policy } else { Policy::Fifo },
+            priority: if user { USER_PRIORITY } else { KERNEL_PRIORITY },
+            test,
+            length: cfg.length,
+            bursts: bursts.clone(),
+        };
+        run.manager = Some(run.spawn("service manager", move |stop| managing.run(ready_tx, &start_rx, stop))?);
+    }
     for _ in 0..2 {
         if ready_rx.recv().is_err() {
             return Err(run.failure());
@@ -445,9 +508,11 @@ pub fn run_real(cfg: &RunConfig, mut progress: impl FnMut(Us)) -> Result<RealRun
     }
 
     // The end: the measurement thread ends on its own after its last
-    // sample; then the rest.
+    // sample, the manager at the run's end (one that fails stops the
+    // other); then the rest.
     let truth = run.join_measurement();
-    let rounds = run.shut_down().unwrap_or(Err(RealError::Panicked("service manager")));
+    let rounds = run.join_manager();
+    drop(run.shut_down());
     let truth = truth?;
     let rounds = rounds?;
     let mut per_second = truth.per_second;
@@ -474,6 +539,7 @@ pub fn run_real(cfg: &RunConfig, mut progress: impl FnMut(Us)) -> Result<RealRun
             reservations_refused: rounds.refused,
         },
         lateness: truth.lateness_ns / NS_PER_US,
+        busiest_sample: truth.busiest_ns / NS_PER_US,
         short_periods: truth.short,
         test_cpu: test,
         rr_quantum,
@@ -699,6 +765,23 @@ fn wait_until(ns: u64, stop: &AtomicBool) -> bool {
     }
 }
 
+/// [`wait_until`] for the bookkeeping threads: `ns` is on the grid of
+/// [`GRID_NS`] from `t0`, and so is every instant they wake to look at
+/// `stop`.
+fn wait_on_grid(t0: u64, ns: u64, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = now_ns();
+        if now >= ns {
+            return true;
+        }
+        let next = t0 + (now.saturating_sub(t0) / GRID_NS + 1) * GRID_NS;
+        sleep_until(ns.min(next));
+    }
+}
+
 /// The CPUs this process may use, in order.
 fn allowed_cpus() -> Result<Vec<usize>, RealError> {
     // SAFETY: an all-zero cpu_set_t is a valid, empty set (an array of
@@ -748,6 +831,75 @@ fn set_scheduler(tid: libc::pid_t, policy: Policy, priority: i32, who: &str) -> 
     // SAFETY: `param` is a valid local sched_param, only read.
     if unsafe { libc::sched_setscheduler(tid, number, &param) } != 0 {
         return Err(sys("sched_setscheduler", format!("{who}, {name} at {priority}")));
+    }
+    Ok(())
+}
+
+/// `struct sched_attr` of `sched_setattr(2)`, its first version.
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime_ns: u64,
+    deadline_ns: u64,
+    period_ns: u64,
+}
+
+/// SCHED_DEADLINE's policy number.
+const SCHED_DEADLINE: u32 = 6;
+/// The bookkeeping threads' reservation at SCHED_DEADLINE: 1 ms of
+/// runtime within 1 ms of waking, at most every 90 ms (1.1 % of the CPU
+/// each). A deadline task whose deadline is shorter than its period and
+/// wakes after its deadline but before its period's end waits for that
+/// end (Linux's rule for constrained deadlines), and its period starts
+/// when it wakes: so these threads wake only on a grid of 100 ms
+/// ([`GRID_NS`]), where a wake up to 10 ms late never makes the next one
+/// wait.
+const BOOKKEEPING_RUNTIME_NS: u64 = 1_000_000;
+const BOOKKEEPING_PERIOD_NS: u64 = 90_000_000;
+/// What the two bookkeeping threads together take of the CPU, ppm.
+const BOOKKEEPING_PPM: u64 = 2 * BOOKKEEPING_RUNTIME_NS * 1_000_000 / BOOKKEEPING_PERIOD_NS;
+
+/// Makes the calling thread a SCHED_DEADLINE task with the bookkeeping
+/// reservation.
+fn set_deadline(who: &str) -> Result<(), RealError> {
+    reserve(
+        0,
+        BOOKKEEPING_RUNTIME_NS,
+        BOOKKEEPING_RUNTIME_NS,
+        BOOKKEEPING_PERIOD_NS,
+        who,
+    )
+}
+
+/// Makes a thread or process (0: the calling thread) a SCHED_DEADLINE
+/// task of `runtime_ns` within `deadline_ns` every `period_ns`.
+fn reserve(tid: libc::pid_t, runtime_ns: u64, deadline_ns: u64, period_ns: u64, who: &str) -> Result<(), RealError> {
+    let attr = SchedAttr {
+        size: size_of::<SchedAttr>() as u32,
+        policy: SCHED_DEADLINE,
+        flags: 0,
+        nice: 0,
+        priority: 0,
+        runtime_ns,
+        deadline_ns,
+        period_ns,
+    };
+    // SAFETY: `attr` is a live sched_attr of the size its first field
+    // says, only read; flags 0.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, tid, std::ptr::from_ref(&attr), 0) };
+    if r != 0 {
+        return Err(sys(
+            "sched_setattr",
+            format!(
+                "{who}, SCHED_DEADLINE {} µs every {} µs",
+                runtime_ns / NS_PER_US,
+                period_ns / NS_PER_US
+            ),
+        ));
     }
     Ok(())
 }
@@ -904,6 +1056,14 @@ impl Run {
         }
     }
 
+    /// Waits for the manager thread to end (at the run's end).
+    fn join_manager(&mut self) -> Result<Rounds, RealError> {
+        match self.manager.take() {
+            Some(thread) => thread.join().unwrap_or(Err(RealError::Panicked("service manager"))),
+            None => Err(RealError::Panicked("service manager")),
+        }
+    }
+
     /// Ends the run: the threads told to stop, the children continued and
     /// killed, the threads joined, the children reaped, the caller's
     /// affinity restored. What the manager thread returned, if there is
@@ -993,6 +1153,7 @@ struct Truth {
     short: Vec<u64>,
     per_second: Vec<Vec<u32>>,
     lateness_ns: u64,
+    busiest_ns: u64,
 }
 
 /// The measurement thread's work: the tasks (the processes first).
@@ -1001,12 +1162,18 @@ struct Measured {
     processes: usize,
     length: Us,
     home: usize,
+    /// At SCHED_DEADLINE, not SCHED_FIFO 98 (with the module, on one CPU).
+    deadline: bool,
 }
 
 impl Measured {
     fn run(self, ready: mpsc::Sender<()>, start: &mpsc::Receiver<u64>, stop: &AtomicBool) -> Result<Truth, RealError> {
         set_affinity(0, self.home, "the measurement thread")?;
-        set_scheduler(0, Policy::Fifo, MEASURE_PRIORITY, "the measurement thread")?;
+        if self.deadline {
+            set_deadline("the measurement thread")?;
+        } else {
+            set_scheduler(0, Policy::Fifo, MEASURE_PRIORITY, "the measurement thread")?;
+        }
         let seconds = usize::try_from(self.length.div_ceil(1_000_000)).unwrap_or(0);
         let mut truth = Truth {
             periods: vec![0; self.processes],
@@ -1014,6 +1181,7 @@ impl Measured {
             short: vec![0; self.processes],
             per_second: vec![vec![0; seconds]; self.tasks.len()],
             lateness_ns: 0,
+            busiest_ns: 0,
         };
         // Ready; and the sender dropped, so that the caller learns of a
         // thread that fails before it is ready.
@@ -1044,10 +1212,11 @@ impl Measured {
                 return Ok(truth);
             }
             let deadline = t0 + next * NS_PER_US;
-            if !wait_until(deadline, stop) {
+            if !wait_on_grid(t0, deadline, stop) {
                 return Ok(truth);
             }
             truth.lateness_ns = truth.lateness_ns.max(now_ns() - deadline);
+            let busy_from = read_clock(libc::CLOCK_THREAD_CPUTIME_ID).unwrap_or(0);
             for (i, task) in self.tasks.iter().take(self.processes).enumerate() {
                 if period_end[i] != next {
                     continue;
@@ -1075,6 +1244,10 @@ impl Measured {
                 }
                 second += 1_000_000;
             }
+            let busy = read_clock(libc::CLOCK_THREAD_CPUTIME_ID)
+                .unwrap_or(0)
+                .saturating_sub(busy_from);
+            truth.busiest_ns = truth.busiest_ns.max(busy);
         }
     }
 }

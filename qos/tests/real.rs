@@ -64,7 +64,7 @@ fn a_configuration_it_cannot_run_is_refused_before_anything_starts() {
             ..base
         },
     ] {
-        let err = real::run_real(&cfg, |_| {}).unwrap_err();
+        let err = real::run_real(&cfg, None, |_| {}).unwrap_err();
         assert!(matches!(err, RealError::Config(_)), "{err}");
     }
 }
@@ -72,7 +72,7 @@ fn a_configuration_it_cannot_run_is_refused_before_anything_starts() {
 #[test]
 fn setup_b_under_fifo_the_user_level_manager_starves_in_a_burst_and_the_kernel_level_stand_in_does_not() {
     let _serial = serial();
-    if let Err(why) = real::permitted() {
+    if let Err(why) = real::permitted(None) {
         eprintln!("skipped: {why}");
         return;
     }
@@ -89,7 +89,7 @@ fn setup_b_under_fifo_the_user_level_manager_starves_in_a_burst_and_the_kernel_l
             ..base.clone()
         };
         let mut seconds = Vec::new();
-        let run = real::run_real(&cfg, |elapsed| seconds.push(elapsed)).unwrap_or_else(|e| panic!("{e}"));
+        let run = real::run_real(&cfg, None, |elapsed| seconds.push(elapsed)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(seconds.last(), Some(&LENGTH), "progress to the end");
         run
     };
@@ -140,7 +140,7 @@ fn setup_b_under_fifo_the_user_level_manager_starves_in_a_burst_and_the_kernel_l
 #[test]
 fn a_run_the_caller_panics_in_cleans_up_after_itself() {
     let _serial = serial();
-    if let Err(why) = real::permitted() {
+    if let Err(why) = real::permitted(None) {
         eprintln!("skipped: {why}");
         return;
     }
@@ -149,7 +149,7 @@ fn a_run_the_caller_panics_in_cleans_up_after_itself() {
         length: 3_000_000,
         ..RunConfig::new(Setup::B, Policy::Fifo, Management::User)
     };
-    let run = std::panic::catch_unwind(|| real::run_real(&cfg, |_| panic!("the caller's progress panics")));
+    let run = std::panic::catch_unwind(|| real::run_real(&cfg, None, |_| panic!("the caller's progress panics")));
     assert!(run.is_err());
     no_child_left();
     assert_eq!(cpus_allowed(), cpus, "the caller's CPUs restored");
@@ -163,14 +163,14 @@ fn a_run_the_caller_panics_in_cleans_up_after_itself() {
 #[ignore = "four minutes of real time"]
 fn the_paper_length_on_this_machine_against_the_simulation() {
     let _serial = serial();
-    if let Err(why) = real::permitted() {
+    if let Err(why) = real::permitted(None) {
         eprintln!("skipped: {why}");
         return;
     }
     let mut violations = Vec::new();
     for management in [Management::Kernel, Management::User] {
         let cfg = RunConfig::new(Setup::B, Policy::Fifo, management);
-        let real = real::run_real(&cfg, |_| {}).unwrap_or_else(|e| panic!("{e}"));
+        let real = real::run_real(&cfg, None, |_| {}).unwrap_or_else(|e| panic!("{e}"));
         let simulated = experiment::run(&cfg).unwrap();
         let name = format!("{management:?}");
         report(&format!("{name}, real"), &real);

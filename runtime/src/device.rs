@@ -16,7 +16,10 @@ use std::fmt;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use stdlib::uapi::{self, Attr, ExtInfo, List, Log, LogRecord, Version};
+/// The interface's structs and constants, which these methods take and
+/// return.
+pub use stdlib::uapi;
+use stdlib::uapi::{Attr, ExtInfo, List, Log, LogRecord, Version};
 
 /// Where the module's device is.
 pub const DEFAULT_PATH: &str = "/dev/safex";
@@ -231,6 +234,17 @@ impl Device {
             ..uapi::Invoke::ZERO
         };
         self.ioctl(uapi::IOC_INVOKE, &mut i).map(|()| i)
+    }
+
+    /// `SAFEX_IOC_STATS`: the CPU service manager's counters, which start
+    /// again from 0 once read if `reset`.
+    pub fn stats(&self, reset: bool) -> Result<uapi::Stats, i32> {
+        let mut s = uapi::Stats {
+            size: uapi::Stats::SIZE,
+            flags: if reset { uapi::STATS_RESET } else { 0 },
+            ..uapi::Stats::ZERO
+        };
+        self.ioctl(uapi::IOC_STATS, &mut s).map(|()| s)
     }
 
     /// `SAFEX_IOC_ROUND`: the time the rounds took, in nanoseconds.

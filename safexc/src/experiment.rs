@@ -55,12 +55,13 @@ pub struct ExperimentArgs {
     /// it beside the paper's values (and write `costs.txt` with `-o`).
     #[arg(long)]
     bench: bool,
-    /// With `--bench` and the loader module loaded: `examples/obj/cpu_pid.o`
-    /// signed with the module's key, for the in-kernel row.
-    #[arg(long, value_name = "FILE", requires = "bench")]
+    /// With `--bench` or `--real --kernel`, the loader module loaded:
+    /// `examples/obj/cpu_pid.o` signed with the module's key, for the
+    /// in-kernel row or the kernel-level side.
+    #[arg(long, value_name = "FILE")]
     signed_pid: Option<PathBuf>,
     /// With `--signed-pid`: the timeslice guard signed likewise, installed
-    /// for the measurement when the module has none.
+    /// for the measurement or the runs when the module has none.
     #[arg(long, value_name = "FILE", requires = "signed_pid")]
     signed_guard: Option<PathBuf>,
     /// Run on this machine's real scheduler instead of the simulation
@@ -68,6 +69,15 @@ pub struct ExperimentArgs {
     /// real-time priorities; takes the runs' whole length).
     #[arg(long, conflicts_with = "bench")]
     real: bool,
+    /// With `--real`: the loader module's in-kernel service manager as the
+    /// kernel-level side (`/dev/safex`, one CPU: the guest of
+    /// kmod/tests/qemu.sh), the extensions from `--signed-pid` and
+    /// `--signed-guard`.
+    #[arg(long, requires_all = ["real", "signed_pid"])]
+    kernel: bool,
+    /// With `--kernel`: the module's device.
+    #[arg(long, value_name = "PATH", default_value = "/dev/safex", requires = "kernel")]
+    device: PathBuf,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
@@ -173,25 +183,44 @@ fn simulate(configs: Vec<RunConfig>, quiet: bool) -> Result<Experiment, String> 
     experiment
 }
 
+/// Real runs, and how their measurement went.
+struct RealRuns {
+    experiment: Experiment,
+    /// The latest a measurement sample was, µs.
+    lateness: u64,
+    /// The most CPU time a sample took, µs.
+    busiest: u64,
+}
+
 /// Every run on this machine's scheduler: one step of the bar a second.
-fn run_for_real(configs: Vec<RunConfig>, quiet: bool) -> Result<Experiment, (&'static str, String)> {
-    real::permitted().map_err(|why| ("L0123", format!("real mode cannot run here: {why}")))?;
+fn run_for_real(
+    configs: Vec<RunConfig>,
+    kernel: Option<&real::KernelModule>,
+    quiet: bool,
+) -> Result<RealRuns, (&'static str, String)> {
+    real::permitted(kernel).map_err(|why| ("L0123", format!("real mode cannot run here: {why}")))?;
     let total: u64 = configs.iter().map(|c| report::seconds(c.length)).sum();
     let bar = bar(quiet, total, "{bar:30} {pos}/{len} s  {msg}");
-    let mut runs = Vec::new();
+    let (mut runs, mut lateness, mut busiest) = (Vec::new(), 0, 0);
     for config in configs {
         bar.set_message(describe(&config));
         let done = bar.position();
-        let run = real::run_real(&config, |elapsed| bar.set_position(done + elapsed / 1_000_000));
+        let run = real::run_real(&config, kernel, |elapsed| bar.set_position(done + elapsed / 1_000_000));
         let run = run.map_err(|e| ("L0124", format!("a real run ({}) failed: {e}", describe(&config))))?;
         bar.set_position(done + report::seconds(config.length));
+        lateness = lateness.max(run.lateness);
+        busiest = busiest.max(run.busiest_sample);
         runs.push(Run {
             config,
             result: run.result,
         });
     }
     bar.finish_and_clear();
-    Ok(Experiment { runs })
+    Ok(RealRuns {
+        experiment: Experiment { runs },
+        lateness,
+        busiest,
+    })
 }
 
 fn bar(quiet: bool, len: u64, template: &str) -> ProgressBar {
@@ -214,9 +243,16 @@ fn describe(c: &RunConfig) -> String {
 }
 
 pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, OutputError> {
+    if args.signed_pid.is_some() && !args.bench && !args.kernel {
+        return fail("L0003", "--signed-pid is for --bench or --real --kernel");
+    }
     if args.bench {
         return bench_only(out, &args);
     }
+    let kernel = match kernel_module(&args) {
+        Ok(k) => k,
+        Err(e) => return fail("L0001", e),
+    };
     let (costs, origin) = if args.real {
         (Costs::PAPER, "real (paid, not charged)".to_string())
     } else {
@@ -233,9 +269,18 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
         ..RunConfig::new(Setup::A, Policy::Fifo, Management::Kernel)
     };
     let configs = report::configs(&base, &setups(&args.setup), &policies(&args.policy));
-    let kind = if args.real { "real" } else { "simulated" };
+    let kind = match (args.real, args.kernel) {
+        (true, true) if emulated() => "real, in-kernel, emulated",
+        (true, true) => "real, in-kernel",
+        (true, false) => "real",
+        _ => "simulated",
+    };
     let dir = args.out.clone().unwrap_or_else(|| {
-        let real = if args.real { "-real" } else { "" };
+        let real = match (args.real, args.kernel) {
+            (true, true) => "-real-kernel",
+            (true, false) => "-real",
+            _ => "",
+        };
         PathBuf::from(format!("experiment{real}-seed-{}", args.seed))
     });
     if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -246,9 +291,13 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
     {
         return fail("L0002", e);
     }
+    let mut lateness = None;
     let experiment = if args.real {
-        match run_for_real(configs, args.quiet) {
-            Ok(e) => e,
+        match run_for_real(configs, kernel.as_ref(), args.quiet) {
+            Ok(r) => {
+                lateness = Some((r.lateness, r.busiest));
+                r.experiment
+            }
             Err((code, message)) => return fail(code, message),
         }
     } else {
@@ -260,7 +309,15 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
     if let Err(e) = experiment.write_csv(&dir) {
         return fail("L0002", format!("cannot write into {}: {e}", dir.display()));
     }
-    let how = if args.real {
+    let how = if args.kernel {
+        format!(
+            "Real, in-kernel: {}'s Linux scheduler{}, the processes and the disturbance real processes on its one \
+             CPU, the user-level manager a thread at 96, the kernel-level side the loader module's in-kernel \
+             service manager (kmod/, SCHED_DEADLINE reservations; qos::real)",
+            kernel_release(),
+            if emulated() { " (emulated: a QEMU guest)" } else { "" }
+        )
+    } else if args.real {
         "Real: this machine's Linux scheduler, the processes and the disturbance real processes pinned to one CPU, \
          the user-level manager a thread at 96, the kernel-level side a stand-in thread at 97 (qos::real)"
             .to_string()
@@ -276,6 +333,12 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
         return fail("L0002", e);
     }
     write!(out, "{}\n{}", experiment.table(), experiment.runs_table())?;
+    if let Some((late, busiest)) = lateness {
+        writeln!(
+            out,
+            "\nThe measurement's latest sample was {late} µs late; its busiest took {busiest} µs of CPU time."
+        )?;
+    }
     let costs = if args.real {
         String::new()
     } else {
@@ -290,4 +353,30 @@ pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, Outpu
         dir.display()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The module and the objects of `--real --kernel`.
+fn kernel_module(args: &ExperimentArgs) -> Result<Option<real::KernelModule>, String> {
+    if !args.kernel {
+        return Ok(None);
+    }
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let Some(pid) = &args.signed_pid else {
+        return Err("--kernel needs --signed-pid".into());
+    };
+    Ok(Some(real::KernelModule {
+        device: args.device.clone(),
+        signed_pid: read(pid)?,
+        signed_guard: args.signed_guard.as_deref().map(read).transpose()?,
+    }))
+}
+
+/// This kernel's release (`uname -r`).
+fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| "this kernel".into(), |r| r.trim().into())
+}
+
+/// Whether this machine is a QEMU guest (its firmware says so).
+fn emulated() -> bool {
+    std::fs::read_to_string("/sys/class/dmi/id/sys_vendor").is_ok_and(|v| v.trim() == "QEMU")
 }

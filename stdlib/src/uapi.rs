@@ -314,6 +314,12 @@ c_consts! {
 }
 
 c_consts! {
+    STATS:
+    /// Flag: the counters start again from 0 once read.
+    STATS_RESET: u32 = 1;
+}
+
+c_consts! {
     /// What SAFEX_IOC_ATTR does (safex_attr.op).
     ATTR_OPS:
     ATTR_READ: u32 = 0;
@@ -579,6 +585,27 @@ c_structs! {
         elapsed_ns: u64,
     }
 
+    /// The CPU service manager's counters since insmod or the last reset:
+    /// its periodic rounds (not those of SAFEX_IOC_ROUND), the longest time
+    /// between the starts of two of them, and the reservations the scheduler
+    /// refused (EBUSY: Linux's admission control for deadline tasks).
+    struct Stats = "safex_stats" {
+        /// in
+        size: u32,
+        /// in: 0 or SAFEX_STATS_RESET
+        flags: u32,
+        /// out: the rounds' period, us; 0 without periodic rounds (autorun=0)
+        period_us: u64,
+        /// out
+        rounds: u64,
+        /// out: 0 until two rounds ran
+        longest_gap_ns: u64,
+        /// out
+        refused: u64,
+        /// out: ktime_get_ns() when read
+        now_ns: u64,
+    }
+
     /// Runs `rounds` service rounds now, in the caller's context, as the
     /// periodic timer does (monitors, then handlers on their events, then the
     /// guarded reservations applied), and returns the time they took.
@@ -620,6 +647,7 @@ c_ioctls! {
     IOC_ROUND = iowr(9, Round);
     /// Lets quarantined extension `id` run again, its abort count reset.
     IOC_RELEASE = iow(10, Unload);
+    IOC_STATS = iowr(11, Stats);
 }
 
 /// The header, in order: each section is separated from the next by a
@@ -646,6 +674,7 @@ pub const HEADER: &[&[Item]] = &[
     &[Item::Struct(&Invoke::C), Item::Ioctl(IOC_INVOKE)],
     &[Item::Struct(&Round::C), Item::Ioctl(IOC_ROUND)],
     &[Item::Ioctl(IOC_RELEASE)],
+    &[Item::Struct(&Stats::C), Item::Consts(&STATS), Item::Ioctl(IOC_STATS)],
 ];
 
 /// The command numbered `value`.
@@ -718,6 +747,7 @@ mod tests {
                 ("safex_log", 40),
                 ("safex_invoke", 48),
                 ("safex_round", 16),
+                ("safex_stats", 48),
             ]
         );
         for s in structs() {
