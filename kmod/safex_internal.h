@@ -41,8 +41,6 @@
 #define SAFEX_EVENT_QUEUE 256u
 /* Handler invocations one service round may make. */
 #define SAFEX_MAX_DELIVERIES 4096u
-/* Samples of a task's CPU time kept: two periods of 1 s at rounds of 10 ms. */
-#define SAFEX_SAMPLES 256u
 
 extern struct mutex safex_lock;
 extern unsigned int safex_period_ms, safex_deadline_us, safex_quarantine_after;
@@ -119,9 +117,12 @@ struct sx_app {
 	struct task_struct *task;
 	u32 period_us;
 	u64 target_us;
-	/* CPU time samples (ns of clock, ns of the task's runtime), newest at sample_head - 1. */
-	struct { u64 at, runtime; } samples[SAFEX_SAMPLES];
-	u32 sample_head, sample_len;
+	/* The current period: when it began (ktime ns) and the task's runtime then (ns). */
+	u64 period_start_ns, runtime_at_start;
+	/* The CPU time the task received in the last period, us. */
+	s64 last_cpu_us;
+	bool due;      /* its monitors run this round */
+	bool stopped;  /* SIGSTOPped by the guard until its next period */
 	/* The reservation given to the task, in us (0: none yet). */
 	u64 reservation_us;
 	int sched_error;

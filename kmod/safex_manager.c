@@ -2,25 +2,36 @@
 /*
  * Applications, extensions and the in-kernel CPU service manager.
  *
- * The service round (safex_round) is runtime::manager's tick: every
- * application's monitors (applications in creation order, extensions in
- * load order, entry points in object order), then the events on each
- * application's channel, first in first out, delivered to its handlers,
- * events raised by handlers included, up to SAFEX_MAX_DELIVERIES handler
- * runs a round (the rest are dropped and counted). Before the monitors,
- * each application with a task gets fresh cpu_qos measurements from the
- * scheduler's own accounting (the task's sum_exec_runtime): actual_cpu,
- * the CPU time in us the task received over the last period (measured
- * over the samples this module keeps, scaled while it has fewer than a
- * period of them; kept as they were until the task's second sample), and
- * avg_util_2p, per mille over the last two periods.
+ * The service round (safex_round) is runtime::manager's tick: the
+ * monitors of every application due (applications in creation order,
+ * extensions in load order, entry points in object order), then the
+ * events on each application's channel, first in first out, delivered to
+ * its handlers, events raised by handlers included, up to
+ * SAFEX_MAX_DELIVERIES handler runs a round (the rest are dropped and
+ * counted).
+ *
+ * An application without a task is due every round (its attributes are
+ * written from user space). One with a task is served once a period, as
+ * the paper's manager serves a process: its periods are a grid from when
+ * the task was attached, and at the first round at or after a period's
+ * end its monitors see that period's measurements from the scheduler's
+ * own accounting (the task's sum_exec_runtime): actual_cpu, the CPU time
+ * in us the task received since the round that began the period, scaled
+ * to a period when this round is late, and avg_util_2p, per mille over
+ * that period and the one before. (Running a controller tuned per period
+ * every round, on a sliding window, winds it up many times over.)
+ *
  * After the handlers, the timeslice guard's result is applied to the
  * task: a SCHED_DEADLINE reservation of that many us per period
  * (sched_setattr_nocheck; at least SAFEX_MIN_RUNTIME_US, at most
- * SAFEX_MAX_SHARE percent of the period); an application the
- * guard blocked gets the minimum for the round. A task keeps its own
- * policy until the guard's first result, and gets SCHED_NORMAL back when
- * it leaves the manager (another task registered for its application, or
+ * SAFEX_MAX_SHARE percent of the period), the first of target_us when
+ * the task is attached (an error then fails SAFEX_IOC_APP, the task not
+ * attached). A task the guard blocks (over
+ * its target) is stopped (SIGSTOP) until its next period begins
+ * (SIGCONT), keeping its reservation: giving it up would let another
+ * task's admission take the bandwidth the blocked one needs back next
+ * period. A task gets SCHED_NORMAL back (and SIGCONT if stopped) when it
+ * leaves the manager (another task registered for its application, or
  * rmmod).
  *
  * Who runs the rounds: a kthread at SCHED_FIFO priority (sched_set_fifo),
@@ -34,6 +45,7 @@
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/pid.h>
+#include <linux/sched/signal.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -80,14 +92,17 @@ struct sx_ext *safex_ext_find(u32 id)
 	return NULL;
 }
 
-/* Gives `app`'s task a reservation of runtime_us per period (0: back to SCHED_NORMAL). */
-static void reserve(struct sx_app *app, u64 runtime_us)
+/*
+ * Gives `app`'s task a reservation of runtime_us per period (0: back to
+ * SCHED_NORMAL); 0 or the scheduler's error (EBUSY: admission control).
+ */
+static int reserve(struct sx_app *app, u64 runtime_us)
 {
 	struct sched_attr attr = { .size = sizeof(attr) };
 	int err;
 
 	if (!app->task)
-		return;
+		return 0;
 	if (runtime_us) {
 		runtime_us = clamp_t(u64, runtime_us, SAFEX_MIN_RUNTIME_US, app->period_us / 100 * SAFEX_MAX_SHARE);
 		attr.sched_policy = SCHED_DEADLINE;
@@ -98,7 +113,7 @@ static void reserve(struct sx_app *app, u64 runtime_us)
 		attr.sched_policy = SCHED_NORMAL;
 	}
 	if (runtime_us == app->reservation_us)
-		return;
+		return 0;
 	err = sched_setattr_nocheck(app->task, &attr);
 	if (err) {
 		stat_refused++;
@@ -106,11 +121,21 @@ static void reserve(struct sx_app *app, u64 runtime_us)
 			pr_info("safex: cannot give %s's task %llu us per %u us: %d\n", app->name, runtime_us,
 				app->period_us, err);
 		app->sched_error = err;
-		return;
+		return err;
 	}
 	app->sched_error = 0;
 	app->reservation_us = runtime_us;
 	safex_log_applied(app, (s64)runtime_us);
+	return 0;
+}
+
+/* Stops `app`'s task until its next period, or continues it. */
+static void stop_task(struct sx_app *app, bool stop)
+{
+	if (!app->task || app->stopped == stop)
+		return;
+	send_sig(stop ? SIGSTOP : SIGCONT, app->task, 1);
+	app->stopped = stop;
 }
 
 static void set_fixed_attributes(struct sx_app *app)
@@ -161,17 +186,32 @@ int safex_app_set(const char *name, pid_t pid, u32 period_us, u64 target_us, u32
 		list_add_tail(&app->node, &safex_apps);
 	}
 	if (app->task) {
-		if (app->task != task)
+		if (app->task != task) {
+			stop_task(app, false);
 			reserve(app, 0);
+		}
 		put_task_struct(app->task);
 	}
 	app->task = task;
 	app->period_us = period_us;
 	app->target_us = target_us;
-	app->sample_len = 0;
+	app->period_start_ns = ktime_get_ns();
+	app->runtime_at_start = task ? READ_ONCE(task->se.sum_exec_runtime) : 0;
+	app->last_cpu_us = (s64)target_us;
+	app->stopped = false;
 	app->reservation_us = 0;
 	set_fixed_attributes(app);
 	*id = app->id;
+	/* The promise as the first reservation; its periods begin now. */
+	if (task && target_us) {
+		int err = reserve(app, target_us);
+
+		if (err) {
+			app->task = NULL;
+			put_task_struct(task);
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -232,44 +272,30 @@ void safex_raise(struct sx_app *app, u32 event, s64 value)
 }
 
 /*
- * The task's CPU time, in us, over the last window_ns: from the newest
- * sample at least that old, scaled to the window; from the oldest there
- * is while the samples span less.
+ * Whether `app` is due this round; for one with a task whose period ended,
+ * sets actual_cpu and avg_util_2p from that period and begins the next
+ * (continuing the task if the guard had stopped it).
  */
-static s64 cpu_over(const struct sx_app *app, u64 now, u64 runtime, u64 window_ns)
+static bool due(struct sx_app *app, u64 now)
 {
-	u32 back, i = 0;
-
-	for (back = 1; back < app->sample_len; back++) {
-		i = (app->sample_head + SAFEX_SAMPLES - 1 - back) % SAFEX_SAMPLES;
-		if (now - app->samples[i].at >= window_ns)
-			break;
-	}
-	if (app->sample_len < 2 || now == app->samples[i].at)
-		return 0;
-	return (s64)div64_u64((runtime - app->samples[i].runtime) * (window_ns / NSEC_PER_USEC),
-			      now - app->samples[i].at);
-}
-
-/* Samples the task's CPU time and sets actual_cpu and avg_util_2p. */
-static void measure(struct sx_app *app, u64 now)
-{
-	u64 runtime, period_ns = (u64)app->period_us * NSEC_PER_USEC;
+	u64 runtime, elapsed, period_ns = (u64)app->period_us * NSEC_PER_USEC;
+	s64 received;
 
 	if (!app->task)
-		return;
+		return true;
+	elapsed = now - app->period_start_ns;
+	if (now < app->period_start_ns || elapsed < period_ns)
+		return false;
 	runtime = READ_ONCE(app->task->se.sum_exec_runtime);
-	app->samples[app->sample_head].at = now;
-	app->samples[app->sample_head].runtime = runtime;
-	app->sample_head = (app->sample_head + 1) % SAFEX_SAMPLES;
-	if (app->sample_len < SAFEX_SAMPLES)
-		app->sample_len++;
-	/* One sample measures nothing: the attributes keep their values until two. */
-	if (app->sample_len < 2)
-		return;
-	app->values[SAFEX_ATTR_CPU_QOS_ACTUAL_CPU] = cpu_over(app, now, runtime, period_ns);
-	app->values[SAFEX_ATTR_CPU_QOS_AVG_UTIL_2P] =
-		cpu_over(app, now, runtime, 2 * period_ns) * 1000 / (2 * (s64)app->period_us);
+	received = (s64)div64_u64((runtime - app->runtime_at_start) * (period_ns / NSEC_PER_USEC), elapsed);
+	app->values[SAFEX_ATTR_CPU_QOS_ACTUAL_CPU] = received;
+	app->values[SAFEX_ATTR_CPU_QOS_AVG_UTIL_2P] = (received + app->last_cpu_us) * 1000 / (2 * (s64)app->period_us);
+	app->last_cpu_us = received;
+	/* The next period begins at this one's end on the grid; periods the rounds missed are skipped. */
+	app->period_start_ns += period_ns * div64_u64(elapsed, period_ns);
+	app->runtime_at_start = runtime;
+	stop_task(app, false);
+	return true;
 }
 
 static void run_entries(struct sx_app *app, u32 kind, u32 event, s64 value, u32 *budget, u32 *ran)
@@ -305,9 +331,10 @@ int safex_round(void)
 
 	lockdep_assert_held(&safex_lock);
 	list_for_each_entry(app, &safex_apps, node)
-		measure(app, now);
+		app->due = due(app, now);
 	list_for_each_entry(app, &safex_apps, node)
-		run_entries(app, SAFEX_ENTRY_MONITOR, 0, 0, &budget, &ran);
+		if (app->due)
+			run_entries(app, SAFEX_ENTRY_MONITOR, 0, 0, &budget, &ran);
 	list_for_each_entry(app, &safex_apps, node) {
 		while (app->q_len) {
 			u32 event = app->queue[app->q_head].event;
@@ -322,7 +349,7 @@ int safex_round(void)
 		u32 ts = SAFEX_ATTR_CPU_QOS_TIMESLICE_ADJUSTMENT;
 
 		if (app->blocked) {
-			reserve(app, SAFEX_MIN_RUNTIME_US);
+			stop_task(app, true);
 			app->blocked = false;
 		} else if (app->has_applied[ts]) {
 			reserve(app, app->applied[ts] > 0 ? (u64)app->applied[ts] : SAFEX_MIN_RUNTIME_US);
@@ -402,6 +429,7 @@ void safex_manager_exit(void)
 	list_for_each_entry_safe(ext, e2, &safex_exts, node)
 		safex_ext_remove(ext);
 	list_for_each_entry_safe(app, a2, &safex_apps, node) {
+		stop_task(app, false);
 		reserve(app, 0);
 		if (app->task)
 			put_task_struct(app->task);

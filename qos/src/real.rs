@@ -160,6 +160,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::{self, JoinHandle};
 
+/// The disturbance task's name.
+const DISTURBANCE: &str = "disturbance";
 /// The disturbance's priority, and the user-level manager's (the paper's).
 const DISTURBANCE_PRIORITY: i32 = 96;
 const USER_PRIORITY: i32 = 96;
@@ -411,7 +413,7 @@ pub fn run_real(
         .map(|p| Task::new(&p.name, p.target, p.period, i32::from(p.priority())))
         .collect();
     let (target, period) = cfg.disturbance;
-    tasks.push(Task::new("disturbance", target, period, DISTURBANCE_PRIORITY));
+    tasks.push(Task::new(DISTURBANCE, target, period, DISTURBANCE_PRIORITY));
 
     let mut run = Run::new();
     run.pin_caller(home)?;

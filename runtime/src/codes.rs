@@ -420,6 +420,18 @@ pub const CODES: &[CodeDoc] = &[
             ext.signed.o: the object was changed after it was signed: ...",
     },
     CodeDoc {
+        code: "L0071",
+        title: "the scheduler refused the task's reservation",
+        explanation: "An application with a task gets a SCHED_DEADLINE reservation of its target every period \
+            when it is registered (`safexc app --pid`), and Linux refused it: `EBUSY`, its admission control \
+            (deadline tasks together may have 95 % of each CPU, `/proc/sys/kernel/sched_rt_runtime_us`) has no \
+            room for it; `EPERM`, the task may not run on every CPU of its root domain (it was pinned with \
+            `taskset` or a cpuset). The task is not attached. Lower the target, or others' reservations, or let \
+            the task run on every CPU.",
+        example: "$ safexc app big --pid 4242 --period 10000 --target 9900\nerror[L0071]: /dev/safex refused \
+            SAFEX_IOC_APP (EBUSY): Linux's admission control has no room for 9900 us every 10000 us ...",
+    },
+    CodeDoc {
         code: "L0100",
         title: "attribute class unknown to the host or declared differently",
         explanation: "The object uses an attribute class the host does not define, or declares a class of the same \

@@ -244,6 +244,18 @@ fn app_error(asked: &Asked, errno: i32) -> Checked {
                 uapi::MAX_APPS
             ),
         ),
+        libc::EBUSY => (
+            "L0071",
+            "Linux's admission control for deadline tasks has no room for the task's reservation (its target \
+             every period): the task is not attached"
+                .into(),
+        ),
+        libc::EPERM => (
+            "L0071",
+            "Linux refused the task a SCHED_DEADLINE reservation: it may not run on every CPU (pinned?); the \
+             task is not attached"
+                .into(),
+        ),
         _ => return None,
     })
 }

@@ -244,7 +244,8 @@ fn describe(c: &RunConfig) -> String {
 
 pub fn experiment(out: &mut Out, args: ExperimentArgs) -> Result<ExitCode, OutputError> {
     if args.signed_pid.is_some() && !args.bench && !args.kernel {
-        return fail("L0003", "--signed-pid is for --bench or --real --kernel");
+        errln!("error[L0003]: --signed-pid is for --bench or --real --kernel");
+        return Ok(ExitCode::from(crate::USAGE));
     }
     if args.bench {
         return bench_only(out, &args);

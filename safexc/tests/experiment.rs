@@ -80,6 +80,8 @@ fn absurd_options_are_refused_before_anything_runs() {
         ["--seed", "x"],
         ["--signed-pid", "x.o"],
         ["--real", "--bench"],
+        ["--kernel", "--real"],
+        ["--kernel", "--signed-pid"],
     ] {
         let mut all = vec!["experiment"];
         all.extend(args);
@@ -104,6 +106,38 @@ fn options_a_real_run_cannot_honour_are_refused() {
             "{option:?}: {stderr}"
         );
     }
+}
+
+#[test]
+fn the_kernel_side_is_refused_without_its_module_or_one_cpu() {
+    let dir = tempdir("kernel");
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid = dir.join("pid.o");
+    std::fs::write(&pid, b"not signed").unwrap();
+    let out = safexc(&[
+        "experiment",
+        "--real",
+        "--kernel",
+        "--signed-pid",
+        pid.to_str().unwrap(),
+        "--device",
+        "/nonexistent/safex",
+        "--quiet",
+        "-o",
+        dir.join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    // Either reason, whichever the machine gives first: more than one CPU,
+    // no real-time scheduling here, or no module at that device.
+    assert!(
+        stderr.starts_with("error[L0123]: real mode cannot run here: "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("one CPU") || stderr.contains("/nonexistent/safex") || stderr.contains("refused"),
+        "{stderr}"
+    );
 }
 
 #[test]

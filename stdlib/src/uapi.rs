@@ -385,9 +385,12 @@ c_structs! {
     /// extensions manage, its period and the CPU time promised per period
     /// (the cpu_qos attributes period, target_cpu and target_util follow).
     /// With a task, the module gives it a SCHED_DEADLINE reservation of
-    /// target_us per period_us, which the timeslice guard's results then
-    /// change. ESRCH: no such task; EINVAL: period outside [1 ms, 1 s] or a
-    /// target outside [0, period]; ENOSPC: SAFEX_MAX_APPS applications exist.
+    /// target_us per period_us (none for a target of 0), which the timeslice
+    /// guard's results then change; its periods begin now. ESRCH: no such
+    /// task; EINVAL: period outside [1 ms, 1 s] or a target outside [0,
+    /// period]; ENOSPC: SAFEX_MAX_APPS applications exist; EBUSY: Linux's
+    /// admission control for deadline tasks refused the reservation, EPERM:
+    /// the task may not run on every CPU (the task is not attached).
     struct App = "safex_app" {
         /// in
         size: u32,

@@ -15,24 +15,21 @@
 //!   signed PID extension for each: with no task the module measures
 //!   nothing, so the extensions idle on target instead of winding up. At
 //!   the start instant it attaches each task to its application (from
-//!   then on the module's rounds measure it, and the guard's results
-//!   become its reservations), gives each a SCHED_DEADLINE reservation of
-//!   its target every period, and resets the module's counters.
-//! - **Reservations in the tasks' periods.** A reservation's periods
-//!   begin when the task becomes a deadline task, and the module's first
-//!   one would come at its first round after the attach, at some instant
-//!   of its own. So each task enters SCHED_DEADLINE at the start instant,
-//!   with its target as runtime, as a periodic task does that sets up its
-//!   own reservation when it starts; the module's rounds then change the
-//!   runtime, which keeps the periods (Linux keeps a deadline task's
-//!   current deadline when its parameters change), so that the periods in
-//!   which the measurement counts violations are the reservations'. The
-//!   processes and the disturbance together are given the 95 % of the CPU
-//!   Linux admits for deadline tasks ([`crate::experiment::Setup::spare`]).
+//!   then on the module serves it once a period, and its reservation is
+//!   the guard's result) and resets the module's counters.
+//! - **Periods from the start.** Attaching gives the task a
+//!   SCHED_DEADLINE reservation of its target every period at once, and
+//!   the module's periods for it begin then, so the reservation's periods,
+//!   the module's and those in which the measurement counts violations
+//!   are the same: the module's later changes of the runtime keep them
+//!   (Linux keeps a deadline task's current deadline when its parameters
+//!   change). The processes and the disturbance together are given the
+//!   95 % of the CPU Linux admits for deadline tasks
+//!   ([`crate::experiment::Setup::spare`]).
 //! - **The bookkeeping threads' share** (this thread's and the
 //!   measurement thread's reservations, 2.2 % of the CPU) is taken from
-//!   the disturbance's first reservation, which Linux's admission control
-//!   would otherwise refuse: the tasks together have the 95 % less that.
+//!   the disturbance's promise, which Linux's admission control would
+//!   otherwise refuse: the tasks together have the 95 % less that.
 //! - **What it reports** comes from the module: its periodic rounds, the
 //!   longest gap between two and the reservations the scheduler refused
 //!   since the start (`SAFEX_IOC_STATS`); the rounds in bursts, from the
@@ -50,7 +47,7 @@
 //!   the guard too if this side installed it. The applications stay in
 //!   the module, without a task, and are reused by the next run.
 
-use super::{BOOKKEEPING_PPM, GRID_NS, NS_PER_US, RealError, Rounds, Task, reserve, wait_on_grid};
+use super::{BOOKKEEPING_PPM, DISTURBANCE, GRID_NS, NS_PER_US, RealError, Rounds, Task, wait_on_grid};
 use crate::experiment::ROUND;
 use crate::sched::Us;
 use runtime::device::{Device, OpenError, uapi};
@@ -59,8 +56,15 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
-/// The least reservation, µs: the module's (`SAFEX_MIN_RUNTIME_US`).
-const MIN_RUNTIME: Us = 100;
+/// What a task's application is promised: its target, less for the
+/// disturbance what the bookkeeping threads reserve.
+fn promise(task: &Task) -> Us {
+    if task.name == DISTURBANCE {
+        task.target.saturating_sub(task.period * BOOKKEEPING_PPM / 1_000_000)
+    } else {
+        task.target
+    }
+}
 
 /// The module and what to load into it.
 #[derive(Clone, Debug)]
@@ -137,7 +141,7 @@ impl KernelSide {
         }
         for task in &side.tasks {
             let name = app_name(task);
-            let (period, target) = (u32::try_from(task.period).unwrap_or(u32::MAX), task.target);
+            let (period, target) = (u32::try_from(task.period).unwrap_or(u32::MAX), promise(task));
             side.dev
                 .app(&name, 0, period, target)
                 .map_err(errno(format!("creating application {name}")))?;
@@ -186,16 +190,8 @@ impl KernelSide {
             let name = app_name(task);
             let period = u32::try_from(task.period).unwrap_or(u32::MAX);
             self.dev
-                .app(&name, task.pid, period, task.target)
+                .app(&name, task.pid, period, promise(task))
                 .map_err(errno(format!("attaching {} to {name}", task.label())))?;
-            let bookkeeping = if task.name == "disturbance" {
-                task.period * BOOKKEEPING_PPM / 1_000_000
-            } else {
-                0
-            };
-            let runtime = task.target.saturating_sub(bookkeeping).max(MIN_RUNTIME);
-            let period_ns = task.period * NS_PER_US;
-            reserve(task.pid, runtime * NS_PER_US, period_ns, period_ns, &task.label())?;
         }
         self.stats(true)?;
         // On the grid, at or after `us`.
@@ -252,19 +248,8 @@ impl KernelSide {
             for task in &self.tasks {
                 let name = app_name(task);
                 let period = u32::try_from(task.period).unwrap_or(u32::MAX);
-                if let Err(e) = self.dev.app(&name, 0, period, task.target) {
+                if let Err(e) = self.dev.app(&name, 0, period, promise(task)) {
                     result = result.and(Err(errno(format!("detaching {name}'s task"))(e)));
-                }
-                // The module gives back SCHED_NORMAL only to a task it gave
-                // a reservation; this side gave each one at the start.
-                let normal = libc::sched_param { sched_priority: 0 };
-                // SAFETY: `normal` is a valid local sched_param, only read;
-                // `task.pid` is an unreaped child of this process.
-                if unsafe { libc::sched_setscheduler(task.pid, libc::SCHED_OTHER, &normal) } != 0 {
-                    result = result.and(Err(super::sys(
-                        "sched_setscheduler",
-                        format!("{}, SCHED_OTHER", task.label()),
-                    )));
                 }
             }
         }
