@@ -26,43 +26,95 @@
 //!   change). The processes and the disturbance together are given the
 //!   95 % of the CPU Linux admits for deadline tasks
 //!   ([`crate::experiment::Setup::spare`]).
-//! - **The bookkeeping threads' share** (this thread's and the
-//!   measurement thread's reservations, 2.2 % of the CPU) is taken from
-//!   the disturbance's promise, which Linux's admission control would
-//!   otherwise refuse: the tasks together have the 95 % less that.
+//! - **The measurement's share on top.** The measurement thread's
+//!   reservation would leave the tasks less than the 95 % Linux admits,
+//!   so for the run Linux's limit
+//!   (`/proc/sys/kernel/sched_rt_runtime_us`) is raised by that share
+//!   ([`raise_rt_runtime`]), and restored once the tasks are gone (a task
+//!   that leaves SCHED_DEADLINE alive may hold its share for a long
+//!   while; a dead one gives it back at once). A run killed in between
+//!   leaves the limit raised.
 //! - **What it reports** comes from the module: its periodic rounds, the
 //!   longest gap between two and the reservations the scheduler refused
 //!   since the start (`SAFEX_IOC_STATS`); the rounds in bursts, from the
 //!   round count read at each burst's start and end; the invocations of
 //!   its extensions (`SAFEX_IOC_LIST`).
-//! - **Above the tasks.** This thread and the measurement thread are
-//!   SCHED_DEADLINE tasks themselves (`BOOKKEEPING_RUNTIME_NS`), as the
-//!   tasks become: a real-time priority would wait for every task's
-//!   reservation. Both wake only on the measurement's grid of 100 ms from
-//!   the start (see `BOOKKEEPING_RUNTIME_NS`), so this thread reads the
-//!   round count at the first instant of the grid from a burst's start
-//!   and end: the rounds in bursts are counted within 10 rounds.
-//! - **Cleanup**, on success, error or panic: the tasks are detached and
-//!   given SCHED_NORMAL back, the extensions unloaded,
+//! - **This thread** runs at SCHED_FIFO 99: at the start instant nothing
+//!   holds a reservation yet, so it attaches the tasks at once; at a
+//!   burst's start or end it may wait behind reservations, so the rounds
+//!   in bursts are counted within a few rounds.
+//! - **Cleanup**, on success, error or panic: the tasks are detached (the
+//!   module gives them SCHED_NORMAL back), the extensions unloaded,
 //!   the guard too if this side installed it. The applications stay in
 //!   the module, without a task, and are reused by the next run.
 
-use super::{BOOKKEEPING_PPM, DISTURBANCE, GRID_NS, NS_PER_US, RealError, Rounds, Task, wait_on_grid};
+use super::{BOOKKEEPING_PPM, NS_PER_US, RealError, Rounds, Task, now_ns, wait_until};
 use crate::experiment::ROUND;
+use crate::sched::Policy;
 use crate::sched::Us;
 use runtime::device::{Device, OpenError, uapi};
+use std::fs;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 
-/// What a task's application is promised: its target, less for the
-/// disturbance what the bookkeeping threads reserve.
-fn promise(task: &Task) -> Us {
-    if task.name == DISTURBANCE {
-        task.target.saturating_sub(task.period * BOOKKEEPING_PPM / 1_000_000)
-    } else {
-        task.target
+/// This thread's priority.
+const PRIORITY: i32 = 99;
+/// Linux's limit for real-time and deadline tasks, µs of every
+/// `sched_rt_period_us`.
+const RT_RUNTIME: &str = "/proc/sys/kernel/sched_rt_runtime_us";
+const RT_PERIOD: &str = "/proc/sys/kernel/sched_rt_period_us";
+/// How long restoring the limit keeps trying while Linux still counts
+/// reservations of tasks that are gone, and how often, ns.
+const RESTORE_FOR_NS: u64 = 2_000_000_000;
+const RESTORE_EVERY_NS: u64 = 20_000_000;
+
+fn rt_error(call: &'static str, what: String, e: io::Error) -> RealError {
+    RealError::Sys {
+        call,
+        on: format!("{RT_RUNTIME}, {what}"),
+        errno: e.raw_os_error().unwrap_or(0),
+    }
+}
+
+/// Raises Linux's limit for real-time and deadline tasks by the
+/// measurement thread's share; the value to restore, `None` if there is
+/// no limit.
+pub(super) fn raise_rt_runtime() -> Result<Option<String>, RealError> {
+    let was = fs::read_to_string(RT_RUNTIME).map_err(|e| rt_error("read", "its value".into(), e))?;
+    let runtime: i64 = was.trim().parse().map_err(|_| RealError::Proc {
+        path: RT_RUNTIME.into(),
+        contents: was.clone(),
+    })?;
+    if runtime < 0 {
+        return Ok(None);
+    }
+    let period: i64 = fs::read_to_string(RT_PERIOD)
+        .ok()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or(1_000_000);
+    let share = i64::try_from(BOOKKEEPING_PPM).unwrap_or(i64::MAX);
+    let raised = runtime
+        .saturating_add(share.saturating_mul(period) / 1_000_000)
+        .min(period);
+    fs::write(RT_RUNTIME, raised.to_string())
+        .map_err(|e| rt_error("write", format!("raising it from {runtime} to {raised}"), e))?;
+    Ok(Some(was))
+}
+
+/// Restores the limit [`raise_rt_runtime`] raised, once Linux lets it:
+/// it refuses (EBUSY) a limit below what deadline tasks hold.
+pub(super) fn restore_rt_runtime(was: &str) -> Result<(), RealError> {
+    let give_up = now_ns() + RESTORE_FOR_NS;
+    loop {
+        match fs::write(RT_RUNTIME, was.trim()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && now_ns() < give_up => {
+                std::thread::sleep(std::time::Duration::from_nanos(RESTORE_EVERY_NS));
+            }
+            Err(e) => return Err(rt_error("write", format!("restoring {}", was.trim()), e)),
+        }
     }
 }
 
@@ -141,7 +193,7 @@ impl KernelSide {
         }
         for task in &side.tasks {
             let name = app_name(task);
-            let (period, target) = (u32::try_from(task.period).unwrap_or(u32::MAX), promise(task));
+            let (period, target) = (u32::try_from(task.period).unwrap_or(u32::MAX), task.target);
             side.dev
                 .app(&name, 0, period, target)
                 .map_err(errno(format!("creating application {name}")))?;
@@ -175,14 +227,14 @@ impl KernelSide {
         length: Us,
         bursts: &[(Us, Us)],
     ) -> Result<Rounds, RealError> {
-        super::set_deadline("the kernel-level side")?;
+        super::set_scheduler(0, Policy::Fifo, PRIORITY, "the kernel-level side")?;
         let _ = ready.send(());
         drop(ready);
         let mut rounds = Rounds::default();
         let Ok(t0) = start.recv() else {
             return Ok(rounds);
         };
-        if !wait_on_grid(t0, t0, stop) {
+        if !wait_until(t0, stop) {
             return Ok(rounds);
         }
         self.attached = true;
@@ -190,26 +242,22 @@ impl KernelSide {
             let name = app_name(task);
             let period = u32::try_from(task.period).unwrap_or(u32::MAX);
             self.dev
-                .app(&name, task.pid, period, promise(task))
+                .app(&name, task.pid, period, task.target)
                 .map_err(errno(format!("attaching {} to {name}", task.label())))?;
         }
         self.stats(true)?;
-        // On the grid, at or after `us`.
-        let at = |us: Us| {
-            let ns = us.min(length).saturating_mul(NS_PER_US).div_ceil(GRID_NS) * GRID_NS;
-            t0.saturating_add(ns.min(length * NS_PER_US))
-        };
+        let at = |us: Us| t0.saturating_add(us.min(length).saturating_mul(NS_PER_US));
         for &(begin, end) in bursts.iter().filter(|&&(begin, _)| begin < length) {
-            if !wait_on_grid(t0, at(begin), stop) {
+            if !wait_until(at(begin), stop) {
                 return Ok(rounds);
             }
             let before = self.stats(false)?.rounds;
-            if !wait_on_grid(t0, at(end), stop) {
+            if !wait_until(at(end), stop) {
                 return Ok(rounds);
             }
             rounds.rounds_in_bursts += self.stats(false)?.rounds - before;
         }
-        if !wait_on_grid(t0, at(length), stop) {
+        if !wait_until(at(length), stop) {
             return Ok(rounds);
         }
         let stats = self.stats(false)?;
@@ -248,7 +296,7 @@ impl KernelSide {
             for task in &self.tasks {
                 let name = app_name(task);
                 let period = u32::try_from(task.period).unwrap_or(u32::MAX);
-                if let Err(e) = self.dev.app(&name, 0, period, promise(task)) {
+                if let Err(e) = self.dev.app(&name, 0, period, task.target) {
                     result = result.and(Err(errno(format!("detaching {name}'s task"))(e)));
                 }
             }
