@@ -2,15 +2,23 @@
 //! objects, told apart by their bytes (`\x7fELF`, `SXTAL`, the signature
 //! trailer `SXSIG01`), not by their names. With `--pubkey` only signed
 //! objects are accepted, and their signature is checked before the object.
+//!
+//! TAL is verified function by function as it is read
+//! (`tal_ir::ModuleReader`, `verifier::Stream`), so that the whole module
+//! never resides in memory: the input, the declarations and a bounded
+//! number of functions do. A module so refused, or not so read, is loaded
+//! and verified whole ([`check_tal`]) for its diagnostics; binary TAL is
+//! printed as text only then, for diagnostics to point into.
 
 use crate::Checked;
 use crate::diag::{Diagnostic, render};
 use crate::files;
 use crate::out::{Out, OutputError};
 use runtime::load::LoadError as LoadErr;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tal_ir::Module;
+use tal_ir::{Module, ModuleReader};
 
 /// Verifies each file, one summary line per file on standard output and
 /// diagnostics on standard error; exit 1 if any is rejected.
@@ -32,17 +40,32 @@ pub fn verify(
     };
     let mut all_ok = true;
     for path in paths {
-        let checked = verify_file(path, pubkey.as_deref(), config);
-        writeln!(out, "{}", checked.summary)?;
-        all_ok &= checked.module.is_some();
+        let verdict = verify_file(path, pubkey.as_deref(), config);
+        writeln!(out, "{}", verdict.summary)?;
+        all_ok &= verdict.accepted;
     }
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) -> Checked {
+/// A file's summary line, and whether it was accepted.
+struct Verdict {
+    summary: String,
+    accepted: bool,
+}
+
+impl From<Checked> for Verdict {
+    fn from(checked: Checked) -> Verdict {
+        Verdict {
+            accepted: checked.module.is_some(),
+            summary: checked.summary,
+        }
+    }
+}
+
+fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) -> Verdict {
     let name = files::display_name(path);
     let Some(bytes) = files::read_input(path) else {
-        return Checked::rejected(&name, &["L0001"]);
+        return Checked::rejected(&name, &["L0001"]).into();
     };
     let refused = |e: LoadErr| {
         errln!("{name}: {e}");
@@ -54,30 +77,71 @@ fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) ->
         return match runtime::signed::verify(&bytes, pubkey) {
             Ok(object) => check_object(&name, object, config, "signed object, signature verified"),
             Err(e) => refused(e),
-        };
+        }
+        .into();
     }
     match runtime::signed::split(&bytes) {
-        Err(e) => refused(e),
+        Err(e) => refused(e).into(),
         Ok(Some((object, _))) => check_object(
             &name,
             object,
             config,
             "signed object, signature not checked without --pubkey",
-        ),
-        Ok(None) if bytes.starts_with(b"\x7fELF") => check_object(&name, &bytes, config, "object"),
-        Ok(None) => check_tal(&name, &bytes, config),
+        )
+        .into(),
+        Ok(None) if bytes.starts_with(b"\x7fELF") => check_object(&name, &bytes, config, "object").into(),
+        Ok(None) => match stream_tal(&bytes, config) {
+            Some((functions, insts)) => Verdict {
+                summary: accepted_summary(&name, functions, insts),
+                accepted: true,
+            },
+            None => check_tal(&name, &bytes, config).into(),
+        },
     }
 }
 
-/// Loads TAL (binary if it starts with `SXTAL`, else text) and verifies it,
-/// showing each error on the TAL text.
+fn accepted_summary(name: &str, functions: usize, insts: usize) -> String {
+    format!("{name}: ok ({functions} functions, {insts} instructions)")
+}
+
+/// Reads TAL (binary if it starts with `SXTAL`, else text) one function at
+/// a time into a `verifier::Stream`: its functions and instructions if it
+/// is accepted, `None` if it is refused or cannot be read so.
+fn stream_tal(bytes: &[u8], config: &verifier::Config) -> Option<(usize, usize)> {
+    if bytes.starts_with(tal_ir::binary::MAGIC) {
+        stream(&mut tal_ir::binary::Reader::new(bytes).ok()?, config)
+    } else {
+        stream(
+            &mut tal_ir::text::Reader::new(std::str::from_utf8(bytes).ok()?).ok()?,
+            config,
+        )
+    }
+}
+
+fn stream(reader: &mut dyn ModuleReader, config: &verifier::Config) -> Option<(usize, usize)> {
+    let functions = reader.functions();
+    let mut verifier = verifier::Stream::new(reader.declarations().clone(), functions, config);
+    let mut insts = 0usize;
+    while let Some(function) = reader.next_function().ok()? {
+        insts += function.inst_count();
+        verifier.function(function, &mut |id| reader.function_again(id)).ok()?;
+        if verifier.rejected() {
+            return None;
+        }
+    }
+    verifier.finish().ok()?;
+    Some((functions, insts))
+}
+
+/// Loads TAL (binary if it starts with `SXTAL`, else text) whole and
+/// verifies it, showing each error on the TAL text.
 pub fn check_tal(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked {
     let loaded = if bytes.starts_with(tal_ir::binary::MAGIC) {
         load_binary(bytes)
     } else {
         load_text(bytes)
     };
-    let (module, text, map) = match loaded {
+    let (module, shown) = match loaded {
         Ok(loaded) => loaded,
         Err((text, errors)) => {
             for e in &errors {
@@ -94,11 +158,12 @@ pub fn check_tal(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked
         Ok(()) => {
             let insts: usize = module.funcs.iter().map(|f| f.inst_count()).sum();
             Checked {
-                summary: format!("{name}: ok ({} functions, {insts} instructions)", module.funcs.len()),
+                summary: accepted_summary(name, module.funcs.len(), insts),
                 module: Some(module),
             }
         }
         Err(errors) => {
+            let (text, map) = shown.unwrap_or_else(|| canonical_text(&module));
             for e in &errors {
                 let span = map.span(e.location).unwrap_or(0..0);
                 err!("{}", render(name, &text, &Diagnostic::error(e.code, &e.message, span)));
@@ -118,15 +183,10 @@ pub fn check_object(name: &str, bytes: &[u8], config: &verifier::Config, what: &
     let parts = match runtime::load::check(bytes, config) {
         Ok(parts) => parts,
         Err(refused) => {
-            let text = refused.parts.as_ref().map(|p| tal_ir::text::print(&p.module));
-            let map = text
-                .as_deref()
-                .and_then(|t| tal_ir::text::parse(t).ok())
-                .map(|(_, map)| map)
-                .unwrap_or_default();
+            let shown = refused.parts.as_ref().map(|p| canonical_text(&p.module));
             for e in refused.errors() {
-                match (&text, e.location) {
-                    (Some(text), Some(location)) => {
+                match (&shown, e.location) {
+                    (Some((text, map)), Some(location)) => {
                         let span = map.span(location).unwrap_or(0..0);
                         err!(
                             "{}",
@@ -154,12 +214,16 @@ pub fn check_object(name: &str, bytes: &[u8], config: &verifier::Config, what: &
     }
 }
 
-type Loaded = (Module, String, tal_ir::TextMap);
+/// A module, and the text it was read from with where each item is (none
+/// for binary TAL, whose text is printed only for a diagnostic).
+type Loaded<'a> = (Module, Option<Shown<'a>>);
+/// Text that diagnostics point into, and where each item is in it.
+type Shown<'a> = (Cow<'a, str>, tal_ir::TextMap);
 type LoadError = (String, Vec<tal_ir::FormatError>);
 
-fn load_text(bytes: &[u8]) -> Result<Loaded, LoadError> {
+fn load_text(bytes: &[u8]) -> Result<Loaded<'_>, LoadError> {
     let text = match std::str::from_utf8(bytes) {
-        Ok(t) => t.to_owned(),
+        Ok(t) => t,
         Err(e) => {
             let at = e.valid_up_to();
             let text = String::from_utf8_lossy(bytes).into_owned();
@@ -171,21 +235,25 @@ fn load_text(bytes: &[u8]) -> Result<Loaded, LoadError> {
             return Err((text, vec![err]));
         }
     };
-    match tal_ir::text::parse(&text) {
-        Ok((module, map)) => Ok((module, text, map)),
-        Err(errors) => Err((text, errors)),
+    match tal_ir::text::parse(text) {
+        Ok((module, map)) => Ok((module, Some((Cow::Borrowed(text), map)))),
+        Err(errors) => Err((text.to_owned(), errors)),
     }
 }
 
-/// Binary TAL is shown as its canonical text, so that diagnostics point at
-/// readable lines.
-fn load_binary(bytes: &[u8]) -> Result<Loaded, LoadError> {
+fn load_binary(bytes: &[u8]) -> Result<Loaded<'_>, LoadError> {
     let module = tal_ir::binary::decode(bytes).map_err(|e| {
         let text = format!("<{} bytes of binary TAL>", bytes.len());
         let span = 0..text.len();
         (text, vec![tal_ir::FormatError { span, ..e }])
     })?;
-    let text = tal_ir::text::print(&module);
+    Ok((module, None))
+}
+
+/// A module's canonical text, so that diagnostics on binary TAL point at
+/// readable lines.
+fn canonical_text(module: &Module) -> Shown<'static> {
+    let text = tal_ir::text::print(module);
     let map = tal_ir::text::parse(&text).map(|(_, map)| map).unwrap_or_default();
-    Ok((module, text, map))
+    (Cow::Owned(text), map)
 }

@@ -3,6 +3,8 @@
 //! - [`ir`]: the data structures (a [`Module`] is plain, comparable data).
 //! - [`text`]: the `.tal` text format; `print` and `parse` round-trip exactly.
 //! - [`binary`]: the compact, versioned encoding stored in `.safex.tal`.
+//! - [`ModuleReader`]: either format read one function at a time, so that
+//!   a verifier need not hold the whole module.
 //! - [`cost`]: what each instruction costs, in fuel units.
 //! - [`fuel`]: where to test the deadline and the tightest `fuel` amounts,
 //!   for producers of TAL.
@@ -82,6 +84,23 @@ impl TextMap {
             Location::Term(f, b) => block(f, b).map(|b| b.term.clone()),
         }
     }
+}
+
+/// A module read one function at a time: its declarations first, then its
+/// functions in order ([`binary::Reader`], [`text::Reader`]). Readers never
+/// panic; whatever they read is what the whole-module reader of their
+/// format gives for the same input, or an error.
+pub trait ModuleReader {
+    /// The module without its functions' bodies: no functions (binary), or
+    /// each function's signature without slots or blocks (text).
+    fn declarations(&self) -> &Module;
+    /// How many functions the module has.
+    fn functions(&self) -> usize;
+    /// The next function, or `None` after the last (once the input is
+    /// checked to end there).
+    fn next_function(&mut self) -> Result<Option<Function>, FormatError>;
+    /// A function [`ModuleReader::next_function`] has returned, read again.
+    fn function_again(&mut self, id: FuncId) -> Result<Function, FormatError>;
 }
 
 /// An error of the text parser or the binary decoder.

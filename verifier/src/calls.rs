@@ -100,7 +100,7 @@ impl CallGraph {
                 }
                 stack.pop();
                 state[f] = State::Done;
-                summaries[f] = fuel::check(m, layout, FuncId(f as u32), &summaries, sink);
+                summaries[f] = fuel::check(m, layout, FuncId(f as u32), &m.funcs[f], &summaries, sink);
                 let below = self.callees[f]
                     .iter()
                     .filter(|&&c| state[c as usize] == State::Done && c as usize != f)

@@ -36,7 +36,7 @@
 use crate::Sink;
 use tal_ir::cost::{MAX_UNCHECKED, inst_cost, term_cost};
 use tal_ir::layout::Layout;
-use tal_ir::{BinaryOp, BlockId, Callee, FuncId, InstKind, Location, Module, Terminator};
+use tal_ir::{BinaryOp, BlockId, Callee, FuncId, Function, InstKind, Location, Module, Terminator};
 
 /// What a call of a function costs its caller's regions and runs.
 #[derive(Clone, Copy, Default)]
@@ -89,10 +89,17 @@ fn can_raise(kind: &InstKind) -> bool {
     }
 }
 
-/// Checks V0407 and V0409 for function `id`, the summaries of its callees
-/// known; returns its own summary.
-pub(crate) fn check(m: &Module, layout: &Layout, id: FuncId, summaries: &[Summary], sink: &mut Sink) -> Summary {
-    let func = &m.funcs[id.index()];
+/// Checks V0407 and V0409 for function `id`, whose body is `func`, the
+/// summaries of its callees known; returns its own summary. `m` is read for
+/// callee names only.
+pub(crate) fn check(
+    m: &Module,
+    layout: &Layout,
+    id: FuncId,
+    func: &Function,
+    summaries: &[Summary],
+    sink: &mut Sink,
+) -> Summary {
     let blocks = &func.blocks;
     let n = blocks.len();
     let mut at_start = vec![Ahead::default(); n];

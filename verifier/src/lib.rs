@@ -7,6 +7,11 @@
 //! cost is linear in the size of the module (each instruction is examined a
 //! constant number of times, with O(1) work per operand).
 //!
+//! [`verify`] checks a module in memory and reports every error it finds;
+//! [`Stream`] decides the same question for a module whose functions arrive
+//! one at a time (a reader decoding or parsing it), holding only the
+//! declarations and a bounded number of functions (`stream.rs`).
+//!
 //! A module is accepted only if every invariant below holds. Each rejection
 //! carries a stable code (listed with the invariant), a [`tal_ir::Location`]
 //! and a message that says what was found and why it is not allowed.
@@ -152,9 +157,11 @@ mod forbidden;
 mod fuel;
 mod func;
 mod module;
+mod stream;
 mod types;
 
 use std::fmt;
+pub use stream::{MAX_HELD_INSTS, Stream};
 pub use tal_ir::layout::frame_size;
 use tal_ir::{Location, Module};
 
@@ -207,7 +214,7 @@ pub fn verify(module: &Module, config: &Config) -> Result<(), Vec<VerifyError>> 
         graph.set_frame(id, frame);
     }
     module::check_unused_externs(module, &graph, &mut sink);
-    graph.check(module, &tal_ir::layout::Layout::new(module), config, &mut sink);
+    graph.check(module, decls.layout(), config, &mut sink);
     if sink.errors.is_empty() {
         Ok(())
     } else {

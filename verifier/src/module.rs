@@ -34,6 +34,10 @@ impl Decls {
     pub fn elem_size(&self, e: ElemType) -> Option<u64> {
         within_limit(self.layout.elem_cells(e)?)
     }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
 }
 
 /// `cells` in bytes, if at most [`MAX_OBJECT_BYTES`].
@@ -205,7 +209,7 @@ fn check_structs(m: &Module, sink: &mut Sink) {
     }
 }
 
-fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, sink: &mut Sink) {
+pub(crate) fn check_signature(m: &Module, decls: &Decls, id: FuncId, f: &tal_ir::Function, sink: &mut Sink) {
     let loc = Location::Func(id);
     for p in &f.params {
         match *p {

@@ -46,6 +46,50 @@ pub fn parse(text: &str) -> Result<(Module, TextMap), Vec<FormatError>> {
     parse::parse(text).map_err(|e| vec![e])
 }
 
+/// TAL text read one function at a time ([`crate::ModuleReader`]):
+/// [`Reader::new`] parses the declarations and every function's signature,
+/// skipping bodies; each body is parsed as it is asked for. The functions
+/// are those [`parse`] gives, or a reader refuses the text: where `parse`
+/// finds an error, and, as it cannot number them, for externs declared
+/// only by being called (the verifier refuses every extern anyway). Its
+/// errors are not always `parse`'s (one in a skipped body is found only
+/// when the body is read); use `parse` to report them. Never panics.
+pub struct Reader<'a> {
+    parser: parse::Parser<'a>,
+    next: usize,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(text: &'a str) -> Result<Reader<'a>, FormatError> {
+        Ok(Reader {
+            parser: parse::outline(text)?,
+            next: 0,
+        })
+    }
+}
+
+impl crate::ModuleReader for Reader<'_> {
+    fn declarations(&self) -> &Module {
+        &self.parser.module
+    }
+
+    fn functions(&self) -> usize {
+        self.parser.functions()
+    }
+
+    fn next_function(&mut self) -> Result<Option<crate::Function>, FormatError> {
+        if self.next == self.functions() {
+            return Ok(None);
+        }
+        self.next += 1;
+        self.parser.body(self.next - 1).map(Some)
+    }
+
+    fn function_again(&mut self, id: crate::FuncId) -> Result<crate::Function, FormatError> {
+        self.parser.body(id.index())
+    }
+}
+
 const UNARY: [(UnaryOp, &str); 2] = [(UnaryOp::Neg, "ineg"), (UnaryOp::Not, "not")];
 
 const BINARY: [(BinaryOp, &str); 10] = [
@@ -91,4 +135,118 @@ fn root_elem(globals: &[GlobalDef], params: &[ParamType], slots: &[ObjType], roo
     Some(match obj {
         ObjType::Elem(elem) | ObjType::Array { elem, .. } => elem,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ModuleReader;
+    use std::path::{Path, PathBuf};
+
+    /// The module a [`Reader`] reads.
+    fn read(text: &str) -> Result<Module, FormatError> {
+        let mut reader = Reader::new(text)?;
+        let mut funcs = Vec::new();
+        while let Some(f) = reader.next_function()? {
+            funcs.push(f);
+        }
+        for (i, f) in funcs.iter().enumerate() {
+            assert_eq!(&reader.function_again(crate::FuncId(i as u32))?, f);
+        }
+        Ok(Module {
+            funcs,
+            ..reader.declarations().clone()
+        })
+    }
+
+    /// A reader gives what `parse` gives, or an error; it errs only where
+    /// `parse` does or for an extern declared by a call.
+    fn reads_as_parse(text: &str) -> Result<(), String> {
+        match (read(text), parse(text)) {
+            (Ok(read), Ok((parsed, _))) if read == parsed => Ok(()),
+            (Ok(read), parsed) => Err(format!("read {read:?}\nparsed {parsed:?}")),
+            (Err(_), Err(_)) => Ok(()),
+            (Err(e), Ok((parsed, _))) => {
+                let declared = Reader::new(text).map_or(0, |r| r.declarations().externs.len());
+                if parsed.externs.len() > declared {
+                    Ok(())
+                } else {
+                    Err(format!("read fails ({e}), parse succeeds"))
+                }
+            }
+        }
+    }
+
+    fn tal_files() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for dir in ["examples/tal", "verifier/tests/accept", "verifier/tests/reject"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("test directory") {
+                let path = entry.expect("entry").path();
+                if path.extension().is_some_and(|e| e == "tal") {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn reads_every_test_module_as_parse_does() {
+        let mut read_whole = 0;
+        for path in tal_files() {
+            let text = std::fs::read_to_string(&path).expect("read");
+            if let Err(e) = reads_as_parse(&text) {
+                panic!("{}: {e}", path.display());
+            }
+            read_whole += usize::from(read(&text).is_ok());
+        }
+        assert!(read_whole > 100, "only {read_whole} modules read function by function");
+    }
+
+    #[test]
+    fn edited_modules_read_as_they_parse() {
+        let edits: [&str; 6] = ["", "}", ";", "\"", "\n", "["];
+        for path in tal_files()
+            .iter()
+            .filter(|p| p.starts_with(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")))
+        {
+            let text = std::fs::read_to_string(path).expect("read");
+            for at in (0..text.len()).filter(|&i| text.is_char_boundary(i)) {
+                for edit in edits {
+                    // "" deletes the character at `at`; the others insert.
+                    let end = if edit.is_empty() {
+                        text[at..].chars().next().map_or(at, |c| at + c.len_utf8())
+                    } else {
+                        at
+                    };
+                    let edited = format!("{}{edit}{}", &text[..at], &text[end..]);
+                    if let Err(e) = reads_as_parse(&edited) {
+                        panic!("{} with {edit:?} at {at}: {e}\n{edited}", path.display());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn braces_in_strings_comments_and_one_line_functions() {
+        let cases = [
+            "module m\nfunc @f() {\nblock0: ; } not the end\n    asm \"} ; \\\" }\"\n    ret\n}\nfunc @g() {\nblock0:\n    ret\n}\n",
+            "module m\nfunc @f() { slot $0: [i64; 4] block0: init $0 ret }\nfunc @g() { block0: call @f() ret }",
+            "module m\nfunc @f() { block0: ret ; }\n}",
+            "module m\nfunc @f() { block0: ret",
+            "module m\nfunc @f() { block0: asm \"ret }",
+            "module m\nextern e\nfunc @f() { block0: call @e() ret }",
+            "module m\nfunc @f() { block0: call @later() call @implicit() ret }\nfunc @later() { block0: ret }",
+            "module m\nfunc @f() { block0: helper g() ret }\nfunc @g() { block0: ret }",
+        ];
+        for text in cases {
+            reads_as_parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        }
+        assert!(read(cases[0]).is_ok() && read(cases[5]).is_ok());
+        assert_eq!(read(cases[6]).unwrap_err().code, "V0003");
+        assert_eq!(read(cases[7]).unwrap_err().code, "V0006");
+    }
 }

@@ -6,6 +6,17 @@
 //! declarations (when the struct section ends), and callees, since a
 //! function may be called before it is defined (at the end, in order of
 //! mention, which is the order implicit externs are numbered in).
+//!
+//! An outline ([`outline`]) parses everything but function bodies, which
+//! it skips by their braces (`skip_body`), recording where each is;
+//! [`Parser::body`] then parses one body at a time. Every name is declared
+//! by then, so callees resolve at once, except implicit externs, which only
+//! a whole-module parse numbers (by first mention in the whole text): a
+//! body naming one is refused. A body parses from a fresh lexer at its
+//! start, as the whole-module parse reaches it (a parsed item closes every
+//! `[` it opens, so the lexer's bracket depth is 0 there), and must end at
+//! the `}` the outline found: so a module read function by function is the
+//! module `parse` gives, or an error.
 
 use super::lexer::{Lexer, Tok, Token};
 use super::{BINARY, CONDS, UNARY, root_elem};
@@ -16,9 +27,26 @@ use std::ops::Range;
 type Result<T> = std::result::Result<T, FormatError>;
 
 pub(super) fn parse(src: &str) -> Result<(Module, TextMap)> {
-    let mut parser = Parser::new(src);
+    let mut parser = Parser::new(src, Mode::Whole);
     parser.module()?;
     Ok((parser.module, parser.map))
+}
+
+/// Parses everything but function bodies: the parser's module holds the
+/// declarations and each function's signature (no slots, no blocks).
+pub(super) fn outline(src: &str) -> Result<Parser<'_>> {
+    let mut parser = Parser::new(src, Mode::Outline);
+    parser.module()?;
+    Ok(parser)
+}
+
+/// What the parser does with a function body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Parses it, and maps its blocks and instructions to their text.
+    Whole,
+    /// Skips it, recording where it is (see the module doc).
+    Outline,
 }
 
 const FORGING: [&str; 5] = ["inttoptr", "ptrtoint", "bitcast", "cast", "addr"];
@@ -40,11 +68,16 @@ fn snippet(text: &str) -> String {
     }
 }
 
-/// The digits after `prefix` in `v12`, `block3`: `None` unless `text` is
-/// exactly the prefix and a non-empty run of decimal digits.
-fn numbered<'t>(text: &'t str, prefix: &str) -> Option<&'t str> {
-    let digits = text.strip_prefix(prefix)?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(digits)
+/// The value of a non-empty run of decimal digits, saturating at
+/// `u64::MAX`; `None` if `digits` is empty or has anything else.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &d| {
+        d.is_ascii_digit()
+            .then(|| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+    })
 }
 
 /// An integer literal's value; `None` if its magnitude exceeds 64 bits.
@@ -103,6 +136,10 @@ enum Mnemonic {
 
 impl Mnemonic {
     fn from_name(name: &str) -> Option<Mnemonic> {
+        // Arithmetic first: most instructions are.
+        if let Some(&(op, _)) = BINARY.iter().find(|(_, n)| *n == name) {
+            return Some(Mnemonic::Binary(op));
+        }
         Some(match name {
             "fuel" => Mnemonic::Fuel,
             "iconst" => Mnemonic::Iconst,
@@ -122,13 +159,7 @@ impl Mnemonic {
             "asm" => Mnemonic::Asm,
             "cli" => Mnemonic::BareAsm("cli"),
             "sti" => Mnemonic::BareAsm("sti"),
-            _ => {
-                if let Some(&(op, _)) = UNARY.iter().find(|(_, n)| *n == name) {
-                    Mnemonic::Unary(op)
-                } else {
-                    Mnemonic::Binary(BINARY.iter().find(|(_, n)| *n == name)?.0)
-                }
-            }
+            _ => Mnemonic::Unary(UNARY.iter().find(|(_, n)| *n == name)?.0),
         })
     }
 
@@ -178,11 +209,15 @@ struct Frame {
 
 type Names<'a> = HashMap<&'a str, u32>;
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     src: &'a str,
+    mode: Mode,
     lex: Lexer<'a>,
-    module: Module,
+    pub(super) module: Module,
     map: TextMap,
+    /// In an outline: each function's body, from after its `{` to after
+    /// its `}`.
+    bodies: Vec<Range<usize>>,
     /// The section of the last item, `None` before the first.
     section: Option<Section>,
     classes: Names<'a>,
@@ -207,12 +242,14 @@ fn declare<'a>(names: &mut Names<'a>, what: &str, name: &'a str, span: Range<usi
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str) -> Self {
+    fn new(src: &'a str, mode: Mode) -> Self {
         Parser {
             src,
-            lex: Lexer::new(src),
+            mode,
+            lex: Lexer::new(src, 0),
             module: Module::default(),
             map: TextMap::default(),
+            bodies: Vec::new(),
             section: None,
             classes: Names::new(),
             class_attrs: Vec::new(),
@@ -341,9 +378,14 @@ impl<'a> Parser<'a> {
         self.int_of(t, ty)
     }
 
-    /// The number in a sigil (`$N`, `%N`, `vN`, `blockN`).
+    /// The number in a sigil (`$N`, `%N`), whose digits the lexer checked.
     fn number(&self, t: Token, digits: &str) -> Result<u32> {
-        digits.parse().map_err(|_| {
+        self.in_range(t, decimal(digits.as_bytes()).unwrap_or(u64::MAX))
+    }
+
+    /// `n`, the number token `t` names, if it fits `u32`.
+    fn in_range(&self, t: Token, n: u64) -> Result<u32> {
+        u32::try_from(n).map_err(|_| {
             error(
                 "V0007",
                 t.span(),
@@ -354,6 +396,21 @@ impl<'a> Parser<'a> {
                 ),
             )
         })
+    }
+
+    /// The N of an identifier `PREFIXN` (`v12`, `block3`): `None` unless
+    /// `t` is exactly the prefix and a non-empty run of decimal digits; an
+    /// error if N does not fit `u32`.
+    fn numbered(&self, t: Token, prefix: &str) -> Option<Result<u32>> {
+        if t.kind != Tok::Ident {
+            return None;
+        }
+        let digits = self
+            .src
+            .as_bytes()
+            .get(t.start..t.end)?
+            .strip_prefix(prefix.as_bytes())?;
+        decimal(digits).map(|n| self.in_range(t, n))
     }
 
     fn arrow(&mut self) -> Result<()> {
@@ -754,29 +811,31 @@ impl<'a> Parser<'a> {
 
     fn value(&mut self) -> Result<ValueId> {
         let t = self.peek();
-        match (t.kind, numbered(self.text(t), "v")) {
-            (Tok::Ident, Some(digits)) => {
+        match self.numbered(t, "v") {
+            Some(n) => {
                 self.next();
-                Ok(ValueId(self.number(t, digits)?))
+                Ok(ValueId(n?))
             }
-            _ => Err(self.unexpected(t, "a value (`vN`)")),
+            None => Err(self.unexpected(t, "a value (`vN`)")),
         }
     }
 
     fn is_value(&mut self) -> bool {
         let t = self.peek();
-        t.kind == Tok::Ident && numbered(self.text(t), "v").is_some()
+        self.numbered(t, "v").is_some()
     }
 
     /// A value definition, which must take the next number.
     fn def_value(&mut self, frame: &mut Frame) -> Result<()> {
         let t = self.peek();
         let value = self.value()?;
-        if u64::from(value.0) != frame.next_value {
-            let message = format!(
-                "`v{}` defined out of order: the next value is `v{}`",
-                value.0, frame.next_value
-            );
+        self.define(t, value.0, frame)
+    }
+
+    /// Value `n`, named by token `t`, is defined: it must be the next.
+    fn define(&self, t: Token, n: u32, frame: &mut Frame) -> Result<()> {
+        if u64::from(n) != frame.next_value {
+            let message = format!("`v{n}` defined out of order: the next value is `v{}`", frame.next_value);
             return Err(error("V0004", t.span(), message));
         }
         frame.next_value += 1;
@@ -785,12 +844,12 @@ impl<'a> Parser<'a> {
 
     fn block_ref(&mut self, what: &str) -> Result<BlockId> {
         let t = self.peek();
-        match (t.kind, numbered(self.text(t), "block")) {
-            (Tok::Ident, Some(digits)) => {
+        match self.numbered(t, "block") {
+            Some(n) => {
                 self.next();
-                Ok(BlockId(self.number(t, digits)?))
+                Ok(BlockId(n?))
             }
-            _ => Err(self.unexpected(t, what)),
+            None => Err(self.unexpected(t, what)),
         }
     }
 
@@ -822,7 +881,8 @@ impl<'a> Parser<'a> {
                 format!("`{name}` is already declared as an extern"),
             ));
         }
-        declare(&mut self.funcs, "function", name, t.span(), self.module.funcs.len())?;
+        let index = self.module.funcs.len();
+        declare(&mut self.funcs, "function", name, t.span(), index)?;
         self.expect(Tok::LParen, "`(`")?;
         let mut position = 0;
         let params = self.list(Tok::RParen, |p| {
@@ -852,15 +912,53 @@ impl<'a> Parser<'a> {
             _ => FuncKind::Plain,
         };
         let open = self.expect(Tok::LBrace, "`{`")?;
-        let mut text = FuncText {
-            header: keyword.start..open.end,
-            blocks: Vec::new(),
-        };
         let mut frame = Frame {
             params,
             slots: Vec::new(),
             next_value: 0,
         };
+        let blocks = match self.mode {
+            Mode::Whole => {
+                let mut text = FuncText {
+                    header: keyword.start..open.end,
+                    blocks: Vec::new(),
+                };
+                let blocks = self.function_body(&mut frame, index, Some(&mut text))?;
+                self.map.funcs.push(text);
+                blocks
+            }
+            Mode::Outline => {
+                let end = skip_body(self.src, open.end).ok_or_else(|| {
+                    error(
+                        "V0001",
+                        open.span(),
+                        format!("the body of `@{}` has no closing `}}`", snippet(name)),
+                    )
+                })?;
+                self.bodies.push(open.end..end);
+                self.lex = Lexer::new(self.src, end);
+                Vec::new()
+            }
+        };
+        let Frame { params, slots, .. } = frame;
+        self.module.funcs.push(Function {
+            name: name.to_owned(),
+            kind,
+            params,
+            ret,
+            slots,
+            blocks,
+        });
+        Ok(())
+    }
+
+    /// Slots and blocks, through the closing `}`, of function `index`.
+    fn function_body(
+        &mut self,
+        frame: &mut Frame,
+        index: usize,
+        mut text: Option<&mut FuncText>,
+    ) -> Result<Vec<Block>> {
         while self.eat_kw("slot") {
             let t = self.expect(Tok::Slot, "a slot (`$N`)")?;
             let n = self.number(t, self.sigil_text(t))?;
@@ -874,25 +972,72 @@ impl<'a> Parser<'a> {
         let mut blocks = Vec::new();
         while !self.eat(Tok::RBrace) {
             let at = InstAt {
-                func: self.module.funcs.len(),
+                func: index,
                 block: blocks.len(),
                 inst: 0,
             };
-            let (block, block_text) = self.block(&mut frame, at)?;
-            blocks.push(block);
-            text.blocks.push(block_text);
+            let mut block_text = text.as_ref().map(|_| BlockText::default());
+            blocks.push(self.block(frame, at, block_text.as_mut())?);
+            if let (Some(text), Some(block_text)) = (text.as_deref_mut(), block_text) {
+                text.blocks.push(block_text);
+            }
         }
-        let Frame { params, slots, .. } = frame;
-        self.module.funcs.push(Function {
-            name: name.to_owned(),
-            kind,
-            params,
-            ret,
-            slots,
+        Ok(blocks)
+    }
+
+    /// The body of function `index` of an outline, parsed: the function.
+    pub(super) fn body(&mut self, index: usize) -> Result<Function> {
+        let (Some(range), Some(signature)) = (self.bodies.get(index).cloned(), self.module.funcs.get(index)) else {
+            let message = format!("the outline has no function #{index}");
+            return Err(error("V0001", self.src.len()..self.src.len(), message));
+        };
+        let mut frame = Frame {
+            params: signature.params.clone(),
+            slots: Vec::new(),
+            next_value: 0,
+        };
+        self.lex = Lexer::new(self.src, range.start);
+        // Callees left by a body that failed to parse are not this one's.
+        self.callee_refs.clear();
+        let mut blocks = self.function_body(&mut frame, index, None)?;
+        if self.lex.last_end != range.end {
+            let message = "the function's body does not end at the `}` that closes its braces".to_owned();
+            return Err(error("V0001", range.start..self.lex.last_end, message));
+        }
+        for r in std::mem::take(&mut self.callee_refs) {
+            let callee = match self.known_callee(&r)? {
+                Some(callee) => callee,
+                None => {
+                    let message = format!(
+                        "`{}` names no function and no declared extern (an extern declared by its first mention \
+                         is numbered only when the whole module is parsed)",
+                        snippet(r.name)
+                    );
+                    return Err(error("V0003", r.span, message));
+                }
+            };
+            if let Some(Inst {
+                kind: InstKind::Call { callee: slot, .. },
+                ..
+            }) = blocks.get_mut(r.at.block).and_then(|b| b.insts.get_mut(r.at.inst))
+            {
+                *slot = callee;
+            }
+        }
+        let signature = &self.module.funcs[index];
+        Ok(Function {
+            name: signature.name.clone(),
+            kind: signature.kind,
+            params: frame.params,
+            ret: signature.ret,
+            slots: frame.slots,
             blocks,
-        });
-        self.map.funcs.push(text);
-        Ok(())
+        })
+    }
+
+    /// How many functions an outline has.
+    pub(super) fn functions(&self) -> usize {
+        self.bodies.len()
     }
 
     fn param(&mut self, position: usize) -> Result<ParamType> {
@@ -910,7 +1055,7 @@ impl<'a> Parser<'a> {
         Ok(ParamType::Ref(self.obj_type()?))
     }
 
-    fn block(&mut self, frame: &mut Frame, mut at: InstAt) -> Result<(Block, BlockText)> {
+    fn block(&mut self, frame: &mut Frame, mut at: InstAt, mut text: Option<&mut BlockText>) -> Result<Block> {
         let t = self.peek();
         let n = self.block_ref("a block header (`blockN:`) or `}`")?.0;
         if n as usize != at.block {
@@ -935,19 +1080,19 @@ impl<'a> Parser<'a> {
             None
         };
         let colon = self.expect(Tok::Colon, "`:`")?;
-        let mut text = BlockText {
-            header: t.start..colon.end,
-            insts: Vec::new(),
-            term: 0..0,
-        };
+        if let Some(text) = text.as_deref_mut() {
+            text.header = t.start..colon.end;
+        }
         let mut insts = Vec::new();
         loop {
             let t = self.peek();
-            if t.kind != Tok::Ident || numbered(self.text(t), "block").is_some() {
+            let defined = self.numbered(t, "v");
+            if defined.is_none() && (t.kind != Tok::Ident || self.numbered(t, "block").is_some()) {
                 return Err(self.unexpected(t, "an instruction or a terminator"));
             }
-            let kind = if self.is_value() {
-                self.def_value(frame)?;
+            let kind = if let Some(value) = defined {
+                self.define(t, value?, frame)?;
+                self.next();
                 self.expect(Tok::Eq, "`=`")?;
                 let mnemonic = self.expect(Tok::Ident, "an instruction")?;
                 self.inst(mnemonic, true, frame, at)?
@@ -955,17 +1100,16 @@ impl<'a> Parser<'a> {
                 self.next();
                 let term = self.terminator(word)?;
                 let term_span = self.span()?;
-                text.term = t.start..self.lex.last_end;
-                return Ok((
-                    Block {
-                        params,
-                        loop_end,
-                        insts,
-                        term,
-                        term_span,
-                    },
-                    text,
-                ));
+                if let Some(text) = text.as_deref_mut() {
+                    text.term = t.start..self.lex.last_end;
+                }
+                return Ok(Block {
+                    params,
+                    loop_end,
+                    insts,
+                    term,
+                    term_span,
+                });
             } else {
                 let mnemonic = self.next();
                 self.inst(mnemonic, false, frame, at)?
@@ -986,7 +1130,9 @@ impl<'a> Parser<'a> {
             };
             let span = self.span()?;
             insts.push(Inst { kind, catches, span });
-            text.insts.push(t.start..self.lex.last_end);
+            if let Some(text) = text.as_deref_mut() {
+                text.insts.push(t.start..self.lex.last_end);
+            }
             at.inst += 1;
         }
     }
@@ -1236,25 +1382,32 @@ impl<'a> Parser<'a> {
         Callee::Extern(ExternId(u32::MAX))
     }
 
+    /// What a deferred callee names once every function is declared: a
+    /// function, a declared extern, or (`None`) an extern not declared yet.
+    fn known_callee(&self, r: &CalleeRef<'a>) -> Result<Option<Callee>> {
+        match self.funcs.get(r.name) {
+            Some(&f) if !r.helper => Ok(Some(Callee::Func(FuncId(f)))),
+            Some(_) => {
+                let message = format!(
+                    "`{0}` is not a helper, and cannot name an extern because it names a function of this \
+                     module: call it with `call @{0}(…)`",
+                    r.name
+                );
+                Err(error("V0006", r.span.clone(), message))
+            }
+            None => Ok(self.externs.get(r.name).map(|&e| Callee::Extern(ExternId(e)))),
+        }
+    }
+
     fn resolve_callees(&mut self) -> Result<()> {
         for r in std::mem::take(&mut self.callee_refs) {
-            let callee = match self.funcs.get(r.name) {
-                Some(&f) if !r.helper => Callee::Func(FuncId(f)),
-                Some(_) => {
-                    let message = format!(
-                        "`{0}` is not a helper, and cannot name an extern because it names a function of this \
-                         module: call it with `call @{0}(…)`",
-                        r.name
-                    );
-                    return Err(error("V0006", r.span, message));
-                }
+            let callee = match self.known_callee(&r)? {
+                Some(callee) => callee,
                 None => {
-                    let next = self.module.externs.len() as u32;
-                    let id = *self.externs.entry(r.name).or_insert(next);
-                    if id == next {
-                        self.module.externs.push(r.name.to_owned());
-                        self.map.externs.push(r.span.clone());
-                    }
+                    let id = self.module.externs.len() as u32;
+                    self.externs.insert(r.name, id);
+                    self.module.externs.push(r.name.to_owned());
+                    self.map.externs.push(r.span.clone());
                     Callee::Extern(ExternId(id))
                 }
             };
@@ -1274,4 +1427,71 @@ impl<'a> Parser<'a> {
         }
         Ok(())
     }
+}
+
+/// Where a function body that starts at `from` (after its `{`) ends: just
+/// after the first `}` outside strings and comments, as the lexer sees
+/// them (`;` starts a comment outside brackets). Brackets are counted only
+/// up to each `;` or `"`, which bodies seldom have. Only a guess, which
+/// [`Parser::body`] confirms by parsing.
+fn skip_body(src: &str, from: usize) -> Option<usize> {
+    let bytes = src.as_bytes();
+    let mut at = from;
+    let mut brackets = 0u32;
+    let mut counted = from;
+    loop {
+        at = find_special(bytes, at)?;
+        if bytes[at] == b'}' {
+            return Some(at + 1);
+        }
+        for &b in &bytes[counted..at] {
+            match b {
+                b'[' => brackets = brackets.saturating_add(1),
+                b']' => brackets = brackets.saturating_sub(1),
+                _ => {}
+            }
+        }
+        match bytes[at] {
+            b';' if brackets == 0 => at = find(bytes, at, b'\n')?,
+            b';' => {}
+            _ => {
+                // A string: through its closing quote.
+                at += 1;
+                while let Some(&c) = bytes.get(at) {
+                    match c {
+                        b'"' => break,
+                        b'\\' => at += 2,
+                        _ => at += 1,
+                    }
+                }
+            }
+        }
+        at += 1;
+        counted = at.min(bytes.len());
+    }
+}
+
+/// The first `}`, `"` or `;` at or after `from`. Checks 16 bytes at a time
+/// without a branch per byte (the compiler makes it vector code), as a
+/// body is mostly bytes that are none of these.
+fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
+    let special = |b: u8| u8::from(b == b'}') | u8::from(b == b'"') | u8::from(b == b';');
+    let rest = bytes.get(from..)?;
+    let mut offset = 0;
+    for chunk in rest.chunks_exact(16) {
+        let chunk: &[u8; 16] = chunk.try_into().ok()?;
+        if chunk.iter().fold(0, |hit, &b| hit | special(b)) != 0 {
+            break;
+        }
+        offset += 16;
+    }
+    rest[offset..]
+        .iter()
+        .position(|&b| special(b) != 0)
+        .map(|i| from + offset + i)
+}
+
+/// The first `byte` at or after `from`.
+fn find(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
+    bytes.get(from..)?.iter().position(|&b| b == byte).map(|i| from + i)
 }
