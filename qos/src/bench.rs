@@ -758,7 +758,8 @@ impl Managed {
                 .and_then(|()| self.host.write_attribute(app, "avg_util_2p", input.util))
                 .map_err(|e| e.to_string())?;
         }
-        let report = self.host.tick();
+        let mut report = runtime::manager::TickReport::default();
+        self.host.tick(&mut report);
         if let Some(t) = report.traps.first() {
             return Err(format!("the PID extension trapped: {:?}", t.trap));
         }

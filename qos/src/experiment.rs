@@ -455,7 +455,8 @@ fn service_round(
         }
     }
     let due: Vec<AppId> = managed.iter().filter(|m| m.due).map(|m| m.app).collect();
-    let report = host.tick_with(|app| due.contains(&app));
+    let mut report = runtime::manager::TickReport::default();
+    host.tick_with(&mut report, |app| due.contains(&app));
     for m in managed.iter_mut() {
         m.due = false;
     }

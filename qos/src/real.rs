@@ -869,6 +869,11 @@ const BOOKKEEPING_PERIOD_NS: u64 = 90_000_000;
 /// What the measurement thread takes of the CPU, ppm.
 const BOOKKEEPING_PPM: u64 = BOOKKEEPING_RUNTIME_NS * 1_000_000 / BOOKKEEPING_PERIOD_NS;
 
+/// How long a SCHED_DEADLINE reservation refused for want of room
+/// (EBUSY) is tried again, ns: the longest period a run's task has, and
+/// some.
+const ADMISSION_WAIT_NS: u64 = 2 * NS_PER_S;
+
 /// Makes the calling thread a SCHED_DEADLINE task with the bookkeeping
 /// reservation.
 fn set_deadline(who: &str) -> Result<(), RealError> {
@@ -894,9 +899,18 @@ fn reserve(tid: libc::pid_t, runtime_ns: u64, deadline_ns: u64, period_ns: u64, 
         deadline_ns,
         period_ns,
     };
-    // SAFETY: `attr` is a live sched_attr of the size its first field
-    // says, only read; flags 0.
-    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, tid, std::ptr::from_ref(&attr), 0) };
+    let give_up = now_ns().saturating_add(ADMISSION_WAIT_NS);
+    let r = loop {
+        // SAFETY: `attr` is a live sched_attr of the size its first field
+        // says, only read; flags 0.
+        let r = unsafe { libc::syscall(libc::SYS_sched_setattr, tid, std::ptr::from_ref(&attr), 0) };
+        // A task that left SCHED_DEADLINE (the last run's) holds its share
+        // until its period would have ended: wait for it.
+        if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EBUSY) || now_ns() >= give_up {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     if r != 0 {
         return Err(sys(
             "sched_setattr",
@@ -1481,7 +1495,8 @@ impl Manager {
             }
         }
         let due: Vec<AppId> = self.managed.iter().filter(|m| m.due).map(|m| m.app).collect();
-        let report = self.host.tick_with(|app| due.contains(&app));
+        let mut report = runtime::manager::TickReport::default();
+        self.host.tick_with(&mut report, |app| due.contains(&app));
         for m in &mut self.managed {
             m.due = false;
         }

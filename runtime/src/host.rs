@@ -272,6 +272,7 @@ pub struct Change {
     pub outcome: WriteOutcome,
 }
 
+#[derive(Clone, Copy)]
 pub(crate) enum EntryCall {
     Monitor,
     Handler(usize),
@@ -331,6 +332,9 @@ pub(crate) struct App {
     pub(crate) queue: VecDeque<(usize, i64)>,
     pub(crate) dropped_events: u64,
     pub(crate) exts: Vec<ExtId>,
+    /// The handlers of its extensions with the host event each runs on,
+    /// in load order then object order (see [`Host::monitors`]).
+    pub(crate) handlers: Vec<(usize, EntryRef)>,
 }
 
 struct Slot {
@@ -361,7 +365,13 @@ pub struct Host {
     free: Vec<u32>,
     /// The guard of each (host class, attribute).
     pub(crate) guards: HashMap<(usize, u32), EntryRef>,
-    /// Attribute writes since the last [`Host::take_changes`].
+    /// Every application's monitors with their application: applications
+    /// in creation order, extensions in load order, entry points in object
+    /// order. With [`App::handlers`], what a tick runs, kept as extensions
+    /// load and unload so that a tick looks nothing up.
+    pub(crate) monitors: Vec<(usize, EntryRef)>,
+    /// Attribute writes since the last [`Host::take_changes_into`] (or
+    /// [`Host::take_changes`]).
     pub(crate) changes: Vec<Change>,
     /// Why a helper ended the current invocation.
     pub(crate) abort_reason: Option<String>,
@@ -406,6 +416,7 @@ impl Host {
             slots: Vec::new(),
             free: Vec::new(),
             guards: HashMap::new(),
+            monitors: Vec::new(),
             changes: Vec::new(),
             abort_reason: None,
             clock: Clock::Real(Instant::now()),
@@ -425,7 +436,7 @@ impl Host {
     /// The frame for nesting depth `depth`, allocated and handed to the
     /// watchdog the first time code runs that deep. A frame allocated after
     /// the watchdog interrupted the running invocation gets the interrupt
-    /// at its next tick.
+    /// at its next look.
     fn frame_at(&mut self, depth: usize) -> NonNull<Frame> {
         while self.frames.len() <= depth {
             let frame = NonNull::from(Box::leak(Box::new(api::new_frame(self.frames.len()))));
@@ -491,6 +502,7 @@ impl Host {
             queue: VecDeque::new(),
             dropped_events: 0,
             exts: Vec::new(),
+            handlers: Vec::new(),
         });
         Ok(AppId(self.apps.len() as u32 - 1))
     }
@@ -602,8 +614,23 @@ impl Host {
             return load_error("L0105", format!("no application #{}", app.0));
         }
         let ext = self.bind(object, Some(app.0 as usize))?;
+        let calls: Vec<EntryCall> = ext.entries.iter().map(|e| e.call).collect();
         let id = self.insert(ext);
-        self.apps[app.0 as usize].exts.push(id);
+        let app = app.0 as usize;
+        self.apps[app].exts.push(id);
+        // After the monitors of this application's earlier extensions.
+        let mut at = self.monitors.partition_point(|&(a, _)| a <= app);
+        for (index, call) in calls.into_iter().enumerate() {
+            let entry = EntryRef::new(id, index);
+            match call {
+                EntryCall::Monitor => {
+                    self.monitors.insert(at, (app, entry));
+                    at += 1;
+                }
+                EntryCall::Handler(event) => self.apps[app].handlers.push((event, entry)),
+                EntryCall::Guard(..) => unreachable!("`bind` refuses an application's guard"),
+            }
+        }
         Ok(id)
     }
 
@@ -790,12 +817,16 @@ impl Host {
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(id.index);
         if let Some(app) = ext.app {
-            self.apps[app].exts.retain(|&e| e != id);
+            let a = &mut self.apps[app];
+            a.exts.retain(|&e| e != id);
+            a.handlers.retain(|(_, e)| e.ext != id);
+            self.monitors.retain(|(_, e)| e.ext != id);
         }
         self.guards.retain(|_, g| g.ext != id);
         true
     }
 
+    #[inline]
     pub(crate) fn ext(&self, id: ExtId) -> Option<&Extension> {
         let slot = self.slots.get(id.index as usize)?;
         (slot.generation == id.generation).then_some(())?;
@@ -854,6 +885,13 @@ impl Host {
     /// (`value` the event's) for its application. The host supplies the
     /// capability.
     pub fn invoke(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
+        self.invoke_inline(entry, value)
+    }
+
+    /// [`Host::invoke`], inlined into the tick's loops, where the call
+    /// around it cost as much as the rest of the tick's own work.
+    #[inline(always)]
+    pub(crate) fn invoke_inline(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
         let frame = self.frames[0];
         let Some(ext) = self.ext_mut(entry.ext) else {
             return Err(Trap::nothing_ran(TrapKind::NotLoaded));
@@ -1104,7 +1142,10 @@ impl Host {
         Err(Trap { kind, site })
     }
 
-    /// Queues an event on an application's channel.
+    /// Queues an event on an application's channel, or counts it dropped
+    /// when the channel is full. Inline: the `raise_event` helper's whole
+    /// work once its arguments are checked.
+    #[inline]
     pub(crate) fn raise(&mut self, app: usize, event: usize, value: i64) {
         let cap = self.config.event_queue;
         let a = &mut self.apps[app];
@@ -1115,9 +1156,19 @@ impl Host {
         }
     }
 
-    /// The attribute writes since the last call.
+    /// The attribute writes since the last call, in a vector of their own
+    /// ([`Host::take_changes_into`] reuses one).
     pub fn take_changes(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.changes)
+    }
+
+    /// Moves the attribute writes since the last call into `changes`,
+    /// which it clears first. The two vectors trade buffers, so a caller
+    /// that passes the same vector each time allocates nothing once both
+    /// have grown to hold a round's writes.
+    pub fn take_changes_into(&mut self, changes: &mut Vec<Change>) {
+        changes.clear();
+        std::mem::swap(&mut self.changes, changes);
     }
 
     /// The name of host event `event` (as reports give it).

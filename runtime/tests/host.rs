@@ -28,6 +28,13 @@ fn host() -> Host {
     host_with(HostConfig::default())
 }
 
+/// One tick, in a report of its own.
+fn tick(host: &mut Host) -> TickReport {
+    let mut report = TickReport::default();
+    host.tick(&mut report);
+    report
+}
+
 /// The reference PID law, as the paper writes it, in Rust, with
 /// `cpu_pid.pop`'s anti-windup: |u| at most `period` when it is set.
 struct ReferencePid {
@@ -82,7 +89,7 @@ fn pid_matches_the_reference_on_a_recorded_trace() {
     let mut clamped = false;
     for (t, &actual) in trace(200).iter().enumerate() {
         host.write_attribute(app, "actual_cpu", actual).unwrap();
-        let report = host.tick();
+        let report = tick(&mut host);
         assert!(report.traps.is_empty(), "tick {t}: {:?}", report.traps);
         let expected = reference.step(20_000, actual);
         clamped |= expected.abs() == 25_000;
@@ -124,7 +131,7 @@ fn the_guard_sees_every_write_and_blocks_unsafe_ones() {
     ] {
         host.write_attribute(app, attr, v).unwrap();
     }
-    let report = host.tick();
+    let report = tick(&mut host);
     // e = 1000, u = 650: the guard applies target_cpu + u.
     assert_eq!(report.changes.len(), 1, "{report:?}");
     assert_eq!(
@@ -138,7 +145,7 @@ fn the_guard_sees_every_write_and_blocks_unsafe_ones() {
     // Over its utilization target: the guard blocks the application and
     // the write does not happen.
     host.write_attribute(app, "avg_util_2p", 700).unwrap();
-    let report = host.tick();
+    let report = tick(&mut host);
     assert_eq!(report.changes[0].outcome, WriteOutcome::Blocked);
     assert!(host.blocked(app));
     assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 650);
@@ -174,7 +181,7 @@ fn extensions_and_guards_read_the_attributes_of_the_application_they_act_for() {
     for (attr, v) in [("target_cpu", 10_000), ("actual_cpu", 12_000), ("target_util", 500)] {
         host.write_attribute(late, attr, v).unwrap();
     }
-    let report = host.tick();
+    let report = tick(&mut host);
     assert_eq!(report.changes.len(), 3, "{report:?}");
     let outcome = |app| report.changes.iter().find(|c| c.app == app).map(|c| c.outcome.clone());
     // calm: e = 1000, u = 650, applied 20_000 + 650.
@@ -216,11 +223,11 @@ fn capabilities_reach_only_the_own_applications_classes() {
     host.write_attribute(a, "target_cpu", 100).unwrap();
     host.write_attribute(b, "target_cpu", 5_000).unwrap();
     host.load(a, &object(writer, false)).unwrap();
-    host.tick();
+    tick(&mut host);
     assert_eq!(host.attribute(a, "timeslice_adjustment").unwrap(), 101);
     assert_eq!(host.attribute(b, "timeslice_adjustment").unwrap(), 0, "b untouched");
     host.load(b, &object(writer, false)).unwrap();
-    let report = host.tick();
+    let report = tick(&mut host);
     assert_eq!(host.attribute(a, "timeslice_adjustment").unwrap(), 101);
     assert_eq!(host.attribute(b, "timeslice_adjustment").unwrap(), 5_001);
     assert_eq!(
@@ -298,7 +305,7 @@ fn an_exception_handler_receives_aborts_and_the_default_handler_counts_them() {
     let mut host = host();
     let app = host.create_app("a").unwrap();
     let ext = host.load(app, &object(source, false)).unwrap();
-    let report = host.tick();
+    let report = tick(&mut host);
     assert_eq!(report.traps.len(), 1);
     assert_eq!(host.entry_name(report.traps[0].entry), "recovering.m");
     assert_eq!(report.deliveries.len(), 1);
@@ -500,7 +507,7 @@ fn repeated_aborts_quarantine_an_extension() {
     });
     let app = host.create_app("a").unwrap();
     let ext = host.load(app, &object(&trapping("int x = t / zero;"), false)).unwrap();
-    let reports: Vec<TickReport> = (0..5).map(|_| host.tick()).collect();
+    let reports: Vec<TickReport> = (0..5).map(|_| tick(&mut host)).collect();
     let traps: Vec<bool> = reports.iter().map(|r| !r.traps.is_empty()).collect();
     assert_eq!(traps, [true, true, true, false, false]);
     assert!(reports[2].traps[0].quarantined);
@@ -545,7 +552,7 @@ fn a_full_event_channel_drops_and_counts() {
     });
     let app = host.create_app("a").unwrap();
     host.load(app, &object(chatty, false)).unwrap();
-    let report = host.tick();
+    let report = tick(&mut host);
     assert_eq!(
         report.deliveries.iter().map(|d| d.value).collect::<Vec<_>>(),
         [0, 1, 2, 3]
@@ -583,7 +590,7 @@ fn now_us_reads_the_hosts_clock_and_handlers_chain_events_in_one_tick() {
     let app = host.create_app("a").unwrap();
     host.load(app, &object(source, false)).unwrap();
     host.set_clock_us(123_456);
-    let report = host.tick();
+    let report = tick(&mut host);
     assert_eq!(host.attribute(app, "timeslice_adjustment").unwrap(), 123_456);
     assert_eq!(
         report.deliveries.iter().map(|d| d.value).collect::<Vec<_>>(),

@@ -200,6 +200,7 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
         writeln!(out, "| tick | attribute | old | new | by | guard |")?;
         writeln!(out, "|---:|---|---:|---:|---|---|")?;
     }
+    let mut report = TickReport::default();
     for tick in 1..=args.ticks {
         host.set_clock_us(tick as i64 * args.period_us);
         for row in trace.iter().filter(|r| r.tick == tick) {
@@ -207,7 +208,7 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
                 return fail("L0111", format!("trace, tick {tick}: {}", e.message));
             }
         }
-        let report = host.tick();
+        host.tick(&mut report);
         if args.json {
             writeln!(out, "{}", tick_json(&host, tick, &report, &mut sources))?;
         } else {

@@ -6,13 +6,17 @@
 //!   watchdog, against calling the same code through a bare function
 //!   pointer with a context (the floor: what any host must do).
 //! - A service-manager tick of the paper's PID extension (monitor, event,
-//!   handler, guard) per application, for 3 and 64 applications.
+//!   handler, guard) per application, for 3 and 64 applications, against
+//!   the same invocations made directly, interleaved.
+//! - A `raise_event` that drops its event (full channel) against a helper
+//!   call that only answers.
 //! - How late the deadline stops an infinite loop: budget 1 ms, 50 runs.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use bench::best_time;
-use runtime::{Host, HostConfig, TrapKind};
+use runtime::manager::TickReport;
+use runtime::{EntryRef, Host, HostConfig, TrapKind};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use stdlib::abi::Ctx;
@@ -95,42 +99,156 @@ fn invoke_rows() {
     println!("Goal: at most 10 ns per invocation (an empty eBPF program costs about 26 ns through BPF_PROG_TEST_RUN).");
 }
 
+/// A host with `apps` applications running the PID extension in a steady
+/// state: constant inputs whose error (1,000) the handler's anti-windup
+/// keeps within a period, and a guard that accepts every write. With, for
+/// each application, its monitor, its handler and the error its monitor
+/// raises.
+fn pid_host(obj: &[u8], apps: usize) -> (Host, Vec<(EntryRef, EntryRef, i64)>) {
+    const ERROR: i64 = 1_000;
+    let mut host = host(HostConfig::default());
+    let mut entries = Vec::new();
+    for a in 0..apps {
+        let app = host.create_app(&format!("app{a}")).unwrap();
+        let ext = host.load(app, obj).unwrap();
+        let target = 20_000 + a as i64;
+        for (attr, v) in [
+            ("period", 10_000),
+            ("target_cpu", target),
+            ("actual_cpu", target - ERROR),
+            ("target_util", 500),
+            ("avg_util_2p", 400),
+        ] {
+            host.write_attribute(app, attr, v).unwrap();
+        }
+        entries.push((
+            host.entry(ext, "cpu_monitor").unwrap(),
+            host.entry(ext, "cpu_pid").unwrap(),
+            ERROR,
+        ));
+    }
+    (host, entries)
+}
+
+/// The PID service round through `Host::tick`, against the same
+/// invocations made directly (every application's monitor, then every
+/// application's handler with the error its monitor raised, the guard
+/// nested in its write; the writes collected as a tick collects them),
+/// interleaved.
 fn tick_rows() {
     println!();
     println!(
-        "| PID service round through the host (monitor, event, handler, guard) | ns per round | ns per application |"
+        "| `Host::tick` of | its invocations made directly, ns | `Host::tick`, ns | tick / invocations (median) |"
     );
-    println!("|---|---:|---:|");
+    println!("|---|---:|---:|---:|");
     let obj = object(PID);
     for apps in [3usize, 64] {
-        let mut host = host(HostConfig::default());
-        for a in 0..apps {
-            let app = host.create_app(&format!("app{a}")).unwrap();
-            host.load(app, &obj).unwrap();
-            for (attr, v) in [
-                ("target_cpu", 20_000 + a as i64),
-                ("target_util", 500),
-                ("avg_util_2p", 400),
-            ] {
-                host.write_attribute(app, attr, v).unwrap();
-            }
-        }
-        let ids: Vec<_> = host.apps().collect();
-        let mut round = 0i64;
-        let ns = ns_per_call(20_000 / apps as u64, || {
-            // Alternate the error's sign so that `u` stays in range.
-            round += 1;
-            let err = if round % 2 == 0 { 1_000 } else { -1_000 };
-            for (a, &app) in ids.iter().enumerate() {
-                host.write_attribute(app, "actual_cpu", 20_000 + a as i64 - err)
-                    .unwrap();
-            }
-            let report = host.tick();
-            assert_eq!(report.handlers_run, apps);
-            assert!(report.traps.is_empty(), "{:?}", report.traps);
-        });
-        println!("| {apps} applications | {ns:.0} | {:.0} |", ns / apps as f64);
+        let (mut ticked, _) = pid_host(&obj, apps);
+        let (mut direct, entries) = pid_host(&obj, apps);
+        let mut report = TickReport::default();
+        let mut changes = Vec::new();
+        let [invocations, tick] = bench::interleaved(
+            (3_000 / apps) as u64,
+            [
+                &mut || {
+                    let mut ok = true;
+                    for &(monitor, _, _) in &entries {
+                        ok &= direct.invoke(monitor, None).is_ok();
+                    }
+                    for &(_, handler, error) in &entries {
+                        ok &= direct.invoke(handler, Some(error)).is_ok();
+                    }
+                    direct.take_changes_into(&mut changes);
+                    (ok, changes.len())
+                },
+                &mut || {
+                    ticked.tick(&mut report);
+                    (
+                        report.traps.is_empty() && report.handlers_run == apps,
+                        report.changes.len(),
+                    )
+                },
+            ],
+            |(ok, writes)| assert!(ok && writes == apps, "{ok} {writes}"),
+        );
+        println!(
+            "| the PID extension (monitor, event, handler, guard), {apps} applications | {:.0} | {:.0} | {:.2}x |",
+            invocations.best_ns, tick.best_ns, tick.ratio
+        );
     }
+    // The tick's own work, next to the least an invocation costs.
+    let mut ticked = host(HostConfig::default());
+    let mut direct = host(HostConfig::default());
+    let obj = object(TRIVIAL);
+    let app = ticked.create_app("a").unwrap();
+    ticked.load(app, &obj).unwrap();
+    let app = direct.create_app("a").unwrap();
+    let monitor = direct.load(app, &obj).unwrap();
+    let monitor = direct.entry(monitor, "m").unwrap();
+    let mut report = TickReport::default();
+    let [invocation, tick] = bench::interleaved(
+        200_000,
+        [&mut || direct.invoke(monitor, None).is_ok(), &mut || {
+            ticked.tick(&mut report);
+            report.monitors_run == 1 && report.traps.is_empty()
+        }],
+        |ok| assert!(ok),
+    );
+    println!(
+        "| one application, an empty monitor (no event, no write) | {:.1} | {:.1} | {:.2}x |",
+        invocation.best_ns, tick.best_ns, tick.ratio
+    );
+}
+
+/// What a helper call costs when the helper only answers (`now_us` on a
+/// manual clock) and when it is `raise_event` on a full channel, which
+/// drops the event: 500 calls per invocation, less an empty invocation,
+/// interleaved.
+fn raise_rows() {
+    const CALLS: usize = 500;
+    let monitor = |body: &str| {
+        format!(
+            "extension calls;\nimport cpu;\nint out = 0;\nmonitor void m(cap<cpu_qos> app) {{\n    int x = 0;\n{}    out = x;\n}}\n",
+            body.repeat(CALLS)
+        )
+    };
+    let mut host = host(HostConfig::default());
+    host.set_clock_us(1);
+    let app = host.create_app("a").unwrap();
+    let mut entry = |source: &str| {
+        let ext = host.load(app, &object(source)).unwrap();
+        host.entry(ext, "m").unwrap()
+    };
+    let empty = entry(TRIVIAL);
+    let now = entry(&monitor("    x = x + now_us();\n"));
+    let raise = entry(&monitor("    raise_event(\"Error\", 1);\n"));
+    // Fills the channel: from now on every event is dropped.
+    host.invoke(raise, None).unwrap();
+    // Shared by the contenders; a borrow costs nothing next to 500 calls.
+    let host = std::cell::RefCell::new(host);
+    let [nothing, answered, dropped] = bench::interleaved(
+        2_000,
+        [
+            &mut || host.borrow_mut().invoke(empty, None),
+            &mut || host.borrow_mut().invoke(now, None),
+            &mut || host.borrow_mut().invoke(raise, None),
+        ],
+        |r| assert!(r.is_ok()),
+    );
+    let per_call = |c: bench::Contender| (c.best_ns - nothing.best_ns) / CALLS as f64;
+    println!();
+    println!("| helper call ({CALLS} per invocation) | ns per call | vs `now_us` |");
+    println!("|---|---:|---:|");
+    println!(
+        "| `now_us` on a manual clock (the helper only answers) | {:.2} | 1.00x |",
+        per_call(answered)
+    );
+    println!(
+        "| `raise_event` on a full channel (the event is dropped) | {:.2} | {:.2}x |",
+        per_call(dropped),
+        per_call(dropped) / per_call(answered)
+    );
+    assert!(host.borrow().dropped_events(app) > 0);
 }
 
 fn deadline_rows() {
@@ -187,5 +305,6 @@ fn thread_cpu() -> Duration {
 fn main() {
     invoke_rows();
     tick_rows();
+    raise_rows();
     deadline_rows();
 }

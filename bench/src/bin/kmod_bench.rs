@@ -24,8 +24,8 @@
 //! host's default configuration (its 1 ms deadline watchdog on, as the
 //! module's 1 ms deadline timer), the comparison; and the same without a
 //! deadline, no watchdog thread, which shows what the watchdog costs on the
-//! guest's one CPU (it wakes every 125 µs while invocations run, and each
-//! wake takes the CPU from the invoking thread).
+//! guest's one CPU (it looks every 0.5 ms while invocations run, and each
+//! look takes the CPU from the invoking thread).
 //!
 //! The applications have no task (pid 0): the module measures nothing, and
 //! the system writes their inputs on both sides, `qos_init_one(i)`'s of the
@@ -397,7 +397,8 @@ impl<'a> Rounds<'a> {
         for user in &mut self.users {
             let mut writes = Vec::new();
             for _ in 0..CHECK_ROUNDS {
-                let report = user.host.tick();
+                let mut report = runtime::manager::TickReport::default();
+                user.host.tick(&mut report);
                 if let Some(t) = report.traps.first() {
                     return Err(format!("the host trapped: {:?}", t.trap));
                 }
@@ -439,9 +440,11 @@ impl<'a> Rounds<'a> {
         let mut user = [0.0; 2];
         for (k, u) in self.users.iter_mut().enumerate() {
             let mut trapped = false;
+            let mut report = runtime::manager::TickReport::default();
             let start = Instant::now();
             for _ in 0..rounds {
-                trapped |= !u.host.tick().traps.is_empty();
+                u.host.tick(&mut report);
+                trapped |= !report.traps.is_empty();
             }
             user[k] = per(start.elapsed().as_secs_f64() * 1e9, rounds);
             if trapped {
