@@ -139,6 +139,19 @@ pub fn generate(shape: Shape, target_insts: usize, seed: u64) -> Module {
     module
 }
 
+/// `1234567` as `1,234,567`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Instructions and terminators of the whole module: the benchmark's unit.
 pub fn inst_count(m: &Module) -> usize {
     m.funcs.iter().map(Function::inst_count).sum()

@@ -758,22 +758,18 @@ fn sleep_until(ns: u64) {
 /// Sleeps until `ns`, looking at `stop` at least every [`POLL_NS`]: true
 /// when `ns` was reached, false when the run is stopping.
 fn wait_until(ns: u64, stop: &AtomicBool) -> bool {
-    loop {
-        if stop.load(Ordering::SeqCst) {
-            return false;
-        }
-        let now = now_ns();
-        if now >= ns {
-            return true;
-        }
-        sleep_until(ns.min(now.saturating_add(POLL_NS)));
-    }
+    wait_looking(ns, stop, |now| now.saturating_add(POLL_NS))
 }
 
 /// [`wait_until`] for the measurement thread: `ns` is on the grid of
 /// [`GRID_NS`] from `t0`, and so is every instant it wakes to look at
 /// `stop`.
 fn wait_on_grid(t0: u64, ns: u64, stop: &AtomicBool) -> bool {
+    wait_looking(ns, stop, |now| t0 + (now.saturating_sub(t0) / GRID_NS + 1) * GRID_NS)
+}
+
+/// Sleeps until `ns`, waking at `next_look(now)` to look at `stop`.
+fn wait_looking(ns: u64, stop: &AtomicBool, next_look: impl Fn(u64) -> u64) -> bool {
     loop {
         if stop.load(Ordering::SeqCst) {
             return false;
@@ -782,8 +778,7 @@ fn wait_on_grid(t0: u64, ns: u64, stop: &AtomicBool) -> bool {
         if now >= ns {
             return true;
         }
-        let next = t0 + (now.saturating_sub(t0) / GRID_NS + 1) * GRID_NS;
-        sleep_until(ns.min(next));
+        sleep_until(ns.min(next_look(now)));
     }
 }
 

@@ -16,7 +16,7 @@
 
 #![forbid(unsafe_code)]
 
-use bench::{Shape, best_time, generate, inst_count};
+use bench::{Shape, best_time, generate, grouped, inst_count};
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -140,19 +140,6 @@ fn print_tables(rows: &[Row]) {
         );
     }
     println!("\nPeak resident memory: {}", peak_rss());
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn human(d: Duration) -> String {

@@ -25,7 +25,7 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-use bench::{Shape, generate, inst_count};
+use bench::{Shape, generate, grouped, inst_count};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -299,19 +299,6 @@ fn print_table(rows: &[Row], baseline: &[(Format, u64)]) {
             rate(r.cpu),
         );
     }
-}
-
-/// `1234567` as `1,234,567`.
-fn grouped(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn fail(message: &str) -> ! {
