@@ -418,6 +418,7 @@ pub fn run_real(
     run.pin_caller(home)?;
     if let (Some(_), Management::Kernel) = (kernel, cfg.management) {
         run.rt_runtime = kernel::raise_rt_runtime()?;
+        run.hrtick = kernel::precise_enforcement();
     }
     // The children first, before any thread of the run.
     let (start_read, start_write) = pipe()?;
@@ -999,6 +1000,8 @@ struct Run {
     /// children are gone (`--kernel`), and how restoring it went.
     rt_runtime: Option<String>,
     restored: Option<Result<(), RealError>>,
+    /// HRTICK_DL was turned on for the run (`--kernel`).
+    hrtick: bool,
 }
 
 impl Run {
@@ -1013,6 +1016,7 @@ impl Run {
             affinity: None,
             rt_runtime: None,
             restored: None,
+            hrtick: false,
         }
     }
 
@@ -1123,6 +1127,9 @@ impl Run {
                 }
             }
         }
+        if std::mem::take(&mut self.hrtick) {
+            kernel::coarse_enforcement();
+        }
         if let Some(was) = self.rt_runtime.take() {
             // Only an ordinary end reports its error (through `restored`).
             self.restored = Some(kernel::restore_rt_runtime(&was));
@@ -1215,7 +1222,9 @@ impl Measured {
         let Ok(t0) = start.recv() else {
             return Ok(truth);
         };
-        if !wait_until(t0, stop) {
+        // Straight to the start, on the grid: a look at `stop` less than a
+        // reservation's period before it would make the start wait.
+        if !wait_on_grid(t0, t0, stop) {
             return Ok(truth);
         }
         truth.lateness_ns = now_ns() - t0;
