@@ -17,7 +17,10 @@
 //! is acyclic (no V0501), and each function's fuel check saw the summaries
 //! the call-graph pass computes for it; every other check is the same code
 //! on the same data. A function still waiting when the stream ends is on a
-//! call cycle (V0501) and was never checked. Rejected, the errors are a
+//! call cycle (V0501) and was never checked. A body read again must call
+//! the functions it called when it arrived (else V0053: the order of
+//! checks rests on those calls); any other difference is checked like the
+//! first arrival would have been. Rejected, the errors are a
 //! subset of `verify`'s, possibly in another order and with shorter
 //! messages: report with `verify`, which names cycles and call chains.
 
@@ -264,7 +267,25 @@ impl Stream {
                             self.held_insts -= body.inst_count();
                             body
                         }
-                        None => self.reread(waiter, reread)?,
+                        None => {
+                            let again = self.reread(waiter, reread)?;
+                            // The order of checks rests on the calls seen
+                            // when the body first arrived: a body read
+                            // again that calls otherwise is refused.
+                            if sorted(distinct_callees(&again, self.functions)) != sorted(callees.clone()) {
+                                self.sink.error(
+                                    "V0053",
+                                    Location::Func(waiter),
+                                    format!(
+                                        "`@{}` read again calls other functions than when it arrived: the input \
+                                         changed while it was read",
+                                        again.name
+                                    ),
+                                );
+                                continue;
+                            }
+                            again
+                        }
                     };
                     ready.push((waiter, body, callees));
                 }
@@ -315,6 +336,28 @@ impl Stream {
         }
         self.state[index] = State::Done;
     }
+}
+
+/// The module's functions (ids below `functions`) `f` calls, in no
+/// particular order.
+fn distinct_callees(f: &Function, functions: usize) -> Vec<u32> {
+    f.blocks
+        .iter()
+        .flat_map(|b| &b.insts)
+        .filter_map(|inst| match inst.kind {
+            InstKind::Call {
+                callee: Callee::Func(g),
+                ..
+            } if g.index() < functions => Some(g.0),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sorted(mut ids: Vec<u32>) -> Vec<u32> {
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 #[cfg(test)]
@@ -409,6 +452,47 @@ mod tests {
         let mut long = Stream::new(m.clone(), 0, &Config::default());
         long.function(m.funcs[2].clone(), &mut |_| Err(())).unwrap();
         assert!(long.rejected());
+    }
+
+    /// The call in `f`'s first block, made to call `callee` instead.
+    fn redirect_call(f: &mut Function, callee: FuncId) {
+        for inst in &mut f.blocks[0].insts {
+            if let InstKind::Call { callee: c, .. } = &mut inst.kind {
+                *c = Callee::Func(callee);
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_past_the_last_function_is_rejected_not_waited_for() {
+        // Hostile: a callee id no function will ever have, so nothing
+        // makes the caller ready; it must be checked (and refused) at once.
+        let mut m = chain(2, false);
+        redirect_call(&mut m.funcs[0], FuncId(7));
+        assert!(crate::verify(&m, &Config::default()).is_err());
+        for max_held in [MAX_HELD_INSTS, 0] {
+            assert!(stream(&m, max_held).0.is_err());
+        }
+    }
+
+    #[test]
+    fn a_body_read_again_is_checked_again_not_trusted() {
+        // Hostile reader: the caller's body first arrives valid, is
+        // dropped (no room to hold it), and comes back calling itself
+        // once its callee is done. The body read again is what gets
+        // checked, so the recursion is found.
+        let m = chain(2, false);
+        let mut hostile = m.funcs[0].clone();
+        redirect_call(&mut hostile, FuncId(0));
+        let mut stream = Stream::new(m.clone(), 2, &Config::default());
+        stream.max_held_insts = 0;
+        stream
+            .function(m.funcs[0].clone(), &mut |_| Ok::<_, ()>(hostile.clone()))
+            .unwrap();
+        stream
+            .function(m.funcs[1].clone(), &mut |_| Ok::<_, ()>(hostile.clone()))
+            .unwrap();
+        assert!(stream.finish().is_err());
     }
 
     #[test]
