@@ -873,18 +873,7 @@ const ADMISSION_WAIT_NS: u64 = 2 * NS_PER_S;
 /// Makes the calling thread a SCHED_DEADLINE task with the bookkeeping
 /// reservation.
 fn set_deadline(who: &str) -> Result<(), RealError> {
-    reserve(
-        0,
-        BOOKKEEPING_RUNTIME_NS,
-        BOOKKEEPING_RUNTIME_NS,
-        BOOKKEEPING_PERIOD_NS,
-        who,
-    )
-}
-
-/// Makes a thread or process (0: the calling thread) a SCHED_DEADLINE
-/// task of `runtime_ns` within `deadline_ns` every `period_ns`.
-fn reserve(tid: libc::pid_t, runtime_ns: u64, deadline_ns: u64, period_ns: u64, who: &str) -> Result<(), RealError> {
+    let (runtime_ns, period_ns) = (BOOKKEEPING_RUNTIME_NS, BOOKKEEPING_PERIOD_NS);
     let attr = SchedAttr {
         size: size_of::<SchedAttr>() as u32,
         policy: SCHED_DEADLINE,
@@ -892,14 +881,14 @@ fn reserve(tid: libc::pid_t, runtime_ns: u64, deadline_ns: u64, period_ns: u64, 
         nice: 0,
         priority: 0,
         runtime_ns,
-        deadline_ns,
+        deadline_ns: runtime_ns,
         period_ns,
     };
     let give_up = now_ns().saturating_add(ADMISSION_WAIT_NS);
     let r = loop {
         // SAFETY: `attr` is a live sched_attr of the size its first field
-        // says, only read; flags 0.
-        let r = unsafe { libc::syscall(libc::SYS_sched_setattr, tid, std::ptr::from_ref(&attr), 0) };
+        // says, only read; pid 0 is the calling thread; flags 0.
+        let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, std::ptr::from_ref(&attr), 0) };
         // A task that left SCHED_DEADLINE (the last run's) holds its share
         // until its period would have ended: wait for it.
         if r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EBUSY) || now_ns() >= give_up {

@@ -219,9 +219,8 @@ impl KernelSide {
         }
         for task in &side.tasks {
             let name = app_name(task);
-            let (period, target) = (u32::try_from(task.period).unwrap_or(u32::MAX), task.target);
-            side.dev
-                .app(&name, 0, period, target)
+            let target = task.target;
+            side.attach(task, 0)
                 .map_err(errno(format!("creating application {name}")))?;
             let util = (target * 1000 / task.period.max(1)) as i64;
             for (attr, value) in [
@@ -265,11 +264,8 @@ impl KernelSide {
         }
         self.attached = true;
         for task in &self.tasks {
-            let name = app_name(task);
-            let period = u32::try_from(task.period).unwrap_or(u32::MAX);
-            self.dev
-                .app(&name, task.pid, period, task.target)
-                .map_err(errno(format!("attaching {} to {name}", task.label())))?;
+            self.attach(task, task.pid)
+                .map_err(errno(format!("attaching {} to {}", task.label(), app_name(task))))?;
         }
         self.stats(true)?;
         let at = |us: Us| t0.saturating_add(us.min(length).saturating_mul(NS_PER_US));
@@ -290,17 +286,13 @@ impl KernelSide {
         rounds.rounds = stats.rounds;
         rounds.longest_gap = stats.longest_gap_ns / NS_PER_US;
         rounds.refused = stats.refused;
-        let listed = self.dev.list().map_err(errno("SAFEX_IOC_LIST".into()))?;
-        rounds.invocations = listed
-            .iter()
-            .filter(|x| self.exts.contains(&x.id))
-            .map(|x| x.invocations)
-            .sum();
-        let trapped: u64 = listed
-            .iter()
-            .filter(|x| self.exts.contains(&x.id))
-            .map(|x| x.aborts + x.deadlines)
-            .sum();
+        let mut trapped = 0;
+        for x in self.dev.list().map_err(errno("SAFEX_IOC_LIST".into()))? {
+            if self.exts.contains(&x.id) {
+                rounds.invocations += x.invocations;
+                trapped += x.aborts + x.deadlines;
+            }
+        }
         if trapped != 0 {
             return Err(RealError::Module(format!(
                 "the PID extensions trapped {trapped} times in the module (safexc log)"
@@ -308,6 +300,12 @@ impl KernelSide {
         }
         self.undo()?;
         Ok(rounds)
+    }
+
+    /// Sets `task`'s application in the module with task `pid` (0: none).
+    fn attach(&self, task: &Task, pid: libc::pid_t) -> Result<u32, i32> {
+        let period = u32::try_from(task.period).unwrap_or(u32::MAX);
+        self.dev.app(&app_name(task), pid, period, task.target)
     }
 
     fn stats(&self, reset: bool) -> Result<uapi::Stats, RealError> {
@@ -320,10 +318,8 @@ impl KernelSide {
         let mut result = Ok(());
         if std::mem::take(&mut self.attached) {
             for task in &self.tasks {
-                let name = app_name(task);
-                let period = u32::try_from(task.period).unwrap_or(u32::MAX);
-                if let Err(e) = self.dev.app(&name, 0, period, task.target) {
-                    result = result.and(Err(errno(format!("detaching {name}'s task"))(e)));
+                if let Err(e) = self.attach(task, 0) {
+                    result = result.and(Err(errno(format!("detaching {}'s task", app_name(task)))(e)));
                 }
             }
         }
