@@ -21,9 +21,11 @@
 #ifndef SAFEX_INTERNAL_H
 #define SAFEX_INTERNAL_H
 
+#include <linux/hrtimer.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 
 #include "safex_abi.h"
@@ -117,12 +119,21 @@ struct sx_app {
 	struct task_struct *task;
 	u32 period_us;
 	u64 target_us;
-	/* The current period: when it began (ktime ns) and the task's runtime then (ns). */
-	u64 period_start_ns, runtime_at_start;
-	/* The CPU time the task received in the last period, us. */
-	s64 last_cpu_us;
+	/*
+	 * The task's periods, kept by `boundary`, a hard hrtimer at each
+	 * period's end (armed while there is a task), under `clock_lock`:
+	 * the task's runtime (ns) when the current period began, the CPU time
+	 * (us) it received in the last two periods ([0] the last), how many
+	 * periods have ended and how many of those a round has seen, and
+	 * whether the guard's SIGSTOP holds it until the next boundary.
+	 */
+	struct hrtimer boundary;
+	spinlock_t clock_lock;
+	u64 runtime_at_start;
+	s64 received_us[2];
+	u64 periods_ended, periods_seen;
+	bool stopped;
 	bool due;      /* its monitors run this round */
-	bool stopped;  /* SIGSTOPped by the guard until its next period */
 	/* The reservation given to the task, in us (0: none yet). */
 	u64 reservation_us;
 	int sched_error;

@@ -13,26 +13,32 @@
  * An application without a task is due every round (its attributes are
  * written from user space). One with a task is served once a period, as
  * the paper's manager serves a process: its periods are a grid from when
- * the task was attached, and at the first round at or after a period's
- * end its monitors see that period's measurements from the scheduler's
- * own accounting (the task's sum_exec_runtime): actual_cpu, the CPU time
- * in us the task received since the round that began the period, scaled
- * to a period when this round is late, and avg_util_2p, per mille over
- * that period and the one before. (Running a controller tuned per period
- * every round, on a sliding window, winds it up many times over.)
+ * the task was attached, and at the first round after a period's end its
+ * monitors see the measurements of the last period that ended, from the
+ * scheduler's own accounting (the task's sum_exec_runtime): actual_cpu,
+ * the CPU time in us the task received in it, and avg_util_2p, per mille
+ * over it and the one before. (Running a controller tuned per period every
+ * round, on a sliding window, winds it up many times over.) The
+ * measurement is taken at the boundary itself, by a hard hrtimer of the
+ * application's, not by the round, which can come late (below): a round
+ * 47 ms late measured 80 ms for a period of a 40 ms reservation, because
+ * the next period's 40 ms had begun, and a late round's scaling cannot
+ * tell when in the period a reservation ran.
  *
  * After the handlers, the timeslice guard's result is applied to the
  * task: a SCHED_DEADLINE reservation of that many us per period
  * (sched_setattr_nocheck; at least SAFEX_MIN_RUNTIME_US, at most
  * SAFEX_MAX_SHARE percent of the period), the first of target_us when
  * the task is attached (an error then fails SAFEX_IOC_APP, the task not
- * attached). A task the guard blocks (over
- * its target) is stopped (SIGSTOP) until its next period begins
- * (SIGCONT), keeping its reservation: giving it up would let another
- * task's admission take the bandwidth the blocked one needs back next
- * period. A task gets SCHED_NORMAL back (and SIGCONT if stopped) when it
- * leaves the manager (another task registered for its application, or
- * rmmod).
+ * attached). A task the guard blocks (over its target) is stopped
+ * (SIGSTOP) until its next period begins (SIGCONT, from the boundary's
+ * timer, so that a late round does not shift the task's periods), keeping
+ * its reservation: giving it up would let another task's admission take
+ * the bandwidth the blocked one needs back next period. A round that
+ * comes after the next boundary already passed does not stop the task (the
+ * period it would block has ended). A task gets SCHED_NORMAL back (and
+ * SIGCONT if stopped) when it leaves the manager (another task registered
+ * for its application, or rmmod).
  *
  * Who runs the rounds: a kthread woken every safex_period_ms by an
  * absolute hrtimer sleep. A kthread, not a softirq hrtimer, because
@@ -41,7 +47,7 @@
  * default), which a softirq should not. The kthread runs at SCHED_FIFO
  * (sched_set_fifo), so the managed tasks' reservations, which Linux runs
  * before every real-time priority, can delay a round: with tasks holding
- * 95 % of a CPU, rounds came up to 390 ms apart in QEMU (SAFEX_IOC_STATS
+ * 95 % of a CPU, rounds came up to 740 ms apart in QEMU (SAFEX_IOC_STATS
  * reports the longest gap). It is not a SCHED_DEADLINE task of its own,
  * because a round's work has no bound below the invocations' deadlines:
  * a round over its runtime pushes a deadline task's deadline further
@@ -54,6 +60,7 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/version.h>
 #include <uapi/linux/sched/types.h>
 
 #include "safex_internal.h"
@@ -134,13 +141,47 @@ static int reserve(struct sx_app *app, u64 runtime_us)
 	return 0;
 }
 
-/* Stops `app`'s task until its next period, or continues it. */
+/*
+ * Stops `app`'s task until its next period, unless that period has begun
+ * since the round's measurements (the boundary's timer continues it), or
+ * continues it.
+ */
 static void stop_task(struct sx_app *app, bool stop)
 {
-	if (!app->task || app->stopped == stop)
+	unsigned long flags;
+
+	if (!app->task)
 		return;
-	send_sig(stop ? SIGSTOP : SIGCONT, app->task, 1);
-	app->stopped = stop;
+	spin_lock_irqsave(&app->clock_lock, flags);
+	if (app->stopped != stop && (!stop || app->periods_ended == app->periods_seen)) {
+		send_sig(stop ? SIGSTOP : SIGCONT, app->task, 1);
+		app->stopped = stop;
+	}
+	spin_unlock_irqrestore(&app->clock_lock, flags);
+}
+
+/*
+ * At the end of a period of `app`'s task (hard irq): what the task received
+ * in it, the next period's start, and SIGCONT if the guard stopped it. A
+ * timer late by whole periods shares the time out evenly.
+ */
+static enum hrtimer_restart period_ended(struct hrtimer *timer)
+{
+	struct sx_app *app = container_of(timer, struct sx_app, boundary);
+	u64 runtime = READ_ONCE(app->task->se.sum_exec_runtime);
+	u64 periods = hrtimer_forward_now(timer, ns_to_ktime((u64)app->period_us * NSEC_PER_USEC));
+
+	spin_lock(&app->clock_lock);
+	app->received_us[1] = app->received_us[0];
+	app->received_us[0] = (s64)div64_u64(runtime - app->runtime_at_start, max_t(u64, periods, 1) * NSEC_PER_USEC);
+	app->runtime_at_start = runtime;
+	app->periods_ended++;
+	if (app->stopped) {
+		send_sig(SIGCONT, app->task, 1);
+		app->stopped = false;
+	}
+	spin_unlock(&app->clock_lock);
+	return HRTIMER_RESTART;
 }
 
 static void set_fixed_attributes(struct sx_app *app)
@@ -184,6 +225,13 @@ int safex_app_set(const char *name, pid_t pid, u32 period_us, u64 target_us, u32
 		strscpy(app->name, name, sizeof(app->name));
 		app->id = n_apps++;
 		INIT_LIST_HEAD(&app->exts);
+		spin_lock_init(&app->clock_lock);
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+		hrtimer_setup(&app->boundary, period_ended, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+#else
+		hrtimer_init(&app->boundary, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_HARD);
+		app->boundary.function = period_ended;
+#endif
 		/* Attributes start at 0, or at the low end of a range that excludes 0. */
 		for (a = 0; a < SAFEX_ATTR_COUNT; a++)
 			if ((safex_attrs[a].flags & SAFEX_ATTR_RANGE) && (safex_attrs[a].lo > 0 || safex_attrs[a].hi < 0))
@@ -191,6 +239,7 @@ int safex_app_set(const char *name, pid_t pid, u32 period_us, u64 target_us, u32
 		list_add_tail(&app->node, &safex_apps);
 	}
 	if (app->task) {
+		hrtimer_cancel(&app->boundary);
 		if (app->task != task) {
 			stop_task(app, false);
 			reserve(app, 0);
@@ -200,15 +249,20 @@ int safex_app_set(const char *name, pid_t pid, u32 period_us, u64 target_us, u32
 	app->task = task;
 	app->period_us = period_us;
 	app->target_us = target_us;
-	app->period_start_ns = ktime_get_ns();
 	app->runtime_at_start = task ? READ_ONCE(task->se.sum_exec_runtime) : 0;
-	app->last_cpu_us = (s64)target_us;
+	/* The period before the first: as promised. */
+	app->received_us[0] = (s64)target_us;
+	app->received_us[1] = (s64)target_us;
+	app->periods_ended = 0;
+	app->periods_seen = 0;
 	app->stopped = false;
 	app->reservation_us = 0;
 	set_fixed_attributes(app);
 	*id = app->id;
+	if (!task)
+		return 0;
 	/* The promise as the first reservation; its periods begin now. */
-	if (task && target_us) {
+	if (target_us) {
 		int err = reserve(app, target_us);
 
 		if (err) {
@@ -217,6 +271,7 @@ int safex_app_set(const char *name, pid_t pid, u32 period_us, u64 target_us, u32
 			return err;
 		}
 	}
+	hrtimer_start(&app->boundary, ktime_add_us(ktime_get(), period_us), HRTIMER_MODE_ABS_HARD);
 	return 0;
 }
 
@@ -281,25 +336,25 @@ void safex_raise(struct sx_app *app, u32 event, s64 value)
  * sets actual_cpu and avg_util_2p from that period and begins the next
  * (continuing the task if the guard had stopped it).
  */
-static bool due(struct sx_app *app, u64 now)
+static bool due(struct sx_app *app)
 {
-	u64 runtime, elapsed, period_ns = (u64)app->period_us * NSEC_PER_USEC;
-	s64 received;
+	unsigned long flags;
+	s64 last, before;
 
 	if (!app->task)
 		return true;
-	elapsed = now - app->period_start_ns;
-	if (now < app->period_start_ns || elapsed < period_ns)
+	spin_lock_irqsave(&app->clock_lock, flags);
+	if (app->periods_seen == app->periods_ended) {
+		spin_unlock_irqrestore(&app->clock_lock, flags);
 		return false;
-	runtime = READ_ONCE(app->task->se.sum_exec_runtime);
-	received = (s64)div64_u64((runtime - app->runtime_at_start) * (period_ns / NSEC_PER_USEC), elapsed);
-	app->values[SAFEX_ATTR_CPU_QOS_ACTUAL_CPU] = received;
-	app->values[SAFEX_ATTR_CPU_QOS_AVG_UTIL_2P] = (received + app->last_cpu_us) * 1000 / (2 * (s64)app->period_us);
-	app->last_cpu_us = received;
-	/* The next period begins at this one's end on the grid; periods the rounds missed are skipped. */
-	app->period_start_ns += period_ns * div64_u64(elapsed, period_ns);
-	app->runtime_at_start = runtime;
-	stop_task(app, false);
+	}
+	/* Periods the rounds missed are skipped. */
+	app->periods_seen = app->periods_ended;
+	last = app->received_us[0];
+	before = app->received_us[1];
+	spin_unlock_irqrestore(&app->clock_lock, flags);
+	app->values[SAFEX_ATTR_CPU_QOS_ACTUAL_CPU] = last;
+	app->values[SAFEX_ATTR_CPU_QOS_AVG_UTIL_2P] = (last + before) * 1000 / (2 * (s64)app->period_us);
 	return true;
 }
 
@@ -331,12 +386,11 @@ static void run_entries(struct sx_app *app, u32 kind, u32 event, s64 value, u32 
 int safex_round(void)
 {
 	u32 budget = SAFEX_MAX_DELIVERIES, ran = 0;
-	u64 now = ktime_get_ns();
 	struct sx_app *app;
 
 	lockdep_assert_held(&safex_lock);
 	list_for_each_entry(app, &safex_apps, node)
-		app->due = due(app, now);
+		app->due = due(app);
 	list_for_each_entry(app, &safex_apps, node)
 		if (app->due)
 			run_entries(app, SAFEX_ENTRY_MONITOR, 0, 0, &budget, &ran);
@@ -434,6 +488,7 @@ void safex_manager_exit(void)
 	list_for_each_entry_safe(ext, e2, &safex_exts, node)
 		safex_ext_remove(ext);
 	list_for_each_entry_safe(app, a2, &safex_apps, node) {
+		hrtimer_cancel(&app->boundary);
 		stop_task(app, false);
 		reserve(app, 0);
 		if (app->task)

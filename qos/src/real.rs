@@ -107,10 +107,14 @@
 //!   is exact for a task running on the test CPU) at every period boundary
 //!   of every process and every second, on absolute deadlines. A period
 //!   in which a process received less than its target by more than
-//!   [`TOLERANCE`] is a violation ([`RealRun::short_periods`] counts those
-//!   short at all); a second's utilization is the CPU time received over
-//!   the time between its two samples, per mille. [`RealRun::lateness`]
-//!   says how late the latest sample was.
+//!   [`TOLERANCE`], even counting as its own all the time between the
+//!   period's start and the sample taken then (a sample some 0.5 ms late
+//!   at the start of a process that runs first in its period moves that
+//!   much of it into the period before), is a violation
+//!   ([`RealRun::short_periods`] counts those short at all); a second's
+//!   utilization is the CPU time received over the time between its two
+//!   samples, per mille. [`RealRun::lateness`] says how late the latest
+//!   sample was.
 //! - **Not applied**: `cfg.costs` (real costs are paid) and `cfg.quantum`
 //!   (SCHED_RR's quantum is the kernel's, `sched_rr_timeslice_ms`;
 //!   [`RealRun::rr_quantum`] reports it).
@@ -173,8 +177,14 @@ const MEASURE_PRIORITY: i32 = 98;
 const NS_PER_US: u64 = 1_000;
 const NS_PER_S: u64 = 1_000_000_000;
 /// How long after everything is ready the run starts: time for the
-/// children and threads to receive the start instant and go to sleep.
-const LEAD_NS: u64 = 100_000_000;
+/// children and threads to receive the start instant and go to sleep; and
+/// with the module, more than two of the measurement thread's periods, so
+/// that neither its wake for the start instant (up to a period after its
+/// reservation began) nor the start itself waits for a period's end (see
+/// [`BOOKKEEPING_PERIOD_NS`]; with a lead of 100 ms the start waited up to
+/// 80 ms).
+const LEAD_NS: u64 = 300_000_000;
+const _: () = assert!(LEAD_NS > 2 * BOOKKEEPING_PERIOD_NS + 20_000_000);
 /// Between rounds, the kernel-level stand-in looks at a task that ran
 /// since its last look when the task would use up its timeslice running
 /// on, but not sooner than this, µs: each look costs the task some tens
@@ -190,8 +200,7 @@ const IDLE_CHECK: Us = 1_000;
 const POLL_NS: u64 = 50_000_000;
 /// Every instant the measurement thread samples at is a multiple of this
 /// after the start (every period of setups A and B is), and so is every
-/// instant it looks at the stop flag: it wakes at most once a
-/// [`BOOKKEEPING_PERIOD_NS`].
+/// instant it looks at the stop flag.
 const GRID_NS: u64 = 100_000_000;
 /// A violation is a period in which a process received less than its
 /// target by more than this, per mille of its period: the resolution in
@@ -769,6 +778,24 @@ fn wait_on_grid(t0: u64, ns: u64, stop: &AtomicBool) -> bool {
     wait_looking(ns, stop, |now| t0 + (now.saturating_sub(t0) / GRID_NS + 1) * GRID_NS)
 }
 
+/// [`wait_on_grid`] for the measurement thread at SCHED_DEADLINE, after
+/// the start: gives up the rest of each of its periods until `ns` (see
+/// [`BOOKKEEPING_RUNTIME_NS`]).
+fn yield_on_grid(ns: u64, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        if now_ns() >= ns {
+            return true;
+        }
+        // SAFETY: sched_yield has no preconditions. The caller is a
+        // SCHED_DEADLINE task, which Linux then throttles until its next
+        // period: this does not spin.
+        unsafe { libc::sched_yield() };
+    }
+}
+
 /// Sleeps until `ns`, waking at `next_look(now)` to look at `stop`.
 fn wait_looking(ns: u64, stop: &AtomicBool, next_look: impl Fn(u64) -> u64) -> bool {
     loop {
@@ -852,16 +879,19 @@ struct SchedAttr {
 /// SCHED_DEADLINE's policy number.
 const SCHED_DEADLINE: u32 = 6;
 /// The measurement thread's reservation at SCHED_DEADLINE (with the
-/// module): 2 ms of runtime within 2 ms of waking, at most every 90 ms
-/// (2.2 % of the CPU; a sample takes some 0.3 ms under QEMU's emulation,
-/// a few the first times). A deadline task whose deadline is shorter than
-/// its period and wakes after its deadline but before its period's end
-/// waits for that end (Linux's rule for constrained deadlines), and its
-/// period starts when it wakes: so it wakes only on a grid of 100 ms
-/// ([`GRID_NS`]), where a wake up to 10 ms late never makes the next one
-/// wait.
+/// module): 2 ms of runtime within 2 ms of its period's start, every
+/// [`GRID_NS`] (2 % of the CPU; a sample takes some 0.3–0.9 ms under
+/// QEMU's emulation). Its periods begin on the grid: it wakes from a sleep
+/// at the start instant, which begins a period, and from then on gives up
+/// the rest of each period ([`yield_on_grid`]) instead of sleeping, so
+/// Linux runs it again at its next period's start. Sleeping instead
+/// begins a period wherever the task wakes, and a deadline task whose
+/// deadline is shorter than its period and wakes after its deadline but
+/// before its period's end waits for that end (Linux's rule for
+/// constrained deadlines): one sample that overran its runtime made every
+/// later wake wait, the first ones 70 ms.
 const BOOKKEEPING_RUNTIME_NS: u64 = 2_000_000;
-const BOOKKEEPING_PERIOD_NS: u64 = 90_000_000;
+const BOOKKEEPING_PERIOD_NS: u64 = GRID_NS;
 /// What the measurement thread takes of the CPU, ppm.
 const BOOKKEEPING_PPM: u64 = BOOKKEEPING_RUNTIME_NS * 1_000_000 / BOOKKEEPING_PERIOD_NS;
 
@@ -1217,14 +1247,15 @@ impl Measured {
             return Ok(truth);
         }
         truth.lateness_ns = now_ns() - t0;
-        // Per task: its CPU time when its period began, and at the last
-        // second's sample with the sample's time.
+        // Per task: its CPU time when its period began, with how long
+        // after the period's start that was read; and at the last second's
+        // sample with the sample's time.
         let mut at_start = Vec::new();
         let mut last = Vec::new();
         for task in &self.tasks {
             let sampled = now_ns();
             let cpu = task.cpu_time()?;
-            at_start.push(cpu);
+            at_start.push((cpu, sampled.saturating_sub(t0)));
             last.push((cpu, sampled));
         }
         let mut period_end: Vec<Us> = self.tasks.iter().take(self.processes).map(|t| t.period).collect();
@@ -1235,7 +1266,12 @@ impl Measured {
                 return Ok(truth);
             }
             let deadline = t0 + next * NS_PER_US;
-            if !wait_on_grid(t0, deadline, stop) {
+            let reached = if self.deadline {
+                yield_on_grid(deadline, stop)
+            } else {
+                wait_on_grid(t0, deadline, stop)
+            };
+            if !reached {
                 return Ok(truth);
             }
             truth.lateness_ns = truth.lateness_ns.max(now_ns() - deadline);
@@ -1244,14 +1280,16 @@ impl Measured {
                 if period_end[i] != next {
                     continue;
                 }
+                let sampled = now_ns();
                 let cpu = task.cpu_time()?;
-                let received = cpu.saturating_sub(at_start[i]);
+                let (cpu_at_start, doubt) = at_start[i];
+                let received = cpu.saturating_sub(cpu_at_start);
                 let target = task.target * NS_PER_US;
                 let tolerance = task.period * NS_PER_US * TOLERANCE / 1000;
                 truth.periods[i] += 1;
-                truth.violations[i] += u64::from(received + tolerance < target);
+                truth.violations[i] += u64::from(received + doubt + tolerance < target);
                 truth.short[i] += u64::from(received < target);
-                at_start[i] = cpu;
+                at_start[i] = (cpu, sampled.saturating_sub(deadline));
                 period_end[i] += task.period;
             }
             if second == next {

@@ -45,18 +45,21 @@ pub fn management_name(m: Management) -> &'static str {
 }
 
 /// The configurations of an experiment over these setups and policies,
-/// each kernel-level and user-level, from `base` (length, seed, quantum,
-/// costs, disturbance).
+/// each kernel-level and user-level, with `base`'s length, seed, quantum,
+/// costs and MMPP; the disturbance's promise is each setup's own.
 pub fn configs(base: &RunConfig, setups: &[Setup], policies: &[Policy]) -> Vec<RunConfig> {
     let mut all = Vec::new();
     for &setup in setups {
         for &policy in policies {
             for management in [Management::Kernel, Management::User] {
+                // The disturbance's promise is the setup's: not the base's.
                 all.push(RunConfig {
-                    setup,
-                    policy,
-                    management,
-                    ..base.clone()
+                    length: base.length,
+                    seed: base.seed,
+                    quantum: base.quantum,
+                    costs: base.costs,
+                    mmpp: base.mmpp,
+                    ..RunConfig::new(setup, policy, management)
                 });
             }
         }
@@ -253,6 +256,26 @@ mod tests {
             ..RunConfig::new(Setup::B, Policy::Fifo, Management::Kernel)
         };
         run(configs(&base, &[Setup::B], &[Policy::Fifo, Policy::Rr]), |_| {}).unwrap()
+    }
+
+    #[test]
+    fn each_setup_promises_the_disturbance_what_its_processes_leave() {
+        let base = RunConfig {
+            seed: 7,
+            ..RunConfig::new(Setup::A, Policy::Fifo, Management::Kernel)
+        };
+        let all = configs(&base, &[Setup::A, Setup::B], &[Policy::Fifo]);
+        let promised: Vec<_> = all.iter().map(|c| (c.setup, c.disturbance, c.seed)).collect();
+        // A: 20 + 30 + 40 % leave 5 of 95; B: 10 + 20 + 30 % leave 35.
+        assert_eq!(
+            promised,
+            [
+                (Setup::A, (5_000, 100_000), 7),
+                (Setup::A, (5_000, 100_000), 7),
+                (Setup::B, (35_000, 100_000), 7),
+                (Setup::B, (35_000, 100_000), 7),
+            ]
+        );
     }
 
     #[test]

@@ -21,9 +21,11 @@
 //!   SCHED_DEADLINE reservation of its target every period at once, and
 //!   the module's periods for it begin then, so the reservation's periods,
 //!   the module's and those in which the measurement counts violations
-//!   are the same: the module's later changes of the runtime keep them
-//!   (Linux keeps a deadline task's current deadline when its parameters
-//!   change). The processes and the disturbance together are given the
+//!   are the same, within the attaching's millisecond: the module's later
+//!   changes of the runtime keep them (Linux keeps a deadline task's
+//!   current deadline when its parameters change), and so does its
+//!   guard's stop for the rest of a period (the module continues the task
+//!   at its period's boundary, from a timer). The processes and the disturbance together are given the
 //!   95 % of the CPU Linux admits for deadline tasks
 //!   ([`crate::experiment::Setup::spare`]).
 //! - **The measurement's share on top.** The measurement thread's
@@ -43,8 +45,9 @@
 //!   scheduler's HRTICK_DL feature is turned on where debugfs offers it
 //!   ([`precise_enforcement`]), and off again after, as the simulation
 //!   enforces reservations exactly.
-//! - **This thread** runs at SCHED_FIFO 99: at the start instant nothing
-//!   holds a reservation yet, so it attaches the tasks at once; at a
+//! - **This thread** runs at SCHED_FIFO 99: at the start instant it
+//!   stops the tasks, attaches them and continues them, so that none runs
+//!   (as a deadline task, before this thread) until all are attached; at a
 //!   burst's start or end it may wait behind reservations, so the rounds
 //!   in bursts are counted within a few rounds.
 //! - **Cleanup**, on success, error or panic: the tasks are detached (the
@@ -263,10 +266,24 @@ impl KernelSide {
             return Ok(rounds);
         }
         self.attached = true;
+        // An attached task is a deadline task, which runs before this
+        // thread: left running, the first would take its whole runtime
+        // before the next is attached (40–200 ms in QEMU), and their
+        // periods would not begin together. So all are stopped first
+        // (the SIGSTOP takes effect when a task next runs: at once when
+        // attached) and continued once all are.
         for task in &self.tasks {
-            self.attach(task, task.pid)
-                .map_err(errno(format!("attaching {} to {}", task.label(), app_name(task))))?;
+            task.signal(libc::SIGSTOP)?;
         }
+        let attached = self.tasks.iter().try_for_each(|task| {
+            self.attach(task, task.pid).map(drop).map_err(errno(format!(
+                "attaching {} to {}",
+                task.label(),
+                app_name(task)
+            )))
+        });
+        let continued = self.tasks.iter().try_for_each(|task| task.signal(libc::SIGCONT));
+        attached.and(continued)?;
         self.stats(true)?;
         let at = |us: Us| t0.saturating_add(us.min(length).saturating_mul(NS_PER_US));
         for &(begin, end) in bursts.iter().filter(|&&(begin, _)| begin < length) {
