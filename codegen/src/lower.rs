@@ -42,7 +42,7 @@
 //! machine re-lowers an object's TAL to the same bytes. Cranelift's own IR
 //! verifier runs in debug builds only ([`VERIFY_CLIF`]); it changes no byte.
 
-use crate::ranges::{Facts, Range};
+use crate::ranges::{Facts, Memory, Range};
 use crate::{CallReloc, CodegenError, CompiledFunction, Options};
 use cranelift_codegen::binemit::Reloc;
 use cranelift_codegen::ir::condcodes::{CondCode, IntCC};
@@ -122,8 +122,9 @@ pub fn lower_module_with(
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();
     let mut out = Vec::with_capacity(module.funcs.len());
+    let memory = Memory::of(module);
     for (index, func) in module.funcs.iter().enumerate() {
-        let mut lowerer = FuncLowerer::new(module, &layout, &globals, options, FuncId(index as u32), func);
+        let mut lowerer = FuncLowerer::new(module, &layout, &globals, &memory, options, FuncId(index as u32), func);
         let mut clif = ir::Function::with_name_signature(UserFuncName::user(0, index as u32), signature(func));
         {
             let mut b = FunctionBuilder::new(&mut clif, &mut builder_ctx);
@@ -272,6 +273,7 @@ impl<'m> FuncLowerer<'m> {
         module: &'m Module,
         layout: &'m Layout,
         globals: &'m GlobalLayout,
+        memory: &Memory,
         options: Options,
         id: FuncId,
         func: &'m Function,
@@ -301,7 +303,7 @@ impl<'m> FuncLowerer<'m> {
             slots: Vec::new(),
             trap_block: None,
             return_block: None,
-            facts: Facts::of(module, func),
+            facts: Facts::with_memory(module, func, memory).0,
         }
     }
 

@@ -5,7 +5,10 @@
 //! inclusive `lo..=hi` that holds whenever execution reaches its
 //! definition. Constants are exact, checked arithmetic is interval
 //! arithmetic (a result exists only if it did not overflow), a passed check
-//! narrows its value, `and` with a non-negative operand is non-negative,
+//! narrows its result and, for the rest of its block and the edges leaving
+//! it past the check, its operand (so a second check of the same index
+//! against an array at least as long cannot fail: `a[i] + b[i]` with `a`
+//! and `b` of one length checks `i` once), `and` with a non-negative operand is non-negative,
 //! and an edge taken on `icmp` narrows the compared values it passes (`i`
 //! is below 256 in the body of `for (i = 0; i < 256; i++)`). Block
 //! parameters join what every edge passes: jumps, branches and catches. A
@@ -21,7 +24,9 @@
 //! Lowering leaves out a check whose failure these ranges rule out; it is
 //! then unreachable, so behaviour, traps and their locations are unchanged.
 
-use tal_ir::{BinaryOp, Cond, Function, InstKind, Module, ObjType, Root, Terminator, UnaryOp, ValueId};
+use tal_ir::{
+    Arg, BinaryOp, Cond, Function, GlobalInit, InstKind, Module, ObjType, Root, Terminator, UnaryOp, ValueId,
+};
 
 /// Passes after which the analysis gives up. A loop takes three; one more
 /// for each loop whose bounds come from a loop widened in the pass before.
@@ -97,14 +102,24 @@ impl Facts {
         self.safe.get(block).and_then(|b| b.get(inst)).copied().unwrap_or(false)
     }
 
-    /// Analyses a function of a (verified) module.
+    /// Analyses a function of a (verified) module, its loads of globals
+    /// any value.
+    #[cfg(test)]
     pub fn of(module: &Module, func: &Function) -> Facts {
+        Facts::with_memory(module, func, &Memory::unknown(module)).0
+    }
+
+    /// Analyses a function of a (verified) module whose globals hold what
+    /// `memory` says; with, per global, the range of the values the
+    /// function stores to it (`None`: none), every value if no fixpoint.
+    pub fn with_memory(module: &Module, func: &Function, memory: &Memory) -> (Facts, Vec<Option<Range>>) {
         let mut back: Vec<Vec<Option<Range>>> = func.blocks.iter().map(|b| vec![None; b.params.len()]).collect();
         let mut back_reached = vec![false; func.blocks.len()];
         for _ in 0..MAX_PASSES {
             let mut pass = Pass {
                 module,
                 func,
+                memory,
                 ranges: Vec::new(),
                 safe: Vec::with_capacity(func.blocks.len()),
                 incoming: func.blocks.iter().map(|b| vec![None; b.params.len()]).collect(),
@@ -112,17 +127,154 @@ impl Facts {
                 back: &mut back,
                 back_reached: &mut back_reached,
                 changed: false,
+                refined: Vec::new(),
+                stores: vec![None; module.globals.len()],
             };
             pass.run();
             if !pass.changed {
-                let (ranges, safe) = (pass.ranges, pass.safe);
-                return Facts { ranges, safe };
+                let (ranges, safe, stores) = (pass.ranges, pass.safe, pass.stores);
+                return (Facts { ranges, safe }, stores);
             }
         }
-        Facts {
-            ranges: Vec::new(),
-            safe: Vec::new(),
+        // No fixpoint: every global the function stores to may get anything.
+        let mut stores = vec![None; module.globals.len()];
+        for inst in func.blocks.iter().flat_map(|b| &b.insts) {
+            if let InstKind::Store { place, .. } = &inst.kind
+                && let Root::Global(g) = place.root
+                && let Some(s) = stores.get_mut(g.index())
+            {
+                *s = Some(Range::FULL);
+            }
         }
+        (
+            Facts {
+                ranges: Vec::new(),
+                safe: Vec::new(),
+            },
+            stores,
+        )
+    }
+}
+
+/// Module passes after which [`Memory::of`] claims nothing.
+const MAX_MODULE_PASSES: usize = 12;
+/// Module passes after which a global's range that still grows is widened:
+/// values flow from global to global one pass at a time (an input, the
+/// error computed from it, the controller state from that, the output).
+const WIDEN_AFTER: usize = 5;
+
+/// What each global's cells can hold, whenever compiled code runs: the
+/// invariant "every cell of global `g` holds a value in `globals[g]`".
+///
+/// It rests on one premise about hosts, which `stdlib::abi` states: an
+/// extension's data region starts as its initial data (zero, then the
+/// initializers: `GlobalLayout::initial_data`, the kernel module's copy of
+/// `.safex.meta`'s initializers) and afterwards only the module's own
+/// stores write it. Then the invariant holds at the start (each range
+/// contains zero and the initializer's values) and every store keeps it:
+/// at the fixpoint, `globals[g]` contains the range of every value any
+/// function stores to `g`, computed with loads of every global giving its
+/// range. A global passed by reference anywhere may be written through the
+/// reference, under another root: it may hold anything. Without a fixpoint
+/// after [`MAX_MODULE_PASSES`] (a range that keeps growing is widened to
+/// the `i64` bound on that side after [`WIDEN_AFTER`] passes), nothing is
+/// claimed.
+///
+/// Only the values matter, not which cell of an array or which field of a
+/// struct holds them: every cell of a global shares one range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Memory {
+    globals: Vec<Range>,
+}
+
+impl Memory {
+    /// Nothing known: every global may hold anything.
+    pub fn unknown(module: &Module) -> Memory {
+        Memory {
+            globals: vec![Range::FULL; module.globals.len()],
+        }
+    }
+
+    /// The range of every cell of global `g`.
+    pub fn global(&self, g: usize) -> Range {
+        self.globals.get(g).copied().unwrap_or(Range::FULL)
+    }
+
+    /// The invariant of a verified module's globals.
+    pub fn of(module: &Module) -> Memory {
+        let initial: Vec<Range> = module
+            .globals
+            .iter()
+            .map(|g| {
+                let values: &[i64] = match &g.init {
+                    GlobalInit::Zero => &[],
+                    GlobalInit::Int(v) => std::slice::from_ref(v),
+                    GlobalInit::Bool(b) => {
+                        if *b {
+                            &[1]
+                        } else {
+                            &[]
+                        }
+                    }
+                    GlobalInit::Ints(v) => v,
+                };
+                values.iter().fold(Range::exact(0), |r, &v| r.join(Range::exact(v)))
+            })
+            .collect();
+        // Globals passed by reference: written under another root.
+        let mut escapes = vec![false; module.globals.len()];
+        for f in &module.funcs {
+            for inst in f.blocks.iter().flat_map(|b| &b.insts) {
+                if let InstKind::Call { args, .. } = &inst.kind {
+                    for a in args {
+                        if let Arg::Ref(Root::Global(g)) = a
+                            && let Some(e) = escapes.get_mut(g.index())
+                        {
+                            *e = true;
+                        }
+                    }
+                }
+            }
+        }
+        let mut memory = Memory {
+            globals: initial
+                .iter()
+                .zip(&escapes)
+                .map(|(&r, &e)| if e { Range::FULL } else { r })
+                .collect(),
+        };
+        for pass in 0..MAX_MODULE_PASSES {
+            let mut next = memory.globals.clone();
+            for (slot, &r) in next.iter_mut().zip(&initial) {
+                *slot = if *slot == Range::FULL { Range::FULL } else { r };
+            }
+            for f in &module.funcs {
+                let (_, stores) = Facts::with_memory(module, f, &memory);
+                for (slot, s) in next.iter_mut().zip(stores) {
+                    if let Some(s) = s {
+                        *slot = slot.join(s);
+                    }
+                }
+            }
+            // Never below the last pass's (an escaped global stays any
+            // value), and widened when still growing after `WIDEN_AFTER`.
+            for (n, &m) in next.iter_mut().zip(&memory.globals) {
+                let grown = n.join(m);
+                *n = if pass >= WIDEN_AFTER {
+                    Range {
+                        lo: if grown.lo < m.lo { i64::MIN } else { grown.lo },
+                        hi: if grown.hi > m.hi { i64::MAX } else { grown.hi },
+                    }
+                } else {
+                    grown
+                };
+            }
+            if next == memory.globals {
+                return memory;
+            }
+            memory.globals = next;
+        }
+        Memory::unknown(module)
     }
 }
 
@@ -130,6 +282,9 @@ impl Facts {
 struct Pass<'a> {
     module: &'a Module,
     func: &'a Function,
+    memory: &'a Memory,
+    /// Per global, the range of what this pass's stores write to it.
+    stores: Vec<Option<Range>>,
     ranges: Vec<Range>,
     safe: Vec<Vec<bool>>,
     /// What forward edges pass, per block parameter, in this pass.
@@ -141,15 +296,22 @@ struct Pass<'a> {
     /// Blocks a back edge reached, over all passes.
     back_reached: &'a mut Vec<bool>,
     changed: bool,
+    /// Values of the current block narrowed by a check passed earlier in
+    /// it, with their narrowed ranges (latest last).
+    refined: Vec<(ValueId, Range)>,
 }
 
 impl Pass<'_> {
     fn range(&self, v: ValueId) -> Range {
+        if let Some(&(_, r)) = self.refined.iter().rev().find(|(w, _)| *w == v) {
+            return r;
+        }
         self.ranges.get(v.index()).copied().unwrap_or(Range::FULL)
     }
 
     fn run(&mut self) {
         for (bi, block) in self.func.blocks.iter().enumerate() {
+            self.refined.clear();
             for j in 0..block.params.len() {
                 let r = match (self.incoming[bi][j], self.back[bi][j]) {
                     // The entry's parameters come from the caller.
@@ -171,6 +333,25 @@ impl Pass<'_> {
                 }
                 let (result, ok) = self.inst(&inst.kind);
                 safe.push(ok);
+                // Past a check, its operand is what the check let through,
+                // for the rest of the block and the edges that leave it
+                // (the check's own catches, above, took it unchecked).
+                if let InstKind::CheckBounds { value: v, .. }
+                | InstKind::CheckNonZero(v)
+                | InstKind::CheckRange { value: v, .. } = inst.kind
+                {
+                    self.refined.push((v, result));
+                }
+                // A block no edge reaches never runs: nor do its stores.
+                if let InstKind::Store { place, value } = &inst.kind
+                    && let Root::Global(g) = place.root
+                    && (bi == 0 || self.reached[bi] || self.back_reached[bi])
+                {
+                    let r = self.range(*value);
+                    if let Some(s) = self.stores.get_mut(g.index()) {
+                        *s = Some(s.map_or(r, |s| s.join(r)));
+                    }
+                }
                 if inst.kind.has_result() {
                     if let InstKind::Icmp { cond, lhs, rhs } = inst.kind {
                         cmps.push((ValueId(self.ranges.len() as u32), cond, lhs, rhs));
@@ -298,6 +479,10 @@ impl Pass<'_> {
                     None => (x, false),
                 }
             }
+            InstKind::Load(ref place) => match place.root {
+                Root::Global(g) => (self.memory.global(g.index()), false),
+                Root::Slot(_) | Root::Param(_) => full,
+            },
             InstKind::Size(root) => match self.fixed_len(root) {
                 Some(n) => (Range::exact(n.into()), false),
                 None => full,
@@ -586,10 +771,11 @@ block3(v13: i64):
         // Stepping by 2 from 1 can pass 255 without meeting it; counting
         // down with `i != -1` is unbounded below after the first wrap.
         assert!(!facts(&counting_loop(1, "ne", 255, 2)).cannot_fail(2, 0));
-        // `i` only grows: from 0 it is never negative, but `i + 2` can reach
-        // the top of `i64` when the loop does not stop it.
+        // `i` only grows: from 0 it is never negative, and can reach the
+        // top of `i64` when the loop does not stop it, but the body's
+        // bounds check, which keeps its check, leaves `i + 2` safe.
         let f = facts(&counting_loop(0, "ne", 255, 2));
-        assert!(!f.cannot_fail(2, 0) && !f.cannot_fail(2, 4));
+        assert!(!f.cannot_fail(2, 0) && f.cannot_fail(2, 4));
         assert_eq!(f.range(ValueId(6)).lo, 0);
     }
 
@@ -699,7 +885,8 @@ block0(v0: i64, v1: i64):
             "fuel, iconst, and, a[x & 255], b[x & 255], iconst, nz 2, x / 2, nz y, x / y, (x & 255) % y, \
              (x & 255) * that, -x, -(x & 255)"
         );
-        assert_eq!(f.range(ValueId(11)), Range { lo: 0, hi: 255 });
+        // `b`'s check narrowed `x & 255` for the rest of the block.
+        assert_eq!(f.range(ValueId(11)), Range { lo: 0, hi: 254 });
     }
 
     #[test]
@@ -738,5 +925,109 @@ block2:
         assert_eq!(ranges(Cond::Lt, i64::MIN), (None, r(-10, 10)));
         assert_eq!(narrow(Range::FULL, Cond::Gt, Range::exact(i64::MAX)), None);
         assert_eq!(swap(Cond::Lt), Cond::Gt);
+    }
+
+    #[test]
+    fn a_passed_check_narrows_its_operand_for_the_rest_of_the_block_not_its_catch() {
+        let text = "module m
+global @a: [i64; 8] = zero
+global @b: [i64; 8] = zero
+global @c: [i64; 4] = zero
+func @f(i64) -> i64 {
+block0(v0: i64):
+    fuel 20
+    v1 = check.bounds v0, @a !catch(OutOfBounds -> block2(v0))
+    v2 = load @a[v1]
+    v3 = check.bounds v0, @b
+    v4 = check.bounds v0, @c
+    jump block1(v0)
+block1(v5: i64):
+    v6 = check.bounds v5, @b
+    ret v6
+block2(v7: i64):
+    v8 = check.bounds v7, @b
+    ret v8
+}
+";
+        let f = facts(text);
+        // `b` is as long as `a`: covered; `c` is shorter: not.
+        assert!(f.cannot_fail(0, 3) && !f.cannot_fail(0, 4));
+        // The jump passes `v0` as narrowed by the last check (`c`'s).
+        assert!(f.cannot_fail(1, 0));
+        assert_eq!(f.range(ValueId(5)), Range { lo: 0, hi: 3 });
+        // The catch took `v0` before its check: anything.
+        assert!(!f.cannot_fail(2, 0));
+        // The value itself keeps its range where it is defined.
+        assert_eq!(f.range(ValueId(0)), Range::FULL);
+    }
+
+    fn memory(text: &str) -> Vec<Range> {
+        let (module, _) = tal_ir::text::parse(text).unwrap_or_else(|e| panic!("{e:?}"));
+        let m = Memory::of(&module);
+        (0..module.globals.len()).map(|g| m.global(g)).collect()
+    }
+
+    #[test]
+    fn globals_hold_their_initializers_zero_and_what_reached_stores_write() {
+        let ranges = memory(
+            "module m
+global @g: i64 = 5
+global @h: [i64; 4] = [3, -2]
+global @k: i64 = 0
+func @f(i64) {
+block0(v0: i64):
+    fuel 20
+    v1 = iconst 9
+    store @g, v1
+    v2 = load @g
+    v3 = iconst -1
+    v4 = iadd v2, v3
+    store @k, v4
+    v5 = icmp lt v2, v3
+    brif v5, block1(v0, v2), block2
+block1(v6: i64, v7: i64):
+    store @g, v6
+    ret
+block2:
+    ret
+}
+",
+        );
+        // `@g` is zero, 5 or 9: the store in block1 (reached only if
+        // `@g < -1`) never runs; `@k` is `@g - 1` or zero; `@h` its list
+        // and zero.
+        assert_eq!(ranges[0], Range { lo: 0, hi: 9 });
+        assert_eq!(ranges[1], Range { lo: -2, hi: 3 });
+        assert_eq!(ranges[2], Range { lo: -1, hi: 8 });
+    }
+
+    #[test]
+    fn a_global_passed_by_reference_or_growing_holds_anything() {
+        let ranges = memory(
+            "module m
+global @a: [i64; 4] = zero
+global @g: i64 = 1
+func @put(%0: ref [i64]) {
+block0:
+    v0 = iconst 1
+    v1 = check.bounds v0, %0
+    v2 = iconst 7
+    store %0[v1], v2
+    ret
+}
+monitor @m() {
+block0:
+    fuel 20
+    call @put(@a)
+    v0 = load @g
+    v1 = iconst 2
+    v2 = imul v0, v1
+    store @g, v2
+    ret
+}
+",
+        );
+        assert_eq!(ranges[0], Range::FULL);
+        assert_eq!(ranges[1], Range { lo: 0, hi: i64::MAX });
     }
 }

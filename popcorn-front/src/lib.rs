@@ -134,7 +134,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
             FuncId(next - 1)
         }));
     }
-    let lower_all = |inlinable: &[bool], diags: &mut Vec<Diagnostic>| -> Vec<tal_ir::Function> {
+    let lower_all = |inlinable: &[lower::Inline], diags: &mut Vec<Diagnostic>| -> Vec<tal_ir::Function> {
         (0..env.funcs.len())
             .filter(|&i| env.funcs[i].emitted)
             .map(|i| lower::Lowerer::lower_function(env, diags, &func_ids, inlinable, i))
@@ -143,7 +143,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
     let mut funcs = lower_all(&[], diags);
     // Inlining re-lowers a module that lowered without error, so that every
     // diagnostic is reported once, in the callee's own body.
-    let inlinable: Vec<bool> = if options.inline && !diags.iter().any(Diagnostic::is_error) {
+    let inlinable: Vec<lower::Inline> = if options.inline && !diags.iter().any(Diagnostic::is_error) {
         (0..env.funcs.len()).map(|i| lower::inlinable(env, i)).collect()
     } else {
         Vec::new()

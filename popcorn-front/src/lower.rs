@@ -19,7 +19,8 @@
 //! - Arrays and structs live in stack slots, zero-filled at function entry
 //!   (so the verifier sees them initialized) and again at their declaration.
 //! - Inlining (`Options::inline`): a call of a small function of scalars
-//!   without loops or `try` ([`inlinable`]) lowers the callee's body at the
+//!   without loops or `try` ([`inlinable`]), or of a larger such function
+//!   that calls no other from inside a loop, lowers the callee's body at the
 //!   call site: its parameters become variables bound
 //!   to the arguments, seen through a barrier that hides the caller's
 //!   variables (`var_base`), and `return` assigns a result variable and
@@ -183,7 +184,7 @@ pub(crate) struct Lowerer<'e, 'a> {
     /// Values known to be integer constants (`iconst` results), for folding.
     constants: std::collections::HashMap<ValueId, i64>,
     /// Which functions calls may be inlined into (empty: none).
-    inlinable: &'e [bool],
+    inlinable: &'e [Inline],
     /// The calls being inlined, innermost last.
     inlining: Vec<Inlined>,
     /// The first variable the current body can see: a callee inlined into a
@@ -198,30 +199,69 @@ struct Inlined {
     result: Option<usize>,
 }
 
-/// Largest callee inlined: statements and expression nodes of its body.
+/// Largest callee inlined anywhere: statements and expression nodes of its
+/// body.
 const INLINE_MAX_NODES: usize = 40;
+/// Largest leaf callee (one that calls no function of the program)
+/// inlined where the call is inside a loop: one call per iteration is
+/// where a call's frame, argument moves and status test cost the most
+/// next to the work, and where the callee's checks on the caller's loop
+/// index are worth seeing together (code generation then leaves out the
+/// repeated ones).
+const INLINE_LOOP_LEAF_MAX_NODES: usize = 200;
 /// Deepest nesting of inlined calls.
 const INLINE_MAX_DEPTH: usize = 4;
 
-/// Whether calls to function `index` may be inlined: a plain function of
+/// Where the calls of a function may be inlined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Inline {
+    Never,
+    /// A small body: every call.
+    Anywhere,
+    /// A larger leaf body: calls inside a loop.
+    InLoops,
+}
+
+/// Where calls to function `index` may be inlined: a plain function of
 /// scalar parameters (`int`, `bool`, capabilities) returning `int`, `bool`
-/// or nothing, whose small body has no loop, `try`, array,
-/// struct or `goto`-like statement (so it needs no slot, declares no loop
-/// and cannot reach a caller's handler or loop).
-pub(crate) fn inlinable(env: &Env, index: usize) -> bool {
+/// or nothing, whose body has no loop, `try`, local array or struct or
+/// `goto`-like statement (so it needs no slot, declares no loop and cannot
+/// reach a caller's handler or loop). Its body may read and write global
+/// arrays and structs, which need no slot. Small bodies
+/// ([`INLINE_MAX_NODES`]) are inlined at every call, larger leaf bodies
+/// ([`INLINE_LOOP_LEAF_MAX_NODES`]) at calls inside loops.
+pub(crate) fn inlinable(env: &Env, index: usize) -> Inline {
     let info = &env.funcs[index];
     if info.decl.kind != AstKind::Plain || !info.emitted {
-        return false;
+        return Inline::Never;
     }
     // A capability parameter keeps the caller's value and rights (`rw`:
     // guards, the only other rights, cannot call functions taking one).
     if !info.params.iter().all(|p| matches!(p, Ty::Int | Ty::Bool | Ty::Cap(_)))
         || !matches!(info.ret, Ty::Int | Ty::Bool | Ty::Void)
     {
-        return false;
+        return Inline::Never;
     }
     let mut nodes = 0;
-    info.decl.body.stmts.iter().all(|s| simple_stmt(s, &mut nodes)) && nodes <= INLINE_MAX_NODES
+    if !info.decl.body.stmts.iter().all(|s| simple_stmt(s, &mut nodes)) {
+        return Inline::Never;
+    }
+    if nodes <= INLINE_MAX_NODES {
+        return Inline::Anywhere;
+    }
+    let mut leaf = true;
+    crate::sema::walk_block(&info.decl.body, &mut |e: &Expr| {
+        if let ExprKind::Call(name, _) = &e.kind
+            && matches!(env.names.get(&name.name), Some((Name::Func(_), _)))
+        {
+            leaf = false;
+        }
+    });
+    if leaf && nodes <= INLINE_LOOP_LEAF_MAX_NODES {
+        Inline::InLoops
+    } else {
+        Inline::Never
+    }
 }
 
 fn simple_stmt(s: &Stmt, nodes: &mut usize) -> bool {
@@ -299,8 +339,12 @@ fn simple_expr(e: &Expr, nodes: &mut usize) -> bool {
     match &e.kind {
         // Strings name attributes and events in helper calls.
         ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Str(_) | ExprKind::Var(_) => true,
-        ExprKind::Unary(_, a) => simple_expr(a, nodes),
-        ExprKind::Binary(_, a, b) | ExprKind::Assign(_, a, b) => simple_expr(a, nodes) && simple_expr(b, nodes),
+        // Elements and fields of globals: an inlinable body has no array or
+        // struct local or parameter.
+        ExprKind::Unary(_, a) | ExprKind::Field(a, _) => simple_expr(a, nodes),
+        ExprKind::Binary(_, a, b) | ExprKind::Assign(_, a, b) | ExprKind::Index(a, b) => {
+            simple_expr(a, nodes) && simple_expr(b, nodes)
+        }
         ExprKind::IncDec { target, .. } => simple_expr(target, nodes),
         ExprKind::Call(_, args) => args.iter().all(|a| simple_expr(a, nodes)),
         _ => false,
@@ -312,7 +356,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         env: &'e Env<'a>,
         diags: &'e mut Vec<Diagnostic>,
         func_ids: &'e [Option<FuncId>],
-        inlinable: &'e [bool],
+        inlinable: &'e [Inline],
         index: usize,
     ) -> Function {
         let info = &env.funcs[index];
@@ -2048,8 +2092,8 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         }
     }
 
-    /// Whether this call of `callee` is inlined: an inlinable callee, not
-    /// too deep. (Recursion is an error, P0309, so no callee is ever
+    /// Whether this call of `callee` is inlined: an inlinable callee (a
+    /// larger leaf only inside a loop), not too deep. (Recursion is an error, P0309, so no callee is ever
     /// inlined into itself; the depth bound would stop it anyway.) Inside
     /// a `try`, the callee's instructions and `raise` reach the caller's
     /// handlers, as an exception leaving the call would; the handler's
@@ -2057,7 +2101,12 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     /// gone, so it takes only the caller's (edges carry snapshots indexed
     /// like the caller's variables, the callee's after them).
     fn may_inline(&self, callee: usize) -> bool {
-        self.inlinable.get(callee).copied().unwrap_or(false) && self.inlining.len() < INLINE_MAX_DEPTH
+        let here = match self.inlinable.get(callee) {
+            Some(Inline::Anywhere) => true,
+            Some(Inline::InLoops) => !self.loops.is_empty(),
+            Some(Inline::Never) | None => false,
+        };
+        here && self.inlining.len() < INLINE_MAX_DEPTH
     }
 
     /// Lowers the body of `callee` here, its parameters bound to `args`:

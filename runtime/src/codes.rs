@@ -146,9 +146,10 @@ pub const CODES: &[CodeDoc] = &[
     CodeDoc {
         code: "L0042",
         title: "not an RSA-2048 public key",
-        explanation: "The file given with `--pubkey` is not a DER-encoded PKCS#1 `RSAPublicKey` (`SEQUENCE { n, \
-            e }`) of a 2048-bit key, the form `safexc keygen` writes to `NAME.pub` and the kernel module \
-            takes. Give the `.pub` file `safexc keygen` wrote, not the private key or a PEM file.",
+        explanation: "The file given with `--pubkey` (`safexc verify`) or `--trust` (`safexc run`), or the key \
+            passed to `Host::trust`, is not a DER-encoded PKCS#1 `RSAPublicKey` (`SEQUENCE { n, e }`) of a \
+            2048-bit key, the form `safexc keygen` writes to `NAME.pub` and the kernel module takes. Give the \
+            `.pub` file `safexc keygen` wrote, not the private key or a PEM file.",
         example: "$ safexc verify --pubkey safex.key ext.signed.o\nerror[L0042]: not an RSA-2048 public key in \
             DER RSAPublicKey: ...",
     },
@@ -157,8 +158,11 @@ pub const CODES: &[CodeDoc] = &[
         title: "the signature is not this key's",
         explanation: "The object's signature does not verify with the public key, and raised to the key's public \
             exponent it is not a PKCS#1 v1.5 encoding of a SHA-256 digest at all: another key signed the object, \
-            or the signature's bytes were changed. An object whose signature does not verify may not have \
-            passed the checks, so it is refused. Sign the object with the key whose public half the host holds.",
+            or the signature's bytes were changed. A host trusting several keys (`safexc run --trust A.pub \
+            --trust B.pub`, `Host::trust`) says so when the signature is none of theirs. An object whose \
+            signature does not verify may not have passed the checks, so it is refused, by the kernel module \
+            and by a user-space host that trusts any key alike (a host that trusts none checks the object \
+            inside in full instead). Sign the object with the key whose public half the host holds.",
         example: "$ safexc verify --pubkey other.pub ext.signed.o\nerror[L0043]: the signature is not this public \
             key's: another key signed the object, or the signature's bytes were changed\next.signed.o: \
             rejected: L0043",
@@ -198,11 +202,26 @@ pub const CODES: &[CodeDoc] = &[
         title: "the object changed after it was signed",
         explanation: "The signature is one the key made (raised to the public exponent it is a PKCS#1 v1.5 \
             encoding of a SHA-256 digest), but of other bytes: the object was changed after it was signed, one \
-            flipped byte being enough. What was checked and signed is not what is here, so it is refused. Sign \
+            flipped byte being enough. What was checked and signed is not what is here, so it is refused, by \
+            `safexc verify --pubkey` and by a user-space host that trusts the key (`safexc run --trust`). Sign \
             the object again if the change is wanted (`safexc sign` checks it first).",
         example: "$ printf '\\x01' | dd of=ext.signed.o bs=1 seek=100 conv=notrunc\n$ safexc verify --pubkey \
             safex.pub ext.signed.o\nerror[L0047]: the object was changed after it was signed: the signature \
             is this key's, of other bytes\next.signed.o: rejected: L0047",
+    },
+    CodeDoc {
+        code: "L0048",
+        title: "a signed object is not as the compiler writes it",
+        explanation: "A user-space host that trusts the object's signing key loads it without the verifier or \
+            re-lowering (the signer ran them), but still checks what it relies on itself, as the kernel module \
+            does: the object has the sections the compiler writes and no other, each once, one symbol per \
+            function, only `R_X86_64_PLT32` relocations, `int3` between functions, and every function's code \
+            starts with `endbr64`. A signed object that fails this was not written by `safexc compile`: the key \
+            holder signed something else, which is refused rather than run. Compile the extension again, check \
+            it and sign it with `safexc sign`.",
+        example: "an object with an extra `.data` section (its digests recomputed), signed with a trusted key and \
+            loaded with `safexc run --trust k.pub forged.signed.o`:\nerror[L0048]: the signed object is not as \
+            compiled: it has a section `.data`, which the compiler does not write",
     },
     CodeDoc {
         code: "L0050",

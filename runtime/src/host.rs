@@ -35,7 +35,7 @@
 //!   extension from running until [`Host::release`].
 
 use crate::api::{self, Frame, Invocation};
-use crate::load::{LoadError, Loaded, load};
+use crate::load::{Accepted, LoadError, Loaded, Loader};
 use crate::watchdog::{InterruptCell, Watchdog};
 use codegen::meta::EntryKind;
 use std::cell::Cell;
@@ -70,6 +70,12 @@ pub struct HostConfig {
     pub event_queue: usize,
     /// Handler invocations one tick may make.
     pub max_deliveries_per_tick: usize,
+    /// Objects the load cache keeps (`runtime::load::LoadCache`): an
+    /// unsigned object loaded again skips the checks it passed. 0 keeps
+    /// none.
+    pub load_cache_entries: usize,
+    /// Bytes of objects the load cache keeps, at most.
+    pub load_cache_bytes: usize,
 }
 
 impl Default for HostConfig {
@@ -84,6 +90,8 @@ impl Default for HostConfig {
             max_data_cells: 1 << 20,
             event_queue: 256,
             max_deliveries_per_tick: 4096,
+            load_cache_entries: 64,
+            load_cache_bytes: 16 << 20,
         }
     }
 }
@@ -385,6 +393,8 @@ pub struct Host {
     /// through a reference to a whole frame or context.
     frames: Vec<NonNull<Frame>>,
     watchdog: Option<Watchdog>,
+    /// The keys trusted and the load cache.
+    loader: Loader,
 }
 
 impl Drop for Host {
@@ -409,7 +419,6 @@ impl Host {
     /// the watchdog thread.
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
         let mut host = Host {
-            config,
             classes: Vec::new(),
             events: vec![EXCEPTION_EVENT.to_string()],
             apps: Vec::new(),
@@ -422,6 +431,8 @@ impl Host {
             clock: Clock::Real(Instant::now()),
             frames: Vec::new(),
             watchdog: None,
+            loader: Loader::new(config.load_cache_entries, config.load_cache_bytes),
+            config,
         };
         if let Some(budget) = host.config.deadline {
             match Watchdog::start(budget) {
@@ -606,9 +617,38 @@ impl Host {
         }
     }
 
-    /// Loads an application's extension: every check of [`load`], then the
-    /// host's own: classes equal the host's, no guard entry points, no guard
-    /// rights, budget and data region within limits.
+    /// Trusts the signatures of a public key, given as the DER
+    /// `RSAPublicKey` of 2048 bits the kernel module takes (`safexc keygen`'s
+    /// `NAME.pub`); `L0042` if it is not one. From then on a signed object
+    /// loads on a trusted key's signature without the verifier or
+    /// re-lowering, and a signed object no trusted key made is refused
+    /// (`runtime::load::Loader` says how each object is accepted).
+    pub fn trust(&mut self, public_key: &[u8]) -> Result<(), LoadError> {
+        let key = crate::signed::PublicKey::from_der(public_key)?;
+        self.loader.trust(key);
+        Ok(())
+    }
+
+    /// The public keys whose signatures the host trusts.
+    pub fn trusted_keys(&self) -> &[crate::signed::PublicKey] {
+        self.loader.trusted()
+    }
+
+    /// The load cache, for its counters.
+    pub fn load_cache(&self) -> &crate::load::LoadCache {
+        self.loader.cache()
+    }
+
+    /// What a loaded extension's acceptance rested on.
+    pub fn accepted(&self, ext: ExtId) -> Option<Accepted> {
+        self.ext(ext).map(|e| e.loaded.accepted)
+    }
+
+    /// Loads an application's extension: accepted by the host's
+    /// [`Loader`] (a trusted signature, or every check of
+    /// `runtime::load::load`, or the load cache's memory of them), then the
+    /// host's own checks: classes equal the host's, no guard entry points,
+    /// no guard rights, budget and data region within limits.
     pub fn load(&mut self, app: AppId, object: &[u8]) -> Result<ExtId, LoadError> {
         if app.0 as usize >= self.apps.len() {
             return load_error("L0105", format!("no application #{}", app.0));
@@ -662,7 +702,7 @@ impl Host {
     }
 
     fn bind(&mut self, object: &[u8], app: Option<usize>) -> Result<Extension, LoadError> {
-        let loaded = load(object, &self.config.verifier)?;
+        let loaded = self.loader.load(object, &self.config.verifier)?;
         let meta = &loaded.parts.meta;
         let module = &loaded.parts.module;
         let mut class_map = Vec::with_capacity(module.classes.len());

@@ -1,7 +1,10 @@
 //! The SafeX user-space host.
 //!
 //! [`load`] makes every check before an object's code may run (object
-//! integrity, fuel, verifier, re-lowering); [`image`] turns the code into
+//! integrity, fuel, verifier, re-lowering), or, for an object signed with a
+//! key the host trusts ([`signed`]), the structural checks the kernel
+//! module makes, and keeps what it accepted in a cache keyed by content;
+//! [`image`] turns the code into
 //! executable memory (never writable and executable at once); [`host`] runs
 //! applications' extensions over their attribute classes with fuel, a
 //! deadline ([`watchdog`]), counters and quarantine, the SafeX API behind the

@@ -415,3 +415,66 @@ fn inlining_changes_no_behaviour() {
         "inlining must be exercised: {inlined_programs} of {cases}"
     );
 }
+
+/// Programs aimed at what code generation proves from a module as a whole
+/// (`codegen::ranges`): the ranges a global's cells can hold (computed from
+/// every store in the module) and a check's operand narrowed for the rest
+/// of its block. Each tries to make a check that can fail look as if it
+/// cannot: a global written through a reference, a store reached only once
+/// another global has changed, values that grow across invocations or a
+/// loop, an index checked against a shorter array after a longer one, an
+/// index used in a handler of its own failed check. Compiled with and
+/// without inlining (the QoS round's leaf `step` is inlined into its loop),
+/// both must agree with the interpreter.
+#[test]
+fn whole_module_ranges_agree_compiled_and_interpreted() {
+    const PROGRAMS: &[&str] = &[
+        include_str!("../../bench/pop/qos_round.pop"),
+        // A global array passed by reference and written through it.
+        "extension e; import cpu; int a[4]; int b[4];\n\
+         void put(int x[], int v) { x[1] = v; }\n\
+         monitor void m(cap<cpu_qos> app) { put(a, 4611686018427387904); b[0] = a[1] * 3; }\n",
+        // A store reached only once another global has changed.
+        "extension e; import cpu; int flag = 0; int g = 7;\n\
+         monitor void m(cap<cpu_qos> app) { if (flag == 1) { g = 3037000500; } flag = 1; g = g * g; }\n",
+        // A value that grows in a loop and across invocations.
+        "extension e; import cpu; int g = 1;\n\
+         monitor void m(cap<cpu_qos> app) { for (int i = 0; i < 30; i++) { g = g * 3 + 1; } }\n",
+        // A long array's check, then a short one's on the same index.
+        "extension e; import cpu; int long_[64]; int short_[4]; int k = 0;\n\
+         monitor void m(cap<cpu_qos> app) { k = k + 3; int i = k; long_[i] = 1; short_[i] = 2; long_[i] = short_[i]; }\n",
+        // The index of a failed check, used in its handler, and after.
+        "extension e; import cpu; int a[4]; int b[8]; int k = 2;\n\
+         monitor void m(cap<cpu_qos> app) { k = k + 2; int i = k;\n\
+           try { a[i] = 1; b[i] = 2; } handle OutOfBounds { b[i] = 3; a[i - 4] = b[i]; } }\n",
+        // A handler's value reaches a global; a struct and a bool global.
+        "extension e; import cpu; event Set; struct s { int x; bool f; } struct s st; bool pos = false; int v = 0;\n\
+         handler void h(cap<cpu_qos> app, int x) on \"Set\" { st.x = x; pos = x > 0; }\n\
+         monitor void m(cap<cpu_qos> app) { if (pos) { v = st.x * 1000000000000000000; } else { v = st.x - 9223372036854775807; } }\n",
+    ];
+    let mut statuses = [0u64; 8];
+    for (k, source) in PROGRAMS.iter().enumerate() {
+        for inline in [false, true] {
+            let options = popcorn_front::Options {
+                inline,
+                ..popcorn_front::Options::default()
+            };
+            let module = popcorn_front::compile(source, &options)
+                .module
+                .unwrap_or_else(|| panic!("program {k} compiles"));
+            for fuel in [1_000, 1_000_000] {
+                if let Err(why) = check_module(module.clone(), fuel, None, &mut statuses) {
+                    panic!("program {k}, inline {inline}, fuel {fuel}: {why}");
+                }
+            }
+        }
+    }
+    // The hostile programs must trap where the ranges would be wrong.
+    for (what, s) in [
+        ("ok", status::OK),
+        ("Overflow", status::OVERFLOW),
+        ("OutOfBounds", status::OUT_OF_BOUNDS),
+    ] {
+        assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
+    }
+}

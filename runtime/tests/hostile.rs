@@ -827,3 +827,190 @@ fn huge_section_sizes_and_offsets_are_refused() {
         }
     }
 }
+
+// ------------------------------------------------------------ signed objects
+
+/// The key `safexc sign` would hold, whose public half the loader trusts.
+fn signing_key() -> &'static (runtime::signed::PrivateKey, runtime::signed::PublicKey) {
+    static KEY: std::sync::OnceLock<(runtime::signed::PrivateKey, runtime::signed::PublicKey)> =
+        std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let key = runtime::signed::generate(&mut rand::rngs::StdRng::seed_from_u64(0x5afe_5167)).unwrap();
+        let public = runtime::signed::public_key_der(&key).unwrap();
+        (key, runtime::signed::PublicKey::from_der(&public).unwrap())
+    })
+}
+
+/// Signs `object` with the trusted key (as a key holder who signs without
+/// `safexc sign`'s checks would) and loads it on that signature: no
+/// verifier, no re-lowering, only the structural checks.
+fn signed_load(object: &[u8]) -> Result<runtime::load::Loaded, LoadError> {
+    let (key, public) = signing_key();
+    let signed = runtime::signed::sign(object, key).unwrap();
+    runtime::load::load_signed(&signed, std::slice::from_ref(public))
+}
+
+fn signed_code(object: &[u8]) -> &'static str {
+    match signed_load(object) {
+        Ok(_) => panic!("a hostile signed object was loaded"),
+        Err(e) => e.code,
+    }
+}
+
+#[test]
+fn behind_a_trusted_signature_the_structure_is_still_checked() {
+    for source in [PID, CALLS] {
+        let loaded = signed_load(&object(source)).expect("a compiled object loads on its signature");
+        assert_eq!(loaded.accepted, runtime::load::Accepted::Signed);
+        assert_eq!(signed_load(&Forge::of(&object(source)).build()).err(), None);
+    }
+    let base = Forge::of(&object(CALLS));
+    let forged = |edit: &dyn Fn(&mut Forge)| {
+        let mut f = base.clone();
+        edit(&mut f);
+        f.build()
+    };
+    // Relocations: a kind the reader tolerates but the compiler never
+    // writes; other kinds; a symbol outside the object; a field outside the
+    // code; a call past the code, or past its callee's first byte.
+    let pc32 = forged(&|f| f.relocs[0].r_type = elf::R_X86_64_PC32);
+    passes_reader_and_verifier(&pc32);
+    assert_eq!(signed_code(&pc32), "L0048");
+    assert_eq!(
+        signed_code(&forged(&|f| f.relocs[0].r_type = elf::R_X86_64_64)),
+        "C0070"
+    );
+    let external = forged(&|f| {
+        f.extra_symbols.push(Sym {
+            name: "system".into(),
+            value: 0,
+            size: 0,
+            kind: SymbolKind::Text,
+            global: true,
+            defined: false,
+            raw: None,
+        });
+        f.relocs[0].target = Target::Extra(0);
+    });
+    assert_eq!(signed_code(&external), "C0068");
+    let len = base.text.len() as u64;
+    assert_eq!(signed_code(&forged(&|f| f.relocs[1].offset = len)), "C0072");
+    for addend in [0x1000_0000, 1, -0x1000] {
+        let bytes = forged(&|f| f.relocs[0].addend += addend);
+        passes_reader_and_verifier(&bytes);
+        assert_eq!(signed_code(&bytes), "L0030", "addend {addend:+#x}");
+    }
+    // Sections and symbols the reader tolerates.
+    for (name, kind) in [(".data", SectionKind::Data), (".init_array", SectionKind::Data)] {
+        let bytes = forged(&|f| f.extra_sections.push((name, kind, vec![0x41; 64])));
+        passes_reader_and_verifier(&bytes);
+        let e = signed_load(&bytes).err().unwrap();
+        assert_eq!(e.code, "L0048", "{name}");
+        assert!(e.message.contains(&format!("a section `{name}`")), "{e}");
+    }
+    // A second relocation section over the same calls.
+    let mut e = Elf::new(object(CALLS));
+    let rela = e.section(".rela.text");
+    let note = e.section(".note.GNU-stack").at;
+    let rela_header = e.bytes[rela.at + 4..rela.at + 64].to_vec();
+    e.put(note + 4, &rela_header);
+    assert_eq!(signed_code(&e.bytes), "C0072");
+    let label = forged(&|f| {
+        f.extra_symbols.push(Sym {
+            name: "label".into(),
+            value: 8,
+            size: 0,
+            kind: SymbolKind::Label,
+            global: false,
+            defined: true,
+            raw: None,
+        })
+    });
+    passes_reader_and_verifier(&label);
+    let e = signed_load(&label).err().unwrap();
+    assert_eq!(e.code, "L0048");
+    assert!(e.message.contains("one per function"), "{e}");
+    // The fuel flag: an object that says it has no fuel checks.
+    assert_eq!(signed_code(&forged(&|f| f.no_fuel = true)), "L0020");
+    // A function without `endbr64` (the digest of `.text` recomputed).
+    for func in [0, 2] {
+        let bytes = forged(&|f| {
+            let at = f.funcs[func].value as usize;
+            f.text[at] = 0x90;
+        });
+        let e = signed_load(&bytes).err().unwrap();
+        assert_eq!(e.code, "L0048", "function {func}: {e}");
+        assert!(e.message.contains("endbr64"), "{e}");
+    }
+    // The metadata: another ABI.
+    let abi = base.build_with(|m| m.abi_version += 1);
+    assert_eq!(signed_code(&abi), "C0052");
+    // Padding between functions is `int3`, as written.
+    let mut f = base.clone();
+    let owner = &f.funcs[0];
+    let padding = (owner.value + owner.size) as usize;
+    f.text[padding] = 0xc3;
+    assert_eq!(signed_code(&f.build()), "L0048");
+}
+
+#[test]
+fn damage_a_key_holder_signs_is_refused_by_the_structural_checks() {
+    // Every truncation, and random flips, of a compiled object, as if the
+    // key holder signed the damaged bytes: the signature checks out, and
+    // the structural checks refuse the object, or the flips changed
+    // nothing the host uses (an alignment field, a gap between sections,
+    // a symbol's visibility: the digests in `.safex.meta` cover the code,
+    // TAL and relocations, and the checks the rest of what is read).
+    let check = runtime::load::check_signed_object;
+    let mut rng = XorShiftRng::seed_from_u64(0x5afe_516e);
+    let mut harmless = 0;
+    for source in [PID, CALLS] {
+        let bytes = object(source);
+        assert!(check(&bytes).is_ok());
+        for len in 0..bytes.len() {
+            assert_eq!(check(&bytes[..len]).unwrap_err().code, "C0060", "{len}");
+        }
+        for round in 0..1500 {
+            let mut b = bytes.clone();
+            for _ in 0..1 + rng.random_range(0..4) {
+                let at = rng.random_range(0..b.len());
+                b[at] ^= 1 << rng.random_range(0..8);
+            }
+            if b == bytes {
+                continue;
+            }
+            match check(&b) {
+                Ok(parts) => {
+                    assert_eq!(parts, read_object(&bytes).unwrap(), "round {round}");
+                    harmless += 1;
+                }
+                Err(e) => {
+                    assert!(
+                        (e.code.starts_with('C') && e.code < "C0080") || e.code == "L0048",
+                        "round {round}: {e}"
+                    );
+                    if round % 100 == 0 {
+                        assert_eq!(signed_code(&b), e.code, "round {round}");
+                    }
+                }
+            }
+        }
+    }
+    // Most flips land in a digest's bytes or what they cover.
+    assert!(harmless < 300, "{harmless} of 3000 flips changed nothing the host uses");
+}
+
+#[test]
+fn a_trusted_signature_stands_for_the_verifier_and_re_lowering() {
+    // What the structural checks cannot see, the signer vouches for: code
+    // that is not what its TAL compiles to (the PID variant's TAL over the
+    // PID's code, every digest recomputed) is refused by every check
+    // (`C0080`) but loads on a trusted signature. `safexc sign` runs those
+    // checks before it signs; a key is trusted to sign nothing else.
+    let mut f = Forge::of(&object(PID));
+    f.module = read_object(&object(&pid_variant())).unwrap().module;
+    let bytes = f.build();
+    assert_eq!(code(&bytes), "C0080");
+    let loaded = signed_load(&bytes).expect("the signer's word");
+    assert_eq!(loaded.accepted, runtime::load::Accepted::Signed);
+}

@@ -6,6 +6,9 @@
 //!
 //! Runs are reproducible: `now_us` is the tick number times the period, and
 //! the host's order is fixed (`runtime::manager`).
+//!
+//! Objects are checked in full, or, with `--trust NAME.pub`, signed objects
+//! of that key load on their signature (`runtime::load::Loader`).
 
 use crate::files;
 use crate::out::{Out, OutputError};
@@ -64,6 +67,12 @@ pub struct RunArgs {
     /// Do not install the standard library's guards.
     #[arg(long)]
     no_guards: bool,
+    /// Trust signatures of this public key (`NAME.pub`, written by `safexc
+    /// keygen`); may be repeated. A signed object one of them made loads
+    /// without the verifier or re-lowering; one none of them made is
+    /// refused. Without `--trust`, signed objects are checked in full.
+    #[arg(long, value_name = "NAME.pub")]
+    trust: Vec<PathBuf>,
 }
 
 /// `--deadline-ms`: a finite number of milliseconds in range.
@@ -136,7 +145,8 @@ fn parse_set(set: &str) -> Result<(&str, i64), String> {
 }
 
 pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
-    if !files::stdin_at_most_once(&args.objects) {
+    let inputs: Vec<PathBuf> = args.objects.iter().chain(&args.trust).cloned().collect();
+    if !files::stdin_at_most_once(&inputs) {
         return Ok(ExitCode::from(crate::USAGE));
     }
     let config = HostConfig {
@@ -148,20 +158,25 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
         Ok(h) => h,
         Err(e) => return fail("L0110", e),
     };
+    for path in &args.trust {
+        let Some(der) = files::read_input(path) else {
+            return Ok(ExitCode::from(1));
+        };
+        if let Err(e) = host.trust(&der) {
+            return fail(e.code, format!("{}: {}", files::display_name(path), e.message));
+        }
+    }
     let app = host.create_app(&args.app).expect("a fresh host has no applications");
     for path in &args.objects {
         let Some(bytes) = files::read_input(path) else {
             return Ok(ExitCode::from(1));
         };
         let object = match source::kind(path, &bytes) {
-            // A signed object runs as its object: the user-space host runs
-            // every check itself and needs no signature (`verify --pubkey`
-            // checks one).
-            Kind::Object => match runtime::signed::split(&bytes) {
-                Ok(Some((object, _))) => object.to_vec(),
-                Ok(None) => bytes,
-                Err(e) => return fail(e.code, e.message),
-            },
+            // An object, signed or not, goes to the host as it is: a
+            // signature of a `--trust` key stands for the verifier and
+            // re-lowering, another key's is refused, and without `--trust`
+            // the object inside is checked in full (`runtime::load::Loader`).
+            Kind::Object => bytes,
             Kind::Source(language) => {
                 // Compiled here exactly as `safexc compile -o` would, then
                 // loaded through every check like any object.

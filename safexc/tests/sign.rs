@@ -249,6 +249,66 @@ fn sign_runs_every_check_and_writes_nothing_for_a_refused_object() {
     assert!(text(&out.stderr).contains("error[L0002]"), "{}", text(&out.stderr));
 }
 
+#[test]
+fn run_loads_signed_objects_of_a_trusted_key_on_their_signature() {
+    let dir = tempdir("trust");
+    let (key, public) = keygen(&dir, "k", 6);
+    let (_, other) = keygen(&dir, "other", 7);
+    let obj = compiled(&dir, "pid", &[]);
+    let signed = dir.join("pid.signed.o");
+    let out = safexc(&["sign", s(&obj), "--key", s(&key), "-o", s(&signed)]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let run = |args: &[&str]| {
+        let mut all = vec!["run", "--ticks", "3", "--set", "target_cpu=20000"];
+        all.extend_from_slice(args);
+        safexc(&all)
+    };
+    // Trusted: the same run as the unsigned object's.
+    let plain = run(&[s(&obj)]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain.stderr));
+    for args in [
+        vec![s(&signed), "--trust", s(&public)],
+        vec![s(&signed), "--trust", s(&other), "--trust", s(&public)],
+        // Unsigned objects are checked in full, trusted keys or not.
+        vec![s(&obj), "--trust", s(&public)],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), text(&plain.stdout), "{args:?}");
+    }
+    // Another key's signature, with a key trusted: refused, as the module refuses it.
+    let out = run(&[s(&signed), "--trust", s(&other)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).ends_with("pid.signed.o: refused: L0043\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("error[L0043]"), "{}", text(&out.stderr));
+    // Changed after signing.
+    let mut bytes = std::fs::read(&signed).unwrap();
+    bytes[0x60] ^= 0x04;
+    let tampered = dir.join("tampered.o");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let out = run(&[s(&tampered), "--trust", s(&public)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).ends_with("refused: L0047\n"), "{}", text(&out.stdout));
+    // Without `--trust` the object inside is checked, and the change found.
+    let out = run(&[s(&tampered)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("refused: C0"), "{}", text(&out.stdout));
+    // A private key, or a missing file, as the key; standard input twice.
+    let out = run(&[s(&signed), "--trust", s(&key)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[L0042]"), "{}", text(&out.stderr));
+    let out = run(&[s(&signed), "--trust", s(&dir.join("none.pub"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[L0001]"), "{}", text(&out.stderr));
+    let out = run(&["-", "--trust", "-"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("error[L0003]"), "{}", text(&out.stderr));
+}
+
 /// An independent implementation of RSASSA-PKCS1-v1_5 with SHA-256 (the
 /// scheme the kernel's `public_key_verify_signature` checks) accepts the
 /// signature, given the public key in the DER form the kernel takes.

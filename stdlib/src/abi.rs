@@ -172,6 +172,11 @@ pub struct Ctx {
     pub interrupt: AtomicI32,
     pub helpers: *const HelperFn,
     /// The extension's data region: its globals, 8 bytes per scalar cell.
+    /// It starts as the module's initial data (zero, then the initializers
+    /// `.safex.meta` lists) and afterwards only the extension's own code
+    /// writes it: code generation relies on that (`codegen::ranges`: the
+    /// values a global can hold are those its initializer and the module's
+    /// stores put there), so a host never writes an extension's globals.
     pub data: *mut i64,
     /// The invoking application's attribute rows, one per class of the
     /// module, in the module's class order (see the module doc).

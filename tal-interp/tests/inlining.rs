@@ -196,3 +196,54 @@ monitor void m(cap<cpu_qos> app) {
         assert_eq!(global(&plain, "r"), global(&unrolled, "r"), "n = {count}");
     }
 }
+
+/// A leaf too large to inline everywhere, over global arrays, indexed by
+/// the caller's loop variable; `big` shadows nothing of the caller's.
+const LEAF: &str = "extension leaf;
+import cpu;
+int a[8];
+int b[8];
+int r = 0;
+int big(int i) {
+    int x = a[i] * 3 + b[i];
+    if (x > 100) x = 100;
+    if (x < -100) x = -100;
+    a[i] = x + i;
+    b[i] = b[i] - a[i] + 7;
+    if (a[i] + b[i] <= 2 * i) { b[i] = 0; } else { b[i] = b[i] + 1; }
+    return a[i] - b[i];
+}
+monitor void m(cap<cpu_qos> app) {
+    int a = 1;
+    int s = 0;
+    for (int i = 0; i < 8; i++) { s = s + big(i) * a; }
+    r = s + big(3);
+}
+monitor void out_of_bounds(cap<cpu_qos> app) {
+    for (int i = 5; i < 10; i++) { r = r + big(i); }
+}
+";
+
+#[test]
+fn a_larger_leaf_is_inlined_into_loops_only_and_computes_the_same() {
+    let (mut plain, mut inl) = (load_pop(LEAF), inlined(LEAF));
+    // The call in the loop is inlined; the one after it stays a call.
+    assert_eq!(calls_in(&plain, "m"), ["big", "big"]);
+    assert_eq!(calls_in(&inl, "m"), ["big"]);
+    assert!(calls_in(&inl, "out_of_bounds").is_empty());
+    let mut host = MockHost::default();
+    for _ in 0..3 {
+        run(&mut plain, &mut host, "m", &[APP]).unwrap();
+        run(&mut inl, &mut host, "m", &[APP]).unwrap();
+        assert_eq!(global(&plain, "r"), global(&inl, "r"));
+    }
+    assert_ne!(global(&inl, "r"), 0);
+    // The inlined body raises what the call did, with `r` as far as it got.
+    let (p, i) = (
+        run(&mut plain, &mut host, "out_of_bounds", &[APP]).unwrap_err(),
+        run(&mut inl, &mut host, "out_of_bounds", &[APP]).unwrap_err(),
+    );
+    assert_eq!(p.kind, TrapKind::Exception(ExcKind::OutOfBounds));
+    assert_eq!(i.kind, p.kind);
+    assert_eq!(global(&plain, "r"), global(&inl, "r"));
+}
