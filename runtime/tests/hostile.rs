@@ -282,10 +282,9 @@ fn the_forge_reproduces_valid_objects() {
 
 // ------------------------------------------------------------ relocations
 
-#[test]
-fn a_relocation_against_an_external_symbol_is_refused() {
-    // `call system` instead of the first call: SafeX objects link against nothing.
-    let mut f = Forge::of(&object(CALLS));
+/// Makes the object's first call a call of `system`, a symbol it does not
+/// define.
+fn call_system_first(f: &mut Forge) {
     f.extra_symbols.push(Sym {
         name: "system".into(),
         value: 0,
@@ -296,6 +295,13 @@ fn a_relocation_against_an_external_symbol_is_refused() {
         raw: None,
     });
     f.relocs[0].target = Target::Extra(0);
+}
+
+#[test]
+fn a_relocation_against_an_external_symbol_is_refused() {
+    // `call system` instead of the first call: SafeX objects link against nothing.
+    let mut f = Forge::of(&object(CALLS));
+    call_system_first(&mut f);
     let e = refused(&f.build());
     assert_eq!(e.code, "C0068");
     assert!(e.message.contains("`system` is undefined"), "{e}");
@@ -880,18 +886,7 @@ fn behind_a_trusted_signature_the_structure_is_still_checked() {
         signed_code(&forged(&|f| f.relocs[0].r_type = elf::R_X86_64_64)),
         "C0070"
     );
-    let external = forged(&|f| {
-        f.extra_symbols.push(Sym {
-            name: "system".into(),
-            value: 0,
-            size: 0,
-            kind: SymbolKind::Text,
-            global: true,
-            defined: false,
-            raw: None,
-        });
-        f.relocs[0].target = Target::Extra(0);
-    });
+    let external = forged(&call_system_first);
     assert_eq!(signed_code(&external), "C0068");
     let len = base.text.len() as u64;
     assert_eq!(signed_code(&forged(&|f| f.relocs[1].offset = len)), "C0072");
