@@ -24,12 +24,13 @@ mod load;
 mod log;
 mod pop;
 mod run;
+mod shell;
 mod sign;
 mod source;
 mod verify;
 
 use clap::error::ErrorKind;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use out::{Out, OutputError};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -119,6 +120,10 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// Run the kernel module's service rounds now, and time them.
     Round(invoke::RoundArgs),
+    /// Print a shell's completion script (`source <(safexc completions bash)`).
+    Completions(shell::CompletionsArgs),
+    /// Print the manual page, or write every command's into a folder (`-o DIR`).
+    Man(shell::ManArgs),
     /// Explain an error code (`P0310`, `V0701`): what is wrong, why, and an example.
     Explain {
         /// The code, in any case.
@@ -228,6 +233,8 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Log(args) => log::log(out, args),
         Command::Invoke(args) => invoke::invoke(out, args),
         Command::Round(args) => invoke::round(out, args),
+        Command::Completions(args) => shell::completions(out, Cli::command(), args),
+        Command::Man(args) => shell::man(out, Cli::command(), args),
         Command::Explain { code, all } => explain(out, code.as_deref().unwrap_or_default(), all),
     }
 }
