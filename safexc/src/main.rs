@@ -53,6 +53,10 @@ fn version() -> String {
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour the reports on standard error: auto (when it is a terminal
+    /// and NO_COLOR is unset or empty), always or never.
+    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
+    color: diag::ColorChoice,
 }
 
 #[derive(Subcommand)]
@@ -162,7 +166,10 @@ fn main() -> ExitCode {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let mut out = Out::stdout();
     let status = match Cli::try_parse() {
-        Ok(cli) => command(&mut out, cli.command),
+        Ok(cli) => {
+            diag::set_color(cli.color);
+            command(&mut out, cli.command)
+        }
         Err(e) => usage(&mut out, &e),
     };
     match status.and_then(|status| out.finish().map(|()| status)) {

@@ -1,7 +1,7 @@
 //! `safexc check` and `safexc compile`: Popcorn-SX source to verified TAL.
 
 use crate::Checked;
-use crate::diag::{Diagnostic, render};
+use crate::diag::{Diagnostic, render, tally};
 use crate::files;
 use std::path::Path;
 use tal_ir::{Location, Module};
@@ -11,6 +11,11 @@ use tal_ir::{Location, Module};
 /// (named `path` as typed); the module records only the file's name.
 pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &verifier::Config) -> Checked {
     let name = files::display_name(path);
+    // A byte-order mark, as some editors write, is not part of the source.
+    let bytes = match bytes.strip_prefix("\u{feff}".as_bytes()) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -37,12 +42,14 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
         err!("{}", render(&name, &text, &Diagnostic::from(d)));
     }
     let Some(module) = compiled.module else {
-        let mut codes: Vec<&str> = compiled
+        let errors: Vec<&str> = compiled
             .diagnostics
             .iter()
             .filter(|d| d.is_error())
             .map(|d| d.code)
             .collect();
+        tally(&name, &errors, compiled.diagnostics.len() - errors.len());
+        let mut codes = errors;
         codes.dedup();
         return Checked::rejected(&name, &codes);
     };
@@ -55,6 +62,7 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
             err!("{}", render(&name, &text, &Diagnostic::error(e.code, &message, span)));
         }
         let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+        tally(&name, &codes, compiled.diagnostics.len());
         return Checked::rejected(&name, &codes);
     }
     let warnings = compiled.diagnostics.len();

@@ -1,0 +1,95 @@
+//! How `safexc check` reports: rustc's `error[CODE]: message` heading,
+//! labels that are whole clauses, a count and a pointer to `safexc
+//! explain`, colour as `--color` and `NO_COLOR` say, a byte-order mark
+//! accepted.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+mod common;
+use common::{root, safexc, text};
+
+fn source(name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("safexc-diag-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn check(args: &[&str], no_color: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_safexc"));
+    cmd.arg("check").args(args).current_dir(root()).env_remove("NO_COLOR");
+    if let Some(v) = no_color {
+        cmd.env("NO_COLOR", v);
+    }
+    cmd.output().expect("run safexc")
+}
+
+#[test]
+fn a_report_is_headed_like_rustc_s_labelled_whole_and_counted() {
+    let file = source("semicolon.pop", b"extension e;\nvoid f() { int a = 1 }\n");
+    let out = check(&[file.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error[P0001]: expected `;`, found `}`\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("── expected `;`, found `}`\n"),
+        "the label is cut: {stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!(
+            "error: {} was rejected: 1 error\nhelp: `safexc explain P0001` explains the code\n",
+            file.display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "coloured without a terminal: {stderr}");
+}
+
+#[test]
+fn several_codes_are_counted_and_listed() {
+    let file = source(
+        "two.pop",
+        b"extension e;\nint f() { return x; }\nbool g() { return 1; }\nvoid k() { h(); }\n",
+    );
+    let out = check(&[file.to_str().unwrap()], None);
+    let stderr = text(&out.stderr);
+    let tally = stderr.lines().rev().take(2).collect::<Vec<_>>();
+    assert!(
+        tally[1].starts_with("error: ") && tally[1].contains(" was rejected: 3 errors"),
+        "{stderr}"
+    );
+    assert!(
+        tally[0].starts_with("help: `safexc explain CODE` explains each code (")
+            && tally[0].contains("e.g. `safexc explain P"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn colour_follows_color_and_no_color() {
+    let file = source("colour.pop", b"extension e;\nvoid f() { int a = 1 }\n");
+    let file = file.to_str().unwrap();
+    let coloured = |out: &Output| text(&out.stderr).contains("\u{1b}[31merror[P0001]:");
+    assert!(coloured(&check(&["--color", "always", file], None)));
+    // An explicit choice wins over NO_COLOR; `auto` without a terminal is plain.
+    assert!(coloured(&check(&["--color", "always", file], Some("1"))));
+    assert!(!text(&check(&["--color", "never", file], None).stderr).contains('\u{1b}'));
+    assert!(!text(&check(&[file], Some("1")).stderr).contains('\u{1b}'));
+    let out = check(&["--color", "sometimes", file], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("error[L0003]:"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_the_source() {
+    let pid = std::fs::read(root().join("examples/pop/cpu_pid.pop")).unwrap();
+    let file = source("cpu_pid.pop", &[b"\xef\xbb\xbf".as_slice(), &pid].concat());
+    let out = safexc(&["check", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(": ok ("), "{}", text(&out.stdout));
+}
