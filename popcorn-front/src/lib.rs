@@ -15,6 +15,7 @@ mod lexer;
 mod lower;
 mod parser;
 mod sema;
+mod suggest;
 
 pub use diag::{Diagnostic, Severity};
 pub use parser::parse;

@@ -495,6 +495,25 @@ impl<'e, 'a> Lowerer<'e, 'a> {
 
     // ---- diagnostics and types -------------------------------------------
 
+    /// `; did you mean …?` for an unknown name used as a value: the closest
+    /// visible variable, global or constant.
+    fn similar_value(&self, name: &str) -> String {
+        let vars = self.vars[self.var_base..].iter().map(|v| v.name.as_str());
+        let globals = self.env.names.iter().filter(|(_, (n, _))| !matches!(n, Name::Func(_)));
+        crate::suggest::did_you_mean(name, vars.chain(globals.map(|(k, _)| k.as_str())))
+    }
+
+    /// `; did you mean …?` for an unknown event.
+    fn similar_event(&self, event: &str) -> String {
+        crate::suggest::did_you_mean(event, self.env.event_names.keys().map(String::as_str))
+    }
+
+    /// `; did you mean …?` for an attribute `class` does not have.
+    fn similar_attr(&self, class: ClassId, attr: &str) -> String {
+        let attrs = self.env.classes[class.index()].attrs.iter().map(|a| a.name.as_str());
+        crate::suggest::did_you_mean(attr, attrs)
+    }
+
     fn error(&mut self, code: &'static str, span: Span, msg: impl Into<String>) {
         self.diags.push(Diagnostic::error(code, span, msg));
     }
@@ -532,8 +551,12 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             AstKind::Handler { event } => {
                 if !self.env.event_names.contains_key(&event.value) {
                     self.diags.push(
-                        Diagnostic::error("P0105", event.span, format!("unknown event \"{}\"", event.value))
-                            .with_help("events are declared with `event NAME;` or come from an import"),
+                        Diagnostic::error(
+                            "P0105",
+                            event.span,
+                            format!("unknown event \"{}\"{}", event.value, self.similar_event(&event.value)),
+                        )
+                        .with_help("events are declared with `event NAME;` or come from an import"),
                     );
                 }
                 let ok = info.params.len() == 2 && cap_first && int_second && info.ret == Ty::Void;
@@ -557,10 +580,11 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     && self.env.attr(*class, &attr.value).is_none()
                 {
                     let class_name = self.env.classes[class.index()].name.clone();
+                    let hint = self.similar_attr(*class, &attr.value);
                     self.error(
                         "P0104",
                         attr.span,
-                        format!("class `{class_name}` has no attribute \"{}\"", attr.value),
+                        format!("class `{class_name}` has no attribute \"{}\"{hint}", attr.value),
                     );
                 }
                 let ok = info.params.len() == 2 && cap_first && int_second && info.ret == Ty::Int;
@@ -1533,7 +1557,8 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 Val::Error
             }
             None => {
-                self.error("P0101", name.span, format!("unknown name `{}`", name.name));
+                let hint = self.similar_value(&name.name);
+                self.error("P0101", name.span, format!("unknown name `{}`{hint}", name.name));
                 Val::Error
             }
         }
@@ -1678,7 +1703,8 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 None
             }
             None => {
-                self.error("P0101", name.span, format!("unknown name `{}`", name.name));
+                let hint = self.similar_value(&name.name);
+                self.error("P0101", name.span, format!("unknown name `{}`{hint}", name.name));
                 None
             }
         }
@@ -1986,7 +2012,11 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     format!("memory allocation: `{}` is not available", name.name),
                 )
                 .with_help("use globals and fixed-size arrays"),
-                None => Diagnostic::error("P0101", name.span, format!("unknown function `{}`", name.name)),
+                None => {
+                    let functions = self.env.names.iter().filter(|(_, (n, _))| matches!(n, Name::Func(_)));
+                    let hint = crate::suggest::did_you_mean(&name.name, functions.map(|(k, _)| k.as_str()));
+                    Diagnostic::error("P0101", name.span, format!("unknown function `{}`{hint}", name.name))
+                }
             };
             self.diags.push(d);
             return Val::Error;
@@ -2254,7 +2284,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             let d = Diagnostic::error(
                 "P0104",
                 args[1].span,
-                format!("class `{class_name}` has no attribute \"{attr_name}\""),
+                format!(
+                    "class `{class_name}` has no attribute \"{attr_name}\"{}",
+                    crate::suggest::did_you_mean(attr_name, names.iter().copied())
+                ),
             )
             .with_help(format!("its attributes are: {}", names.join(", ")));
             self.diags.push(d);
@@ -2347,8 +2380,12 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         let Some(event) = event else { return Val::Error };
         let Some(&id) = self.env.event_names.get(event) else {
             self.diags.push(
-                Diagnostic::error("P0105", args[0].span, format!("unknown event \"{event}\""))
-                    .with_help("events are declared with `event NAME;` or come from an import"),
+                Diagnostic::error(
+                    "P0105",
+                    args[0].span,
+                    format!("unknown event \"{event}\"{}", self.similar_event(event)),
+                )
+                .with_help("events are declared with `event NAME;` or come from an import"),
             );
             return Val::Error;
         };

@@ -580,18 +580,26 @@ impl<'a> Env<'a> {
                     Ty::Error
                 }
             },
-            TypeExpr::Cap(class, _) => {
-                match self.class_names.get(&class.name) {
-                    Some(&id) => Ty::Cap(id),
-                    None => {
-                        diags.push(
-                        Diagnostic::error("P0103", class.span, format!("unknown attribute class `{}`", class.name))
-                            .with_help("classes come from `import` (e.g. `import cpu;` for `cpu_qos`) or `attribute class`"),
+            TypeExpr::Cap(class, _) => match self.class_names.get(&class.name) {
+                Some(&id) => Ty::Cap(id),
+                None => {
+                    diags.push(
+                        Diagnostic::error(
+                            "P0103",
+                            class.span,
+                            format!(
+                                "unknown attribute class `{}`{}",
+                                class.name,
+                                crate::suggest::did_you_mean(&class.name, self.class_names.keys().map(String::as_str))
+                            ),
+                        )
+                        .with_help(
+                            "classes come from `import` (e.g. `import cpu;` for `cpu_qos`) or `attribute class`",
+                        ),
                     );
-                        Ty::Error
-                    }
+                    Ty::Error
                 }
-            }
+            },
             TypeExpr::Pointer(_, span) => {
                 diags.push(pointer_error(*span, "pointer type"));
                 Ty::Error
