@@ -1,6 +1,6 @@
 //! Rendering errors as ariadne reports on the text they point into.
 
-use ariadne::{Color, Config, Label, Report, ReportKind, Source};
+use ariadne::{Color, Config, IndexType, Label, Report, ReportKind, Source};
 use std::io::IsTerminal;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -75,11 +75,11 @@ impl<'a> From<&'a popcorn_front::Diagnostic> for Diagnostic<'a> {
 /// `error[CODE]: message` (or `warning[CODE]`) as every other error of
 /// safexc, coloured as `--color` says.
 pub fn render(file: &str, text: &str, d: &Diagnostic) -> String {
-    let clamp = |r: &Range<usize>| {
-        let start = r.start.min(text.len());
-        start..r.end.clamp(start, text.len())
-    };
-    let span = clamp(&d.span);
+    let marks = std::iter::once(&d.span)
+        .chain(d.labels.iter().map(|(r, _)| r))
+        .flat_map(|r| [r.start, r.end]);
+    let shown = Shown::of(text, marks);
+    let span = shown.range(&d.span);
     let color = colored();
     if color {
         yansi::enable();
@@ -91,20 +91,108 @@ pub fn render(file: &str, text: &str, d: &Diagnostic) -> String {
     let mut report = Report::build(kind, (file, span.clone()))
         .with_message(d.message)
         .with_label(Label::new((file, span)).with_message(first_clause(d.message)))
-        .with_config(Config::default().with_color(color));
+        .with_config(Config::default().with_color(color).with_index_type(IndexType::Char));
     for (range, note) in &d.labels {
-        report = report.with_label(Label::new((file, clamp(range))).with_message(note));
+        report = report.with_label(Label::new((file, shown.range(range))).with_message(note));
     }
     if let Some(help) = d.help {
         report = report.with_help(help);
     }
     let mut out = Vec::new();
-    match report.finish().write((file, Source::from(text)), &mut out) {
+    match report
+        .finish()
+        .write((file, Source::from(shown.text.as_str())), &mut out)
+    {
         Ok(()) => String::from_utf8_lossy(&out).into_owned(),
         Err(_) => format!(
             "error[{}]: {} ({file} bytes {}..{})\n",
             d.code, d.message, d.span.start, d.span.end
         ),
+    }
+}
+
+/// The longest tail of a line shown past the last place a report marks on
+/// it, in bytes; the rest is `…`.
+const TAIL: usize = 120;
+
+/// A source as a report shows it, and where the marked byte offsets of
+/// the source fall in it, in characters (ariadne's default index).
+struct Shown {
+    text: String,
+    /// (byte offset in the source, character index in `text`), sorted.
+    marks: Vec<(usize, usize)>,
+}
+
+impl Shown {
+    /// `text` as a report shows it: control characters but tab and newline
+    /// as their Unicode control pictures (`␛` for ESC), which a terminal
+    /// shows instead of obeying; and a line's tail longer than [`TAIL`]
+    /// past the last marked place on it cut to `…` (a generated file of one
+    /// 50 MB line would otherwise be printed whole).
+    fn of(text: &str, marks: impl IntoIterator<Item = usize>) -> Shown {
+        let mut pending: Vec<usize> = marks.into_iter().map(|m| m.min(text.len())).collect();
+        pending.sort_unstable();
+        pending.dedup();
+        let mut shown = Shown {
+            text: String::with_capacity(text.len().min(1 << 16)),
+            marks: Vec::with_capacity(pending.len()),
+        };
+        let mut next = 0;
+        let mut chars = 0;
+        let mut line_start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let body_end = line_start + body.len();
+            let last_mark = pending.iter().filter(|&&m| m >= line_start && m <= body_end).max();
+            let keep = line_start + last_mark.map_or(0, |&m| m - line_start) + TAIL;
+            for (i, c) in body.char_indices() {
+                let at = line_start + i;
+                while next < pending.len() && pending[next] <= at {
+                    shown.marks.push((pending[next], chars));
+                    next += 1;
+                }
+                if at >= keep && body_end - at > 3 {
+                    shown.text.push('…');
+                    while next < pending.len() && pending[next] < body_end {
+                        shown.marks.push((pending[next], chars));
+                        next += 1;
+                    }
+                    chars += 1;
+                    break;
+                }
+                shown.text.push(match c {
+                    '\t' => c,
+                    '\u{7f}' => '\u{2421}',
+                    c if (c as u32) < 0x20 => char::from_u32(0x2400 + c as u32).unwrap_or('?'),
+                    c => c,
+                });
+                chars += 1;
+            }
+            while next < pending.len() && pending[next] <= body_end {
+                shown.marks.push((pending[next], chars));
+                next += 1;
+            }
+            if line.len() > body.len() {
+                shown.text.push('\n');
+                chars += 1;
+            }
+            line_start += line.len();
+        }
+        while next < pending.len() {
+            shown.marks.push((pending[next], chars));
+            next += 1;
+        }
+        shown
+    }
+
+    /// Where source range `r` falls in the shown text, in characters.
+    fn range(&self, r: &Range<usize>) -> Range<usize> {
+        let at = |b: usize| {
+            let i = self.marks.partition_point(|&(m, _)| m < b);
+            self.marks.get(i).map_or(0, |&(_, c)| c)
+        };
+        let start = at(r.start);
+        start..at(r.end).max(start)
     }
 }
 
@@ -150,7 +238,41 @@ fn first_clause(message: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::first_clause;
+    use super::{Shown, TAIL, first_clause};
+
+    #[test]
+    fn control_characters_are_pictured_and_offsets_become_character_indices() {
+        let text = "é\u{1b}[31m x\u{7f}\n y";
+        let x = text.find('x').unwrap();
+        let y = text.find('y').unwrap();
+        let shown = Shown::of(text, [x, x + 1, y, text.len()]);
+        assert_eq!(shown.text, "é␛[31m x␡\n y");
+        // `é` is two bytes, one character.
+        assert_eq!(shown.range(&(x..x + 1)), 7..8);
+        assert_eq!(shown.range(&(y..text.len())), 11..12);
+        assert_eq!(shown.text.chars().nth(11), Some('y'));
+    }
+
+    #[test]
+    fn a_long_tail_past_the_last_mark_is_cut() {
+        let line = format!("ab{}", "x".repeat(5 * TAIL));
+        let text = format!("{line}\nnext");
+        let shown = Shown::of(&text, [1, 2, text.len()]);
+        let first = shown.text.lines().next().unwrap();
+        assert_eq!(first.chars().count(), 2 + TAIL + 1);
+        assert!(first.ends_with('…'));
+        assert!(shown.text.ends_with("\nnext"));
+        assert_eq!(shown.range(&(1..2)), 1..2);
+        assert_eq!(
+            shown.range(&(text.len()..text.len())),
+            2 + TAIL + 1 + 1 + 4..2 + TAIL + 1 + 1 + 4
+        );
+        // A mark far into the line keeps the line up to it, and a tail.
+        let shown = Shown::of(&text, [3 * TAIL]);
+        assert_eq!(shown.text.lines().next().unwrap().chars().count(), 4 * TAIL + 1);
+        // Short lines and tails are left alone.
+        assert_eq!(Shown::of("short\n", [0]).text, "short\n");
+    }
 
     #[test]
     fn a_label_is_the_first_clause_outside_backquotes() {

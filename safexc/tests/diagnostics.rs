@@ -93,3 +93,20 @@ fn a_byte_order_mark_is_not_part_of_the_source() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(": ok ("), "{}", text(&out.stdout));
 }
+
+#[test]
+fn non_ascii_text_and_control_characters_keep_the_report_on_its_place() {
+    // Before: byte offsets read as character indices put the mark one
+    // column right per extra byte of a multi-byte character before it.
+    let file = source(
+        "unicode.pop",
+        "extension e; // café — naïve\nvoid f() { int a = 1 }\n".as_bytes(),
+    );
+    let stderr = text(&check(&[file.to_str().unwrap()], None).stderr);
+    assert!(stderr.contains("unicode.pop:2:22 ]"), "{stderr}");
+    // An escape sequence in the source is shown, not obeyed.
+    let file = source("escape.pop", b"extension e;\nvoid f() { int a = 1 \x1b[2J }\n");
+    let stderr = text(&check(&[file.to_str().unwrap()], None).stderr);
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    assert!(stderr.contains("int a = 1 \u{241b}[2J }"), "{stderr}");
+}
