@@ -16,6 +16,7 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
         Some(rest) => rest.to_vec(),
         None => bytes,
     };
+    let other_kind = other_kind(&bytes);
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -29,6 +30,10 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
                     &Diagnostic::error("P0002", "the file is not UTF-8 text", at..at + 1)
                 )
             );
+            tally(&name, &["P0002"], 0);
+            if let Some(hint) = other_kind {
+                errln!("help: {hint}");
+            }
             return Checked::rejected(&name, &["P0002"]);
         }
     };
@@ -49,8 +54,16 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
             .map(|d| d.code)
             .collect();
         tally(&name, &errors, compiled.diagnostics.len() - errors.len());
-        let mut codes = errors;
-        codes.dedup();
+        if let Some(hint) = other_kind {
+            errln!("help: {hint}");
+        }
+        // Each code once, in order of first appearance.
+        let mut codes: Vec<&str> = Vec::new();
+        for code in errors {
+            if !codes.contains(&code) {
+                codes.push(code);
+            }
+        }
         return Checked::rejected(&name, &codes);
     };
     // The front-end is not trusted: what it emits must pass the verifier,
@@ -79,6 +92,30 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
         ),
         module: Some(module),
     }
+}
+
+/// What to do with an input of another kind than Popcorn-SX: an object,
+/// binary TAL or TAL text (its first word, past comments, is `module`).
+fn other_kind(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x7fELF") {
+        return Some(
+            "this is an ELF object, not Popcorn-SX: `safexc verify FILE` checks it, `safexc inspect FILE` shows it",
+        );
+    }
+    if bytes.starts_with(tal_ir::binary::MAGIC) {
+        return Some(
+            "this is binary TAL, not Popcorn-SX: `safexc verify FILE` checks it, `safexc compile FILE -o FILE.o` compiles it",
+        );
+    }
+    let text = std::str::from_utf8(bytes).ok()?;
+    // TAL comments run from `;`, Popcorn-SX's from `//`.
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with("//"))?;
+    first.split_whitespace().next().filter(|w| *w == "module").map(|_| {
+        "this is TAL text, not Popcorn-SX: `safexc verify FILE` checks it, `safexc compile FILE -o FILE.o` compiles it"
+    })
 }
 
 fn location_name(m: &Module, loc: Location) -> String {

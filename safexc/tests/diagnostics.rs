@@ -110,3 +110,26 @@ fn non_ascii_text_and_control_characters_keep_the_report_on_its_place() {
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
     assert!(stderr.contains("int a = 1 \u{241b}[2J }"), "{stderr}");
 }
+
+#[test]
+fn tal_and_objects_given_to_check_say_what_to_run_instead() {
+    for (file, kind) in [
+        ("examples/tal/cpu_pid.tal", "this is TAL text, not Popcorn-SX"),
+        ("examples/obj/cpu_pid.o", "this is an ELF object, not Popcorn-SX"),
+    ] {
+        let out = check(&[file], None);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("\nhelp: {kind}: `safexc verify FILE` checks it")),
+            "{stderr}"
+        );
+        // Each code once in the summary.
+        let summary = text(&out.stdout);
+        let codes: Vec<&str> = summary.trim().rsplit(": ").next().unwrap().split(", ").collect();
+        let mut unique = codes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(codes.len(), unique.len(), "{summary}");
+    }
+}
