@@ -1987,6 +1987,9 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             }
             "block" => return self.block_call(name, args, span),
             "size" => return self.size(name, args, span),
+            "min" | "max" | "abs" | "clamp" if !self.env.names.contains_key(&name.name) => {
+                return self.int_builtin(name, args, span);
+            }
             _ => {}
         }
         let Some((Name::Func(callee), _)) = self.env.names.get(&name.name).copied() else {
@@ -2197,6 +2200,97 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             }
             None => Val::Void,
         }
+    }
+
+    /// `min(a, b)`, `max(a, b)`, `abs(a)` and `clamp(x, lo, hi)` on `int`s,
+    /// where the program defines no function of that name: comparisons and
+    /// selects (a branch to a join, which code generation turns into a
+    /// conditional move). `abs(MIN)` raises `Overflow`, as `-MIN` does;
+    /// `clamp(x, lo, hi)` is `min(max(x, lo), hi)`, so `hi` when `lo > hi`.
+    fn int_builtin(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Val {
+        let n = match name.name.as_str() {
+            "abs" => 1,
+            "clamp" => 3,
+            _ => 2,
+        };
+        if !self.arity(name, args, n) {
+            return Val::Error;
+        }
+        let values: Vec<Option<ValueId>> = args.iter().map(|a| self.int(a)).collect();
+        let Some(v) = values.into_iter().collect::<Option<Vec<ValueId>>>() else {
+            return Val::Error;
+        };
+        let result = match name.name.as_str() {
+            "min" => self.select_if(Cond::Lt, v[0], v[1], span),
+            "max" => self.select_if(Cond::Gt, v[0], v[1], span),
+            "abs" => {
+                let zero = self.iconst(0, span);
+                let negated = self.value(
+                    InstKind::Unary {
+                        op: UnaryOp::Neg,
+                        arg: v[0],
+                    },
+                    span,
+                    Raises::One(ExcKind::Overflow),
+                );
+                let negative = self.value(
+                    InstKind::Icmp {
+                        cond: Cond::Lt,
+                        lhs: v[0],
+                        rhs: zero,
+                    },
+                    span,
+                    Raises::Nothing,
+                );
+                self.select(negative, negated, v[0], span)
+            }
+            _ => {
+                // `hi` crosses the first join as a block argument: values
+                // are block scoped.
+                let c = self.value(
+                    InstKind::Icmp {
+                        cond: Cond::Gt,
+                        lhs: v[0],
+                        rhs: v[1],
+                    },
+                    span,
+                    Raises::Nothing,
+                );
+                let joined = self.select_carrying(c, v[0], v[1], &[v[2]], span);
+                self.select_if(Cond::Lt, joined[0], joined[1], span)
+            }
+        };
+        Val::Value(result, Ty::Int)
+    }
+
+    /// `a COND b ? a : b`.
+    fn select_if(&mut self, cond: Cond, a: ValueId, b: ValueId, span: Span) -> ValueId {
+        let c = self.value(InstKind::Icmp { cond, lhs: a, rhs: b }, span, Raises::Nothing);
+        self.select(c, a, b, span)
+    }
+
+    /// `c ? a : b` for `int`s: a branch on `c` to a join that takes `a` or `b`.
+    fn select(&mut self, c: ValueId, a: ValueId, b: ValueId, span: Span) -> ValueId {
+        self.select_carrying(c, a, b, &[], span)[0]
+    }
+
+    /// [`Self::select`], the join also taking the `int`s `carry` (which
+    /// code after it uses): the selected value, then `carry`'s in the join.
+    fn select_carrying(&mut self, c: ValueId, a: ValueId, b: ValueId, carry: &[ValueId], span: Span) -> Vec<ValueId> {
+        let join = self.new_label();
+        self.labels[join.0].extra = vec![Type::I64; 1 + carry.len()];
+        self.ensure_open();
+        let then_to = self.target(join, Edge::Then, [&[a], carry].concat());
+        let else_to = self.target(join, Edge::Else, [&[b], carry].concat());
+        self.terminate(
+            Terminator::Brif {
+                cond: c,
+                then_to,
+                else_to,
+            },
+            span,
+        );
+        self.place_label(join, false)
     }
 
     fn arity(&mut self, name: &ast::Ident, args: &[Expr], n: usize) -> bool {
