@@ -164,6 +164,7 @@ fn lower_unit(env: &Env, options: &Options, diags: &mut Vec<Diagnostic>) -> Modu
         if let FuncKind::Handler { event } = &f.decl.kind
             && env.event_names.contains_key(&event.value)
             && !env.raised.contains(&event.value)
+            && event.value != sema::EXCEPTION_EVENT
         {
             diags.push(Diagnostic::warning(
                 "P0901",

@@ -2466,11 +2466,23 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             name: "raise_event".into(),
             span,
         };
-        if !self.arity(&name, args, 2) {
+        // An event without a value (`raise_event("Tick")`) carries 0.
+        if !(1..=2).contains(&args.len()) {
+            self.error(
+                "P0202",
+                name.span,
+                format!(
+                    "`raise_event` takes 1 or 2 arguments (an event, and a value), given {}",
+                    args.len()
+                ),
+            );
             return Val::Error;
         }
         let event = self.name_arg(&args[0], "event");
-        let value = self.int(&args[1]);
+        let value = match args.get(1) {
+            Some(arg) => self.int(arg),
+            None => Some(self.iconst(0, span)),
+        };
         let Some(event) = event else { return Val::Error };
         let Some(&id) = self.env.event_names.get(event) else {
             self.diags.push(

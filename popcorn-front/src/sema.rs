@@ -150,6 +150,10 @@ pub(crate) type ConstError = (&'static str, Span, String);
 /// The maximum number of elements of one array.
 const MAX_ARRAY_LEN: i64 = 1 << 20;
 
+/// The event a host raises on an application's channel when one of its
+/// invocations aborts (`runtime::host::EXCEPTION_EVENT`).
+pub(crate) const EXCEPTION_EVENT: &str = "Exception";
+
 impl<'a> Env<'a> {
     pub fn collect(unit: &'a Unit, stdlib: bool, diags: &mut Vec<Diagnostic>) -> Env<'a> {
         let mut env = Env {
@@ -189,6 +193,28 @@ impl<'a> Env<'a> {
                     }
                     _ => {}
                 }
+            }
+        }
+        // `Exception` is built in: the host raises it when an invocation
+        // aborts. A handler on it declares it, unless the program did.
+        if !env.event_names.contains_key(EXCEPTION_EVENT) {
+            let handler = unit
+                .files
+                .iter()
+                .flat_map(|(file, _)| &file.items)
+                .find_map(|item| match item {
+                    Item::Func(f) => match &f.kind {
+                        FuncKind::Handler { event } if event.value == EXCEPTION_EVENT => Some(event.span),
+                        _ => None,
+                    },
+                    _ => None,
+                });
+            if let Some(span) = handler {
+                let name = Ident {
+                    name: EXCEPTION_EVENT.into(),
+                    span,
+                };
+                env.declare_event(&name, diags);
             }
         }
         for (file, _) in &unit.files {
