@@ -508,7 +508,11 @@ fn lex_error(source: &str, error: LexError, lo: usize, hi: usize) -> (Option<Tok
             let shown = show(&source[lo..hi]);
             let mut diag = Diagnostic::error("P0002", span(lo, hi), format!("unexpected character {shown}"));
             diag.help = match c {
-                '?' => Some("Popcorn-SX has no conditional operator `?:`; use `if`/`else`".into()),
+                '?' => Some(
+                    "Popcorn-SX has no conditional operator `?:`; use `if`/`else`, or the built-in `min`, `max`, `abs`, \
+                     `clamp`"
+                        .into(),
+                ),
                 '\'' => Some("Popcorn-SX has no character literals; use an integer".into()),
                 _ => None,
             };

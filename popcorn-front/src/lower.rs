@@ -2015,6 +2015,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     format!("memory allocation: `{}` is not available", name.name),
                 )
                 .with_help("use globals and fixed-size arrays"),
+                None if name.name == "sizeof" => {
+                    Diagnostic::error("P0101", name.span, "unknown function `sizeof`: Popcorn-SX has no `sizeof`")
+                        .with_help("`size(a)` is the number of elements of array `a`; an `int` is 8 bytes")
+                }
                 None => {
                     let functions = self.env.names.iter().filter(|(_, (n, _))| matches!(n, Name::Func(_)));
                     let hint = crate::suggest::did_you_mean(&name.name, functions.map(|(k, _)| k.as_str()));

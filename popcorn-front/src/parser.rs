@@ -177,7 +177,70 @@ fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, Infallible>) -
         Some(list) => format!("expected {list}, found {found}"),
         None => format!("unexpected {found}"),
     };
-    Some(Diagnostic::error("P0001", span, message))
+    let mut diag = Diagnostic::error("P0001", span, message);
+    diag.help = c_habit(source, span, &expected);
+    Some(diag)
+}
+
+/// C's integer and floating-point types, which Popcorn-SX does not have.
+const C_TYPES: &[&str] = &[
+    "unsigned", "signed", "long", "short", "char", "float", "double", "size_t", "ssize_t", "int8_t", "int16_t",
+    "int32_t", "int64_t", "uint8_t", "uint16_t", "uint32_t", "uint64_t", "u8", "u16", "u32", "u64", "s8", "s16", "s32",
+    "s64",
+];
+
+/// What to write instead, when a syntax error comes from a habit of C (or
+/// a keyword used as a name): from the offending token, the text before
+/// it and what the grammar expected there.
+fn c_habit(source: &str, span: Span, expected: &[String]) -> Option<String> {
+    let (lo, hi) = (span.lo as usize, span.hi as usize);
+    let found = source.get(lo..hi).unwrap_or("");
+    let before = source.get(..lo).unwrap_or("").trim_end();
+    // The word just before the offending token, and the line up to it.
+    let word_before = before
+        .rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    let wants = |name: &str| expected.iter().any(|e| unquote(e) == name);
+    if word_before == "sizeof"
+        || before
+            .strip_suffix('(')
+            .is_some_and(|b| b.trim_end().ends_with("sizeof"))
+    {
+        return Some("there is no `sizeof`: `size(a)` is the number of elements of array `a`".into());
+    }
+    // `switch (x) {`: `switch (x)` parsed as a call.
+    let after_switch = before.rfind("switch").map(|at| before[at + "switch".len()..].trim());
+    if found == "{"
+        && after_switch.is_some_and(|a| a.starts_with('(') && a.ends_with(')') && !a.contains([';', '{', '}']))
+    {
+        return Some("there is no `switch` yet: write `if (x == 1) { … } else if (x == 2) { … } else { … }`".into());
+    }
+    if is_keyword(found) && wants("identifier") {
+        return Some(format!(
+            "`{found}` is a keyword of Popcorn-SX and cannot name anything; pick another name"
+        ));
+    }
+    if C_TYPES.contains(&found) || C_TYPES.contains(&word_before) {
+        return Some(
+            "Popcorn-SX has one integer type, `int` (64-bit, signed), and `bool`; there are no unsigned, \
+             narrower or floating-point types"
+                .into(),
+        );
+    }
+    if found == "[" && before.ends_with(']') {
+        return Some("arrays have one dimension: use one of ROWS * COLS elements, indexed `i * COLS + j`".into());
+    }
+    if found == "," && wants(";") && wants("=") {
+        return Some("one name per declaration: `int a; int b;`".into());
+    }
+    None
+}
+
+/// Whether `text` is one of the grammar's keywords (its terminals that
+/// are words).
+fn is_keyword(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase()) && TERMINAL_ORDER.contains(&text)
 }
 
 /// The offending token, as the message names it.
@@ -189,6 +252,7 @@ fn describe(source: &str, token: Token<'_>, lo: usize, hi: usize) -> String {
         Token::Str(_) if text.len() <= 40 => format!("string literal `{text}`"),
         Token::Str(_) => "string literal".to_owned(),
         Token::Error => "invalid input".to_owned(),
+        _ if is_keyword(text) => format!("keyword `{text}`"),
         _ => format!("`{text}`"),
     }
 }

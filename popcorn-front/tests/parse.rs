@@ -1012,3 +1012,62 @@ proptest! {
         check_no_panic(&src);
     }
 }
+
+// ------------------------------------------------------------------ habits of C
+
+/// The first diagnostic's message and help, for a function body.
+fn first_help(body: &str) -> (String, String) {
+    let diags = errs(&format!("extension e;\n{body}\n"));
+    (diags[0].message.clone(), diags[0].help.clone().unwrap_or_default())
+}
+
+#[test]
+fn habits_of_c_and_keywords_as_names_say_what_to_write_instead() {
+    let cases = [
+        (
+            "int f() { int while = 1; return 0; }",
+            "found keyword `while`",
+            "`while` is a keyword",
+        ),
+        ("int int = 3;", "found keyword `int`", "`int` is a keyword"),
+        (
+            "unsigned int g = 0;",
+            "found identifier `unsigned`",
+            "one integer type, `int`",
+        ),
+        (
+            "int f() { uint32_t x = 1; return x; }",
+            "found identifier `x`",
+            "one integer type, `int`",
+        ),
+        ("int m[3][4];", "found `[`", "arrays have one dimension"),
+        (
+            "int f() { return sizeof(int); }",
+            "found keyword `int`",
+            "there is no `sizeof`",
+        ),
+        (
+            "int f(int x) { switch (x) { default: return 1; } }",
+            "found `{`",
+            "there is no `switch` yet",
+        ),
+        (
+            "int f() { int a, b; return 0; }",
+            "found `,`",
+            "one name per declaration",
+        ),
+        (
+            "int f(int x) { return x ? 1 : 2; }",
+            "unexpected character `?`",
+            "no conditional operator `?:`",
+        ),
+    ];
+    for (src, message, help) in cases {
+        let (m, h) = first_help(src);
+        assert!(m.contains(message), "{src}: {m}");
+        assert!(h.contains(help), "{src}: {h}");
+    }
+    // An ordinary error gets no such help.
+    let (_, h) = first_help("int f() { return 1 }");
+    assert_eq!(h, "");
+}
