@@ -231,9 +231,6 @@ fn c_habit(source: &str, span: Span, expected: &[String]) -> Option<String> {
     if found == "[" && before.ends_with(']') {
         return Some("arrays have one dimension: use one of ROWS * COLS elements, indexed `i * COLS + j`".into());
     }
-    if found == "," && wants(";") && wants("=") {
-        return Some("one name per declaration: `int a; int b;`".into());
-    }
     None
 }
 
@@ -523,6 +520,30 @@ pub(crate) fn decl(
         span: span(lo, hi),
     };
     (Box::new(decl), depth)
+}
+
+/// A further name of a declaration (`, NAME [LEN] [= INIT]`), with its
+/// span's bounds.
+pub(crate) type MoreDecl = (Ident, Option<E>, Option<(Init, u32)>, usize, usize);
+
+/// A declaration with more names (`int a, b = 2;`), as one declaration
+/// per name, each of the first one's type, with its own span: the first
+/// from the type (`lo`) to its end, the others from their name; the last
+/// ends at `hi`.
+pub(crate) fn decls(
+    first: (Box<VarDecl>, u32),
+    more: Vec<MoreDecl>,
+    lo: usize,
+    hi: usize,
+) -> impl Iterator<Item = ((Box<VarDecl>, u32), (usize, usize))> {
+    let ty = first.0.ty.clone();
+    let first_end = first.0.span.hi as usize;
+    let rest = more
+        .into_iter()
+        .map(move |(name, len, init, l, r)| (decl(ty.clone(), name, len, init, l, r), (l, r)));
+    std::iter::once((first, (lo, first_end)))
+        .chain(rest)
+        .map(move |(d, (l, r))| (d, (l, r.min(hi))))
 }
 
 pub(crate) fn for_stmt(

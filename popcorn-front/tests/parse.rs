@@ -763,7 +763,7 @@ fn end_of_file() {
     let src = "int x = 1  /* trailing */ ";
     let d = errs(src);
     assert_eq!(codes(&d), [("P0001", src.len() as u32, src.len() as u32)]);
-    assert_eq!(d[0].message, "expected one of `;`, operator, found end of file");
+    assert_eq!(d[0].message, "expected one of `;`, `,`, operator, found end of file");
 }
 
 #[test]
@@ -1052,11 +1052,6 @@ fn habits_of_c_and_keywords_as_names_say_what_to_write_instead() {
             "there is no `switch` yet",
         ),
         (
-            "int f() { int a, b; return 0; }",
-            "found `,`",
-            "one name per declaration",
-        ),
-        (
             "int f(int x) { return x ? 1 : 2; }",
             "unexpected character `?`",
             "no conditional operator `?:`",
@@ -1070,4 +1065,44 @@ fn habits_of_c_and_keywords_as_names_say_what_to_write_instead() {
     // An ordinary error gets no such help.
     let (_, h) = first_help("int f() { return 1 }");
     assert_eq!(h, "");
+}
+
+#[test]
+fn a_declaration_may_name_several_variables_of_one_type() {
+    let src = "extension e;\nint g, h[4], k = 3;\nint f() { int a, b = 2, c[3]; return b; }\n";
+    let file = ok(src);
+    let globals: Vec<(String, bool, bool)> = file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Global(g) => Some((g.name.name.clone(), g.len.is_some(), g.init.is_some())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        globals,
+        [
+            ("g".into(), false, false),
+            ("h".into(), true, false),
+            ("k".into(), false, true)
+        ]
+    );
+    let Some(Item::Func(f)) = file.items.iter().find(|i| matches!(i, Item::Func(_))) else {
+        panic!("no function");
+    };
+    let locals: Vec<(String, String, Span)> = f
+        .body
+        .stmts
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StmtKind::Local(d) => Some((d.name.name.clone(), ty(&d.ty), s.span)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(locals.len(), 3);
+    assert!(locals.iter().all(|(_, t, _)| t == "int"));
+    // The first from its type, the others from their names.
+    assert_eq!(locals[0].2.lo, at(src, "int a", 0).lo);
+    assert_eq!(locals[1].2.lo, at(src, "b = 2", 0).lo);
+    assert_eq!(locals[2].2.lo, at(src, "c[3]", 0).lo);
 }

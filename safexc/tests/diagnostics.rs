@@ -33,11 +33,11 @@ fn a_report_is_headed_like_rustc_s_labelled_whole_and_counted() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.starts_with("error[P0001]: expected `;`, found `}`\n"),
+        stderr.starts_with("error[P0001]: expected one of `;`, `,`, found `}`\n"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("── expected `;`, found `}`\n"),
+        stderr.contains("── expected one of `;`, `,`, found `}`\n"),
         "the label is cut: {stderr}"
     );
     assert!(

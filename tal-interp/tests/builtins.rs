@@ -1,7 +1,8 @@
-//! `min`, `max`, `abs` and `clamp`, run by the reference interpreter:
-//! Rust's own functions give the expected values; `abs(MIN)` raises
-//! `Overflow`; a program's own function of one of these names is called
-//! instead.
+//! `min`, `max`, `abs` and `clamp`, and declarations of several names, run
+//! by the reference interpreter: Rust's own functions give the expected
+//! values; `abs(MIN)` raises `Overflow`; a program's own function of one of
+//! these names is called instead; `int a = 4, b = a * 10;` declares in
+//! order.
 
 mod common;
 
@@ -66,4 +67,17 @@ monitor void m(cap<cpu_qos> app) { r = max(3, 4) + min(3, 4); }
     );
     run(&mut instance, &mut MockHost::default(), "m", &[APP]).unwrap();
     assert_eq!(global(&instance, "r"), 7 + 3);
+}
+
+#[test]
+fn several_names_in_one_declaration_are_declared_in_order() {
+    let mut instance = load_pop(
+        "extension decls;
+import cpu;
+int g, r = 0;
+monitor void m(cap<cpu_qos> app) { int a = 4, b = a * 10, c[2]; c[1] = b + a; r = c[1] + g; }
+",
+    );
+    run(&mut instance, &mut MockHost::default(), "m", &[APP]).unwrap();
+    assert_eq!(global(&instance, "r"), 44);
 }
