@@ -159,6 +159,23 @@ pub struct Stmt {
     pub span: Span,
 }
 
+/// One arm of a `switch`: its label, then its statements (`case 1: case
+/// 2: …` is an empty arm, which falls into the next).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SwitchArm {
+    pub label: CaseLabel,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum CaseLabel {
+    /// `case VALUE:`, a constant `int`.
+    Case(Expr),
+    /// `default:`, and where it is.
+    Default(Span),
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum StmtKind {
     Local(VarDecl),
@@ -181,6 +198,12 @@ pub enum StmtKind {
         cond: Option<Expr>,
         step: Option<Expr>,
         body: Box<Stmt>,
+    },
+    /// `switch (value) { case 1: case 2: …; default: … }`: C's, control
+    /// falling from one arm into the next unless a `break` leaves.
+    Switch {
+        value: Expr,
+        arms: Vec<SwitchArm>,
     },
     Break,
     Continue,

@@ -314,9 +314,9 @@ monitor void tune(cap<cpu_qos> app) {
     CodeDoc {
         code: "P0206",
         title: "`break` or `continue` outside a loop",
-        explanation: "`break` and `continue` only make sense inside `while`, `do` or `for`. Control flow in \
-            Popcorn-SX stays structured, so that every loop has a header where the compiler charges fuel and \
-            every exit is known. To leave a function early use `return`.",
+        explanation: "`break` only makes sense inside `while`, `do`, `for` or `switch`, and `continue` inside \
+            `while`, `do` or `for`. Control flow in Popcorn-SX stays structured, so that every loop has a header \
+            where the compiler charges fuel and every exit is known. To leave a function early use `return`.",
         example: r#"extension demo;
 import cpu;
 

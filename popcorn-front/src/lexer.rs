@@ -111,6 +111,12 @@ pub(crate) enum Token<'s> {
     While,
     #[token("do")]
     Do,
+    #[token("switch")]
+    Switch,
+    #[token("case")]
+    Case,
+    #[token("default")]
+    Default,
     #[token("break")]
     Break,
     #[token("continue")]

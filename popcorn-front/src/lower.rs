@@ -155,9 +155,11 @@ enum Held {
     Other(Val),
 }
 
+/// Where `break` and `continue` go: a loop's, or a `switch`'s (which
+/// `break` leaves and `continue` passes through, to the loop around it).
 struct LoopCx {
     brk: LabelId,
-    cont: LabelId,
+    cont: Option<LabelId>,
 }
 
 pub(crate) struct Lowerer<'e, 'a> {
@@ -985,17 +987,18 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             }
             StmtKind::Break | StmtKind::Continue => {
                 let is_break = matches!(s.kind, StmtKind::Break);
-                match self.loops.last() {
-                    Some(l) => {
-                        let target = if is_break { l.brk } else { l.cont };
-                        self.jump(target, vec![], s.span);
-                    }
-                    None => {
-                        let what = if is_break { "break" } else { "continue" };
-                        self.error("P0206", s.span, format!("`{what}` outside a loop"));
-                    }
+                let target = if is_break {
+                    self.loops.last().map(|l| l.brk)
+                } else {
+                    self.loops.iter().rev().find_map(|l| l.cont)
+                };
+                match target {
+                    Some(target) => self.jump(target, vec![], s.span),
+                    None if is_break => self.error("P0206", s.span, "`break` outside a loop or `switch`"),
+                    None => self.error("P0206", s.span, "`continue` outside a loop"),
                 }
             }
+            StmtKind::Switch { value, arms } => self.switch(value, arms, s.span),
             StmtKind::Return(value) => self.ret(value.as_ref(), s.span),
             StmtKind::Try { body, handlers } => self.try_stmt(body, handlers, s.span),
             StmtKind::Raise(kind) => {
@@ -1051,8 +1054,86 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         !self.inlinable.is_empty() && unrollable(body)
     }
 
+    /// C's `switch`: the value once, compared with each `case` in order
+    /// (constant `int`s, each once; one `default` at most), then a jump to
+    /// the arm of the first that matches, else to `default`'s, else past
+    /// the end. The arms follow in order, each in a scope of its own, and
+    /// control falls from one into the next unless a `break` leaves.
+    fn switch(&mut self, value: &Expr, arms: &[ast::SwitchArm], span: Span) {
+        let v = self.int(value);
+        let mut cases: Vec<(i64, usize, Span)> = Vec::new();
+        let mut default: Option<(usize, Span)> = None;
+        for (i, arm) in arms.iter().enumerate() {
+            match &arm.label {
+                ast::CaseLabel::Case(e) => match self.env.try_const(e) {
+                    Ok(Const::Int(n)) => match cases.iter().find(|c| c.0 == n) {
+                        Some(&(_, _, first)) => self.diags.push(
+                            Diagnostic::error("P0102", e.span, format!("`case {n}` appears twice in this switch"))
+                                .with_label(first, "first here"),
+                        ),
+                        None => cases.push((n, i, e.span)),
+                    },
+                    Ok(Const::Bool(_)) => self.error("P0211", e.span, "a `case` is a constant `int`, not a `bool`"),
+                    Err((code, at, why)) => self.error(code, at, format!("a `case` is a constant `int`: {why}")),
+                },
+                ast::CaseLabel::Default(at) => match default {
+                    Some((_, first)) => self.diags.push(
+                        Diagnostic::error("P0102", *at, "a second `default` in this switch")
+                            .with_label(first, "first here"),
+                    ),
+                    None => default = Some((i, *at)),
+                },
+            }
+        }
+        let arm_labels: Vec<LabelId> = arms.iter().map(|_| self.new_label()).collect();
+        let end = self.new_label();
+        // The value crosses the tests' blocks as an anonymous variable.
+        self.push_scope();
+        let held = self.vars.len();
+        let v = v.unwrap_or_else(|| self.iconst(0, value.span));
+        self.vars.push(Var {
+            name: String::new(),
+            ty: Ty::Int,
+            storage: Storage::Ssa(Some(v)),
+        });
+        for &(n, arm, at) in &cases {
+            let current = match self.vars[held].storage {
+                Storage::Ssa(Some(current)) => current,
+                _ => v,
+            };
+            let constant = self.iconst(n, at);
+            let equal = self.value(
+                InstKind::Icmp {
+                    cond: Cond::Eq,
+                    lhs: current,
+                    rhs: constant,
+                },
+                at,
+                Raises::Nothing,
+            );
+            let next = self.new_label();
+            self.brif(equal, arm_labels[arm], next, at);
+            self.place_label(next, false);
+        }
+        self.jump(default.map_or(end, |(arm, _)| arm_labels[arm]), vec![], span);
+        self.pop_scope();
+        self.loops.push(LoopCx { brk: end, cont: None });
+        for (i, arm) in arms.iter().enumerate() {
+            self.place_label(arm_labels[i], false);
+            self.push_scope();
+            for st in &arm.body {
+                self.stmt(st);
+            }
+            self.pop_scope();
+            // Falling into the next arm, or out of the last.
+            self.jump(arm_labels.get(i + 1).copied().unwrap_or(end), vec![], arm.span);
+        }
+        self.loops.pop();
+        self.place_label(end, false);
+    }
+
     fn loop_body(&mut self, body: &Stmt, brk: LabelId, cont: LabelId) {
-        self.loops.push(LoopCx { brk, cont });
+        self.loops.push(LoopCx { brk, cont: Some(cont) });
         self.scoped_stmt(body);
         self.loops.pop();
     }
@@ -2140,7 +2221,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     fn may_inline(&self, callee: usize) -> bool {
         let here = match self.inlinable.get(callee) {
             Some(Inline::Anywhere) => true,
-            Some(Inline::InLoops) => !self.loops.is_empty(),
+            Some(Inline::InLoops) => self.loops.iter().any(|l| l.cont.is_some()),
             Some(Inline::Never) | None => false,
         };
         here && self.inlining.len() < INLINE_MAX_DEPTH

@@ -209,13 +209,6 @@ fn c_habit(source: &str, span: Span, expected: &[String]) -> Option<String> {
     {
         return Some("there is no `sizeof`: `size(a)` is the number of elements of array `a`".into());
     }
-    // `switch (x) {`: `switch (x)` parsed as a call.
-    let after_switch = before.rfind("switch").map(|at| before[at + "switch".len()..].trim());
-    if found == "{"
-        && after_switch.is_some_and(|a| a.starts_with('(') && a.ends_with(')') && !a.contains([';', '{', '}']))
-    {
-        return Some("there is no `switch` yet: write `if (x == 1) { … } else if (x == 2) { … } else { … }`".into());
-    }
     if is_keyword(found) && wants("identifier") {
         return Some(format!(
             "`{found}` is a keyword of Popcorn-SX and cannot name anything; pick another name"
@@ -262,7 +255,7 @@ const TERMINAL_ORDER: &[&str] = &[
     "||", "&&", "|", "^", "&", "==", "!=", "<", "<=", ">", ">=", "<<", ">>", "+", "-", "*", "/", "%", "!", "~",
     "++", "--", ".", "->", "extension", "import", "const", "budget", "struct", "attribute", "class", "readonly",
     "range", "event", "monitor", "handler", "guard", "on", "extern", "int", "bool", "void", "cap", "if", "else",
-    "while", "do", "for", "break", "continue", "return", "try", "handle", "raise", "goto", "asm", "volatile",
+    "while", "do", "for", "switch", "case", "default", "break", "continue", "return", "try", "handle", "raise", "goto", "asm", "volatile",
     "true", "false", "identifier", "integer literal", "string literal",
 ];
 
@@ -289,7 +282,7 @@ const TYPE_START: &[&str] = &[
 /// Tokens that start a statement, besides expressions and types.
 #[rustfmt::skip]
 const STATEMENT_START: &[&str] = &[
-    ";", "{", "if", "while", "do", "for", "break", "continue", "return", "try", "raise", "goto", "asm",
+    ";", "{", "if", "while", "do", "for", "switch", "break", "continue", "return", "try", "raise", "goto", "asm",
 ];
 
 /// "one of `;`, `,`" / "`;`", from lalrpop's quoted terminal names.

@@ -941,6 +941,15 @@ fn walk_stmt(s: &Stmt, visit: &mut impl FnMut(&Expr)) {
             walk_expr(cond, visit);
             walk_stmt(body, visit);
         }
+        StmtKind::Switch { value, arms } => {
+            walk_expr(value, visit);
+            for arm in arms {
+                if let CaseLabel::Case(e) = &arm.label {
+                    walk_expr(e, visit);
+                }
+                arm.body.iter().for_each(|s| walk_stmt(s, visit));
+            }
+        }
         StmtKind::For { init, cond, step, body } => {
             if let Some(i) = init {
                 walk_stmt(i, visit);

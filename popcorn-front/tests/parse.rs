@@ -138,6 +138,20 @@ fn st(s: &Stmt) -> String {
             let init = init.as_ref().map_or("_".to_owned(), |s| st(s));
             format!("(for {init} {} {} {})", opt(cond), opt(step), st(body))
         }
+        StmtKind::Switch { value, arms } => {
+            let arms: Vec<String> = arms
+                .iter()
+                .map(|a| {
+                    let label = match &a.label {
+                        CaseLabel::Case(e) => format!("case {}", sx(e)),
+                        CaseLabel::Default(_) => "default".into(),
+                    };
+                    let body: Vec<String> = a.body.iter().map(st).collect();
+                    format!("({label}{}{})", if body.is_empty() { "" } else { " " }, body.join(" "))
+                })
+                .collect();
+            format!("(switch {} {})", sx(value), arms.join(" "))
+        }
         StmtKind::Break => "break".into(),
         StmtKind::Continue => "continue".into(),
         StmtKind::Return(e) => format!("(return {})", opt(e)),
@@ -1047,11 +1061,6 @@ fn habits_of_c_and_keywords_as_names_say_what_to_write_instead() {
             "there is no `sizeof`",
         ),
         (
-            "int f(int x) { switch (x) { default: return 1; } }",
-            "found `{`",
-            "there is no `switch` yet",
-        ),
-        (
             "int f(int x) { return x ? 1 : 2; }",
             "unexpected character `?`",
             "no conditional operator `?:`",
@@ -1105,4 +1114,16 @@ fn a_declaration_may_name_several_variables_of_one_type() {
     assert_eq!(locals[0].2.lo, at(src, "int a", 0).lo);
     assert_eq!(locals[1].2.lo, at(src, "b = 2", 0).lo);
     assert_eq!(locals[2].2.lo, at(src, "c[3]", 0).lo);
+}
+
+#[test]
+fn a_switch_has_arms_of_one_label_each() {
+    assert_eq!(
+        body("int f(int x) { switch (x + 1) { case 1: case 2: x = 3; break; default: { x = 4; } } return x; }"),
+        "{(switch (+ x 1) (case 1) (case 2 (= x 3) break) (default {(= x 4)})) (return x)}"
+    );
+    assert_eq!(body("void f(int x) { switch (x) { } }"), "{(switch x )}");
+    // `case`, `default` and `switch` are keywords now.
+    let d = errs("extension e;\nint default = 1;\n");
+    assert!(d[0].message.contains("found keyword `default`"), "{}", d[0].message);
 }
