@@ -2,6 +2,7 @@
 //! verified TAL text, binary TAL or an object. The status line goes to
 //! standard error, so that standard output carries only the output.
 
+use crate::diag;
 use crate::files;
 use crate::out::{Out, OutputError};
 use crate::source::{self, Kind, Language};
@@ -48,9 +49,12 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
     if let Some(output) = &args.output
         && files::same_file(&args.file, output)
     {
-        errln!(
-            "error[L0004]: the output {} is the input {name}: give another `-o` path",
-            output.display()
+        diag::plain_error(
+            "L0004",
+            &format!(
+                "the output {} is the input {name}: give another `-o` path",
+                output.display()
+            ),
         );
         return failed;
     }
@@ -59,11 +63,17 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
     };
     let language = match source::kind(&args.file, &bytes) {
         Kind::Object => {
-            errln!("error[L0003]: {name} is an ELF file, not a source; `safexc verify` checks objects");
+            diag::plain_error(
+                "L0003",
+                &format!("{name} is an ELF file, not a source; `safexc verify` checks objects"),
+            );
             return Ok(ExitCode::from(crate::USAGE));
         }
         Kind::Source(Language::Tal) if args.stdlib || args.no_inline => {
-            errln!("error[L0003]: `--stdlib` and `--no-inline` apply to Popcorn-SX sources; {name} is TAL");
+            diag::plain_error(
+                "L0003",
+                &format!("`--stdlib` and `--no-inline` apply to Popcorn-SX sources; {name} is TAL"),
+            );
             return Ok(ExitCode::from(crate::USAGE));
         }
         Kind::Source(language) => language,
@@ -76,7 +86,7 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
         !args.no_inline,
         &verifier::Config::default(),
     );
-    errln!("{}", checked.summary);
+    diag::status(&checked.summary);
     let Some(module) = checked.module else {
         return failed;
     };
@@ -91,7 +101,7 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
         Emit::Obj => match codegen::object::compile(&module, codegen::Options { no_fuel: args.no_fuel }) {
             Ok(object) => object,
             Err(e) => {
-                errln!("{e}");
+                diag::plain_error(e.code, &e.message);
                 return failed;
             }
         },
@@ -110,11 +120,14 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
                     } else {
                         ("binary TAL", "FILE")
                     };
-                    errln!("error[L0002]: {what} is written to a file: add `-o {file}`");
+                    diag::plain_error("L0002", &format!("{what} is written to a file: add `-o {file}`"));
                     return failed;
                 }
                 if out.is_terminal() {
-                    errln!("error[L0002]: binary output is not written to a terminal: redirect standard output");
+                    diag::plain_error(
+                        "L0002",
+                        "binary output is not written to a terminal: redirect standard output",
+                    );
                     return failed;
                 }
             }

@@ -17,6 +17,95 @@ pub enum ColorChoice {
 /// The process's choice, set once from the command line.
 static COLOR: AtomicU8 = AtomicU8::new(ColorChoice::Auto as u8);
 
+/// How diagnostics are written on standard error (`--message-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MessageFormat {
+    /// Reports on the source, for people.
+    Human,
+    /// One JSON object per line, in rustc's shape (`$message_type`,
+    /// `message`, `code`, `level`, `spans`, `children`, `rendered`), with
+    /// [`SCHEMA`]; after a rejected input, a `summary` object.
+    Json,
+}
+
+/// The version of the JSON objects' shape, in each as `schema`.
+pub const SCHEMA: u32 = 1;
+
+static FORMAT: AtomicU8 = AtomicU8::new(MessageFormat::Human as u8);
+
+pub fn set_message_format(format: MessageFormat) {
+    FORMAT.store(format as u8, Ordering::Relaxed);
+}
+
+fn json() -> bool {
+    FORMAT.load(Ordering::Relaxed) == MessageFormat::Json as u8
+}
+
+/// (code, title, explanation, example) of every documented code, of every
+/// family (front-end, verifier, code generator, loader and hosts).
+pub fn code_docs() -> Vec<[&'static str; 4]> {
+    let front = popcorn_front::codes::CODES
+        .iter()
+        .map(|d| [d.code, d.title, d.explanation, d.example]);
+    let verifier = verifier::codes::CODES
+        .iter()
+        .map(|d| [d.code, d.title, d.explanation, d.example]);
+    let codegen = codegen::codes::CODES
+        .iter()
+        .map(|d| [d.code, d.title, d.explanation, d.example]);
+    let runtime = runtime::codes::CODES
+        .iter()
+        .map(|d| [d.code, d.title, d.explanation, d.example]);
+    front.chain(verifier).chain(codegen).chain(runtime).collect()
+}
+
+/// A code's explanation (`safexc explain`'s), for the JSON objects.
+fn explanation(code: &str) -> Option<&'static str> {
+    code_docs().into_iter().find(|d| d[0] == code).map(|d| d[2])
+}
+
+/// An error without a place in a text (`error[L0001]: cannot read …`), as
+/// the message format says, on standard error.
+pub fn plain_error(code: &str, message: &str) {
+    if json() {
+        let object = serde_json::json!({
+            "$message_type": "diagnostic",
+            "schema": SCHEMA,
+            "message": message,
+            "code": { "code": code, "explanation": explanation(code) },
+            "level": "error",
+            "spans": [],
+            "children": [],
+            "rendered": format!("error[{code}]: {message}\n"),
+        });
+        errln!("{object}");
+    } else {
+        errln!("error[{code}]: {message}");
+    }
+}
+
+/// A status line on standard error (`compile`'s `NAME: ok (…)`), as the
+/// message format says.
+pub fn status(line: &str) {
+    if json() {
+        let object = serde_json::json!({ "$message_type": "status", "schema": SCHEMA, "message": line });
+        errln!("{object}");
+    } else {
+        errln!("{line}");
+    }
+}
+
+/// A help line after an input's reports (`help: …`), as the message
+/// format says, on standard error.
+pub fn help(message: &str) {
+    if json() {
+        let object = serde_json::json!({ "$message_type": "help", "schema": SCHEMA, "message": message });
+        errln!("{object}");
+    } else {
+        errln!("help: {message}");
+    }
+}
+
 pub fn set_color(choice: ColorChoice) {
     COLOR.store(choice as u8, Ordering::Relaxed);
 }
@@ -75,6 +164,81 @@ impl<'a> From<&'a popcorn_front::Diagnostic> for Diagnostic<'a> {
 /// `error[CODE]: message` (or `warning[CODE]`) as every other error of
 /// safexc, coloured as `--color` says.
 pub fn render(file: &str, text: &str, d: &Diagnostic) -> String {
+    let human = render_human(file, text, d);
+    if json() {
+        format!("{}\n", json_report(file, text, d, &human))
+    } else {
+        human
+    }
+}
+
+/// The report as a JSON object (see [`MessageFormat::Json`]): spans with
+/// byte offsets and 1-based lines and columns (in characters), the first
+/// primary; the help as a child.
+fn json_report(file: &str, text: &str, d: &Diagnostic, human: &str) -> serde_json::Value {
+    let line_col = |at: usize| {
+        let at = at.min(text.len());
+        let before = text.get(..at).unwrap_or(text);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    };
+    let span = |r: &Range<usize>, primary: bool, label: &str| {
+        let ((line_start, column_start), (line_end, column_end)) = (line_col(r.start), line_col(r.end));
+        serde_json::json!({
+            "file_name": file,
+            "byte_start": r.start,
+            "byte_end": r.end,
+            "line_start": line_start,
+            "line_end": line_end,
+            "column_start": column_start,
+            "column_end": column_end,
+            "is_primary": primary,
+            "label": label,
+        })
+    };
+    let mut spans = vec![span(&d.span, true, first_clause(d.message))];
+    spans.extend(d.labels.iter().map(|(r, note)| span(r, false, note)));
+    let children: Vec<serde_json::Value> = d
+        .help
+        .iter()
+        .map(|h| serde_json::json!({ "message": h, "code": null, "level": "help", "spans": [], "children": [], "rendered": null }))
+        .collect();
+    // The rendered text without colours, as rustc's.
+    let plain = String::from_utf8_lossy(&strip_ansi(human.as_bytes())).into_owned();
+    serde_json::json!({
+        "$message_type": "diagnostic",
+        "schema": SCHEMA,
+        "message": d.message,
+        "code": { "code": d.code, "explanation": explanation(d.code) },
+        "level": if d.warning { "warning" } else { "error" },
+        "spans": spans,
+        "children": children,
+        "rendered": plain,
+    })
+}
+
+/// `bytes` without ANSI escape sequences (`ESC [ … letter`).
+fn strip_ansi(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == 0x1b && bytes.get(i + 1) == Some(&b'[') {
+            i += 2;
+            while i < bytes.len() && !bytes[i].is_ascii_alphabetic() {
+                i += 1;
+            }
+            i += 1;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// [`render`] for people.
+fn render_human(file: &str, text: &str, d: &Diagnostic) -> String {
     let marks = std::iter::once(&d.span)
         .chain(d.labels.iter().map(|(r, _)| r))
         .flat_map(|r| [r.start, r.end]);
@@ -209,6 +373,18 @@ pub fn tally(name: &str, codes: &[&str], warnings: usize) {
         if !distinct.contains(code) {
             distinct.push(code);
         }
+    }
+    if json() {
+        let object = serde_json::json!({
+            "$message_type": "summary",
+            "schema": SCHEMA,
+            "file_name": name,
+            "errors": codes.len(),
+            "warnings": warnings,
+            "codes": distinct,
+        });
+        errln!("{object}");
+        return;
     }
     match distinct.as_slice() {
         [] => errln!("{line}"),

@@ -42,7 +42,7 @@ pub fn read_input(path: &Path) -> Option<Vec<u8>> {
     match read {
         Ok(bytes) => Some(bytes),
         Err(e) => {
-            errln!("error[L0001]: cannot read {}: {e}", display_name(path));
+            crate::diag::plain_error("L0001", &format!("cannot read {}: {e}", display_name(path)));
             None
         }
     }
@@ -77,7 +77,7 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> bool {
     match std::fs::write(path, bytes) {
         Ok(()) => true,
         Err(e) => {
-            errln!("error[L0002]: cannot write the output {}: {e}", path.display());
+            crate::diag::plain_error("L0002", &format!("cannot write the output {}: {e}", path.display()));
             false
         }
     }

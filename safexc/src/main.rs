@@ -57,6 +57,10 @@ struct Cli {
     /// and NO_COLOR is unset or empty), always or never.
     #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
     color: diag::ColorChoice,
+    /// How diagnostics are written on standard error: human, or json (one
+    /// object per line, rustc's shape, with a schema version).
+    #[arg(long, global = true, value_enum, default_value = "human", value_name = "FORMAT")]
+    message_format: diag::MessageFormat,
 }
 
 #[derive(Subcommand)]
@@ -168,6 +172,7 @@ fn main() -> ExitCode {
     let status = match Cli::try_parse() {
         Ok(cli) => {
             diag::set_color(cli.color);
+            diag::set_message_format(cli.message_format);
             command(&mut out, cli.command)
         }
         Err(e) => usage(&mut out, &e),
@@ -248,27 +253,7 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
 
 /// `safexc explain`: one code's documentation, or (`--all`) the list of codes.
 fn explain(out: &mut Out, code: &str, all: bool) -> Result<ExitCode, OutputError> {
-    // (code, title, explanation, example) of every family.
-    let front = popcorn_front::codes::CODES
-        .iter()
-        .map(|d| [d.code, d.title, d.explanation, d.example]);
-    let mut docs: Vec<[&str; 4]> = front
-        .chain(
-            verifier::codes::CODES
-                .iter()
-                .map(|d| [d.code, d.title, d.explanation, d.example]),
-        )
-        .chain(
-            codegen::codes::CODES
-                .iter()
-                .map(|d| [d.code, d.title, d.explanation, d.example]),
-        )
-        .chain(
-            runtime::codes::CODES
-                .iter()
-                .map(|d| [d.code, d.title, d.explanation, d.example]),
-        )
-        .collect();
+    let mut docs = diag::code_docs();
     if all {
         docs.sort_by_key(|d| d[0]);
         for [code, title, ..] in docs {

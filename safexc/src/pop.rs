@@ -32,7 +32,7 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
             );
             tally(&name, &["P0002"], 0);
             if let Some(hint) = other_kind {
-                errln!("help: {hint}");
+                crate::diag::help(hint);
             }
             return Checked::rejected(&name, &["P0002"]);
         }
@@ -55,7 +55,7 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
             .collect();
         tally(&name, &errors, compiled.diagnostics.len() - errors.len());
         if let Some(hint) = other_kind {
-            errln!("help: {hint}");
+            crate::diag::help(hint);
         }
         // Each code once, in order of first appearance.
         let mut codes: Vec<&str> = Vec::new();
