@@ -9,59 +9,108 @@ use codegen::object::{ObjectParts, RelocKind};
 use iced_x86::{Decoder, DecoderOptions, Formatter, Instruction, IntelFormatter, OpKind, SymbolResolver, SymbolResult};
 use runtime::load::LoadError;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn inspect(out: &mut Out, path: &Path) -> Result<ExitCode, OutputError> {
-    let Some(bytes) = files::read_input(path) else {
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// The object to read; `-` reads standard input.
+    file: PathBuf,
+    /// Print one JSON object (with a `schema` version) instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Show only this function's disassembly (and relocations).
+    #[arg(long, value_name = "NAME")]
+    function: Option<String>,
+}
+
+/// The version of `--json`'s shape.
+const SCHEMA: u32 = 1;
+
+pub fn inspect(out: &mut Out, args: InspectArgs) -> Result<ExitCode, OutputError> {
+    let name = files::display_name(&args.file);
+    let Some(bytes) = files::read_input(&args.file) else {
         return Ok(ExitCode::from(1));
     };
-    match report(&bytes) {
-        Ok(text) => {
-            write!(out, "{text}")?;
-            Ok(ExitCode::SUCCESS)
-        }
+    let (parts, signature, object_len) = match read(&bytes) {
+        Ok(read) => read,
         Err(e) => {
-            errln!("{}: {e}", files::display_name(path));
-            Ok(ExitCode::from(1))
+            crate::diag::plain_error(e.code, &format!("{name}: {}", e.message));
+            return Ok(ExitCode::from(1));
+        }
+    };
+    if let Some(f) = &args.function
+        && !parts.functions.iter().any(|g| &g.name == f)
+    {
+        let names: Vec<&str> = parts.functions.iter().map(|g| g.name.as_str()).collect();
+        crate::diag::plain_error(
+            "L0003",
+            &format!("{name} has no function `{f}`; its functions: {}", names.join(", ")),
+        );
+        return Ok(ExitCode::from(crate::USAGE));
+    }
+    let listings = disassemble(&parts, args.function.as_deref());
+    if args.json {
+        writeln!(out, "{}", json(&name, &parts, &listings, signature, object_len))?;
+    } else {
+        write!(out, "{}", render(&parts, &listings, args.function.is_some()))?;
+        if let Some(len) = signature {
+            writeln!(
+                out,
+                "\n== signature (trailer `SXSIG01`)\n  {len} bytes, RSA-2048 PKCS#1 v1.5 SHA-256 over the first {} \
+                 bytes (not checked here: `safexc verify --pubkey`)",
+                object_len
+            )?;
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// The report on an object, or why it is not one. A signed object is
-/// shown as the object inside and its signature's length; the signature is
-/// not checked (`safexc verify --pubkey` does).
-fn report(bytes: &[u8]) -> Result<String, LoadError> {
-    match runtime::signed::split(bytes)? {
-        None => runtime::load::read(bytes).map(|parts| render(&parts)),
-        Some((object, signature)) => runtime::load::read(object).map(|parts| {
-            let mut out = render(&parts);
-            let _ = writeln!(
-                out,
-                "\n== signature (trailer `SXSIG01`)\n  {} bytes, RSA-2048 PKCS#1 v1.5 SHA-256 over the first {} bytes \
-                 (not checked here: `safexc verify --pubkey`)",
-                signature.len(),
-                object.len()
-            );
-            out
-        }),
-    }
+/// The object in `bytes` (a signed one's, whose signature is not checked
+/// here), its signature's length if signed, and the object's length; or
+/// why it is not one.
+fn read(bytes: &[u8]) -> Result<(ObjectParts, Option<usize>, usize), LoadError> {
+    let (object, signature) = match runtime::signed::split(bytes)? {
+        Some((object, signature)) => (object, Some(signature.len())),
+        None => (bytes, None),
+    };
+    Ok((runtime::load::read(object)?, signature, object.len()))
 }
 
-/// The whole report: metadata, TAL, disassembly, relocations.
-fn render(parts: &ObjectParts) -> String {
+/// The whole report: metadata, TAL, disassembly, relocations; with one
+/// function asked for, its disassembly and relocations only. A signed
+/// object is shown as the object inside; the signature is not checked
+/// (`safexc verify --pubkey` does).
+fn render(parts: &ObjectParts, listings: &[Listing], one: bool) -> String {
     let mut out = String::new();
-    out.push_str("== metadata (.safex.meta)\n");
-    out.push_str(&parts.meta.to_string());
-    out.push_str("\n== TAL (.safex.tal)\n");
-    out.push_str(&tal_ir::text::print(&parts.module));
+    if !one {
+        out.push_str("== metadata (.safex.meta)\n");
+        out.push_str(&parts.meta.to_string());
+        out.push_str("\n== TAL (.safex.tal)\n");
+        out.push_str(&tal_ir::text::print(&parts.module));
+    }
     out.push_str("\n== disassembly (.text, relocations applied at address 0)\n");
-    disassemble(parts, &mut out);
+    for l in listings {
+        let kind = if l.global { "global" } else { "local" };
+        let _ = writeln!(
+            out,
+            "\n{} (fn{}, {kind}, {} bytes at .text+{:#x}):",
+            l.name, l.index, l.size, l.offset
+        );
+        for i in &l.lines {
+            let reloc = i.reloc.as_ref().map(|r| format!("    ; {r}")).unwrap_or_default();
+            let _ = writeln!(out, "  {:6x}:  {:<30} {}{reloc}", i.at, i.bytes, i.asm);
+        }
+    }
     out.push_str("\n== relocations (.rela.text)\n");
     if parts.relocs.is_empty() {
         out.push_str("  (none)\n");
     }
-    for r in &parts.relocs {
+    for r in parts
+        .relocs
+        .iter()
+        .filter(|r| listings.iter().any(|l| l.index == r.func))
+    {
         let _ = writeln!(
             out,
             "  .text+{:#06x}  {:<15} {}{}  (in {})",
@@ -132,7 +181,93 @@ impl SymbolResolver for Symbols {
     }
 }
 
-fn disassemble(parts: &ObjectParts, out: &mut String) {
+/// A function's disassembly.
+struct Listing {
+    index: u32,
+    name: String,
+    global: bool,
+    offset: u32,
+    size: u32,
+    lines: Vec<Line>,
+}
+
+/// One instruction: where, its bytes (hex), Intel syntax, and the
+/// relocation in it (`R_X86_64_PLT32 callee-0x4`).
+struct Line {
+    at: usize,
+    bytes: String,
+    asm: String,
+    reloc: Option<String>,
+}
+
+/// `--json`: metadata, TAL, functions with their instructions, relocations.
+fn json(
+    name: &str,
+    parts: &ObjectParts,
+    listings: &[Listing],
+    signature: Option<usize>,
+    signed_len: usize,
+) -> serde_json::Value {
+    let hex = |d: &[u8; 32]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let m = &parts.meta;
+    let entries: Vec<serde_json::Value> = m
+        .entries
+        .iter()
+        .map(|e| {
+            let (kind, event, attribute) = match &e.kind {
+                codegen::meta::EntryKind::Monitor => ("monitor", None, None),
+                codegen::meta::EntryKind::Handler { event } => ("handler", Some(event.clone()), None),
+                codegen::meta::EntryKind::Guard { class, attr } => ("guard", None, Some(format!("{class}.{attr}"))),
+            };
+            serde_json::json!({
+                "name": e.name, "function": e.func, "kind": kind, "event": event, "attribute": attribute,
+                "capability_class": e.cap_class, "entry_fuel": e.entry_fuel,
+            })
+        })
+        .collect();
+    let functions: Vec<serde_json::Value> = listings
+        .iter()
+        .map(|l| {
+            let code: Vec<serde_json::Value> = l
+                .lines
+                .iter()
+                .map(|i| serde_json::json!({ "offset": i.at, "bytes": i.bytes.replace(' ', ""), "asm": i.asm, "reloc": i.reloc }))
+                .collect();
+            serde_json::json!({
+                "index": l.index, "name": l.name, "global": l.global, "offset": l.offset, "size": l.size,
+                "instructions": code,
+            })
+        })
+        .collect();
+    let relocations: Vec<serde_json::Value> = parts
+        .relocs
+        .iter()
+        .filter(|r| listings.iter().any(|l| l.index == r.func))
+        .map(|r| {
+            serde_json::json!({
+                "offset": r.offset, "kind": kind_name(r.kind), "target": parts.functions[r.target as usize].name,
+                "addend": r.addend, "in": parts.functions[r.func as usize].name,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "schema": SCHEMA,
+        "file": name,
+        "signature": signature.map(|len| serde_json::json!({ "bytes": len, "covers": signed_len, "checked": false })),
+        "meta": {
+            "name": m.name, "abi_version": m.abi_version, "compiler": m.compiler, "no_fuel": m.no_fuel,
+            "budget": m.budget, "tal_sha256": hex(&m.tal_sha256), "text_sha256": hex(&m.text_sha256),
+            "relocs_sha256": hex(&m.relocs_sha256), "events": m.events, "data_cells": m.data_cells,
+            "entries": entries,
+        },
+        "tal": tal_ir::text::print(&parts.module),
+        "functions": functions,
+        "relocations": relocations,
+    })
+}
+
+/// The disassembly of every function, or of the one named `only`.
+fn disassemble(parts: &ObjectParts, only: Option<&str>) -> Vec<Listing> {
     // Link `.text` at address 0, so that call targets are the callees'
     // offsets and the resolver can name them.
     let mut text = parts.text.clone();
@@ -158,13 +293,9 @@ fn disassemble(parts: &ObjectParts, out: &mut String) {
     options.set_uppercase_hex(false);
     options.set_space_after_operand_separator(true);
     options.set_show_branch_size(false);
-    for f in &parts.functions {
-        let kind = if f.global { "global" } else { "local" };
-        let _ = writeln!(
-            out,
-            "\n{} (fn{}, {kind}, {} bytes at .text+{:#x}):",
-            f.name, f.index, f.size, f.offset
-        );
+    let mut listings = Vec::new();
+    for f in parts.functions.iter().filter(|f| only.is_none_or(|n| f.name == n)) {
+        let mut lines = Vec::new();
         let code = &text[f.offset as usize..(f.offset + f.size) as usize];
         let mut decoder = Decoder::with_ip(64, code, u64::from(f.offset), DecoderOptions::NONE);
         let mut instruction = Instruction::default();
@@ -182,16 +313,29 @@ fn disassemble(parts: &ObjectParts, out: &mut String) {
                 .find(|r| (at..at + instruction.len()).contains(&(r.offset as usize)))
                 .map(|r| {
                     format!(
-                        "    ; {} {}{}",
+                        "{} {}{}",
                         kind_name(r.kind),
                         parts.functions[r.target as usize].name,
                         signed_hex(r.addend)
                     )
-                })
-                .unwrap_or_default();
-            let _ = writeln!(out, "  {at:6x}:  {:<30} {asm}{reloc}", hex.join(" "));
+                });
+            lines.push(Line {
+                at,
+                bytes: hex.join(" "),
+                asm: asm.clone(),
+                reloc,
+            });
         }
+        listings.push(Listing {
+            index: f.index,
+            name: f.name.clone(),
+            global: f.global,
+            offset: f.offset,
+            size: f.size,
+            lines,
+        });
     }
+    listings
 }
 
 #[cfg(test)]
@@ -254,7 +398,7 @@ block0(v0: cap<cpu_qos, r>):
     #[test]
     fn renders_everything() {
         let parts = runtime::load::read(&object()).unwrap();
-        let text = render(&parts);
+        let text = render(&parts, &disassemble(&parts, None), false);
         for want in [
             "extension   calls",
             "budget      500",
@@ -275,15 +419,17 @@ block0(v0: cap<cpu_qos, r>):
 
     #[test]
     fn malformed_and_foreign_files_are_refused_with_their_code() {
-        assert!(report(&object()).is_ok());
-        assert_eq!(report(b"not an object").map_err(|e| e.code), Err("C0060"));
+        assert!(read(&object()).is_ok());
+        assert_eq!(read(b"not an object").map(drop).map_err(|e| e.code), Err("C0060"));
         // An ELF relocatable without SafeX's sections.
         let mut foreign = object();
         for section in [&b".safex.tal"[..], b".safex.meta"] {
             let at = foreign.windows(section.len()).position(|w| w == section).unwrap();
             foreign[at + 1] = b'X';
         }
-        let e = report(&foreign).unwrap_err();
+        let Err(e) = read(&foreign) else {
+            panic!("a foreign object was read")
+        };
         assert!(e.message.starts_with("not a SafeX object"), "{e}");
     }
 }

@@ -97,10 +97,7 @@ enum Command {
     /// Run every check a host runs on an object, then write it signed.
     Sign(sign::SignArgs),
     /// Print an object's metadata, TAL, disassembly and relocations; exit 1 if it is malformed.
-    Inspect {
-        /// The object to read; `-` reads standard input.
-        file: PathBuf,
-    },
+    Inspect(inspect::InspectArgs),
     /// Run extensions for one application: each tick runs the monitors, then the
     /// handlers on their events, and prints the attribute changes and traps.
     Run(run::RunArgs),
@@ -233,7 +230,7 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         }
         Command::Keygen(args) => keygen::keygen(out, args),
         Command::Sign(args) => sign::sign(out, args),
-        Command::Inspect { file } => inspect::inspect(out, &file),
+        Command::Inspect(args) => inspect::inspect(out, args),
         Command::Run(args) => run::run(out, args),
         Command::Experiment(args) => experiment::experiment(out, args),
         Command::Load(args) => load::load(out, args),

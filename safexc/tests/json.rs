@@ -176,3 +176,37 @@ fn verify_compile_and_unreadable_files_write_objects_too() {
     assert_eq!(unread[0]["code"]["code"], "L0001");
     assert_eq!(unread[0]["spans"], serde_json::json!([]));
 }
+
+#[test]
+fn inspect_json_is_one_object_and_function_shows_one() {
+    let out = safexc(&["inspect", "--json", "examples/obj/cpu_pid.o"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let object: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(object["schema"], 1);
+    assert_eq!(object["meta"]["name"], "cpu_pid");
+    assert_eq!(object["meta"]["entries"][0]["kind"], "monitor");
+    let names: Vec<&str> = object["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cpu_monitor", "cpu_pid"]);
+    let first = &object["functions"][0]["instructions"][0];
+    assert_eq!(
+        (first["asm"].as_str(), first["bytes"].as_str()),
+        (Some("endbr64"), Some("f30f1efa"))
+    );
+    assert!(object["tal"].as_str().unwrap().starts_with("module cpu_pid"));
+
+    let out = safexc(&["inspect", "--function", "cpu_monitor", "examples/obj/cpu_pid.o"]);
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("cpu_monitor (fn0") && !listing.contains("cpu_pid (fn1"),
+        "{listing}"
+    );
+    assert!(!listing.contains("== metadata"), "{listing}");
+    let out = safexc(&["inspect", "--function", "nope", "examples/obj/cpu_pid.o"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("has no function `nope`; its functions: cpu_monitor, cpu_pid"));
+}
