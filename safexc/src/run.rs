@@ -54,9 +54,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 10_000, allow_negative_numbers = true,
           value_parser = clap::value_parser!(i64).range(1..=MAX_PERIOD_US))]
     period_us: i64,
-    /// Print one JSON object per tick instead of a table.
+    /// Print one JSON object per tick instead of a table, then a summary
+    /// object (`{"schema": 1, "summary": {…}}`) with the counters.
     #[arg(long)]
     json: bool,
+    /// Exit 1 if any invocation trapped (aborted), for scripts and CI.
+    #[arg(long)]
+    fail_on_trap: bool,
     /// CPU-time budget of one invocation, in milliseconds: 0 for none (fuel
     /// still bounds it), or 0.001 to 3600000 (an hour).
     #[arg(long, default_value_t = 1.0, allow_negative_numbers = true, value_parser = deadline_ms)]
@@ -230,11 +234,44 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
             print_tick(out, &host, tick, &report, &mut sources)?;
         }
     }
-    if !args.json {
+    if args.json {
+        writeln!(out, "{}", summary_json(&host, app, args.ticks))?;
+    } else {
         print_counters(out, &host, app)?;
     }
-    Ok(ExitCode::SUCCESS)
+    let trapped = host
+        .extensions(app)
+        .iter()
+        .any(|&ext| host.counters(ext).is_some_and(|c| c.aborts > 0));
+    Ok(if args.fail_on_trap && trapped {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
+
+/// `--json`'s last line: the run's counters per extension.
+fn summary_json(host: &Host, app: runtime::AppId, ticks: u64) -> serde_json::Value {
+    let extensions: Vec<serde_json::Value> = host
+        .extensions(app)
+        .iter()
+        .map(|&ext| {
+            let c = host.counters(ext).expect("loaded");
+            json!({
+                "name": host.name(ext).unwrap_or("?"),
+                "invocations": c.invocations,
+                "aborts": c.aborts,
+                "fuel_used": c.fuel_used,
+                "events_raised": c.events_raised,
+                "quarantined": host.quarantined(ext),
+            })
+        })
+        .collect();
+    json!({ "schema": JSON_SCHEMA, "summary": { "ticks": ticks, "extensions": extensions } })
+}
+
+/// The version of `--json`'s shape, in every object.
+const JSON_SCHEMA: u32 = 1;
 
 fn outcome_text(o: &WriteOutcome) -> String {
     match o {
@@ -345,6 +382,7 @@ fn tick_json(host: &Host, tick: u64, report: &TickReport, sources: &mut Sources)
         .map(|d| json!({"app": host.app_name(d.app), "event": host.event_name(d.event), "value": d.value, "handlers": d.handlers}))
         .collect();
     json!({
+        "schema": JSON_SCHEMA,
         "tick": tick,
         "monitors": report.monitors_run,
         "handlers": report.handlers_run,

@@ -415,11 +415,23 @@ fn run_json_reports_traps_with_their_source_line_and_quarantine() {
     );
     let out = safexc(&["run", &obj, "--ticks", "4", "--json", "--quarantine-after", "2"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let ticks: Vec<serde_json::Value> = text(&out.stdout)
+    let mut ticks: Vec<serde_json::Value> = text(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
+    // A summary object ends the run: the counters, each object versioned.
+    let summary = ticks.pop().unwrap();
     assert_eq!(ticks.len(), 4);
+    assert!(ticks.iter().chain([&summary]).all(|t| t["schema"] == 1));
+    let divider = &summary["summary"]["extensions"][0];
+    assert_eq!(
+        (divider["aborts"].as_u64(), divider["quarantined"].as_bool()),
+        (Some(2), Some(true))
+    );
+    assert_eq!(summary["summary"]["ticks"], 4);
+    // `--fail-on-trap` makes the traps the exit status.
+    let failing = safexc(&["run", &obj, "--ticks", "1", "--fail-on-trap"]);
+    assert_eq!(failing.status.code(), Some(1));
     let trap = &ticks[0]["traps"][0];
     assert_eq!(trap["kind"], "DivideByZero");
     assert_eq!(trap["entry"], "divider.m");
