@@ -18,9 +18,11 @@
 
 pub mod check;
 pub mod codes;
+mod loads;
 pub mod lower;
 pub mod meta;
 pub mod object;
+mod peephole;
 mod ranges;
 
 /// The version of Cranelift that generates the code (`safexc --version`).

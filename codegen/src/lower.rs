@@ -42,6 +42,7 @@
 //! machine re-lowers an object's TAL to the same bytes. Cranelift's own IR
 //! verifier runs in debug builds only ([`VERIFY_CLIF`]); it changes no byte.
 
+use crate::loads::Reuse;
 use crate::ranges::{Facts, Memory, Range};
 use crate::{CallReloc, CodegenError, CompiledFunction, Options};
 use cranelift_codegen::binemit::Reloc;
@@ -232,6 +233,8 @@ fn compile(
             addend: r.addend,
         });
     }
+    let relocated: Vec<u32> = relocs.iter().map(|r| r.offset).collect();
+    crate::peephole::branch_on_overflow(&mut code, &relocated);
     Ok(CompiledFunction {
         code,
         relocs,
@@ -266,6 +269,8 @@ struct FuncLowerer<'m> {
     trap_block: Option<ir::Block>,
     return_block: Option<ir::Block>,
     facts: Facts,
+    /// Loads of globals that repeat an earlier load's or store's value.
+    reuse: Reuse,
 }
 
 impl<'m> FuncLowerer<'m> {
@@ -304,6 +309,7 @@ impl<'m> FuncLowerer<'m> {
             trap_block: None,
             return_block: None,
             facts: Facts::with_memory(module, func, memory).0,
+            reuse: Reuse::analyze(func),
         }
     }
 
@@ -740,6 +746,9 @@ impl<'m> FuncLowerer<'m> {
                 self.check(b, null, ExcKind::NullCapability, c, loc)?;
                 Some((x, false))
             }
+            InstKind::Load(place) if let Some(v) = self.reuse.of(block, n) => {
+                Some((self.val(v)?, self.place_is_bool(place)))
+            }
             InstKind::Load(place) => {
                 let addr = self.address(b, place)?;
                 let v = b.ins().load(I64, flags, addr, 0);
@@ -964,8 +973,9 @@ impl<'m> FuncLowerer<'m> {
 
     /// `x op y` (wrapping) and when it overflowed.
     ///
-    /// Cranelift's `s*_overflow` branch on a `seto` byte (`seto; test; jne`),
-    /// and `smul_overflow` is the one-operand `imul` through `rdx:rax`.
+    /// Cranelift's `s*_overflow` branch on a `seto` byte (`seto; test; jne`,
+    /// which `peephole` turns into `jo`), and `smul_overflow` is the
+    /// one-operand `imul` through `rdx:rax`.
     /// Knowing the sign of one operand makes the overflow of `+` and `-` a
     /// comparison instead, which Cranelift fuses with the branch (`cmp; jcc`);
     /// a constant factor is an immediate and bounds the other factor.
@@ -987,6 +997,14 @@ impl<'m> FuncLowerer<'m> {
             (_, Some(k)) => Some((x, k)),
             (k, None) => k.map(|k| (y, k)),
         };
+        if let (BinaryOp::Mul, Some((v, 2))) = (op, factor)
+            && needed
+        {
+            // `v * 2` is `v + v`: an `add` whose overflow flag is the test
+            // (`peephole` makes it one `jo`).
+            let (r, of) = b.ins().sadd_overflow(v, v);
+            return (r, Guard::If(of));
+        }
         if let (BinaryOp::Mul, Some((v, k))) = (op, factor) {
             let r = b.ins().imul_imm_s(v, k);
             // `v * k` fits iff `lo <= v <= hi` (Rust's `/` rounds towards

@@ -366,17 +366,16 @@ unsafe extern "C" fn raise_event(ctx: *mut Ctx, event: i64, value: i64, _: i64) 
     let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
         return 0;
     };
-    let Some(ext) = call.host.ext(call.frame.ext) else {
+    // One lookup: the event is checked and counted through it.
+    let Some(ext) = call.host.ext_mut(call.frame.ext) else {
         return call.abort("raise_event: the extension is not loaded".into());
     };
     let Some(&id) = usize::try_from(event).ok().and_then(|e| ext.event_map.get(e)) else {
         let why = format!("raise_event: event #{event} is not one of the extension's");
         return call.abort(why);
     };
+    ext.counters.events_raised += 1;
     call.host.raise(call.frame.app, id, value);
-    if let Some(ext) = call.host.ext_mut(call.frame.ext) {
-        ext.counters.events_raised += 1;
-    }
     0
 }
 

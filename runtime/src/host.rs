@@ -188,6 +188,10 @@ pub struct Trap {
 }
 
 impl Trap {
+    /// Out of line, as the rare case it is: inlined, its constants took
+    /// registers and stack stores on the tick's fast path.
+    #[cold]
+    #[inline(never)]
     fn nothing_ran(kind: TrapKind) -> Trap {
         Trap { kind, site: None }
     }
@@ -381,6 +385,11 @@ pub struct Host {
     /// Attribute writes since the last [`Host::take_changes_into`] (or
     /// [`Host::take_changes`]).
     pub(crate) changes: Vec<Change>,
+    /// An event was queued since a tick last began delivering ([`Host::raise`]
+    /// sets it with every event it queues). Outside a tick's deliveries it
+    /// is false only while every application's channel is empty, so that a
+    /// tick with nothing to deliver looks at no channel.
+    pub(crate) queued: bool,
     /// Why a helper ended the current invocation.
     pub(crate) abort_reason: Option<String>,
     clock: Clock,
@@ -427,6 +436,7 @@ impl Host {
             guards: HashMap::new(),
             monitors: Vec::new(),
             changes: Vec::new(),
+            queued: false,
             abort_reason: None,
             clock: Clock::Real(Instant::now()),
             frames: Vec::new(),
@@ -1193,6 +1203,7 @@ impl Host {
             a.dropped_events += 1;
         } else {
             a.queue.push_back((event, value));
+            self.queued = true;
         }
     }
 

@@ -84,7 +84,15 @@ impl Host {
             }
         }
         let budget = self.config.max_deliveries_per_tick;
-        for app in 0..self.apps.len() {
+        // Every channel is empty unless an event was queued since the last
+        // delivery began (`Host::raise` sets it again for the events this
+        // one raises).
+        let apps = if std::mem::replace(&mut self.queued, false) {
+            self.apps.len()
+        } else {
+            0
+        };
+        for app in 0..apps {
             while let Some((event, value)) = self.apps[app].queue.pop_front() {
                 let mut handlers = 0;
                 for h in 0..self.apps[app].handlers.len() {
@@ -108,7 +116,10 @@ impl Host {
                 });
             }
         }
-        self.take_changes_into(&mut report.changes);
+        // Most ticks write nothing: then neither vector needs touching.
+        if !(self.changes.is_empty() && report.changes.is_empty()) {
+            self.take_changes_into(&mut report.changes);
+        }
     }
 
     #[inline]
@@ -179,5 +190,41 @@ mod tests {
         assert_eq!(delivered, [(a, 3, 1), (b, 2, 1)], "nor its handler");
         let heard = host.global_offset(third, "heard").expect("heard");
         assert_eq!(host.data(third).expect("loaded")[heard], 3);
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "loads extensions: maps code")]
+    fn events_raised_outside_a_tick_are_delivered_by_the_next() {
+        let mut host = crate::system::host(HostConfig::default(), false).expect("host");
+        let a = host.create_app("a").expect("a");
+        let b = host.create_app("b").expect("b");
+        host.load(a, &object(1)).expect("loads");
+        let ext = host.load(b, &object(2)).expect("loads");
+        let monitor = host.entry(ext, "m").expect("m");
+        let mut report = TickReport::default();
+        host.tick(&mut report);
+        // Two events on b's channel, raised by invocations outside a tick.
+        for _ in 0..2 {
+            host.invoke(monitor, None).expect("runs");
+        }
+        host.tick_with(&mut report, |_| false);
+        let delivered: Vec<(AppId, i64)> = report.deliveries.iter().map(|d| (d.app, d.value)).collect();
+        assert_eq!(
+            delivered,
+            [(b, 2), (b, 2)],
+            "no monitor ran: only the events raised before"
+        );
+        assert_eq!(report.handlers_run, 2);
+        host.tick_with(&mut report, |_| false);
+        assert!(
+            report.deliveries.is_empty() && report.changes.is_empty(),
+            "nothing left"
+        );
+        let heard = host.global_offset(ext, "heard").expect("heard");
+        assert_eq!(
+            host.data(ext).expect("loaded")[heard],
+            3,
+            "one from the first tick, two since"
+        );
     }
 }

@@ -416,6 +416,90 @@ fn inlining_changes_no_behaviour() {
     );
 }
 
+/// Loads of globals that repeat an earlier load's or store's value
+/// (`codegen/src/loads.rs`), against programs that would catch a wrong
+/// reuse: a store to the same cell between two loads, a store through
+/// another index that equals it, a call that writes the global, a store
+/// through a reference parameter that points at it, a loop whose back edge
+/// changes it, two paths that store different values, a catch edge, and
+/// the QoS round with its inputs from a handler; and the overflow tests
+/// that branch on the flag (`codegen/src/peephole.rs`), caught and not. Compiled with and without
+/// inlining, each must agree with the interpreter (results, traps and their
+/// locations, fuel, memory).
+#[test]
+fn repeated_loads_and_overflow_branches_agree_compiled_and_interpreted() {
+    const PROGRAMS: &[&str] = &[
+        concat!(
+            include_str!("../../bench/pop/qos_round.pop"),
+            include_str!("../../bench/pop/qos_measure.pop")
+        ),
+        // A store to the same cell, and through an index equal to it.
+        "extension e; import cpu; int a[4]; int k = 1; int r = 0;\n\
+         monitor void m(cap<cpu_qos> app) { int i = k; int j = 4 - k - 2;\n\
+           int x = a[i]; a[i] = x + 5; int y = a[i]; a[j] = y * 3; int z = a[i];\n\
+           r = x * 1000000 + y * 1000 + z; k = (k + 1) % 4; }\n",
+        // A call between two loads writes the global (a real call without
+        // inlining); a store to another global between them does not.
+        "extension e; import cpu; int a[4]; int b[4]; int r = 0;\n\
+         void bump(int i) { a[i] = a[i] * 2 + 1; }\n\
+         monitor void m(cap<cpu_qos> app) { int x = a[1]; b[1] = x; bump(1); int y = a[1]; b[2] = 7; r = x + y * 100 + a[1] + b[1]; }\n",
+        // A store through a reference parameter that points at the global.
+        "extension e; import cpu; int a[4]; int r = 0;\n\
+         void put(int x[], int v) { int p = a[0]; x[0] = p + v; r = a[0] * 10 + p; }\n\
+         monitor void m(cap<cpu_qos> app) { put(a, 3); r = r + a[0]; }\n",
+        // A loop whose back edge changes the cell, then overflows it.
+        "extension e; import cpu; int a[2]; int s = 0;\n\
+         monitor void m(cap<cpu_qos> app) { a[0] = a[0] + 1;\n\
+           for (int i = 0; i < 40; i++) { s = s + a[0]; a[0] = a[0] * 3; s = s + a[0]; } }\n",
+        // Two paths store different values; a handler's value decides.
+        "extension e; import cpu; event Set; int a[4]; int v = 0; int r = 0;\n\
+         handler void h(cap<cpu_qos> app, int x) on \"Set\" { v = x; }\n\
+         monitor void m(cap<cpu_qos> app) { int i = 2; int w = a[i];\n\
+           if (v > 0) { a[i] = v * 9223372036854775; } r = a[i] - w; a[i] = a[i] + 1; r = r + a[i]; }\n",
+        // A catch edge out of a block that loaded the cell; the handler
+        // stores to it and reads it again.
+        "extension e; import cpu; int a[4]; int b[8]; int k = 1; int r = 0;\n\
+         monitor void m(cap<cpu_qos> app) { k = k + 2; int i = k; int x = b[i];\n\
+           try { a[i] = x + 1; r = a[i] + b[i]; } handle OutOfBounds { b[i] = x + 5; r = b[i] * 4611686018427387904; } }\n",
+        // A factor of 2 is an `add` whose overflow flag is branched on
+        // (`jo`, as every overflow test of `+` and `-`); it overflows in the
+        // third round, after an overflow of `-` caught in the second.
+        "extension e; import cpu; int g = 1152921504606846976; int h = -9223372036854775000; int r = 0;\n\
+         monitor void m(cap<cpu_qos> app) { g = g * 2; try { h = h - 1000; } handle Overflow { r = r + 1; } }\n",
+        // A handler reached by a catch edge before a store and by a `raise`
+        // after it: it must read the cell again.
+        "extension e; import cpu; int a[4]; int b[8]; int k = 1; int r = 0;\n\
+         monitor void m(cap<cpu_qos> app) { k = k + 2; int i = k; int x = b[1];\n\
+           try { int y = a[i]; b[1] = y + 7; raise OutOfBounds; } handle OutOfBounds { r = b[1] + x; } }\n",
+    ];
+    let mut statuses = [0u64; 8];
+    for (k, source) in PROGRAMS.iter().enumerate() {
+        for inline in [false, true] {
+            let options = popcorn_front::Options {
+                inline,
+                ..popcorn_front::Options::default()
+            };
+            let compiled = popcorn_front::compile(source, &options);
+            let module = compiled
+                .module
+                .unwrap_or_else(|| panic!("program {k} compiles: {:?}", compiled.diagnostics));
+            for fuel in [300, 1_000_000] {
+                if let Err(why) = check_module(module.clone(), fuel, None, &mut statuses) {
+                    panic!("program {k}, inline {inline}, fuel {fuel}: {why}");
+                }
+            }
+        }
+    }
+    for (what, s) in [
+        ("ok", status::OK),
+        ("Overflow", status::OVERFLOW),
+        ("OutOfBounds", status::OUT_OF_BOUNDS),
+        ("OutOfFuel", status::OUT_OF_FUEL),
+    ] {
+        assert!(statuses[s as usize] > 0, "some runs end {what}: {statuses:?}");
+    }
+}
+
 /// Programs aimed at what code generation proves from a module as a whole
 /// (`codegen::ranges`): the ranges a global's cells can hold (computed from
 /// every store in the module) and a check's operand narrowed for the rest

@@ -24,6 +24,16 @@
 //!   1 ms, on a busy 2-CPU machine, does not end in a deadline trap) and
 //!   invoked.
 //!
+//! The SafeX contenders run two objects, each printed as its own rows: the
+//! round with its inputs (`target`, `actual`) stored by its own `setup`
+//! ("inputs from setup": bounded values the code generator's analysis of
+//! globals sees), and the same source followed by `bench/pop/qos_measure.pop`
+//! ("inputs from outside": a handler `measure(value)` the benchmark calls
+//! after `setup` to write each process's `target` and `actual`, values the
+//! analysis must take as anything, as in a real QoS round that gets its
+//! measurements from outside every period). Native C and eBPF run the same
+//! code for both (their compilers never knew the inputs).
+//!
 //! Every contender first runs 1,000 rounds from the initial state, and its
 //! last sum must be 1237 (N = 3) or 34828 (N = 64), and the state's FNV
 //! checksum (`qos_checksum`) the native one. Then batches of rounds of each
@@ -42,6 +52,33 @@ use std::hint::black_box;
 use stdlib::abi::{Ctx, HelperFn, Returned};
 
 const SOURCE: &str = include_str!("../../pop/qos_round.pop");
+/// The same round with its inputs from outside: `qos_round.pop` followed by
+/// `qos_measure.pop`, a handler `measure(value)` that writes the next
+/// process's `target` or `actual` with whatever value it receives.
+const SOURCE_OUTSIDE: &str = concat!(
+    include_str!("../../pop/qos_round.pop"),
+    include_str!("../../pop/qos_measure.pop")
+);
+
+/// Where the round's inputs (`target`, `actual`) come from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Inputs {
+    /// Stored by the extension's own `setup`, with bounded values the
+    /// compiler's analysis of globals sees.
+    Setup,
+    /// Delivered by `measure(value)` after `setup`, values the compiler
+    /// must take as anything (what a real QoS round gets each period).
+    Outside,
+}
+
+impl Inputs {
+    fn label(self) -> &'static str {
+        match self {
+            Inputs::Setup => "inputs from setup",
+            Inputs::Outside => "inputs from outside",
+        }
+    }
+}
 /// Rounds run from the initial state before the last sum is checked.
 const CHECK_ROUNDS: u32 = 1_000;
 /// The last sum after `CHECK_ROUNDS` rounds (`../shared/bench/README.md`).
@@ -316,9 +353,12 @@ struct Direct {
     _image: CodeImage,
     round: Monitor,
     setup: Handler,
-    /// The fuel each call of `round` and `setup` starts with: the
-    /// extension's budget less the entry's first stretch (what a host does).
-    start_fuel: (i64, i64),
+    /// `measure`, in the object that has it.
+    measure: Option<Handler>,
+    /// The fuel each call of `round`, `setup` and `measure` starts with:
+    /// the extension's budget less the entry's first stretch (what a host
+    /// does).
+    start_fuel: (i64, i64, i64),
     data: Vec<i64>,
     ctx: Ctx,
     offsets: Offsets,
@@ -368,6 +408,13 @@ impl Direct {
         };
         let (round, round_fuel) = entry("qos_round");
         let (setup, setup_fuel) = entry("setup");
+        let (measure, measure_fuel) = match module.func_by_name("measure") {
+            Some(_) => {
+                let (f, fuel) = entry("measure");
+                (Some(f), fuel)
+            }
+            None => (None, 0),
+        };
         let offsets = Offsets::of(|name| {
             let g = module.globals.iter().position(|g| g.name == name).expect("global");
             layout.offsets[g] as usize
@@ -382,8 +429,10 @@ impl Direct {
             round: unsafe { std::mem::transmute::<*const u8, Monitor>(round) },
             // SAFETY: as above.
             setup: unsafe { std::mem::transmute::<*const u8, Handler>(setup) },
+            // SAFETY: as above.
+            measure: measure.map(|f| unsafe { std::mem::transmute::<*const u8, Handler>(f) }),
             _image: image,
-            start_fuel: (round_fuel, setup_fuel),
+            start_fuel: (round_fuel, setup_fuel, measure_fuel),
             data,
             ctx,
             offsets,
@@ -397,6 +446,14 @@ impl Direct {
         // else uses either during the call.
         let r = unsafe { (self.setup)(&mut self.ctx, 1, i64::from(n)) };
         assert_eq!(r.status, 0, "setup trapped");
+    }
+
+    fn measure(&mut self, value: i64) {
+        let measure = self.measure.expect("an object with `measure`");
+        self.ctx.fuel = self.start_fuel.2;
+        // SAFETY: as in `setup`, for `measure`.
+        let r = unsafe { measure(&mut self.ctx, 1, value) };
+        assert_eq!(r.status, 0, "measure trapped");
     }
 
     #[inline(always)]
@@ -417,6 +474,7 @@ struct Hosted {
     ext: ExtId,
     round: EntryRef,
     setup: EntryRef,
+    measure: Option<EntryRef>,
     offsets: Offsets,
 }
 
@@ -433,6 +491,7 @@ impl Hosted {
         Hosted {
             round: host.entry(ext, "qos_round").expect("entry"),
             setup: host.entry(ext, "setup").expect("entry"),
+            measure: host.entry(ext, "measure"),
             host,
             ext,
             offsets,
@@ -445,6 +504,11 @@ impl Hosted {
 
     fn setup(&mut self, n: u32) {
         self.host.invoke(self.setup, Some(i64::from(n))).expect("setup runs");
+    }
+
+    fn measure(&mut self, value: i64) {
+        let measure = self.measure.expect("an object with `measure`");
+        self.host.invoke(measure, Some(value)).expect("measure runs");
     }
 
     #[inline(always)]
@@ -504,8 +568,16 @@ fn measure(rounds: u32, contenders: &mut [(&str, Batch<'_>)]) -> Vec<(f64, f64)>
 }
 
 fn main() {
-    let object = bench::compile_object("qos_round.pop", SOURCE, false).expect("compiles");
-    let parts = codegen::object::read_object(&object).expect("reads back");
+    let objects = [
+        (
+            Inputs::Setup,
+            bench::compile_object("qos_round.pop", SOURCE, false).expect("compiles"),
+        ),
+        (
+            Inputs::Outside,
+            bench::compile_object("qos_round.pop", SOURCE_OUTSIDE, false).expect("compiles"),
+        ),
+    ];
     let mut bpf = load_bpf();
     if let Err(why) = &bpf {
         println!("eBPF column skipped: {why}");
@@ -514,117 +586,12 @@ fn main() {
 
     let mut notes = Vec::new();
     println!(
-        "| N | native C -O2 | eBPF JIT (test_run) | SafeX direct | SafeX Host::invoke | direct / native | invoke / native | invoke / eBPF |"
+        "| inputs | N | native C -O2 | eBPF JIT (test_run) | SafeX direct | SafeX Host::invoke | direct / native | invoke / native | invoke / eBPF |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    for (n, expected) in EXPECTED {
-        // Validation: 1,000 rounds from the initial state, every contender.
-        // SAFETY: the native table is only used from this thread.
-        unsafe { qos_native_init(n) };
-        let mut last = 0;
-        for _ in 0..CHECK_ROUNDS {
-            // SAFETY: as above.
-            last = unsafe { qos_native_round() };
-        }
-        assert_eq!(last, expected, "native, N={n}");
-        // SAFETY: as above.
-        let native_sum = unsafe { qos_native_checksum() };
-
-        let mut direct = Direct::new(&object);
-        direct.setup(n);
-        for _ in 0..CHECK_ROUNDS {
-            last = direct.round();
-        }
-        assert_eq!(last, expected, "SafeX direct, N={n}");
-        assert_eq!(
-            direct.offsets.checksum(&direct.data, n),
-            native_sum,
-            "SafeX direct's state, N={n}"
-        );
-
-        let mut hosted = Hosted::new(&object);
-        hosted.setup(n);
-        for _ in 0..CHECK_ROUNDS {
-            last = hosted.round();
-        }
-        assert_eq!(last, expected, "SafeX Host::invoke, N={n}");
-        assert_eq!(
-            hosted.offsets.checksum(hosted.data(), n),
-            native_sum,
-            "SafeX hosted state, N={n}"
-        );
-
-        let mut kernel_ns = None;
-        if let Ok(prog) = &mut bpf {
-            prog.set_state(&bpf_state(n, &initial)).expect("sets the map");
-            let (ret, _) = prog.run(CHECK_ROUNDS).expect("runs");
-            assert_eq!(i64::from(ret as i32), expected, "eBPF, N={n}");
-        }
-
-        // Timing, from where validation left every contender.
-        let rounds = if n <= 8 { 20_000 } else { 2_000 };
-        let mut contenders: Vec<(&str, Batch<'_>)> = vec![(
-            "native",
-            Box::new(|r| {
-                let round: unsafe extern "C" fn() -> i64 = black_box(qos_native_round);
-                let mut last = 0;
-                for _ in 0..r {
-                    // SAFETY: the native table is only used from this thread.
-                    last = unsafe { round() };
-                }
-                last
-            }),
-        )];
-        let has_bpf = bpf.is_ok();
-        if let Ok(prog) = &mut bpf {
-            let kernel_ns = &mut kernel_ns;
-            contenders.push((
-                "eBPF",
-                Box::new(move |r| {
-                    let (ret, ns) = prog.run(r).expect("runs");
-                    *kernel_ns = Some(ns);
-                    i64::from(ret as i32)
-                }),
-            ));
-        }
-        contenders.push((
-            "direct",
-            Box::new(|r| {
-                let mut last = 0;
-                for _ in 0..r {
-                    last = direct.round();
-                }
-                last
-            }),
-        ));
-        contenders.push((
-            "invoke",
-            Box::new(|r| {
-                let mut last = 0;
-                for _ in 0..r {
-                    last = hosted.round();
-                }
-                last
-            }),
-        ));
-        let m = measure(rounds, &mut contenders);
-        drop(contenders);
-        let (native, rest) = (m[0], &m[1..]);
-        let (ebpf, direct_m, invoke_m) = if has_bpf {
-            (Some(rest[0]), rest[1], rest[2])
-        } else {
-            (None, rest[0], rest[1])
-        };
-        let ebpf_cell = ebpf.map_or("skipped".to_string(), |e| format!("{:.1} ns", e.0));
-        let vs_ebpf = ebpf.map_or("–".to_string(), |e| format!("{:.2}x", invoke_m.1 / e.1));
-        println!(
-            "| {n} | {:.1} ns | {ebpf_cell} | {:.1} ns | {:.1} ns | {:.2}x | {:.2}x | {vs_ebpf} |",
-            native.0, direct_m.0, invoke_m.0, direct_m.1, invoke_m.1
-        );
-        if let Some(ns) = kernel_ns {
-            notes.push(format!(
-                "N={n}: the kernel's own mean time per eBPF run (BPF_PROG_TEST_RUN's `duration`), last batch: {ns} ns"
-            ));
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (inputs, object) in &objects {
+        for (n, expected) in EXPECTED {
+            run_row(*inputs, object, n, expected, &initial, &mut bpf, &mut notes);
         }
     }
 
@@ -633,13 +600,156 @@ fn main() {
     }
     println!();
     println!("Code size (bytes of machine code):");
-    for (i, f) in parts.module.funcs.iter().enumerate() {
-        println!("  SafeX `{}`: {} bytes", f.name, parts.functions[i].size);
+    for (inputs, object) in &objects {
+        let parts = codegen::object::read_object(object).expect("reads back");
+        let sizes: Vec<String> = parts
+            .module
+            .funcs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| format!("`{}` {} B", f.name, parts.functions[i].size))
+            .collect();
+        println!("  SafeX, {}: {}", inputs.label(), sizes.join(", "));
     }
     if let Ok(prog) = &bpf {
         match prog.sizes() {
             Ok((jited, xlated)) => println!("  eBPF `qos_round`: {jited} bytes JIT-compiled ({xlated} bytes of BPF)"),
             Err(e) => println!("  eBPF: {e}"),
         }
+    }
+}
+
+/// Validates every contender on one variant at one N, then measures them
+/// interleaved and prints the row.
+fn run_row(
+    inputs: Inputs,
+    object: &[u8],
+    n: u32,
+    expected: i64,
+    initial: &[QosProc; MAXP],
+    bpf: &mut Result<bpf::Program, String>,
+    notes: &mut Vec<String>,
+) {
+    // Validation: 1,000 rounds from the initial state, every contender.
+    // SAFETY: the native table is only used from this thread.
+    unsafe { qos_native_init(n) };
+    let mut last = 0;
+    for _ in 0..CHECK_ROUNDS {
+        // SAFETY: as above.
+        last = unsafe { qos_native_round() };
+    }
+    assert_eq!(last, expected, "native, N={n}");
+    // SAFETY: as above.
+    let native_sum = unsafe { qos_native_checksum() };
+    let label = inputs.label();
+    // The inputs from outside: each process's target, then actual, the
+    // values of the initial state (`setup` wrote the same ones).
+    let measurements = || {
+        initial[..n as usize]
+            .iter()
+            .flat_map(|p| [i64::from(p.target), i64::from(p.actual)])
+    };
+
+    let mut direct = Direct::new(object);
+    direct.setup(n);
+    if inputs == Inputs::Outside {
+        measurements().for_each(|v| direct.measure(v));
+    }
+    for _ in 0..CHECK_ROUNDS {
+        last = direct.round();
+    }
+    assert_eq!(last, expected, "SafeX direct, {label}, N={n}");
+    assert_eq!(
+        direct.offsets.checksum(&direct.data, n),
+        native_sum,
+        "SafeX direct's state, {label}, N={n}"
+    );
+
+    let mut hosted = Hosted::new(object);
+    hosted.setup(n);
+    if inputs == Inputs::Outside {
+        measurements().for_each(|v| hosted.measure(v));
+    }
+    for _ in 0..CHECK_ROUNDS {
+        last = hosted.round();
+    }
+    assert_eq!(last, expected, "SafeX Host::invoke, {label}, N={n}");
+    assert_eq!(
+        hosted.offsets.checksum(hosted.data(), n),
+        native_sum,
+        "SafeX hosted state, {label}, N={n}"
+    );
+
+    let mut kernel_ns = None;
+    if let Ok(prog) = bpf.as_mut() {
+        prog.set_state(&bpf_state(n, initial)).expect("sets the map");
+        let (ret, _) = prog.run(CHECK_ROUNDS).expect("runs");
+        assert_eq!(i64::from(ret as i32), expected, "eBPF, N={n}");
+    }
+
+    // Timing, from where validation left every contender.
+    let rounds = if n <= 8 { 20_000 } else { 2_000 };
+    let mut contenders: Vec<(&str, Batch<'_>)> = vec![(
+        "native",
+        Box::new(|r| {
+            let round: unsafe extern "C" fn() -> i64 = black_box(qos_native_round);
+            let mut last = 0;
+            for _ in 0..r {
+                // SAFETY: the native table is only used from this thread.
+                last = unsafe { round() };
+            }
+            last
+        }),
+    )];
+    let has_bpf = bpf.is_ok();
+    if let Ok(prog) = bpf.as_mut() {
+        let kernel_ns = &mut kernel_ns;
+        contenders.push((
+            "eBPF",
+            Box::new(move |r| {
+                let (ret, ns) = prog.run(r).expect("runs");
+                *kernel_ns = Some(ns);
+                i64::from(ret as i32)
+            }),
+        ));
+    }
+    contenders.push((
+        "direct",
+        Box::new(|r| {
+            let mut last = 0;
+            for _ in 0..r {
+                last = direct.round();
+            }
+            last
+        }),
+    ));
+    contenders.push((
+        "invoke",
+        Box::new(|r| {
+            let mut last = 0;
+            for _ in 0..r {
+                last = hosted.round();
+            }
+            last
+        }),
+    ));
+    let m = measure(rounds, &mut contenders);
+    drop(contenders);
+    let (native, rest) = (m[0], &m[1..]);
+    let (ebpf, direct_m, invoke_m) = if has_bpf {
+        (Some(rest[0]), rest[1], rest[2])
+    } else {
+        (None, rest[0], rest[1])
+    };
+    let ebpf_cell = ebpf.map_or("skipped".to_string(), |e| format!("{:.1} ns", e.0));
+    let vs_ebpf = ebpf.map_or("–".to_string(), |e| format!("{:.2}x", invoke_m.1 / e.1));
+    println!(
+        "| {label} | {n} | {:.1} ns | {ebpf_cell} | {:.1} ns | {:.1} ns | {:.2}x | {:.2}x | {vs_ebpf} |",
+        native.0, direct_m.0, invoke_m.0, direct_m.1, invoke_m.1
+    );
+    if let Some(ns) = kernel_ns {
+        notes.push(format!(
+            "{label}, N={n}: the kernel's own mean time per eBPF run (BPF_PROG_TEST_RUN's `duration`), last batch: {ns} ns"
+        ));
     }
 }
