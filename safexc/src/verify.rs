@@ -122,7 +122,7 @@ fn stream(reader: &mut dyn ModuleReader, config: &verifier::Config) -> Option<(u
     let functions = reader.functions();
     let mut verifier = verifier::Stream::new(reader.declarations().clone(), functions, config);
     let mut insts = 0usize;
-    while let Some(function) = reader.next_function().ok()? {
+    while let Some(function) = reader.next_function_reusing(verifier.take_spare()).ok()? {
         insts += function.inst_count();
         verifier.function(function, &mut |id| reader.function_again(id)).ok()?;
         if verifier.rejected() {

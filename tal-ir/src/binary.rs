@@ -105,6 +105,11 @@ impl ModuleReader for Reader<'_> {
     }
 
     fn next_function(&mut self) -> Result<Option<Function>, FormatError> {
+        self.next_function_reusing(None)
+    }
+
+    /// Decodes into `spare`'s allocations.
+    fn next_function_reusing(&mut self, spare: Option<Function>) -> Result<Option<Function>, FormatError> {
         if self.starts.len() == self.functions {
             return match self.bytes.len() - self.at {
                 0 => Ok(None),
@@ -120,7 +125,15 @@ impl ModuleReader for Reader<'_> {
             bytes: self.bytes,
             at: self.at,
         };
-        let function = d.function().map_err(|f| f.error(self.bytes))?;
+        let mut function = spare.unwrap_or_else(|| Function {
+            name: String::new(),
+            kind: FuncKind::Plain,
+            params: Vec::new(),
+            ret: None,
+            slots: Vec::new(),
+            blocks: Vec::new(),
+        });
+        d.function_into(&mut function).map_err(|f| f.error(self.bytes))?;
         self.starts.push(self.at);
         self.at = d.at;
         Ok(Some(function))
@@ -453,35 +466,105 @@ impl<'a> Decoder<'a> {
     // Functions.
 
     fn function(&mut self) -> Decoded<Function> {
-        Ok(Function {
-            name: self.string()?,
-            kind: match self.variant("FuncKind", 4)? {
-                0 => FuncKind::Plain,
-                1 => FuncKind::Monitor,
-                2 => FuncKind::Handler {
-                    event: EventId(self.u32()?),
-                },
-                _ => FuncKind::Guard { attr: self.attr_ref()? },
-            },
-            params: self.vec(|d| {
-                Ok(match d.variant("ParamType", 2)? {
-                    0 => ParamType::Value(d.value_type()?),
-                    _ => ParamType::Ref(d.obj_type()?),
-                })
-            })?,
-            ret: self.option(Self::value_type)?,
-            slots: self.vec(Self::obj_type)?,
-            blocks: self.vec(Self::block)?,
-        })
+        let mut f = Function {
+            name: String::new(),
+            kind: FuncKind::Plain,
+            params: Vec::new(),
+            ret: None,
+            slots: Vec::new(),
+            blocks: Vec::new(),
+        };
+        self.function_into(&mut f)?;
+        Ok(f)
     }
 
-    fn block(&mut self) -> Decoded<Block> {
-        Ok(Block {
-            params: self.vec(Self::value_type)?,
-            loop_end: self.option(|d| Ok(BlockId(d.u32()?)))?,
-            insts: self.vec(Self::inst)?,
-            term: self.terminator()?,
-            term_span: self.option(Self::span)?,
+    /// Decodes a function into `f`, overwriting all of it but reusing its
+    /// allocations (its blocks' included).
+    fn function_into(&mut self, f: &mut Function) -> Decoded<()> {
+        f.name = self.string()?;
+        f.kind = match self.variant("FuncKind", 4)? {
+            0 => FuncKind::Plain,
+            1 => FuncKind::Monitor,
+            2 => FuncKind::Handler {
+                event: EventId(self.u32()?),
+            },
+            _ => FuncKind::Guard { attr: self.attr_ref()? },
+        };
+        self.vec_into(&mut f.params, |d| {
+            Ok(match d.variant("ParamType", 2)? {
+                0 => ParamType::Value(d.value_type()?),
+                _ => ParamType::Ref(d.obj_type()?),
+            })
+        })?;
+        f.ret = self.option(Self::value_type)?;
+        self.vec_into(&mut f.slots, Self::obj_type)?;
+        let (len, capacity) = self.len()?;
+        f.blocks.truncate(len);
+        f.blocks.reserve(capacity.saturating_sub(f.blocks.len()));
+        for i in 0..len {
+            match f.blocks.get_mut(i) {
+                Some(block) => self.block_into(block)?,
+                None => {
+                    let mut block = Block {
+                        params: Vec::new(),
+                        loop_end: None,
+                        insts: Vec::new(),
+                        term: Terminator::Return(None),
+                        term_span: None,
+                    };
+                    self.block_into(&mut block)?;
+                    f.blocks.push(block);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A sequence decoded into `items`, overwriting it but reusing its
+    /// allocation.
+    #[inline]
+    fn vec_into<T>(&mut self, items: &mut Vec<T>, mut item: impl FnMut(&mut Self) -> Decoded<T>) -> Decoded<()> {
+        let (len, capacity) = self.len()?;
+        items.clear();
+        items.reserve(capacity);
+        for _ in 0..len {
+            items.push(item(self)?);
+        }
+        Ok(())
+    }
+
+    /// As [`Decoder::function_into`], a block.
+    fn block_into(&mut self, b: &mut Block) -> Decoded<()> {
+        self.vec_into(&mut b.params, Self::value_type)?;
+        b.loop_end = self.option(|d| Ok(BlockId(d.u32()?)))?;
+        self.vec_into(&mut b.insts, Self::inst)?;
+        // The old terminator's argument vectors, for the new one's.
+        let (mut first, mut second) = match std::mem::replace(&mut b.term, Terminator::Return(None)) {
+            Terminator::Jump(call) => (call.args, Vec::new()),
+            Terminator::Brif { then_to, else_to, .. } => (then_to.args, else_to.args),
+            Terminator::Return(_) | Terminator::Raise(_) => (Vec::new(), Vec::new()),
+        };
+        b.term = match self.variant("Terminator", 4)? {
+            0 => Terminator::Jump(self.block_call_into(&mut first)?),
+            1 => Terminator::Brif {
+                cond: self.value()?,
+                then_to: self.block_call_into(&mut first)?,
+                else_to: self.block_call_into(&mut second)?,
+            },
+            2 => Terminator::Return(self.option(Self::value)?),
+            _ => Terminator::Raise(self.exc_kind()?),
+        };
+        b.term_span = self.option(Self::span)?;
+        Ok(())
+    }
+
+    /// A block call whose arguments go to `args` (taken).
+    fn block_call_into(&mut self, args: &mut Vec<ValueId>) -> Decoded<BlockCall> {
+        let block = BlockId(self.u32()?);
+        self.vec_into(args, Self::value)?;
+        Ok(BlockCall {
+            block,
+            args: std::mem::take(args),
         })
     }
 
@@ -509,22 +592,20 @@ impl<'a> Decoder<'a> {
         Ok(ExcKind::ALL[v as usize])
     }
 
-    fn terminator(&mut self) -> Decoded<Terminator> {
-        Ok(match self.variant("Terminator", 4)? {
-            0 => Terminator::Jump(self.block_call()?),
-            1 => Terminator::Brif {
-                cond: self.value()?,
-                then_to: self.block_call()?,
-                else_to: self.block_call()?,
-            },
-            2 => Terminator::Return(self.option(Self::value)?),
-            _ => Terminator::Raise(self.exc_kind()?),
-        })
-    }
-
     fn inst(&mut self) -> Decoded<Inst> {
+        let kind = self.inst_kind()?;
+        // Most instructions: no catches (length 0) and no span (`None`),
+        // one zero byte each.
+        if self.bytes.get(self.at..self.at + 2) == Some(&[0, 0]) {
+            self.at += 2;
+            return Ok(Inst {
+                kind,
+                catches: Vec::new(),
+                span: None,
+            });
+        }
         Ok(Inst {
-            kind: self.inst_kind()?,
+            kind,
             catches: self.vec(|d| {
                 Ok(Catch {
                     kind: d.exc_kind()?,
@@ -930,5 +1011,63 @@ block2:
             reader.next_function().unwrap();
         }
         assert_eq!(reader.next_function().unwrap_err().code, "V0054");
+    }
+
+    /// Decoding into another function's allocations gives what decoding
+    /// afresh gives, whatever that function was (more or fewer blocks,
+    /// instructions, arguments, other terminators).
+    #[test]
+    fn decoding_into_a_spare_function_decodes_the_same() {
+        let mut m = everything();
+        let mut big = m.funcs[0].clone();
+        for f in &m.funcs {
+            big.blocks.extend(f.blocks.iter().cloned());
+        }
+        let one_block = |term| Function {
+            blocks: vec![Block {
+                params: vec![Type::I64; 5],
+                loop_end: Some(BlockId(0)),
+                insts: m.funcs[0].blocks[0].insts.clone(),
+                term,
+                term_span: Some(Span { lo: 1, hi: 2 }),
+            }],
+            ..m.funcs[0].clone()
+        };
+        let call = |n| BlockCall {
+            block: BlockId(0),
+            args: vec![ValueId(9); n],
+        };
+        let mut spares = vec![
+            big,
+            one_block(Terminator::Jump(call(7))),
+            one_block(Terminator::Brif {
+                cond: ValueId(1),
+                then_to: call(0),
+                else_to: call(6),
+            }),
+            one_block(Terminator::Raise(ExcKind::Overflow)),
+        ];
+        spares.extend(m.funcs.iter().cloned());
+        m.funcs.extend(spares.iter().cloned());
+        let bytes = encode(&m);
+        for spare in &spares {
+            let mut reader = Reader::new(&bytes).unwrap();
+            for f in &m.funcs {
+                assert_eq!(
+                    reader.next_function_reusing(Some(spare.clone())).unwrap().as_ref(),
+                    Some(f)
+                );
+            }
+            assert_eq!(reader.next_function_reusing(Some(spare.clone())).unwrap(), None);
+        }
+        // Each function decoded into the one before it, as `safexc verify`
+        // does.
+        let mut reader = Reader::new(&bytes).unwrap();
+        let mut last = None;
+        for f in &m.funcs {
+            let next = reader.next_function_reusing(last.take()).unwrap();
+            assert_eq!(next.as_ref(), Some(f));
+            last = next;
+        }
     }
 }

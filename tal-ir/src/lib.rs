@@ -99,6 +99,13 @@ pub trait ModuleReader {
     /// The next function, or `None` after the last (once the input is
     /// checked to end there).
     fn next_function(&mut self) -> Result<Option<Function>, FormatError>;
+    /// [`ModuleReader::next_function`], reusing the allocations of a
+    /// function the caller is done with where the reader can: the result
+    /// is the same.
+    fn next_function_reusing(&mut self, spare: Option<Function>) -> Result<Option<Function>, FormatError> {
+        drop(spare);
+        self.next_function()
+    }
     /// A function [`ModuleReader::next_function`] has returned, read again.
     fn function_again(&mut self, id: FuncId) -> Result<Function, FormatError>;
 }

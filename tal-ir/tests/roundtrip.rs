@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::strategy::Union;
 use std::collections::HashSet;
 use std::sync::Arc;
-use tal_ir::text::{parse, print};
+use tal_ir::text::{parse, parse_token_by_token, print};
 use tal_ir::*;
 
 /// Names that are also keywords or sigil-like words somewhere in the grammar.
@@ -593,6 +593,18 @@ proptest! {
         };
         prop_assert_eq!(&parsed, &module, "{}", text);
         prop_assert_eq!(print(&parsed), text.as_str());
+        // The parser's fast paths give what it gives token by token.
+        prop_assert_eq!(parse_token_by_token(&text), Ok((parsed.clone(), map.clone())));
+        // Binary TAL read function by function, each into the one before.
+        let bytes = binary::encode(&module);
+        let mut reader = binary::Reader::new(&bytes).expect("header");
+        let mut spare = None;
+        for f in &module.funcs {
+            let next = reader.next_function_reusing(spare.take()).expect("decodes");
+            prop_assert_eq!(next.as_ref(), Some(f));
+            spare = next;
+        }
+        prop_assert_eq!(reader.next_function_reusing(spare).expect("ends"), None);
 
         // The text map has a range per item, each exactly its printed line(s).
         prop_assert!(is_line(&text, &map.module, ""));
@@ -668,6 +680,7 @@ proptest! {
             }
         }
         let edited = lines.join("\n");
+        prop_assert_eq!(parse(&edited), parse_token_by_token(&edited), "{}", edited);
         if let Ok((parsed, _)) = parse(&edited) {
             let reprinted = print(&parsed);
             prop_assert_eq!(parse(&reprinted).map(|(m, _)| m), Ok(parsed), "{}", edited);

@@ -10,7 +10,9 @@
 //! [`MAX_HELD_INSTS`] instructions are held in all, else read again (by the
 //! reader's callback) when it becomes ready. So memory is the declarations,
 //! a few words per function and call, and at most that many instructions
-//! besides the one function being checked.
+//! besides the one function being checked (and up to [`MAX_SPARES`] bodies
+//! already checked, of at most [`MAX_HELD_INSTS`] instructions together,
+//! kept only for a reader to decode into: [`Stream::take_spare`]).
 //!
 //! Invariant: a stream accepts exactly the modules `verify` accepts.
 //! Accepted, every function was checked after its callees, so the call graph
@@ -37,6 +39,11 @@ use tal_ir::{Callee, FuncId, Function, InstKind, Location, Module};
 /// modules hold (one function), small beside 1 M-instruction modules.
 pub const MAX_HELD_INSTS: usize = 1 << 16;
 
+/// How many checked bodies a stream keeps for [`Stream::take_spare`]: as
+/// many as can be checked at once in a call chain of the usual shapes, so
+/// that a reader seldom allocates a function afresh.
+pub const MAX_SPARES: usize = 4;
+
 /// A module being verified one function at a time. See the module doc.
 pub struct Stream {
     config: Config,
@@ -62,6 +69,9 @@ pub struct Stream {
     held_insts: usize,
     /// [`MAX_HELD_INSTS`]; tests lower it.
     max_held_insts: usize,
+    /// The bodies checked last (at most [`MAX_SPARES`], the newest last),
+    /// kept for [`Stream::take_spare`].
+    spares: Vec<Function>,
 }
 
 enum State {
@@ -104,7 +114,15 @@ impl Stream {
             last_caller: vec![None; functions],
             held_insts: 0,
             max_held_insts: MAX_HELD_INSTS,
+            spares: Vec::new(),
         }
+    }
+
+    /// A body this stream is done with, if any (the one checked last), for
+    /// a reader to decode the next function into, reusing its allocations:
+    /// nothing the stream looks at again.
+    pub fn take_spare(&mut self) -> Option<Function> {
+        self.spares.pop()
     }
 
     /// Whether an error has been found: the module will be rejected.
@@ -247,7 +265,15 @@ impl Stream {
         let mut ready = vec![(id, body, callees)];
         while let Some((id, body, callees)) = ready.pop() {
             self.check(id, &body, &callees);
-            drop(body);
+            // Kept only if small, so that spares add at most
+            // `max_held_insts` instructions to the bound; the oldest goes:
+            // the newest is the likeliest still in cache.
+            if body.inst_count() <= self.max_held_insts / MAX_SPARES {
+                if self.spares.len() == MAX_SPARES {
+                    self.spares.remove(0);
+                }
+                self.spares.push(body);
+            }
             for waiter in std::mem::take(&mut self.waiters[id.index()]) {
                 let state = &mut self.state[waiter as usize];
                 let now_ready = match state {
@@ -432,6 +458,44 @@ mod tests {
         assert_eq!(stream(&m, 0), (Ok(()), 9));
         // Room for one waiting body: the others are read again.
         assert_eq!(stream(&m, 2), (Ok(()), 8));
+    }
+
+    /// Spares are bodies already checked, at most `MAX_SPARES`, never one
+    /// still waiting for its callees.
+    #[test]
+    fn spares_are_checked_bodies_only() {
+        let m = chain(10, false);
+        let mut stream = Stream::new(m.clone(), m.funcs.len(), &Config::default());
+        let mut reread = |id: FuncId| Ok::<_, ()>(m.funcs[id.index()].clone());
+        for f in &m.funcs[..9] {
+            stream.function(f.clone(), &mut reread).expect("no reread");
+            assert!(stream.take_spare().is_none(), "a waiting body given back");
+        }
+        stream.function(m.funcs[9].clone(), &mut reread).expect("no reread");
+        let mut spares = Vec::new();
+        while let Some(f) = stream.take_spare() {
+            spares.push(f);
+        }
+        assert_eq!(spares.len(), MAX_SPARES);
+        // The last checked first: `@f0`, then its callees back from it.
+        assert_eq!(spares, m.funcs[..MAX_SPARES]);
+        assert_eq!(stream.finish(), Ok(()));
+    }
+
+    /// A body larger than its share of the bound is not kept: spares add
+    /// at most `max_held_insts` instructions to what a stream holds.
+    #[test]
+    fn large_bodies_are_not_kept_as_spares() {
+        let m = chain(3, false);
+        let mut stream = Stream::new(m.clone(), m.funcs.len(), &Config::default());
+        let share = m.funcs.iter().map(Function::inst_count).min().unwrap();
+        stream.max_held_insts = MAX_SPARES * share - 1;
+        let mut reread = |id: FuncId| Ok::<_, ()>(m.funcs[id.index()].clone());
+        for f in &m.funcs {
+            stream.function(f.clone(), &mut reread).expect("checks");
+        }
+        assert!(stream.take_spare().is_none());
+        assert_eq!(stream.finish(), Ok(()));
     }
 
     #[test]

@@ -114,7 +114,7 @@ fn is_ident_start(b: u8) -> bool {
     is(IDENT_START, b)
 }
 
-fn is_ident_char(b: u8) -> bool {
+pub(super) fn is_ident_char(b: u8) -> bool {
     is(IDENT_CHAR, b)
 }
 
@@ -279,6 +279,36 @@ impl<'a> Lexer<'a> {
             self.buffered = 2;
         }
         self.ahead[1]
+    }
+
+    /// Where the next token's search starts, for a caller that reads the
+    /// next tokens itself (the parser's fast paths): `None` inside brackets
+    /// or after a lookahead token that is a bracket. A buffered token is
+    /// given back (it will be cut again the same way from its start).
+    #[inline]
+    pub fn resting(&mut self) -> Option<usize> {
+        if self.brackets != 0 {
+            return None;
+        }
+        match self.buffered {
+            0 => Some(self.at),
+            1 if !matches!(self.ahead[0].kind, Tok::LBracket | Tok::RBracket) => {
+                self.buffered = 0;
+                self.at = self.ahead[0].start;
+                Some(self.at)
+            }
+            _ => None,
+        }
+    }
+
+    /// Goes on after tokens the caller read itself from [`Lexer::resting`]:
+    /// the last of them ended at `end`, and they opened as many brackets as
+    /// they closed.
+    #[inline]
+    pub fn skip_to(&mut self, end: usize) {
+        self.at = end;
+        self.last_end = end;
+        self.buffered = 0;
     }
 
     #[inline]

@@ -43,7 +43,15 @@ pub fn print(module: &Module) -> String {
 /// Parses a module and says where each of its items is in `text`. Never
 /// panics; reports the first error.
 pub fn parse(text: &str) -> Result<(Module, TextMap), Vec<FormatError>> {
-    parse::parse(text).map_err(|e| vec![e])
+    parse::parse(text, true).map_err(|e| vec![e])
+}
+
+/// [`parse`] without its fast paths, which read common lines of function
+/// bodies straight from the bytes: the reference they are tested against
+/// (they must give exactly what this gives).
+#[doc(hidden)]
+pub fn parse_token_by_token(text: &str) -> Result<(Module, TextMap), Vec<FormatError>> {
+    parse::parse(text, false).map_err(|e| vec![e])
 }
 
 /// TAL text read one function at a time ([`crate::ModuleReader`]):
@@ -83,6 +91,17 @@ impl crate::ModuleReader for Reader<'_> {
         }
         self.next += 1;
         self.parser.body(self.next - 1).map(Some)
+    }
+
+    fn next_function_reusing(
+        &mut self,
+        spare: Option<crate::Function>,
+    ) -> Result<Option<crate::Function>, FormatError> {
+        if self.next == self.functions() {
+            return Ok(None);
+        }
+        self.next += 1;
+        self.parser.body_reusing(self.next - 1, spare).map(Some)
     }
 
     fn function_again(&mut self, id: crate::FuncId) -> Result<crate::Function, FormatError> {
@@ -225,6 +244,73 @@ mod tests {
                     if let Err(e) = reads_as_parse(&edited) {
                         panic!("{} with {edit:?} at {at}: {e}\n{edited}", path.display());
                     }
+                }
+            }
+        }
+    }
+
+    /// The fast paths give exactly what the token-by-token parser gives:
+    /// the same module and text map, or the same error.
+    fn fast_as_token_by_token(text: &str) -> Result<(), String> {
+        let (fast, reference) = (parse(text), parse_token_by_token(text));
+        if fast == reference {
+            Ok(())
+        } else {
+            Err(format!("fast {fast:?}\ntoken by token {reference:?}"))
+        }
+    }
+
+    /// The module a reader reads, each function read into the vectors of
+    /// the one before, as `safexc verify` does.
+    fn read_reusing(text: &str) -> Result<Module, FormatError> {
+        let mut reader = Reader::new(text)?;
+        let mut funcs: Vec<crate::Function> = Vec::new();
+        let mut spare = None;
+        while let Some(f) = reader.next_function_reusing(spare.take())? {
+            funcs.push(f.clone());
+            spare = Some(f);
+        }
+        Ok(Module {
+            funcs,
+            ..reader.declarations().clone()
+        })
+    }
+
+    #[test]
+    fn fast_paths_parse_every_test_module_as_token_by_token() {
+        for path in tal_files() {
+            let text = std::fs::read_to_string(&path).expect("read");
+            fast_as_token_by_token(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(read_reusing(&text).ok(), read(&text).ok(), "{}", path.display());
+        }
+    }
+
+    /// Every instruction form, with spacing, comments, numbers and names
+    /// that the fast paths read or must decline, edited byte by byte.
+    #[test]
+    fn fast_paths_parse_edited_modules_as_token_by_token() {
+        let base = "module m\nclass c { a: i64 range(0, 9) }\nevent e\nstruct s { x: i64 }\n\
+            global @g: [i64; 4] = zero\nglobal @t: struct s = zero\nextern x\n\
+            func @f(i64, %1: ref [i64], i64) -> i64 {\n    slot $0: [i64; 2]\n\
+            block0(v0: i64, v1: i64):\n    fuel 0012\n    v2 = iconst -9223372036854775808\n\
+            v3 = iconst 9223372036854775807\n  v4 = iadd v0,v1 ; c\n    v5 = check.bounds v4, @g\n\
+            v6 = load @g[ v5 ]\n    store @g[v5], v6\n    v7 = load @t.x\n    init $0\n    v8 = size %1\n\
+            v9 = call @f(v0, %1, v1)\n    call @f(v0, %1, v1,)\n    v10 = helper now_us()\n    helper 3(v0)\n\
+            v11 = icmp ge v0, v1 !catch(Overflow -> block1(v0))\n    v12 = check.nonzero v0 @1..2\n\
+            v13 = ineg v12\n    v14 = not v13\n    v15 = bconst true\n    v16 = iconst 0x10\n\
+            v17 = iconst 00\n    v18 = check.range v0, #c.a\n    v19 = event e\n    v20 = iconst -0\n\
+            brif v15, block1(v0, ), block2\nblock1(v21: i64, v22: nz) loop(block2):\n    fuel 1\n\
+            jump block2\nblock2 :\n    v23 = sdiv v0, v22\n    ret v23 @3..4\n}\n\
+            func @g() {\nblock0:\n    fuel 1\n    v0 = call @f(v1, %1, v2)\n    ret\n}\n";
+        assert!(parse(base).is_ok(), "{:?}", parse(base).err());
+        fast_as_token_by_token(base).unwrap();
+        let edits: [&str; 10] = ["", " ", "\n", ";", "v", "9", "x", "[", "@", "-"];
+        for at in (0..base.len()).filter(|&i| base.is_char_boundary(i)) {
+            for edit in edits {
+                let end = if edit.is_empty() { at + 1 } else { at };
+                let edited = format!("{}{edit}{}", &base[..at], &base[end..]);
+                if let Err(e) = fast_as_token_by_token(&edited) {
+                    panic!("{edit:?} at {at}: {e}\n{edited}");
                 }
             }
         }

@@ -17,6 +17,11 @@
 //! `[` it opens, so the lexer's bracket depth is 0 there), and must end at
 //! the `}` the outline found: so a module read function by function is the
 //! module `parse` gives, or an error.
+//!
+//! In a body, each block header, instruction and terminator is first tried
+//! by a fast path (`fast.rs`) that reads it straight from the bytes when it
+//! is written the common way, and gives exactly what the token-by-token
+//! code below gives, or declines and leaves the line to it.
 
 use super::lexer::{Lexer, Tok, Token};
 use super::{BINARY, CONDS, UNARY, root_elem};
@@ -24,10 +29,13 @@ use crate::*;
 use std::collections::HashMap;
 use std::ops::Range;
 
+mod fast;
+
 type Result<T> = std::result::Result<T, FormatError>;
 
-pub(super) fn parse(src: &str) -> Result<(Module, TextMap)> {
+pub(super) fn parse(src: &str, fast: bool) -> Result<(Module, TextMap)> {
     let mut parser = Parser::new(src, Mode::Whole);
+    parser.fast = fast;
     parser.module()?;
     Ok((parser.module, parser.map))
 }
@@ -212,6 +220,9 @@ type Names<'a> = HashMap<&'a str, u32>;
 pub(super) struct Parser<'a> {
     src: &'a str,
     mode: Mode,
+    /// Whether the fast paths (`fast.rs`) are tried; off, the parser is
+    /// their reference.
+    fast: bool,
     lex: Lexer<'a>,
     pub(super) module: Module,
     map: TextMap,
@@ -230,6 +241,11 @@ pub(super) struct Parser<'a> {
     funcs: Names<'a>,
     struct_refs: Vec<StructRef<'a>>,
     callee_refs: Vec<CalleeRef<'a>>,
+    /// Blocks of a function the reader's caller is done with, whose
+    /// vectors new blocks reuse.
+    spare_blocks: Vec<Block>,
+    /// The global a fast path found last, and its id.
+    last_global: std::cell::Cell<Option<(&'a str, u32)>>,
 }
 
 /// Adds `name` to a namespace as the item with id `id`.
@@ -246,6 +262,7 @@ impl<'a> Parser<'a> {
         Parser {
             src,
             mode,
+            fast: true,
             lex: Lexer::new(src, 0),
             module: Module::default(),
             map: TextMap::default(),
@@ -261,6 +278,8 @@ impl<'a> Parser<'a> {
             funcs: Names::new(),
             struct_refs: Vec::new(),
             callee_refs: Vec::new(),
+            spare_blocks: Vec::new(),
+            last_global: std::cell::Cell::new(None),
         }
     }
 
@@ -985,6 +1004,14 @@ impl<'a> Parser<'a> {
         Ok(blocks)
     }
 
+    /// [`Parser::body`], reusing the vectors of `spare`'s blocks.
+    pub(super) fn body_reusing(&mut self, index: usize, spare: Option<Function>) -> Result<Function> {
+        self.spare_blocks = spare.map(|f| f.blocks).unwrap_or_default();
+        let body = self.body(index);
+        self.spare_blocks = Vec::new();
+        body
+    }
+
     /// The body of function `index` of an outline, parsed: the function.
     pub(super) fn body(&mut self, index: usize) -> Result<Function> {
         let (Some(range), Some(signature)) = (self.bodies.get(index).cloned(), self.module.funcs.get(index)) else {
@@ -1055,7 +1082,13 @@ impl<'a> Parser<'a> {
         Ok(ParamType::Ref(self.obj_type()?))
     }
 
-    fn block(&mut self, frame: &mut Frame, mut at: InstAt, mut text: Option<&mut BlockText>) -> Result<Block> {
+    /// A block header, token by token: its parameters and loop end.
+    fn block_header(
+        &mut self,
+        frame: &mut Frame,
+        at: InstAt,
+        text: Option<&mut BlockText>,
+    ) -> Result<(Vec<Type>, Option<BlockId>)> {
         let t = self.peek();
         let n = self.block_ref("a block header (`blockN:`) or `}`")?.0;
         if n as usize != at.block {
@@ -1080,11 +1113,59 @@ impl<'a> Parser<'a> {
             None
         };
         let colon = self.expect(Tok::Colon, "`:`")?;
-        if let Some(text) = text.as_deref_mut() {
+        if let Some(text) = text {
             text.header = t.start..colon.end;
         }
-        let mut insts = Vec::new();
+        Ok((params, loop_end))
+    }
+
+    fn block(&mut self, frame: &mut Frame, mut at: InstAt, mut text: Option<&mut BlockText>) -> Result<Block> {
+        let (params, loop_end) = match self.fast_header(frame, at.block) {
+            Some((params, loop_end, start, end)) => {
+                if let Some(text) = text.as_deref_mut() {
+                    text.header = start..end;
+                }
+                (params, loop_end)
+            }
+            None => self.block_header(frame, at, text.as_deref_mut())?,
+        };
+        let mut insts = match self.spare_blocks.pop() {
+            Some(spare) => {
+                let mut insts = spare.insts;
+                insts.clear();
+                insts
+            }
+            None => Vec::new(),
+        };
         loop {
+            if let Some((line, start, end)) = self.fast_line(frame) {
+                match line {
+                    fast::Line::Inst(kind) => {
+                        insts.push(Inst {
+                            kind,
+                            catches: Vec::new(),
+                            span: None,
+                        });
+                        if let Some(text) = text.as_deref_mut() {
+                            text.insts.push(start..end);
+                        }
+                        at.inst += 1;
+                        continue;
+                    }
+                    fast::Line::Term(term) => {
+                        if let Some(text) = text.as_deref_mut() {
+                            text.term = start..end;
+                        }
+                        return Ok(Block {
+                            params,
+                            loop_end,
+                            insts,
+                            term,
+                            term_span: None,
+                        });
+                    }
+                }
+            }
             let t = self.peek();
             let defined = self.numbered(t, "v");
             if defined.is_none() && (t.kind != Tok::Ident || self.numbered(t, "block").is_some()) {
