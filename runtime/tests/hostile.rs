@@ -607,6 +607,19 @@ fn tal_from_another_verified_module_is_refused() {
     assert_eq!(code(&bytes), "C0080");
 }
 
+/// Adds a local label symbol inside the code: not what the compiler writes.
+fn add_label(f: &mut Forge) {
+    f.extra_symbols.push(Sym {
+        name: "label".into(),
+        value: 8,
+        size: 0,
+        kind: SymbolKind::Label,
+        global: false,
+        defined: true,
+        raw: None,
+    });
+}
+
 #[test]
 fn extra_sections_and_symbols_the_reader_tolerates_are_refused() {
     // Writable data and an initializer array: never mapped, but not what
@@ -620,15 +633,7 @@ fn extra_sections_and_symbols_the_reader_tolerates_are_refused() {
         assert_eq!(e.code, "C0081", "{name}: {e}");
     }
     let mut f = Forge::of(&object(PID));
-    f.extra_symbols.push(Sym {
-        name: "label".into(),
-        value: 8,
-        size: 0,
-        kind: SymbolKind::Label,
-        global: false,
-        defined: true,
-        raw: None,
-    });
+    add_label(&mut f);
     let bytes = f.build();
     passes_reader_and_verifier(&bytes);
     let e = refused(&bytes);
@@ -910,17 +915,7 @@ fn behind_a_trusted_signature_the_structure_is_still_checked() {
     let rela_header = e.bytes[rela.at + 4..rela.at + 64].to_vec();
     e.put(note + 4, &rela_header);
     assert_eq!(signed_code(&e.bytes), "C0072");
-    let label = forged(&|f| {
-        f.extra_symbols.push(Sym {
-            name: "label".into(),
-            value: 8,
-            size: 0,
-            kind: SymbolKind::Label,
-            global: false,
-            defined: true,
-            raw: None,
-        })
-    });
+    let label = forged(&add_label);
     passes_reader_and_verifier(&label);
     let e = signed_load(&label).err().unwrap();
     assert_eq!(e.code, "L0048");

@@ -87,22 +87,23 @@ pub fn plain_error(code: &str, message: &str) {
 /// A status line on standard error (`compile`'s `NAME: ok (…)`), as the
 /// message format says.
 pub fn status(line: &str) {
-    if json() {
-        let object = serde_json::json!({ "$message_type": "status", "schema": SCHEMA, "message": line });
-        errln!("{object}");
-    } else {
-        errln!("{line}");
-    }
+    message_line("status", line, line);
 }
 
 /// A help line after an input's reports (`help: …`), as the message
 /// format says, on standard error.
 pub fn help(message: &str) {
+    message_line("help", message, &format!("help: {message}"));
+}
+
+/// `human` on standard error, or in JSON `{"$message_type": kind,
+/// "schema", "message"}`.
+fn message_line(kind: &str, message: &str, human: &str) {
     if json() {
-        let object = serde_json::json!({ "$message_type": "help", "schema": SCHEMA, "message": message });
+        let object = serde_json::json!({ "$message_type": kind, "schema": SCHEMA, "message": message });
         errln!("{object}");
     } else {
-        errln!("help: {message}");
+        errln!("{human}");
     }
 }
 
