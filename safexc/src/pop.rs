@@ -94,6 +94,22 @@ pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &v
     }
 }
 
+/// Whether `bytes` look like Popcorn-SX: its first word, past comments,
+/// is `extension` or `import`.
+pub fn looks_like_popcorn(bytes: &[u8]) -> bool {
+    first_word(bytes).is_some_and(|w| w == "extension" || w == "import")
+}
+
+/// The first word of a text, past blank lines and `//` or `;` comments.
+fn first_word(bytes: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with("//"))?;
+    line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next()
+}
+
 /// What to do with an input of another kind than Popcorn-SX: an object,
 /// binary TAL or TAL text (its first word, past comments, is `module`).
 fn other_kind(bytes: &[u8]) -> Option<&'static str> {
@@ -107,13 +123,8 @@ fn other_kind(bytes: &[u8]) -> Option<&'static str> {
             "this is binary TAL, not Popcorn-SX: `safexc verify FILE` checks it, `safexc compile FILE -o FILE.o` compiles it",
         );
     }
-    let text = std::str::from_utf8(bytes).ok()?;
     // TAL comments run from `;`, Popcorn-SX's from `//`.
-    let first = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with(';') && !l.starts_with("//"))?;
-    first.split_whitespace().next().filter(|w| *w == "module").map(|_| {
+    first_word(bytes).filter(|w| *w == "module").map(|_| {
         "this is TAL text, not Popcorn-SX: `safexc verify FILE` checks it, `safexc compile FILE -o FILE.o` compiles it"
     })
 }

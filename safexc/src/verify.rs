@@ -151,6 +151,13 @@ pub fn check_tal(name: &str, bytes: &[u8], config: &verifier::Config) -> Checked
                 );
             }
             let codes: Vec<&str> = errors.iter().map(|e| e.code).collect();
+            crate::diag::tally(name, &codes, 0);
+            if crate::pop::looks_like_popcorn(bytes) {
+                crate::diag::help(
+                    "this is Popcorn-SX, not TAL: `safexc check FILE` compiles and verifies it, `safexc compile FILE \
+                     -o FILE.o` makes an object",
+                );
+            }
             return Checked::rejected(name, &codes);
         }
     };

@@ -133,3 +133,18 @@ fn tal_and_objects_given_to_check_say_what_to_run_instead() {
         assert_eq!(codes.len(), unique.len(), "{summary}");
     }
 }
+
+#[test]
+fn popcorn_given_to_verify_says_to_check_it() {
+    let out = safexc(&["verify", "examples/pop/cpu_pid.pop"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("\nhelp: this is Popcorn-SX, not TAL: `safexc check FILE` compiles and verifies it"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("error: examples/pop/cpu_pid.pop was rejected: "),
+        "{stderr}"
+    );
+}
