@@ -76,7 +76,9 @@ pub fn compile(source: &str, options: &Options) -> Compiled {
 
 /// The source span of what a verifier error points at in a module this
 /// front-end produced: the instruction's span, or for instructions lowering
-/// added on its own (fuel, slot zeroing), the next one that has a span.
+/// added on its own (fuel, slot zeroing), the next one that has a span; for
+/// a function as a whole (a stack bound, a call cycle), the first of its
+/// code that has one (its first declaration, often the large array).
 pub fn source_span(module: &Module, location: tal_ir::Location) -> Option<tal_ir::Span> {
     use tal_ir::Location;
     let block = |f: FuncId, b: tal_ir::BlockId| module.funcs.get(f.index())?.blocks.get(b.index());
@@ -84,6 +86,13 @@ pub fn source_span(module: &Module, location: tal_ir::Location) -> Option<tal_ir
         Location::Inst(f, b, i) => block(f, b)?.insts.get(i..)?.iter().find_map(|inst| inst.span),
         Location::Term(f, b) => block(f, b)?.term_span,
         Location::Block(f, b) => block(f, b)?.insts.iter().find_map(|inst| inst.span),
+        // A function as a whole (its frame, its calls): where its code starts.
+        Location::Func(f) => module
+            .funcs
+            .get(f.index())?
+            .blocks
+            .iter()
+            .find_map(|b| b.insts.iter().find_map(|inst| inst.span).or(b.term_span)),
         _ => None,
     }
 }

@@ -148,3 +148,20 @@ fn popcorn_given_to_verify_says_to_check_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_stack_bound_points_at_the_largest_frame_s_array() {
+    let file = source(
+        "big.pop",
+        b"extension big;\nimport cpu;\nint r = 0;\nint deep(int x) {\n    int a[600];\n    a[1] = x;\n    return a[1];\n}\nmonitor void m(cap<cpu_qos> app) { r = deep(2); }\n",
+    );
+    let stderr = text(&check(&[file.to_str().unwrap()], None).stderr);
+    assert!(
+        stderr.starts_with("error[V0502]: stack bound exceeded: @m ("),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("big.pop:5:5 ]") && stderr.contains("int a[600];"),
+        "{stderr}"
+    );
+}

@@ -112,13 +112,18 @@ impl CallGraph {
         for f in (0..n).filter(|&f| !called[f] && deepest[f] > config.stack_limit) {
             let mut chain = Vec::new();
             let mut at = Some(f as u32);
+            // Reported at the largest frame of the chain: what to shrink.
+            let mut largest = f as u32;
             while let Some(g) = at.filter(|_| chain.len() <= n) {
                 chain.push(format!("@{} ({} B)", m.funcs[g as usize].name, self.frames[g as usize]));
+                if self.frames[g as usize] > self.frames[largest as usize] {
+                    largest = g;
+                }
                 at = via[g as usize];
             }
             sink.error(
                 "V0502",
-                Location::Func(FuncId(f as u32)),
+                Location::Func(FuncId(largest)),
                 format!(
                     "stack bound exceeded: {} = {} bytes, limit {} bytes",
                     chain.join(" -> "),

@@ -912,8 +912,9 @@ block0(v0: i64):
             stack slots, 8 bytes per value live at once (the values of its largest block, two per reference \
             parameter, one per slot), and for its largest call with more than five argument words the \
             stack-passed words (rounded up to 16 bytes) plus 16 bytes per reference argument. Extensions run on the kernel's stack, which is \
-            small and shared; the static bound is what keeps them from overflowing it. Move large arrays to \
-            globals, or shorten the call chain.",
+            small and shared; the static bound is what keeps them from overflowing it. The error is reported at \
+            the largest frame of the chain, the one to shrink. Move large arrays to globals, or shorten the call \
+            chain.",
         example: r#"module demo
 
 func @f() {
