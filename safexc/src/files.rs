@@ -82,3 +82,12 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> bool {
         }
     }
 }
+
+/// A source without its UTF-8 byte-order mark, which some editors write
+/// and which is not part of the text.
+pub fn without_bom(bytes: Vec<u8>) -> Vec<u8> {
+    match bytes.strip_prefix("\u{feff}".as_bytes()) {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    }
+}

@@ -61,6 +61,6 @@ pub fn check(
 ) -> Checked {
     match language {
         Language::Popcorn => pop::check(path, bytes, stdlib, inline, config),
-        Language::Tal => verify::check_tal(&files::display_name(path), &bytes, config),
+        Language::Tal => verify::check_tal(&files::display_name(path), &files::without_bom(bytes), config),
     }
 }

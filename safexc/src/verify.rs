@@ -64,11 +64,11 @@ impl From<Checked> for Verdict {
 
 fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) -> Verdict {
     let name = files::display_name(path);
-    let Some(bytes) = files::read_input(path) else {
+    let Some(bytes) = files::read_input(path).map(files::without_bom) else {
         return Checked::rejected(&name, &["L0001"]).into();
     };
     let refused = |e: LoadErr| {
-        errln!("{name}: {e}");
+        crate::diag::plain_error(e.code, &format!("{name}: {}", e.message));
         Checked::rejected(&name, &[e.code])
     };
     if let Some(pubkey) = pubkey {

@@ -92,6 +92,13 @@ fn a_byte_order_mark_is_not_part_of_the_source() {
     let out = safexc(&["check", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(": ok ("), "{}", text(&out.stdout));
+    // TAL text too, verified or compiled.
+    let tal = std::fs::read(root().join("examples/tal/cpu_pid.tal")).unwrap();
+    let file = source("cpu_pid.tal", &[b"\xef\xbb\xbf".as_slice(), &tal].concat());
+    for command in ["verify", "compile"] {
+        let out = safexc(&[command, file.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{command}: {}", text(&out.stderr));
+    }
 }
 
 #[test]
