@@ -22,7 +22,7 @@
 //!   of the invocation that writes its attribute, with its own context.
 //! - **Bounded.** Every invocation starts with the extension's fuel budget
 //!   (at most [`HostConfig::max_fuel`]) and, with a deadline configured, is
-//!   watched by the [`watchdog`](crate::watchdog); so are the guards nested
+//!   watched by the watchdog (`runtime/src/watchdog.rs`); so are the guards nested
 //!   in it, which obey its deadline (each with its own fuel).
 //! - **No reference across compiled code.** While an extension runs, the
 //!   invoking code holds no reference into the host, its frame, or the

@@ -7,7 +7,7 @@
 //! [`image`] turns the code into
 //! executable memory (never writable and executable at once); [`host`] runs
 //! applications' extensions over their attribute classes with fuel, a
-//! deadline ([`watchdog`]), counters and quarantine, the SafeX API behind the
+//! deadline (the watchdog thread, `src/watchdog.rs`), counters and quarantine, the SafeX API behind the
 //! helper table living in `api`; [`manager`] is the service manager loop
 //! that runs monitors each tick and handlers on their events; [`system`]
 //! starts a host with the standard library's classes and guards. [`device`]
