@@ -896,9 +896,12 @@ const BOOKKEEPING_PERIOD_NS: u64 = GRID_NS;
 const BOOKKEEPING_PPM: u64 = BOOKKEEPING_RUNTIME_NS * 1_000_000 / BOOKKEEPING_PERIOD_NS;
 
 /// How long a SCHED_DEADLINE reservation refused for want of room
-/// (EBUSY) is tried again, ns: the longest period a run's task has, and
-/// some.
-const ADMISSION_WAIT_NS: u64 = 2 * NS_PER_S;
+/// (EBUSY) is tried again, ns: far longer than the longest period a run's
+/// task has (a task that left SCHED_DEADLINE holds its share until its
+/// 0-lag time), because a clean-clone CI run on 6.12 once still found no
+/// room after 2 s. A refusal after it reports Linux's deadline bandwidth
+/// (`dl_bw` of debugfs' `sched/debug`) when it can be read.
+const ADMISSION_WAIT_NS: u64 = 10 * NS_PER_S;
 
 /// Makes the calling thread a SCHED_DEADLINE task with the bookkeeping
 /// reservation.
@@ -927,10 +930,23 @@ fn set_deadline(who: &str) -> Result<(), RealError> {
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     if r != 0 {
+        // What Linux counts, for the report (debugfs, root only).
+        let bandwidth: Vec<String> = std::fs::read_to_string("/sys/kernel/debug/sched/debug")
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("dl_bw->"))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .take(4)
+            .collect();
+        let counted = if bandwidth.is_empty() {
+            String::new()
+        } else {
+            format!("; Linux counts {}", bandwidth.join(", "))
+        };
         return Err(sys(
             "sched_setattr",
             format!(
-                "{who}, SCHED_DEADLINE {} µs every {} µs",
+                "{who}, SCHED_DEADLINE {} µs every {} µs{counted}",
                 runtime_ns / NS_PER_US,
                 period_ns / NS_PER_US
             ),
