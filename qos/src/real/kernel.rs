@@ -55,7 +55,7 @@
 //!   the guard too if this side installed it. The applications stay in
 //!   the module, without a task, and are reused by the next run.
 
-use super::{BOOKKEEPING_PPM, NS_PER_US, RealError, Rounds, Task, now_ns, wait_until};
+use super::{ADMISSION_WAIT_NS, BOOKKEEPING_PPM, NS_PER_US, RealError, Rounds, Task, now_ns, wait_until};
 use crate::experiment::ROUND;
 use crate::sched::Policy;
 use crate::sched::Us;
@@ -105,9 +105,19 @@ pub(super) fn raise_rt_runtime() -> Result<Option<String>, RealError> {
     let raised = runtime
         .saturating_add(share.saturating_mul(period) / 1_000_000)
         .min(period);
-    fs::write(RT_RUNTIME, raised.to_string())
-        .map_err(|e| rt_error("write", format!("raising it from {runtime} to {raised}"), e))?;
-    Ok(Some(was))
+    // Linux refuses a change (EBUSY) while it still counts deadline
+    // bandwidth it is releasing (tasks of the run or test before, until
+    // their 0-lag time): try again for a while, as for a reservation.
+    let give_up = now_ns().saturating_add(ADMISSION_WAIT_NS);
+    loop {
+        match fs::write(RT_RUNTIME, raised.to_string()) {
+            Ok(()) => return Ok(Some(was)),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && now_ns() < give_up => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(rt_error("write", format!("raising it from {runtime} to {raised}"), e)),
+        }
+    }
 }
 
 /// The scheduler's feature switches (debugfs).
