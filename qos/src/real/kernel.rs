@@ -31,7 +31,7 @@
 //! - **The measurement's share on top.** The measurement thread's
 //!   reservation would leave the tasks less than the 95 % Linux admits,
 //!   so for the run Linux's limit
-//!   (`/proc/sys/kernel/sched_rt_runtime_us`) is raised by that share
+//!   (`/proc/sys/kernel/sched_rt_runtime_us`) is raised by that share and a 1 % margin
 //!   ([`raise_rt_runtime`]), and restored once the tasks are gone (a task
 //!   that leaves SCHED_DEADLINE alive may hold its share for a long
 //!   while; a dead one gives it back at once). A run killed in between
@@ -68,6 +68,8 @@ use std::sync::mpsc;
 
 /// This thread's priority.
 const PRIORITY: i32 = 99;
+/// What raising Linux's limit adds beyond the measurement's share, ppm.
+const ADMISSION_MARGIN_PPM: i64 = 10_000;
 /// Linux's limit for real-time and deadline tasks, µs of every
 /// `sched_rt_period_us`.
 const RT_RUNTIME: &str = "/proc/sys/kernel/sched_rt_runtime_us";
@@ -101,7 +103,13 @@ pub(super) fn raise_rt_runtime() -> Result<Option<String>, RealError> {
         .ok()
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or(1_000_000);
-    let share = i64::try_from(BOOKKEEPING_PPM).unwrap_or(i64::MAX);
+    // The measurement's share, and 1 % more: the tasks' reservations fill
+    // the 95 % exactly, and Linux rounds each share up in fixed point, so
+    // without a margin the last attached (the disturbance) was refused
+    // when anything else still held a sliver of bandwidth.
+    let share = i64::try_from(BOOKKEEPING_PPM)
+        .unwrap_or(i64::MAX)
+        .saturating_add(ADMISSION_MARGIN_PPM);
     let raised = runtime
         .saturating_add(share.saturating_mul(period) / 1_000_000)
         .min(period);
