@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /*
- * The SafeX extension ABI, version 5: what compiled extensions, the
+ * The SafeX extension ABI, version 6: what compiled extensions, the
  * user-space host and the kernel module agree on.
  *
  * GENERATED from stdlib/src/abi.rs and stdlib/src/lib.rs by
@@ -23,7 +23,7 @@ typedef uint64_t u64;
 #endif
 
 /* Loaders refuse objects of any other version (.safex.meta, offset 8). */
-#define SAFEX_ABI_VERSION 5u
+#define SAFEX_ABI_VERSION 6u
 
 /*
  * Frames an invocation may use: its own and a guard's. A guard that
@@ -55,6 +55,17 @@ struct safex_ctx;
  */
 typedef s64 (*safex_helper_fn)(struct safex_ctx *ctx, s64 a0, s64 a1, s64 a2);
 
+/*
+ * What a fuel check that leaves ctx->fuel negative calls. It stores a
+ * counter >= 0 in ctx->fuel to let the code run on, or leaves it
+ * negative to end the invocation there with SAFEX_STATUS_OUT_OF_FUEL,
+ * and writes nothing else of the context. Compiled code calls it with
+ * every register preserved (Cranelift's preserve_all): define it
+ * with SAFEX_REFUEL_ATTRS.
+ */
+#define SAFEX_REFUEL_ATTRS __attribute__((no_caller_saved_registers))
+typedef void (*safex_refuel_fn)(struct safex_ctx *ctx);
+
 /* Helper ids: slots of ctx->helpers. */
 #define SAFEX_HELPER_GET_ATTRIBUTE 0u /* compiled to loads from ctx->attrs: never called */
 #define SAFEX_HELPER_SET_ATTRIBUTE 1u
@@ -64,11 +75,11 @@ typedef s64 (*safex_helper_fn)(struct safex_ctx *ctx, s64 a0, s64 a1, s64 a2);
 #define SAFEX_HELPER_COUNT 5u
 
 /*
- * The context compiled code is called with. The host stores fuel >= 0,
- * status SAFEX_STATUS_OK and interrupt 0 before a call; it may store -1
- * into interrupt at any moment (from another CPU or a timer) to end the
- * invocation at its next fuel check, and never writes fuel while the
- * code runs. attrs points to one row per attribute class the module
+ * The context compiled code is called with. The host stores fuel >= 0
+ * and status SAFEX_STATUS_OK before a call, and writes fuel while the
+ * code runs only in refuel, whose answer is how it ends an invocation
+ * early (a deadline): refuel is called within a slice of the fuel the
+ * host hands out plus 1024 units (the verifier's V0409). attrs points to one row per attribute class the module
  * declares: the invoking application's values, one s64 per attribute in
  * declaration order (a bool as 0/1), written with single aligned 8-byte
  * stores.
@@ -79,10 +90,10 @@ struct safex_ctx {
 	u32 trap_func;
 	u32 trap_block;
 	u32 trap_inst;
-	s32 interrupt;
 	const safex_helper_fn *helpers;
 	s64 *data;
 	const s64 *const *attrs;
+	safex_refuel_fn refuel;
 };
 
 _Static_assert(offsetof(struct safex_ctx, fuel) == 0, "safex_ctx.fuel");
@@ -90,11 +101,11 @@ _Static_assert(offsetof(struct safex_ctx, status) == 8, "safex_ctx.status");
 _Static_assert(offsetof(struct safex_ctx, trap_func) == 16, "safex_ctx.trap_func");
 _Static_assert(offsetof(struct safex_ctx, trap_block) == 20, "safex_ctx.trap_block");
 _Static_assert(offsetof(struct safex_ctx, trap_inst) == 24, "safex_ctx.trap_inst");
-_Static_assert(offsetof(struct safex_ctx, interrupt) == 28, "safex_ctx.interrupt");
 _Static_assert(offsetof(struct safex_ctx, helpers) == 32, "safex_ctx.helpers");
 _Static_assert(offsetof(struct safex_ctx, data) == 40, "safex_ctx.data");
 _Static_assert(offsetof(struct safex_ctx, attrs) == 48, "safex_ctx.attrs");
-_Static_assert(sizeof(struct safex_ctx) == 56, "sizeof(struct safex_ctx)");
+_Static_assert(offsetof(struct safex_ctx, refuel) == 56, "safex_ctx.refuel");
+_Static_assert(sizeof(struct safex_ctx) == 64, "sizeof(struct safex_ctx)");
 
 /*
  * What every compiled function returns, in rax and rdx (the SysV return

@@ -11,14 +11,18 @@
  *   point's entry fuel (ABI 4: compiled entry points do not check it; if
  *   it does not cover the entry fuel, nothing is called and the
  *   invocation ends OUT_OF_FUEL at the entry), status OK, no trap site,
- *   and the helper table, data region and attribute rows. It never writes
- *   ctx.fuel while code runs.
- * - The deadline: a hard hrtimer armed for safex_deadline_us around each
- *   outermost call stores -1 into every frame's ctx.interrupt, which
- *   compiled code tests at its next fuel check (at most 1024 units away,
- *   the verifier's V0409), ending the invocation OUT_OF_FUEL; the host
- *   tells a deadline from fuel by the interrupt. A guard nested in an
- *   invocation obeys the outer deadline.
+ *   and the helper table, data region and attribute rows. Of the fuel it
+ *   stores at most SX_SLICE units in ctx.fuel and keeps the rest in the
+ *   frame; an exhausted fuel check calls refuel (ABI 6), which hands out
+ *   the next slice.
+ * - The deadline: refuel also reads the clock, and past safex_deadline_us
+ *   from the outermost call's start it answers stop, ending the
+ *   invocation OUT_OF_FUEL, which the host reports as a deadline. The
+ *   code reaches refuel at least every SX_SLICE + 1024 units (the
+ *   verifier's V0409), about 300 us of the slowest code measured, so an
+ *   invocation ends within its deadline plus 1 ms, with no timer armed
+ *   per invocation. A guard nested in an invocation obeys the outer
+ *   deadline, and once passed it stays passed until the next one.
  * - The call runs between kernel_fpu_begin and kernel_fpu_end: preemption
  *   (and, on newer kernels, softirqs) off, so the deadline measures the
  *   extension's own time, and any vector register the code used would be
@@ -33,11 +37,9 @@
  *
  * Everything here runs with safex_lock held.
  */
-#include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/slab.h>
 #include <linux/string.h>
-#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <asm/fpu/api.h>
 
@@ -54,11 +56,17 @@ struct sx_frame {
 	u32 depth;
 	bool blocked;         /* a guard run in this frame called block() */
 	const char *abort_reason;
+	u64 reserve;          /* fuel not yet handed out in ctx.fuel */
 };
 
+/* Fuel handed out at a time: refuel looks at the clock between slices. */
+#define SX_SLICE 4096
+
 static struct sx_frame frames[SAFEX_FRAMES];
-static struct hrtimer deadline_timer;
 static u64 epoch_ns;
+/* The outermost invocation's deadline (ktime), and whether it passed. */
+static u64 deadline_ns;
+static bool deadline_passed;
 
 /* The guard of each host attribute, and its entry point's index. */
 struct sx_ext *safex_guards[SAFEX_ATTR_COUNT];
@@ -73,18 +81,36 @@ static u64 log_seq;
 
 static const safex_helper_fn helper_table[SAFEX_HELPER_COUNT];
 
-static enum hrtimer_restart deadline_expired(struct hrtimer *t)
-{
-	unsigned int d;
-
-	for (d = 0; d < SAFEX_FRAMES; d++)
-		WRITE_ONCE(frames[d].ctx.interrupt, -1);
-	return HRTIMER_NORESTART;
-}
-
 static struct sx_frame *frame_of(struct safex_ctx *ctx)
 {
 	return container_of(ctx, struct sx_frame, ctx);
+}
+
+/*
+ * ctx->refuel of every frame: stores the next slice of the invocation's
+ * fuel, or leaves ctx->fuel negative (stop) when what is left does not
+ * cover the check or the deadline passed. Compiled code calls it with
+ * every register preserved (SAFEX_REFUEL_ATTRS). The check left ctx->fuel
+ * at least -S64_MAX, and reserves are at most safex_max_fuel (2^40): the
+ * sum cannot overflow.
+ */
+static SAFEX_REFUEL_ATTRS void refuel(struct safex_ctx *ctx)
+{
+	struct sx_frame *f = frame_of(ctx);
+	s64 left = ctx->fuel + (s64)f->reserve;
+	s64 slice;
+
+	if (left < 0) {
+		f->reserve = 0;
+		return;
+	}
+	if (deadline_passed || ktime_get_ns() >= deadline_ns) {
+		deadline_passed = true;
+		return;
+	}
+	slice = min_t(s64, left, SX_SLICE);
+	f->reserve = (u64)(left - slice);
+	ctx->fuel = slice;
 }
 
 static s64 helper_abort(struct sx_frame *f, const char *why)
@@ -162,9 +188,8 @@ u32 safex_event_intern(const char *name, size_t len)
 }
 
 /*
- * Prepares frame `f` for an invocation of entry `idx` of `ext` for `app`;
- * leaves ctx.interrupt alone (the deadline timer's). Returns whether the
- * entry fuel is paid and the code is to be called.
+ * Prepares frame `f` for an invocation of entry `idx` of `ext` for `app`.
+ * Returns whether the entry fuel is paid and the code is to be called.
  */
 static bool prepare(struct sx_frame *f, struct sx_ext *ext, u32 idx, struct sx_app *app, u32 depth)
 {
@@ -177,6 +202,8 @@ static bool prepare(struct sx_frame *f, struct sx_ext *ext, u32 idx, struct sx_a
 	f->ctx.helpers = helper_table;
 	f->ctx.data = ext->data;
 	f->ctx.attrs = ext->rows;
+	f->ctx.refuel = refuel;
+	f->reserve = 0;
 	f->ext = ext;
 	f->app = app;
 	f->entry = idx;
@@ -190,12 +217,13 @@ static bool prepare(struct sx_frame *f, struct sx_ext *ext, u32 idx, struct sx_a
 		f->ctx.trap_func = e->func;
 		return false;
 	}
-	f->ctx.fuel = (s64)(ext->fuel - e->entry_fuel);
+	f->ctx.fuel = (s64)min_t(u64, ext->fuel - e->entry_fuel, SX_SLICE);
+	f->reserve = ext->fuel - e->entry_fuel - (u64)f->ctx.fuel;
 	return true;
 }
 
 /* Accounts an invocation that ran in `f` and reports how it ended. */
-static void finish(struct sx_frame *f, bool interrupted, u64 elapsed_ns, struct safex_outcome *out)
+static void finish(struct sx_frame *f, u64 elapsed_ns, struct safex_outcome *out)
 {
 	struct sx_ext *ext = f->ext;
 	struct sx_counters *c = &ext->counters;
@@ -203,13 +231,13 @@ static void finish(struct sx_frame *f, bool interrupted, u64 elapsed_ns, struct 
 	struct safex_log_record *r;
 
 	c->invocations++;
-	c->fuel_used += ext->fuel - (u64)max_t(s64, f->ctx.fuel, 0);
+	c->fuel_used += ext->fuel - (u64)max_t(s64, f->ctx.fuel, 0) - f->reserve;
 	c->time_ns += elapsed_ns;
 	out->status = status;
 	out->deadline = false;
 	if (status == SAFEX_STATUS_OK)
 		return;
-	if (status == SAFEX_STATUS_OUT_OF_FUEL && interrupted) {
+	if (status == SAFEX_STATUS_OUT_OF_FUEL && deadline_passed) {
 		c->deadlines++;
 		out->deadline = true;
 	} else if (status == SAFEX_STATUS_OUT_OF_FUEL) {
@@ -242,28 +270,21 @@ void safex_invoke(struct sx_ext *ext, u32 idx, struct sx_app *app, s64 value, st
 	struct sx_frame *f = &frames[0];
 	const struct sx_entry *e = &ext->entry[idx];
 	struct safex_returned r = { 0, 0 };
-	unsigned int d;
 	bool runs;
 	u64 t0;
 
 	lockdep_assert_held(&safex_lock);
-	for (d = 0; d < SAFEX_FRAMES; d++)
-		WRITE_ONCE(frames[d].ctx.interrupt, 0);
 	runs = prepare(f, ext, idx, app, 0);
 	kernel_fpu_begin();
 	t0 = ktime_get_ns();
-	if (runs) {
-		hrtimer_start(&deadline_timer, ns_to_ktime((u64)safex_deadline_us * NSEC_PER_USEC),
-			      HRTIMER_MODE_REL_HARD);
+	deadline_ns = t0 + (u64)safex_deadline_us * NSEC_PER_USEC;
+	deadline_passed = false;
+	if (runs)
 		r = e->code(&f->ctx, (s64)e->host_class + 1, value);
-		hrtimer_try_to_cancel(&deadline_timer);
-	}
 	out->elapsed_ns = ktime_get_ns() - t0;
 	kernel_fpu_end();
-	/* The callback may be running on another CPU: wait for it. */
-	hrtimer_cancel(&deadline_timer);
 	out->ret = r.value;
-	finish(f, READ_ONCE(f->ctx.interrupt) < 0, out->elapsed_ns, out);
+	finish(f, out->elapsed_ns, out);
 	if (out->status >= SAFEX_STATUS_DIVIDE_BY_ZERO && out->status <= SAFEX_STATUS_NULL_CAPABILITY &&
 	    !(e->kind == SAFEX_ENTRY_HANDLER && e->event == 0))
 		safex_raise(app, 0, (s64)out->status);
@@ -288,7 +309,7 @@ static enum sx_guarded run_guard(struct sx_app *app, u32 attr, s64 value, u32 de
 		g->rows[k] = app->values + safex_classes[g->class_map[k]].first;
 	if (prepare(f, g, idx, app, depth))
 		r = g->entry[idx].code(&f->ctx, (s64)g->entry[idx].host_class + 1, value);
-	finish(f, READ_ONCE(f->ctx.interrupt) < 0, ktime_get_ns() - t0, &out);
+	finish(f, ktime_get_ns() - t0, &out);
 	if (out.status != SAFEX_STATUS_OK)
 		return GUARD_TRAPPED;
 	*applied = r.value;
@@ -448,12 +469,6 @@ int safex_exec_init(void)
 	log_ring = vzalloc(sizeof(*log_ring) * SAFEX_LOG_SIZE);
 	if (!log_ring)
 		return -ENOMEM;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-	hrtimer_setup(&deadline_timer, deadline_expired, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-#else
-	hrtimer_init(&deadline_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
-	deadline_timer.function = deadline_expired;
-#endif
 	epoch_ns = ktime_get_ns();
 	n_events = 0;
 	safex_event_intern("Exception", 9);
@@ -462,6 +477,5 @@ int safex_exec_init(void)
 
 void safex_exec_exit(void)
 {
-	hrtimer_cancel(&deadline_timer);
 	vfree(log_ring);
 }

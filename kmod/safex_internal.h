@@ -14,9 +14,8 @@
  * the log and the frames, and is held across every invocation (from a
  * command or the service round): invocations never run concurrently, so
  * an extension's data region, the attribute values and the frames need no
- * other lock. The deadline timer's callback, in hard interrupt context,
- * only stores into the frames' ctx.interrupt (WRITE_ONCE), which compiled
- * code reads with one aligned 4-byte load.
+ * other lock. Nothing else writes a frame: the deadline is enforced by
+ * refuel, on the invoking thread.
  */
 #ifndef SAFEX_INTERNAL_H
 #define SAFEX_INTERNAL_H
@@ -147,7 +146,7 @@ void safex_ext_free(struct sx_ext *ext);
 struct safex_outcome {
 	s64 ret;
 	u64 status;
-	bool deadline;  /* the deadline timer stopped it */
+	bool deadline;  /* stopped at its deadline */
 	u64 elapsed_ns;
 };
 int safex_exec_init(void);

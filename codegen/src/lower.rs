@@ -31,9 +31,10 @@
 //! - **Attribute reads** (`get_attribute`) are three loads,
 //!   `ctx.attrs[class][attr]`, not calls: no status test, nothing kept
 //!   across a call. Their bounds are the loader's business (`stdlib::abi`).
-//! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N, stores it back and
-//!   traps with `OUT_OF_FUEL` if the result, or the host's `ctx.interrupt`,
-//!   is negative.
+//! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N and stores it back;
+//!   if the result is negative it calls the host's `ctx.refuel` (which
+//!   preserves every register), on a cold path, and traps with
+//!   `OUT_OF_FUEL` if the counter is still negative.
 //! - **Branches that only choose values** (`if (x < lo) return lo;`, a
 //!   variable set in one arm) become `select`s, so `cmov`s (see `lower/select.rs`).
 //!
@@ -176,6 +177,14 @@ fn signature(func: &Function) -> Signature {
         }
     }
     sig.returns.extend([AbiParam::new(I64); 2]);
+    sig
+}
+
+/// `ctx.refuel`'s: the context in `rdi`, nothing returned, every register
+/// preserved (`stdlib::abi`).
+fn refuel_signature() -> Signature {
+    let mut sig = Signature::new(CallConv::PreserveAll);
+    sig.params.push(AbiParam::new(I64));
     sig
 }
 
@@ -672,17 +681,26 @@ impl<'m> FuncLowerer<'m> {
                     let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
                     let left = b.ins().iadd_imm_s(fuel, -amount);
                     b.ins().store(flags, left, ctx, offset::FUEL);
-                    // A negative interrupt (the host's deadline) makes the
-                    // result negative too: one load and one `or`. A plain
-                    // load stays in its loop because the counter's store
-                    // precedes it in every check (Cranelift moves no load
-                    // across a store); a counter kept in a register would
-                    // need an atomic load here (tried: slower, see
-                    // docs/benchmarks.md).
-                    let interrupt = b.ins().sload32(flags, ctx, offset::INTERRUPT);
-                    let either = b.ins().bor(left, interrupt);
-                    let out = b.ins().icmp_imm_s(IntCC::SignedLessThan, either, 0);
-                    self.check(b, out, ExcKind::OutOfFuel, &[], loc)?;
+                    // An exhausted counter asks the host for more, on a cold
+                    // path: the host's `refuel` leaves it negative to end the
+                    // invocation (its budget spent, or its deadline passed).
+                    // It preserves every register, so the hot path keeps
+                    // its registers as if there were no call.
+                    let exhausted = b.ins().icmp_imm_s(IntCC::SignedLessThan, left, 0);
+                    self.check_rarely(
+                        b,
+                        exhausted,
+                        |b| {
+                            let refuel = b.ins().load(I64, flags, ctx, offset::REFUEL);
+                            let sig = b.import_signature(refuel_signature());
+                            b.ins().call_indirect(sig, refuel, &[ctx]);
+                            let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
+                            b.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0)
+                        },
+                        ExcKind::OutOfFuel,
+                        &[],
+                        loc,
+                    )?;
                 }
                 None
             }

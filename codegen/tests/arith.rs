@@ -82,7 +82,13 @@ impl Compiled {
     fn run(&self, name: &str, args: &[i64]) -> Result<i64, (u64, u32, u32, u32)> {
         let index = self.module.func_by_name(name).expect("function").index();
         let mut data = [0i64; 1];
-        let mut ctx = Ctx::new(1 << 20, std::ptr::null(), data.as_mut_ptr(), std::ptr::null());
+        let mut ctx = Ctx::new(
+            1 << 20,
+            std::ptr::null(),
+            data.as_mut_ptr(),
+            std::ptr::null(),
+            runtime::refuel::exhausted(),
+        );
         // SAFETY: the functions call no helper and use no global.
         let r = unsafe { self.image.call(index, &mut ctx, args) }.expect("a function");
         match ctx.status {

@@ -739,7 +739,7 @@ struct Managed {
 
 impl Managed {
     fn new(processes: &[Process]) -> Result<Managed, String> {
-        // As the experiment's host: no watchdog thread.
+        // As the experiment's host: no deadline.
         let mut host = unwatched_host()?;
         let mut apps = Vec::new();
         for p in processes {

@@ -48,7 +48,7 @@ use runtime::{AppId, Host, HostConfig, WriteOutcome};
 /// The paper's PID extension, compiled (`examples/pop/cpu_pid.pop`).
 const PID: &[u8] = include_bytes!("../../examples/obj/cpu_pid.o");
 
-/// A host with the standard system and no deadline (no watchdog thread).
+/// A host with the standard system and no deadline.
 pub(crate) fn unwatched_host() -> Result<Host, String> {
     runtime::system::host(
         HostConfig {
@@ -236,7 +236,7 @@ struct Managed {
 
 /// Runs one configuration.
 pub fn run(cfg: &RunConfig) -> Result<RunResult, String> {
-    // Simulated time: the host's own watchdog would measure real time.
+    // Simulated time: the host's own deadline would measure real time.
     let mut host = unwatched_host()?;
     let mut sim = Sim::new(Config { quantum: cfg.quantum });
     let bursts = cfg.mmpp.bursts(&mut Random::new(cfg.seed), cfg.length);

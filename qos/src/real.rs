@@ -10,9 +10,8 @@
 //!   (`sched_getaffinity`; normally the last online CPU): everything under
 //!   test is pinned to it with `sched_setaffinity`. The *home CPU* is the
 //!   first (normally CPU 0): the caller's thread (pinned there for the run,
-//!   its affinity restored after), the measurement thread and the host's
-//!   deadline watchdog run there, so that bookkeeping does not disturb the
-//!   test CPU.
+//!   its affinity restored after) and the measurement thread run there, so
+//!   that bookkeeping does not disturb the test CPU.
 //! - **The processes** are real child processes that spin (hardloops),
 //!   forked before any thread of the run exists. A child of a possibly
 //!   multi-threaded parent may only make async-signal-safe calls, so a
@@ -1352,8 +1351,7 @@ struct Managing {
 
 impl Managing {
     fn run(self, ready: mpsc::Sender<()>, start: &mpsc::Receiver<u64>, stop: &AtomicBool) -> Result<Rounds, RealError> {
-        // The host first, so that its watchdog thread starts on the home
-        // CPU at the caller's policy; then this thread moves.
+        // The host first, at the caller's policy; then this thread moves.
         let mut manager = Manager::new(self.tasks, self.user)?;
         let who = if self.user {
             "the user-level manager"

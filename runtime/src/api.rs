@@ -15,19 +15,23 @@
 //! without acting, the extension runs on (fuel still bounds it) until it
 //! returns, and the host reports the abort.
 //!
+//! `refuel` (ABI 6), which an exhausted fuel check calls, is here too: it
+//! hands out the invocation's budget slice by slice and stops the
+//! invocation when the budget is spent or the deadline passed
+//! ([`crate::deadline`]).
+//!
 //! Aliasing. While compiled code runs in a frame, it reads and writes the
-//! context through the pointer it was called with, and the watchdog may
-//! store into the context's `interrupt` from its thread at any moment (in
-//! every frame, [`crate::watchdog`]). So nothing here ever takes a
-//! reference to a whole frame or a unique reference to a context: frames
-//! are prepared and read field by field through pointers, and a helper gets
-//! `&mut` only to the host part of its frame ([`FrameInfo`], which neither
-//! compiled code nor the watchdog touches) and to the host, which the
-//! invoking code does not use while the extension runs.
+//! context through the pointer it was called with, and helpers and
+//! `refuel` through the pointer they are passed; only the invoking thread
+//! touches a frame. So nothing here ever takes a reference to a whole
+//! frame or a unique reference to a context: frames are prepared and read
+//! field by field through pointers, and a helper gets `&mut` only to the
+//! host part of its frame ([`FrameInfo`], which compiled code never
+//! touches) and to the host, which the invoking code does not use while
+//! the extension runs.
 
 use crate::host::{AppId, Change, EntryRef, ExtId, Host, NO_SITE, WriteOutcome};
 use std::ptr::NonNull;
-use std::sync::atomic::AtomicI32;
 use stdlib::Rights;
 use stdlib::abi::{self, Ctx, HelperFn, status};
 use tal_ir::AttrType;
@@ -46,6 +50,8 @@ pub(crate) struct FrameInfo {
     depth: usize,
     /// A guard run in this frame called `block`.
     pub(crate) blocked: bool,
+    /// The invocation's fuel not yet handed out in `ctx.fuel`.
+    pub(crate) reserve: u64,
 }
 
 /// A context and whom it runs for: a `*mut Ctx` a helper receives is the
@@ -55,7 +61,13 @@ pub(crate) type Frame = abi::Frame<FrameInfo>;
 /// The frame for nesting depth `depth`, prepared for no invocation yet.
 pub(crate) fn new_frame(depth: usize) -> Frame {
     Frame {
-        ctx: Ctx::new(0, HELPER_TABLE.as_ptr(), std::ptr::null_mut(), std::ptr::null()),
+        ctx: Ctx::new(
+            0,
+            HELPER_TABLE.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            crate::refuel::host(),
+        ),
         info: FrameInfo {
             host: std::ptr::null_mut(),
             ext: ExtId::NONE,
@@ -63,18 +75,9 @@ pub(crate) fn new_frame(depth: usize) -> Frame {
             app: 0,
             depth,
             blocked: false,
+            reserve: 0,
         },
     }
-}
-
-/// The `interrupt` word of a frame's context, for the watchdog.
-///
-/// # Safety
-/// `frame` points to a live frame.
-pub(crate) unsafe fn interrupt_of(frame: NonNull<Frame>) -> *const AtomicI32 {
-    // SAFETY: the frame is live (the contract); this only computes the
-    // field's address, accessing nothing.
-    unsafe { &raw const (*frame.as_ptr()).ctx.interrupt }
 }
 
 /// What an invocation puts in its frame ([`prepare`]).
@@ -84,6 +87,9 @@ pub(crate) struct Invocation {
     pub(crate) app: usize,
     /// The invocation's budget.
     pub(crate) fuel: u64,
+    /// The most fuel `ctx.fuel` holds at a time (the rest is handed out by
+    /// `refuel`): [`crate::deadline::SLICE`] under a deadline, else all.
+    pub(crate) slice: u64,
     /// The entry point's function and its entry `fuel`, which the host
     /// charges before the call (ABI 4).
     pub(crate) func: u32,
@@ -93,24 +99,31 @@ pub(crate) struct Invocation {
 }
 
 /// Prepares `frame` for an invocation acting through `host`: a fresh
-/// context (the invocation's fuel less the entry fuel, no trap, its data
-/// region and attribute rows), except `interrupt`, which belongs to the
-/// watchdog while invocations run (the host clears it before each
-/// outermost one); and the host part. Returns whether the entry fuel was
-/// paid and the entry point is to be called; if not, the context records
-/// `OUT_OF_FUEL` at its entry.
+/// context (the first slice of the invocation's fuel less the entry fuel,
+/// no trap, its data region and attribute rows; `refuel` stays) and the
+/// host part (the rest of the fuel in reserve). Returns whether the entry
+/// fuel was paid and the entry point is to be called; if not, the context
+/// records `OUT_OF_FUEL` at its entry.
 ///
 /// # Safety
 /// `frame` points to a live frame in which no compiled code is running or
-/// suspended, and to which no reference is live; no other thread accesses
-/// it except atomically (the watchdog, `ctx.interrupt`).
+/// suspended, and to which no reference is live.
 #[inline]
 pub(crate) unsafe fn prepare(frame: NonNull<Frame>, host: *mut Host, inv: &Invocation) -> bool {
     // Budgets are at most `HostConfig::max_fuel`, far below i64::MAX.
     let budget = inv.fuel.min(i64::MAX as u64) as i64;
-    let mut fresh = Ctx::new(budget, HELPER_TABLE.as_ptr(), inv.data, inv.attrs);
+    let mut fresh = Ctx::new(
+        budget,
+        HELPER_TABLE.as_ptr(),
+        inv.data,
+        inv.attrs,
+        crate::refuel::host(),
+    );
     fresh.trap_func = NO_SITE;
     let runs = fresh.charge_entry(inv.entry_fuel, inv.func);
+    // What the entry charge left, the first slice of it in the counter.
+    let left = fresh.fuel.max(0) as u64;
+    let first = left.min(inv.slice);
     // Every field by name, so that a field added to `Ctx` is decided on here.
     let Ctx {
         fuel,
@@ -118,17 +131,17 @@ pub(crate) unsafe fn prepare(frame: NonNull<Frame>, host: *mut Host, inv: &Invoc
         trap_func,
         trap_block,
         trap_inst,
-        interrupt: _,
         helpers,
         data,
         attrs,
+        refuel: _,
     } = fresh;
+    let fuel = if runs { first as i64 } else { fuel };
     let frame = frame.as_ptr();
     // SAFETY: the frame is live, and by the contract nothing else accesses
-    // the fields written here: they are written one by one through the
-    // frame pointer, never through a reference to the context, so the
-    // watchdog's concurrent atomic stores into `interrupt` alias nothing.
-    // The host part is a `&mut` of its own, disjoint from the context.
+    // it: its fields are written one by one through the frame pointer,
+    // never through a reference to the whole frame or context. The host
+    // part is a `&mut` of its own, disjoint from the context.
     unsafe {
         let ctx = &raw mut (*frame).ctx;
         (*ctx).fuel = fuel;
@@ -145,8 +158,62 @@ pub(crate) unsafe fn prepare(frame: NonNull<Frame>, host: *mut Host, inv: &Invoc
         info.entry = inv.entry;
         info.app = inv.app;
         info.blocked = false;
+        info.reserve = left - first;
     }
     runs
+}
+
+/// The fuel an invocation in `frame` used of its `budget`, once it has
+/// returned: what is neither in the counter nor in reserve.
+///
+/// # Safety
+/// `frame` points to a live frame in which no compiled code is running or
+/// suspended, and to which no unique reference is live.
+#[inline]
+pub(crate) unsafe fn fuel_used(frame: NonNull<Frame>, budget: u64) -> u64 {
+    // SAFETY: the contract: nothing accesses the frame meanwhile.
+    let (counter, reserve) = unsafe { ((*frame.as_ptr()).ctx.fuel, (*frame.as_ptr()).info.reserve) };
+    budget.saturating_sub(counter.max(0) as u64).saturating_sub(reserve)
+}
+
+/// What `ctx.refuel` of every frame does (ABI 6; `crate::refuel` calls it
+/// from the `preserve_all` trampoline): called by a fuel check that left
+/// `ctx.fuel` negative, it stores the next slice of the invocation's fuel,
+/// or leaves the counter negative (stop, `OUT_OF_FUEL`) when what is left
+/// does not cover the check or the host's deadline has passed
+/// ([`crate::deadline`]).
+///
+/// # Safety
+/// Called by compiled code with the context pointer of a frame it runs in
+/// (`call_entry`), as a helper is.
+pub(crate) unsafe extern "C" fn refuel_from_host(ctx: *mut Ctx) {
+    // SAFETY: `ctx` is `Frame::ctx_ptr` of a live frame whose code is
+    // suspended in this call, so the counter and the host part (which only
+    // this thread's host code touches, never compiled code) are ours to
+    // access for the call.
+    let (counter, info) = unsafe { ((*ctx).fuel, &mut *Frame::info_ptr(ctx)) };
+    // The check left `counter` at least -i64::MAX; reserves are below
+    // i64::MAX (`max_fuel`).
+    let left = i128::from(counter) + i128::from(info.reserve);
+    if left < 0 {
+        info.reserve = 0;
+        return;
+    }
+    // SAFETY: as in `HelperCall::begin`: the host pointer was derived from
+    // the invoking code's unique access to the host, which it does not use
+    // until the call returns; a helper that ran a guard (whose refuel this
+    // may be) has dropped its own reference to the host first. Only the
+    // deadline is touched.
+    if let Some(deadline) = unsafe { &mut (*info.host).deadline }
+        && deadline.passed()
+    {
+        return;
+    }
+    let left = left as u64;
+    let slice = left.min(crate::deadline::SLICE);
+    info.reserve = left - slice;
+    // SAFETY: as above; compiled code is suspended in this call.
+    unsafe { (*ctx).fuel = slice as i64 };
 }
 
 /// The helper table, in `stdlib::HELPERS` order.
@@ -191,7 +258,7 @@ pub(crate) unsafe fn call_entry(code: *const u8, frame: NonNull<Frame>, cap: i64
 /// only, and used only within the helper.
 struct HelperCall<'a> {
     /// The context, accessed field by field: compiled code is suspended in
-    /// this helper call, and the watchdog stores only into `interrupt`.
+    /// this helper call.
     ctx: *mut Ctx,
     frame: &'a mut FrameInfo,
     host: &'a mut Host,
@@ -207,15 +274,14 @@ impl HelperCall<'_> {
     /// runs compiled code again (a guard).
     unsafe fn begin<'a>(ctx: *mut Ctx) -> Option<HelperCall<'a>> {
         // SAFETY: `ctx` points to a live context (the contract). Compiled
-        // code is suspended in this call and the watchdog writes only
-        // `interrupt`, so reading `status` alone races with nothing.
+        // code is suspended in this call, so reading `status` races with
+        // nothing.
         if unsafe { (*ctx).status } != status::OK {
             return None;
         }
         // SAFETY: `ctx` is `Frame::ctx_ptr` of a live frame, so the host
         // part is in bounds of its provenance. Nothing else refers to the
-        // host part while the code runs: compiled code and the watchdog
-        // never access it, the host prepared it before the call and reads
+        // host part while the code runs: compiled code never accesses it, the host prepared it before the call and reads
         // it after, and a nested guard uses a frame of its own.
         let frame = unsafe { &mut *Frame::info_ptr(ctx) };
         // SAFETY: `frame.host` was derived from the invoking code's unique
@@ -412,7 +478,6 @@ mod tests {
     //! the tests that load an extension map code, which Miri cannot.
     use super::*;
     use crate::HostConfig;
-    use std::sync::atomic::Ordering;
 
     fn host_with_pid() -> (Host, ExtId) {
         host_with_pid_and(false)
@@ -440,6 +505,7 @@ mod tests {
             entry: 0,
             app: 0,
             fuel: 1_000,
+            slice: u64::MAX,
             func: 0,
             entry_fuel: 0,
             data: std::ptr::null_mut(),
@@ -555,11 +621,11 @@ mod tests {
         assert!(host.apps[0].queue.is_empty(), "no event");
     }
 
-    /// No code mapped and no watchdog: under Miri, this checks that helpers
-    /// reach the host part of their frame through the context pointer, and
-    /// take no reference to the context, while another thread interrupts it.
+    /// No code mapped: under Miri, this checks that helpers reach the host
+    /// part of their frame through the context pointer, and take no
+    /// reference to the context.
     #[test]
-    fn helpers_use_their_frame_while_another_thread_interrupts_it() {
+    fn helpers_use_their_frame_through_the_context_pointer() {
         let mut host = Host::new(HostConfig {
             deadline: None,
             ..HostConfig::default()
@@ -568,28 +634,121 @@ mod tests {
         host.set_clock_us(1234);
         let mut frame = new_frame(0);
         let ctx = prepare_for(&mut frame, &mut host, ExtId::NONE);
-        // SAFETY: the frame outlives the scope below, and its `interrupt`
-        // is only ever accessed atomically or through shared references.
-        let interrupt = unsafe { &(*ctx).interrupt };
-        let returned = std::thread::scope(|s| {
-            s.spawn(|| interrupt.store(-1, Ordering::Relaxed));
-            // SAFETY: `ctx` heads a frame prepared for this host, and
-            // neither the frame nor the host is used until the helpers
-            // return; the other thread touches only `interrupt`.
-            unsafe {
-                [
-                    HELPER_TABLE[3](ctx, 0, 0, 0),
-                    // No extension is loaded: the write aborts.
-                    HELPER_TABLE[1](ctx, 1, TIMESLICE, 42),
-                    HELPER_TABLE[3](ctx, 0, 0, 0),
-                ]
-            }
-        });
+        // SAFETY: `ctx` heads a frame prepared for this host, and neither
+        // the frame nor the host is used until the helpers return.
+        let returned = unsafe {
+            [
+                HELPER_TABLE[3](ctx, 0, 0, 0),
+                // No extension is loaded: the write aborts.
+                HELPER_TABLE[1](ctx, 1, TIMESLICE, 42),
+                HELPER_TABLE[3](ctx, 0, 0, 0),
+            ]
+        };
         assert_eq!(returned, [1234, 0, 0], "after the abort, now_us does nothing");
         assert_eq!(frame.ctx.status, status::HOST_ABORT);
-        assert_eq!(frame.ctx.interrupt.load(Ordering::Relaxed), -1);
         assert!(host.abort_reason.take().unwrap().contains("not loaded"));
         assert!(host.take_changes().is_empty());
+    }
+
+    /// A fuel check as compiled code makes it: subtracts `n` and, if that
+    /// leaves the counter negative, refuels (what the trampoline calls).
+    /// Whether the code runs on.
+    fn check(ctx: *mut Ctx, n: i64) -> bool {
+        // SAFETY: `ctx` heads a frame prepared for a live host, used by
+        // nothing else meanwhile, as compiled code would use it.
+        unsafe {
+            (*ctx).fuel -= n;
+            if (*ctx).fuel < 0 {
+                refuel_from_host(ctx);
+            }
+            (*ctx).fuel >= 0
+        }
+    }
+
+    /// Prepares `frame` for an invocation of `budget` fuel (entry fuel 10)
+    /// handed out in slices of `slice`.
+    fn prepare_sliced(frame: &mut Frame, host: &mut Host, budget: u64, slice: u64) -> *mut Ctx {
+        let frame = NonNull::from(frame);
+        let invocation = Invocation {
+            ext: ExtId::NONE,
+            entry: 0,
+            app: 0,
+            fuel: budget,
+            slice,
+            func: 0,
+            entry_fuel: 10,
+            data: std::ptr::null_mut(),
+            attrs: std::ptr::null(),
+        };
+        // SAFETY: the frame is the caller's: no code runs in it, no other
+        // thread sees it, and no reference to it is live.
+        assert!(unsafe { prepare(frame, host, &invocation) });
+        Frame::ctx_ptr(frame.as_ptr())
+    }
+
+    #[test]
+    fn refuel_hands_out_the_budget_in_slices_and_stops_where_the_whole_budget_would() {
+        let mut host = Host::new(HostConfig {
+            deadline: Some(std::time::Duration::from_secs(3600)),
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let mut frame = new_frame(0);
+        let budget = 3 * crate::deadline::SLICE + 100;
+        let ctx = prepare_sliced(&mut frame, &mut host, budget, crate::deadline::SLICE);
+        assert_eq!(frame.ctx.fuel, crate::deadline::SLICE as i64);
+        assert_eq!(frame.info.reserve, budget - 10 - crate::deadline::SLICE);
+        // Checks of 1,000 units: the budget less the entry charge covers
+        // exactly this many, as with the whole budget in the counter.
+        let covered = (budget - 10) / 1_000;
+        for k in 0..covered {
+            assert!(check(ctx, 1_000), "check {k} of {covered} stopped");
+        }
+        // SAFETY: no code runs in the frame.
+        let used = unsafe { fuel_used(NonNull::from(&mut frame), budget) };
+        assert_eq!(used, 10 + covered * 1_000);
+        assert!(!check(ctx, 1_000), "ran past the budget");
+        assert_eq!(frame.info.reserve, 0);
+        assert!(frame.ctx.fuel < 0);
+        // SAFETY: no code runs in the frame.
+        assert_eq!(unsafe { fuel_used(NonNull::from(&mut frame), budget) }, budget);
+        assert!(!host.deadline.as_ref().unwrap().was_passed());
+    }
+
+    #[test]
+    fn without_a_deadline_the_whole_budget_is_in_the_counter() {
+        let mut host = Host::new(HostConfig {
+            deadline: None,
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let mut frame = new_frame(0);
+        let ctx = prepare_sliced(&mut frame, &mut host, 100_000, u64::MAX);
+        assert_eq!((frame.ctx.fuel, frame.info.reserve), (99_990, 0));
+        assert!(check(ctx, 99_990));
+        assert!(!check(ctx, 1));
+    }
+
+    #[test]
+    fn refuel_stops_an_invocation_past_its_deadline_and_the_stop_holds() {
+        let mut host = Host::new(HostConfig {
+            deadline: Some(std::time::Duration::from_millis(2)),
+            ..HostConfig::default()
+        })
+        .unwrap();
+        let mut frame = new_frame(0);
+        let ctx = prepare_sliced(&mut frame, &mut host, u64::MAX >> 8, crate::deadline::SLICE);
+        host.deadline.as_mut().unwrap().start();
+        let t0 = std::time::Instant::now();
+        let mut slices = 0u64;
+        while check(ctx, crate::deadline::SLICE as i64) {
+            slices += 1;
+            assert!(t0.elapsed() < std::time::Duration::from_secs(10), "never stopped");
+        }
+        assert!(slices > 1, "stopped at once");
+        assert!(host.deadline.as_ref().unwrap().was_passed());
+        // The invocation a guard returns to stops at its next refuel too.
+        assert!(!check(ctx, crate::deadline::SLICE as i64 + 1));
     }
 
     #[test]

@@ -520,16 +520,6 @@ pub const CODES: &[CodeDoc] = &[
             error[L0106]: 5000000 is outside the range -1000000..=1000000 of `timeslice_adjustment`",
     },
     CodeDoc {
-        code: "L0107",
-        title: "cannot start the deadline watchdog",
-        explanation: "A host with a deadline runs a watchdog thread that drains the fuel of invocations that run \
-            past their time budget; the system refused to start the thread (the message carries its error). \
-            Without it no deadline would hold, so the host is not created. Raise the process's thread limit, or \
-            configure the host without a deadline (fuel still bounds every invocation).",
-        example: "create a host in a process at its thread limit:\nerror[L0107]: cannot start the deadline \
-            watchdog: Resource temporarily unavailable (os error 11)",
-    },
-    CodeDoc {
         code: "L0110",
         title: "the standard library does not load",
         explanation: "`safexc run` compiles the standard library's classes and guards at start-up and installs \

@@ -22,8 +22,9 @@
 //!   of the invocation that writes its attribute, with its own context.
 //! - **Bounded.** Every invocation starts with the extension's fuel budget
 //!   (at most [`HostConfig::max_fuel`]) and, with a deadline configured, is
-//!   watched by the watchdog (`runtime/src/watchdog.rs`); so are the guards nested
-//!   in it, which obey its deadline (each with its own fuel).
+//!   stopped when its CPU time passes it (`runtime/src/deadline.rs`); so are
+//!   the guards nested in it, which obey its deadline (each with its own
+//!   fuel).
 //! - **No reference across compiled code.** While an extension runs, the
 //!   invoking code holds no reference into the host, its frame, or the
 //!   extension's data: helpers reach the host through the pointer in the
@@ -35,14 +36,13 @@
 //!   extension from running until [`Host::release`].
 
 use crate::api::{self, Frame, Invocation};
+use crate::deadline::{self, Deadline};
 use crate::load::{Accepted, LoadError, Loaded, Loader};
-use crate::watchdog::{InterruptCell, Watchdog};
 use codegen::meta::EntryKind;
 use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use stdlib::Rights;
 use stdlib::abi::{Ctx, status};
@@ -56,7 +56,8 @@ pub struct HostConfig {
     pub default_fuel: u64,
     /// The largest budget an extension may declare; larger ones are refused.
     pub max_fuel: u64,
-    /// CPU-time budget of one invocation; past it the watchdog interrupts it.
+    /// CPU-time budget of one invocation (nested guards included); past it
+    /// the invocation is stopped, within the budget plus 1 ms.
     pub deadline: Option<Duration>,
     /// Aborts after which an extension is quarantined; 0 never quarantines.
     pub quarantine_after: u32,
@@ -143,7 +144,7 @@ pub enum TrapKind {
     Exception(ExcKind),
     /// The invocation used its whole fuel budget.
     OutOfFuel,
-    /// The invocation ran past its time budget and the watchdog stopped it.
+    /// The invocation ran past its time budget and was stopped.
     Deadline,
     /// A helper ended the invocation: it broke a rule the verifier cannot
     /// see (the message says which).
@@ -396,24 +397,22 @@ pub struct Host {
     /// The frames code runs in, by nesting depth: `frames[0]` for
     /// invocations, `frames[d]` for a guard nested `d` deep in one (see
     /// [`Host::frame_at`]). Each is an allocation of its own at a fixed
-    /// address, into whose `ctx.interrupt` the watchdog may store while an
-    /// invocation runs; freed only in `drop`, after the watchdog. The host
-    /// accesses them field by field through these pointers (`api`), never
-    /// through a reference to a whole frame or context.
+    /// address, which compiled code and helpers access through pointers
+    /// while an invocation runs; freed only in `drop`. The host accesses
+    /// them field by field through these pointers (`api`), never through a
+    /// reference to a whole frame or context.
     frames: Vec<NonNull<Frame>>,
-    watchdog: Option<Watchdog>,
+    /// The running invocation's deadline, which `refuel` consults.
+    pub(crate) deadline: Option<Deadline>,
     /// The keys trusted and the load cache.
     loader: Loader,
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
-        // The watchdog stores into the frames: stop it first.
-        self.watchdog = None;
         for frame in self.frames.drain(..) {
             // SAFETY: allocated by `Box::leak` in `frame_at` and freed only
-            // here, once: the watchdog thread, the only other user, has
-            // been joined, and no invocation runs (`&mut self`).
+            // here, once; no invocation runs (`&mut self`).
             drop(unsafe { Box::from_raw(frame.as_ptr()) });
         }
     }
@@ -424,8 +423,7 @@ impl Drop for Host {
 pub(crate) const NO_SITE: u32 = u32::MAX;
 
 impl Host {
-    /// A host with no classes and no applications. With a deadline, starts
-    /// the watchdog thread.
+    /// A host with no classes and no applications.
     pub fn new(config: HostConfig) -> Result<Host, HostError> {
         let mut host = Host {
             classes: Vec::new(),
@@ -440,50 +438,31 @@ impl Host {
             abort_reason: None,
             clock: Clock::Real(Instant::now()),
             frames: Vec::new(),
-            watchdog: None,
+            deadline: config.deadline.map(Deadline::new),
             loader: Loader::new(config.load_cache_entries, config.load_cache_bytes),
             config,
         };
-        if let Some(budget) = host.config.deadline {
-            match Watchdog::start(budget) {
-                Ok(w) => host.watchdog = Some(w),
-                Err(e) => return host_error("L0107", format!("cannot start the deadline watchdog: {e}")),
-            }
-        }
         host.frame_at(0);
         Ok(host)
     }
 
-    /// The frame for nesting depth `depth`, allocated and handed to the
-    /// watchdog the first time code runs that deep. A frame allocated after
-    /// the watchdog interrupted the running invocation gets the interrupt
-    /// at its next look.
+    /// The frame for nesting depth `depth`, allocated the first time code
+    /// runs that deep.
     fn frame_at(&mut self, depth: usize) -> NonNull<Frame> {
         while self.frames.len() <= depth {
             let frame = NonNull::from(Box::leak(Box::new(api::new_frame(self.frames.len()))));
-            if let Some(w) = &self.watchdog {
-                // SAFETY: the frame was just allocated, and lives until
-                // `drop`, which stops the watchdog first; the host accesses
-                // its `interrupt` only atomically, and takes no reference
-                // to the whole frame or context.
-                w.watch(unsafe { InterruptCell::new(api::interrupt_of(frame)) });
-            }
             self.frames.push(frame);
         }
         self.frames[depth]
     }
 
-    /// Clears the interrupt of every frame, after an invocation the watchdog
-    /// interrupted, so that the next starts with none. While an invocation
-    /// runs, only the watchdog stores into them: none of its interrupts is
-    /// lost, and a guard that starts after one starts interrupted.
-    #[cold]
-    fn clear_interrupts(&self) {
-        for &frame in &self.frames {
-            // SAFETY: the frame lives until `drop`, and its `interrupt` is
-            // only ever accessed atomically or through shared references,
-            // so this shared reference aliases nothing unique.
-            unsafe { (*api::interrupt_of(frame)).store(0, Ordering::Relaxed) };
+    /// The most fuel an invocation's counter holds at a time: a slice under
+    /// a deadline (`refuel` looks at the clock between slices), else all.
+    fn slice(&self) -> u64 {
+        if self.deadline.is_some() {
+            deadline::SLICE
+        } else {
+            u64::MAX
         }
     }
 
@@ -943,6 +922,7 @@ impl Host {
     #[inline(always)]
     pub(crate) fn invoke_inline(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
         let frame = self.frames[0];
+        let slice = self.slice();
         let Some(ext) = self.ext_mut(entry.ext) else {
             return Err(Trap::nothing_ran(TrapKind::NotLoaded));
         };
@@ -958,22 +938,22 @@ impl Host {
             entry: entry.index as usize,
             app,
             fuel,
+            slice,
             func: e.func,
             entry_fuel: e.entry_fuel,
             data: ext.data.as_mut_ptr(),
             attrs: ext.rows.as_ptr(),
         };
         let start = self.config.account_time.then(Instant::now);
-        if let Some(w) = &mut self.watchdog {
-            w.enter();
+        if let Some(d) = &mut self.deadline {
+            d.start();
         }
         // Helpers reach the host through this pointer while the extension
         // runs; `self` is not used again until the call has returned.
         let host: *mut Host = self;
         // SAFETY: frame 0 is no guard's, and no invocation is running (one
         // at a time, `&mut self`), so no compiled code uses it and no
-        // reference to it is live; the watchdog may store into its
-        // `interrupt`, which `prepare` leaves alone.
+        // reference to it is live.
         let runs = unsafe { api::prepare(frame, host, &invocation) };
         let ret = if runs {
             // SAFETY: `code` is a verified, linked entry point of this
@@ -990,22 +970,13 @@ impl Host {
         } else {
             0
         };
-        if let Some(w) = &mut self.watchdog {
-            w.leave();
-        }
         let elapsed = start.map(|s| s.elapsed());
         // SAFETY: the call has returned: no compiled code or helper uses
         // the frame, and the host never takes a unique reference to it, so
-        // a shared reference to its context (whose `interrupt` is atomic)
-        // aliases nothing.
+        // a shared reference to its context aliases nothing.
         let ctx = unsafe { &(*frame.as_ptr()).ctx };
-        // The watchdog stores into this frame before any other (it was
-        // handed it first, in `new`), and into none once the invocation has
-        // left: a negative interrupt here is this invocation's deadline.
-        let interrupted = ctx.interrupt.load(Ordering::Relaxed) < 0;
-        if interrupted {
-            self.clear_interrupts();
-        }
+        // SAFETY: as above.
+        let used = unsafe { api::fuel_used(frame, fuel) };
         if ctx.status == status::OK {
             // Looked up again: helpers used the host while the code ran
             // (they cannot unload it).
@@ -1014,13 +985,13 @@ impl Host {
                 .expect("the invoked extension is loaded")
                 .counters;
             c.invocations += 1;
-            c.fuel_used = c.fuel_used.saturating_add(fuel.saturating_sub(ctx.fuel.max(0) as u64));
+            c.fuel_used = c.fuel_used.saturating_add(used);
             if let Some(t) = elapsed {
                 c.time += t;
             }
             return Ok(Some(ret));
         }
-        let outcome = self.finish(entry.ext, ctx, fuel, interrupted, elapsed, ret);
+        let outcome = self.finish(entry.ext, ctx, used, elapsed, ret);
         if let Err(Trap {
             kind: TrapKind::Exception(k),
             ..
@@ -1041,7 +1012,8 @@ impl Host {
 
     /// Runs a guard for `app`, nested inside a helper call that runs in
     /// frame `depth - 1`: in frame `depth`, with its own fuel, under the
-    /// outer invocation's deadline (the watchdog interrupts every frame).
+    /// outer invocation's deadline (every frame refuels through the host's
+    /// one [`Deadline`]).
     ///
     /// # Safety
     /// `host` is the host of the running invocation, as its frame holds it,
@@ -1058,6 +1030,7 @@ impl Host {
             // one made here ends before the guard runs.
             let h = unsafe { &mut *host };
             let frame = h.frame_at(depth);
+            let slice = h.slice();
             let account_time = h.config.account_time;
             let values = &h.apps[app].values;
             let Some(ext) = extension_mut(&mut h.slots, guard.ext) else {
@@ -1075,6 +1048,7 @@ impl Host {
                 entry: guard.index as usize,
                 app,
                 fuel: ext.fuel,
+                slice,
                 func: e.func,
                 entry_fuel: e.entry_fuel,
                 data: ext.data.as_mut_ptr(),
@@ -1082,9 +1056,7 @@ impl Host {
             };
             // SAFETY: frame `depth` is one deeper than that of the helper
             // call this guard is nested in, so no compiled code is running
-            // or suspended in it, and the host holds no reference to it; the
-            // watchdog may store into its `interrupt`, which `prepare`
-            // leaves alone.
+            // or suspended in it, and the host holds no reference to it.
             let runs = unsafe { api::prepare(frame, host, &invocation) };
             (
                 frame,
@@ -1104,15 +1076,13 @@ impl Host {
             0
         };
         let elapsed = start.map(|s| s.elapsed());
-        // SAFETY: the guard has returned: nothing but the watchdog (storing
-        // atomically into `ctx.interrupt`) accesses the frame, which a
-        // shared reference allows.
+        // SAFETY: the guard has returned: nothing accesses the frame.
+        let used = unsafe { api::fuel_used(frame, fuel) };
+        // SAFETY: as above; a shared reference aliases nothing.
         let frame = unsafe { frame.as_ref() };
-        // An interrupt stored since this invocation started: the deadline.
-        let interrupted = frame.ctx.interrupt.load(Ordering::Relaxed) < 0;
         // SAFETY: the guard has returned; the caller holds no reference.
         let h = unsafe { &mut *host };
-        h.finish(guard.ext, &frame.ctx, fuel, interrupted, elapsed, ret)
+        h.finish(guard.ext, &frame.ctx, used, elapsed, ret)
             .map(|r| (r.unwrap_or(0), frame.info.blocked))
     }
 
@@ -1124,17 +1094,18 @@ impl Host {
         &mut self,
         id: ExtId,
         ctx: &Ctx,
-        fuel: u64,
-        interrupted: bool,
+        used: u64,
         elapsed: Option<Duration>,
         ret: i64,
     ) -> Result<Option<i64>, Trap> {
         let reason = self.abort_reason.take();
         let quarantine_after = self.config.quarantine_after;
+        // `refuel` answered stop because the deadline passed.
+        let interrupted = self.deadline.as_ref().is_some_and(Deadline::was_passed);
         let ext = self.ext_mut(id).expect("the invoked extension is loaded");
         let c = &mut ext.counters;
         c.invocations += 1;
-        c.fuel_used = c.fuel_used.saturating_add(fuel.saturating_sub(ctx.fuel.max(0) as u64));
+        c.fuel_used = c.fuel_used.saturating_add(used);
         if let Some(t) = elapsed {
             c.time += t;
         }

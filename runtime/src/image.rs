@@ -178,7 +178,8 @@ impl CodeImage {
     /// - `ctx` points to a context valid for reads and writes, which
     ///   nothing accesses but this call and the helpers it passes `ctx` to:
     ///   no reference to it is live, and no other thread touches it. Its
-    ///   `status` is `OK`, its `fuel` at least 0 and its `interrupt` 0. What
+    ///   `status` is `OK`, its `fuel` at least 0, and its `refuel` sound to
+    ///   call with `ctx` (it may write only `fuel`). What
     ///   the helpers reach beyond the context must be within `ctx`'s
     ///   provenance: pass [`stdlib::abi::Frame::ctx_ptr`], not a pointer
     ///   made from the context field alone.

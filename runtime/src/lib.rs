@@ -7,8 +7,9 @@
 //! [`image`] turns the code into
 //! executable memory (never writable and executable at once); [`host`] runs
 //! applications' extensions over their attribute classes with fuel, a
-//! deadline (the watchdog thread, `src/watchdog.rs`), counters and quarantine, the SafeX API behind the
-//! helper table living in `api`; [`manager`] is the service manager loop
+//! deadline (enforced between slices of fuel, `src/deadline.rs`), counters
+//! and quarantine, the SafeX API behind the helper table and `refuel`
+//! living in `api`; [`manager`] is the service manager loop
 //! that runs monitors each tick and handlers on their events; [`system`]
 //! starts a host with the standard library's classes and guards. [`device`]
 //! drives the other host, the kernel module, through `/dev/safex` (a safe
@@ -19,22 +20,23 @@
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
-// Compiled code is x86-64 SysV machine code, and the watchdog reads Linux
-// thread CPU clocks and uses `membarrier`.
+// Compiled code is x86-64 SysV machine code, and the deadline reads Linux
+// thread CPU clocks.
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 compile_error!("the SafeX runtime runs x86-64 code on Linux only (target_os = \"linux\", target_arch = \"x86_64\")");
 
 mod api;
 pub mod codes;
+mod deadline;
 pub mod device;
 pub mod host;
 pub mod image;
 pub mod load;
 pub mod manager;
+pub mod refuel;
 pub mod rows;
 pub mod signed;
 pub mod system;
-mod watchdog;
 
 pub use host::{
     AppId, Change, Counters, EXCEPTION_EVENT, EntryRef, ExtId, Host, HostConfig, HostError, Trap, TrapKind, TrapSite,

@@ -13,7 +13,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The system allocator, counting the blocks it hands out (fresh or grown)
-/// in every thread: the invoking one and the watchdog's.
+/// in every thread.
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);

@@ -167,7 +167,13 @@ fn compiled(
     abort_at: Option<usize>,
 ) -> Outcome {
     let mut log = Log::new(abort_at);
-    let mut ctx = Ctx::new(fuel, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr());
+    let mut ctx = Ctx::new(
+        fuel,
+        HELPERS.as_ptr(),
+        data.as_mut_ptr(),
+        rows.as_ptr(),
+        runtime::refuel::exhausted(),
+    );
     ctx.trap_func = NO_SITE;
     let mut frame = LogFrame { ctx, info: &mut log };
     // SAFETY: the helpers are sound for this frame's context pointer; the

@@ -93,7 +93,13 @@ impl Loaded {
     /// Runs entry point `name`; returns the result and the context after.
     fn run(&mut self, host: &mut TestHost, name: &str, args: &[i64], fuel: i64) -> (Option<i64>, Ctx) {
         let index = self.module.func_by_name(name).expect("entry point").index();
-        let mut ctx = Ctx::new(fuel, HELPERS.as_ptr(), self.data.as_mut_ptr(), self.rows.as_ptr());
+        let mut ctx = Ctx::new(
+            fuel,
+            HELPERS.as_ptr(),
+            self.data.as_mut_ptr(),
+            self.rows.as_ptr(),
+            runtime::refuel::exhausted(),
+        );
         ctx.trap_func = u32::MAX;
         let mut frame = HostFrame { ctx, info: host };
         // SAFETY: the helpers above are sound for this frame's context

@@ -3,7 +3,7 @@
 //! the deadline, quarantine, counters, and capability isolation.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
-// Runs compiled code under the watchdog, which Miri cannot (docs/miri.md).
+// Runs compiled code, which Miri cannot (docs/miri.md).
 #![cfg(not(miri))]
 
 use rand::{RngExt, SeedableRng};
@@ -398,9 +398,8 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
     });
     let app = host.create_app("a").unwrap();
     let huge = SPIN.replace("budget 90000000;", "budget 9000000000000000000;");
-    // A loop that stores nothing: the interrupt must be read in the loop,
-    // not once before it (a load with no store in its loop is what an
-    // optimizer hoists; here every fuel check's own store prevents it).
+    // A loop that stores nothing to its data region: the fuel counter must
+    // be read and written in the loop, not kept in a register.
     let store_free = huge
         .replace("int n = 0;", "")
         .replace("n = n + 1;", "int x = 0; x = 1 - x;");
@@ -417,9 +416,9 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
         assert_eq!(trap.kind, TrapKind::Deadline, "round {round}");
         assert!(took >= budget, "never early: {took:?}");
         // The contract is the budget plus 1 ms (`host_bench` measures the
-        // spread); on a machine shared with other busy threads the watchdog
-        // can wait for a CPU, so the test asks for stopping on the order of
-        // the budget (the fuel would last for years), not for the figure.
+        // spread); on a machine shared with other busy threads the clocks
+        // are noisier, so the test asks for stopping on the order of the
+        // budget (the fuel would last for years), not for the figure.
         assert!(took < budget + Duration::from_millis(50), "round {round}: {took:?}");
     }
     assert_eq!(host.counters(ext).unwrap().deadlines, 3);
@@ -430,7 +429,7 @@ fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
 fn a_guard_nested_in_an_invocation_obeys_the_invocations_deadline() {
     // A system guard that loops, with fuel for seconds, on the attribute an
     // application's monitor writes: the guard runs nested in the monitor's
-    // `set_attribute`, in a frame of its own, and the watchdog must stop it
+    // `set_attribute`, in a frame of its own, and its refuel must stop it
     // when the monitor's deadline passes.
     let slow_guard = "extension slow_guard;\nimport cpu;\nbudget 5000000000;\nint n = 0;\n\
                       guard int slow(cap<cpu_qos> app, int value) for \"timeslice_adjustment\" {\n\

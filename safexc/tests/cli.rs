@@ -526,7 +526,7 @@ fn inspect_prints_metadata_tal_disassembly_and_relocations() {
     let stdout = text(&out.stdout);
     for expected in [
         "== metadata (.safex.meta)",
-        "abi         5",
+        "abi         6",
         "data        1 cell, 0 initialized",
         "events (1):\n  ev0    Error\n",
         "monitor, cap<cpu_qos, rw>, entry fuel",

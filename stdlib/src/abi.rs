@@ -53,16 +53,27 @@
 //! - The host sets `status` to `OK` before it calls an entry point;
 //!   compiled code stores a status only into a context whose status is
 //!   `OK`, and clears only one a `catch` matched.
-//! - Fuel: each `fuel N` subtracts N from `ctx.fuel` and traps with
-//!   `OUT_OF_FUEL` if the result is negative, or if `ctx.interrupt` is
-//!   negative. The host stores a counter of at least 0 and an interrupt of
-//!   0 before a call (so the subtraction never overflows: N is at most
-//!   `i64::MAX`), and may store -1 into `interrupt` at any moment to end
-//!   the invocation at its next fuel check (a deadline). Compiled code
-//!   never writes `interrupt`: a host that stored into `fuel` instead could
-//!   see its store lost, since the code's own load, subtract and store of
-//!   the counter can overwrite it (and a tight loop, reading its own
-//!   pending stores, may not see it for a long time).
+//! - Fuel: each `fuel N` subtracts N from `ctx.fuel` and, if the result is
+//!   negative, calls `ctx.refuel` with `ctx` (in `rdi`), then reads
+//!   `ctx.fuel` again and traps with `OUT_OF_FUEL` if it is still
+//!   negative. `refuel` is the host's: it stores a counter of at least 0
+//!   (the next slice of the invocation's budget) to let the code run on,
+//!   or leaves it negative to end the invocation there (and the host,
+//!   which knows why it said stop, may report a deadline instead). It is
+//!   called with Cranelift's `preserve_all` convention: it returns nothing
+//!   and preserves every register (in C, GCC's
+//!   `no_caller_saved_registers`; in Rust, an assembly trampoline), so
+//!   that the call, on a cold path, costs the hot path no register. It
+//!   writes nothing but `ctx.fuel` (and the host's own state), so a value
+//!   the code loaded from its data region stays valid across it. The host
+//!   stores a counter of at least 0 before a call (so the subtraction
+//!   never overflows: N is at most `i64::MAX`). A host that hands out the
+//!   whole budget at once gives a `refuel` that does nothing; one that
+//!   enforces a deadline hands the budget out in slices and looks at its
+//!   clock in `refuel`, which the code reaches within a slice plus
+//!   `tal_ir::cost::MAX_UNCHECKED` units (the verifier's V0409 bounds the
+//!   units between two fuel checks). So no other thread or timer ever
+//!   writes the context while code runs.
 //! - An entry point's entry `fuel N` (every entry point starts with one) is
 //!   the host's to charge, not the code's: compiled entry points do not
 //!   check it. Before each call the host subtracts N (the object's
@@ -71,11 +82,10 @@
 //!   instruction 0 of the entry block, as the check would have
 //!   ([`Ctx::charge_entry`]). Why: a host stores the same budget before
 //!   every invocation, so that check's outcome is known when the object is
-//!   loaded; it was 7 of the PID monitor's 28 instructions. `interrupt`
-//!   is not tested before the first check the code reaches: the entry
+//!   loaded; it was 7 of the PID monitor's 28 instructions. The entry
 //!   region runs at most N units, callees its callers pay for included,
-//!   and at most `tal_ir::cost::MAX_UNCHECKED` before that check (the
-//!   verifier's V0409).
+//!   and at most `tal_ir::cost::MAX_UNCHECKED` before the first check the
+//!   code reaches (the verifier's V0409).
 //!
 //! `stdlib::c_header` renders this contract as C (`kmod/safex_abi.h`).
 
@@ -91,7 +101,11 @@
 /// 5: `.safex.meta` lists the module's events and its data region (size
 /// and initial cells), so that a loader that cannot decode the TAL (the
 /// kernel module) can run the object.
-pub const ABI_VERSION: u32 = 5;
+/// 6: an exhausted fuel check calls `ctx.refuel` (`preserve_all`)
+/// instead of trapping at once, and `ctx.interrupt` is gone: hosts
+/// enforce deadlines in `refuel`, on the invoking thread, between slices
+/// of the budget.
+pub const ABI_VERSION: u32 = 6;
 
 /// Byte offsets of the context's fields.
 pub mod offset {
@@ -100,11 +114,11 @@ pub mod offset {
     pub const TRAP_FUNC: i32 = 16;
     pub const TRAP_BLOCK: i32 = 20;
     pub const TRAP_INST: i32 = 24;
-    pub const INTERRUPT: i32 = 28;
     pub const HELPERS: i32 = 32;
     pub const DATA: i32 = 40;
     pub const ATTRS: i32 = 48;
-    pub const SIZE: usize = 56;
+    pub const REFUEL: i32 = 56;
+    pub const SIZE: usize = 64;
 }
 
 /// Frames an invocation may use: its own, and one for a guard run by a
@@ -144,19 +158,26 @@ pub struct Returned {
     pub status: u64,
 }
 
-use std::sync::atomic::AtomicI32;
-
 /// A helper's calling convention.
 pub type HelperFn = unsafe extern "C" fn(ctx: *mut Ctx, a0: i64, a1: i64, a2: i64) -> i64;
 
+/// What an exhausted fuel check calls (`ctx.refuel`, see the module doc):
+/// the address of a routine of Cranelift's `preserve_all` convention that
+/// takes the context in `rdi`, returns nothing and preserves every
+/// register. Rust has no such convention: never call it as the `extern
+/// "C"` function its type says; hosts define it in assembly (the runtime's
+/// `refuel` module).
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug)]
+pub struct Refuel(pub unsafe extern "C" fn());
+
 /// The context, as Rust hosts see it.
 ///
-/// Compiled code reads and writes it through the pointer it is called with,
-/// and another thread (a deadline watchdog) may store into `interrupt` at
-/// any moment, which is why that field is atomic. So while compiled code
-/// runs, a host holds no reference to the context (a `&mut Ctx` would claim
-/// `interrupt` too) and accesses its fields through the pointer it passed,
-/// one field at a time.
+/// Compiled code reads and writes it through the pointer it is called
+/// with, and helpers and `refuel` through the pointer they are passed; so
+/// while compiled code runs, a host holds no reference to the context and
+/// accesses its fields through that pointer, one field at a time. Only the
+/// invoking thread ever touches it.
 #[repr(C)]
 #[derive(Debug)]
 pub struct Ctx {
@@ -165,11 +186,6 @@ pub struct Ctx {
     pub trap_func: u32,
     pub trap_block: u32,
     pub trap_inst: u32,
-    /// Negative: end the invocation at its next fuel check. Written only
-    /// by the host, possibly from another thread; compiled code reads it
-    /// with a plain aligned 4-byte load, which x86-64 performs atomically
-    /// (a relaxed load). Same size and alignment as `i32`.
-    pub interrupt: AtomicI32,
     pub helpers: *const HelperFn,
     /// The extension's data region: its globals, 8 bytes per scalar cell.
     /// It starts as the module's initial data (zero, then the initializers
@@ -181,23 +197,26 @@ pub struct Ctx {
     /// The invoking application's attribute rows, one per class of the
     /// module, in the module's class order (see the module doc).
     pub attrs: *const *const i64,
+    /// Called by a fuel check that leaves `fuel` negative (see the module
+    /// doc).
+    pub refuel: Refuel,
 }
 
 impl Ctx {
     /// A context with `fuel`, no trap, and the given helper table, data
-    /// region and attribute rows.
+    /// region, attribute rows and `refuel`.
     #[inline]
-    pub fn new(fuel: i64, helpers: *const HelperFn, data: *mut i64, attrs: *const *const i64) -> Ctx {
+    pub fn new(fuel: i64, helpers: *const HelperFn, data: *mut i64, attrs: *const *const i64, refuel: Refuel) -> Ctx {
         Ctx {
             fuel,
             status: status::OK,
             trap_func: 0,
             trap_block: 0,
             trap_inst: 0,
-            interrupt: AtomicI32::new(0),
             helpers,
             data,
             attrs,
+            refuel,
         }
     }
 
@@ -239,8 +258,8 @@ impl<T> Frame<T> {
     /// The context pointer to call compiled code with: the head of the
     /// frame (`#[repr(C)]`, context first), with the frame's provenance,
     /// so that helpers may reach `info` through it. Takes a pointer, not
-    /// `&mut self`: a host whose frame another thread may be interrupting
-    /// must not create a unique reference to it.
+    /// `&mut self`: a host must not hold a unique reference to a frame
+    /// whose context compiled code and helpers access through pointers.
     pub fn ctx_ptr(frame: *mut Frame<T>) -> *mut Ctx {
         frame.cast()
     }
@@ -257,7 +276,6 @@ impl<T> Frame<T> {
 mod tests {
     use super::*;
     use std::mem::{align_of, offset_of, size_of};
-    use std::sync::atomic::Ordering;
 
     #[test]
     fn ctx_matches_the_offsets() {
@@ -266,10 +284,10 @@ mod tests {
         assert_eq!(offset_of!(Ctx, trap_func), offset::TRAP_FUNC as usize);
         assert_eq!(offset_of!(Ctx, trap_block), offset::TRAP_BLOCK as usize);
         assert_eq!(offset_of!(Ctx, trap_inst), offset::TRAP_INST as usize);
-        assert_eq!(offset_of!(Ctx, interrupt), offset::INTERRUPT as usize);
         assert_eq!(offset_of!(Ctx, helpers), offset::HELPERS as usize);
         assert_eq!(offset_of!(Ctx, data), offset::DATA as usize);
         assert_eq!(offset_of!(Ctx, attrs), offset::ATTRS as usize);
+        assert_eq!(offset_of!(Ctx, refuel), offset::REFUEL as usize);
         assert_eq!(size_of::<Ctx>(), offset::SIZE);
         assert_eq!(align_of::<Ctx>(), 8);
     }
@@ -277,23 +295,21 @@ mod tests {
     #[test]
     fn every_field_has_the_size_compiled_code_accesses() {
         // Compiled code loads and stores each field with an access of this
-        // width; `interrupt` is an `AtomicI32` with the layout of an `i32`.
+        // width; `trap_inst` is followed by 4 bytes of padding.
         let fields = [
             (size_of::<i64>(), offset::STATUS - offset::FUEL),
             (size_of::<u64>(), offset::TRAP_FUNC - offset::STATUS),
             (size_of::<u32>(), offset::TRAP_BLOCK - offset::TRAP_FUNC),
             (size_of::<u32>(), offset::TRAP_INST - offset::TRAP_BLOCK),
-            (size_of::<u32>(), offset::INTERRUPT - offset::TRAP_INST),
-            (size_of::<AtomicI32>(), offset::HELPERS - offset::INTERRUPT),
+            (size_of::<u32>() + 4, offset::HELPERS - offset::TRAP_INST),
             (size_of::<*const HelperFn>(), offset::DATA - offset::HELPERS),
             (size_of::<*mut i64>(), offset::ATTRS - offset::DATA),
-            (size_of::<*const *const i64>(), offset::SIZE as i32 - offset::ATTRS),
+            (size_of::<*const *const i64>(), offset::REFUEL - offset::ATTRS),
+            (size_of::<Refuel>(), offset::SIZE as i32 - offset::REFUEL),
         ];
         for (size, span) in fields {
             assert_eq!(size, span as usize);
         }
-        assert_eq!(size_of::<AtomicI32>(), size_of::<i32>());
-        assert_eq!(align_of::<AtomicI32>(), align_of::<i32>());
     }
 
     #[test]
@@ -303,13 +319,18 @@ mod tests {
         assert_eq!(offset_of!(Frame<u64>, info), offset::SIZE);
     }
 
+    /// A `refuel` for a context no code runs with.
+    extern "C" fn never_called() {
+        unreachable!("no code runs with this context")
+    }
+
     /// What a helper does with the pointer compiled code passes it.
     fn helper(ctx: *mut Ctx) -> u64 {
         let info = Frame::<u64>::info_ptr(ctx);
         // SAFETY: `ctx` is `Frame::ctx_ptr` of a live `Frame<u64>` (the
         // caller's), so `info` is in bounds of it and carries its
         // provenance; nothing else accesses `info` or `status` during the
-        // call, and the other thread touches only `interrupt`, atomically.
+        // call.
         unsafe {
             (*ctx).status = status::HOST_ABORT;
             *info += 1;
@@ -318,25 +339,24 @@ mod tests {
     }
 
     /// Under Miri, this checks the frame protocol: helpers reach `info`
-    /// through the context pointer, and another thread interrupts the
-    /// context while they run, with no reference to it in between.
+    /// through the context pointer, with no reference to the frame in
+    /// between.
     #[test]
-    fn helpers_reach_the_host_part_while_another_thread_interrupts() {
+    fn helpers_reach_the_host_part_through_the_context_pointer() {
         let mut frame = Frame {
-            ctx: Ctx::new(10, std::ptr::null(), std::ptr::null_mut(), std::ptr::null()),
+            ctx: Ctx::new(
+                10,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                Refuel(never_called),
+            ),
             info: 41,
         };
         let ctx = Frame::ctx_ptr(&mut frame);
-        // SAFETY: `ctx` points to the live frame; `interrupt` is only ever
-        // accessed atomically and the frame outlives the scope below.
-        let interrupt = unsafe { &(*ctx).interrupt };
-        std::thread::scope(|s| {
-            s.spawn(|| interrupt.store(-1, Ordering::Relaxed));
-            assert_eq!(helper(ctx), 42);
-            assert_eq!(helper(ctx), 43);
-        });
+        assert_eq!(helper(ctx), 42);
+        assert_eq!(helper(ctx), 43);
         assert_eq!(frame.info, 43);
         assert_eq!(frame.ctx.status, status::HOST_ABORT);
-        assert_eq!(frame.ctx.interrupt.load(Ordering::Relaxed), -1);
     }
 }

@@ -44,10 +44,10 @@ const FIELDS: &[(&str, &str, i32)] = &[
     ("u32", "trap_func", offset::TRAP_FUNC),
     ("u32", "trap_block", offset::TRAP_BLOCK),
     ("u32", "trap_inst", offset::TRAP_INST),
-    ("s32", "interrupt", offset::INTERRUPT),
     ("const safex_helper_fn *", "helpers", offset::HELPERS),
     ("s64 *", "data", offset::DATA),
     ("const s64 *const *", "attrs", offset::ATTRS),
+    ("safex_refuel_fn", "refuel", offset::REFUEL),
 ];
 
 /// The header's text.
@@ -107,6 +107,16 @@ pub fn render() -> String {
          * without acting.\n \
          */\n\
          typedef s64 (*safex_helper_fn)(struct safex_ctx *ctx, s64 a0, s64 a1, s64 a2);\n\n\
+         /*\n \
+         * What a fuel check that leaves ctx->fuel negative calls. It stores a\n \
+         * counter >= 0 in ctx->fuel to let the code run on, or leaves it\n \
+         * negative to end the invocation there with SAFEX_STATUS_OUT_OF_FUEL,\n \
+         * and writes nothing else of the context. Compiled code calls it with\n \
+         * every register preserved (Cranelift's preserve_all): define it\n \
+         * with SAFEX_REFUEL_ATTRS.\n \
+         */\n\
+         #define SAFEX_REFUEL_ATTRS __attribute__((no_caller_saved_registers))\n\
+         typedef void (*safex_refuel_fn)(struct safex_ctx *ctx);\n\n\
          /* Helper ids: slots of ctx->helpers. */\n"
     );
     for h in HELPERS {
@@ -120,11 +130,11 @@ pub fn render() -> String {
         w,
         "#define SAFEX_HELPER_COUNT {}u\n\n\
          /*\n \
-         * The context compiled code is called with. The host stores fuel >= 0,\n \
-         * status SAFEX_STATUS_OK and interrupt 0 before a call; it may store -1\n \
-         * into interrupt at any moment (from another CPU or a timer) to end the\n \
-         * invocation at its next fuel check, and never writes fuel while the\n \
-         * code runs. attrs points to one row per attribute class the module\n \
+         * The context compiled code is called with. The host stores fuel >= 0\n \
+         * and status SAFEX_STATUS_OK before a call, and writes fuel while the\n \
+         * code runs only in refuel, whose answer is how it ends an invocation\n \
+         * early (a deadline): refuel is called within a slice of the fuel the\n \
+         * host hands out plus 1024 units (the verifier's V0409). attrs points to one row per attribute class the module\n \
          * declares: the invoking application's values, one s64 per attribute in\n \
          * declaration order (a bool as 0/1), written with single aligned 8-byte\n \
          * stores.\n \

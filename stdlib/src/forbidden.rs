@@ -7,8 +7,8 @@
 /// Why a symbol outside the SafeX API is refused.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Forbidden {
-    /// Disables interrupts or preemption: the timer that enforces the
-    /// extension's time limit could no longer stop it.
+    /// Disables interrupts or preemption: the kernel could no longer
+    /// schedule around the extension, nor a timer fire while it runs.
     InterruptMasking,
     /// A lock or other synchronization primitive: an extension aborted while
     /// holding it would leave it held.

@@ -26,10 +26,11 @@ use crate::layout::Layout;
 use crate::{Arg, Function, Inst, InstKind, Terminator};
 use stdlib::HelperLowering;
 
-/// The most units any path may run between two tests of the deadline
-/// (`ctx.interrupt`, tested at every `fuel` but an entry point's first),
-/// callees included: the verifier's V0409. It bounds how late a deadline
-/// can stop an invocation. The slowest unit measured (`deadline_bench`) is
+/// The most units any path may run between two fuel checks (every `fuel`
+/// but an entry point's first, which the host charges), callees included:
+/// the verifier's V0409. An exhausted check calls the host's `refuel`,
+/// which looks at the clock (ABI 6), so this bounds how much work can pass
+/// beyond a slice of fuel before a deadline is seen. The slowest unit measured (`deadline_bench`) is
 /// a load that misses every cache in a pointer chase through the largest
 /// data region a host allows (8 MiB, one random cycle): 51–58 ns per unit
 /// (a bounds check and a load per hop), so 1,024 units run in 52–59 µs;

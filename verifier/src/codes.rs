@@ -822,7 +822,8 @@ block0:
             `init`, a call or a jump moves) between two points where the code tests the deadline: a `fuel` \
             (an entry point's first `fuel` is its invocation's start), with functions called on the way \
             included, as is the code that runs after a callee's last test until the next one. The host stops an \
-            invocation past its deadline only where the code tests `interrupt`; a long check-free stretch — a \
+            invocation past its deadline only at a fuel check (where an exhausted slice of fuel calls the \
+            host's `refuel`, which looks at the clock); a long check-free stretch — a \
             tree of callees without `fuel`, a large `init`, a long straight run — would let it run on for \
             milliseconds with fuel to spare. The bound keeps the time between two tests under about 60 µs on the \
             slowest code (docs/benchmarks.md). Put a `fuel` on the path (a `fuel` may stand anywhere in a \
@@ -1139,7 +1140,7 @@ block0(v0: cap<cpu_qos, r>):
         title: "interrupt masking",
         explanation: "The module masks interrupts or preemption: `cli`/`sti`/`popf` assembly, or a call to \
             `local_irq_*`, `preempt_*` or a similar symbol. An extension's run time is bounded by fuel and by a \
-            timer that can drain it; with interrupts off the timer could no longer stop it, and the other \
+            deadline; with interrupts off nothing else could run on its CPU while it does, and the other \
             applications' QoS would depend on the extension's good will (predictability). Delete it: one \
             extension runs one invocation at a time, and the SafeX API does its own locking.",
         example: r#"module demo

@@ -2,10 +2,11 @@
 //! runs more than [`MAX_UNCHECKED`] units between two tests of the
 //! deadline (**V0409**).
 //!
-//! Costs are `tal_ir::cost`'s units. Compiled code tests the deadline
-//! (`ctx.interrupt`) at every `fuel` except an entry point's first one,
-//! which the host charges when it starts the invocation (ABI 4) — the
-//! invocation's start is then the test. So both rules are about the points
+//! Costs are `tal_ir::cost`'s units. Compiled code checks its fuel, and so
+//! may reach the host's `refuel`, which enforces the deadline (ABI 6), at
+//! every `fuel` except an entry point's first one, which the host charges
+//! when it starts the invocation (ABI 4) — the invocation's start is then
+//! the test. So both rules are about the points
 //! where a `fuel` stands, and one reverse walk over each function's
 //! instructions decides both: forward edges go to later blocks, back edges
 //! to loop headers, which start with `fuel`.

@@ -106,8 +106,8 @@
 //!   [`tal_ir::cost::MAX_UNCHECKED`] units: callees on the way count, with
 //!   their entry regions if their callers pay for them, and a stretch goes
 //!   on through returns (and exceptions) into the caller until its next
-//!   test. So the host's deadline stops any invocation within that many
-//!   units of its expiry (plus the watchdog's own delay). **V0409**
+//!   test. So a host that looks at its clock between slices of fuel sees
+//!   it at most this many units past a slice's end (ABI 6). **V0409**
 //!   (`fuel.rs`)
 //! - `OutOfFuel` is neither caught nor raised. **V0408**
 //!

@@ -1,7 +1,8 @@
 //! Hostile programs against the deadline rule (V0409): every way to build
-//! a long stretch without a test of `ctx.interrupt` that the attack review
-//! found, each rejected, and each accepted once a producer
-//! (`tal_ir::fuel::assign_module`) has placed its tests.
+//! a long stretch without a fuel check (where the host's `refuel` looks at
+//! the clock) that the attack review found, each rejected, and each
+//! accepted once a producer (`tal_ir::fuel::assign_module`) has placed its
+//! tests.
 //!
 //! Fuel amounts are generous on purpose (`fuel N` only has to cover its
 //! region, V0407): what is under test is where the tests stand, not N.

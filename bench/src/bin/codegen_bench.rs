@@ -254,7 +254,13 @@ impl Ext {
 /// calls start with `fuel` (`Ext::start_fuel`).
 fn host_frame(host: &mut Host, rows: &[*const i64], data: &mut [i64], fuel: i64) -> HostFrame {
     HostFrame {
-        ctx: Ctx::new(fuel, HELPERS.as_ptr(), data.as_mut_ptr(), rows.as_ptr()),
+        ctx: Ctx::new(
+            fuel,
+            HELPERS.as_ptr(),
+            data.as_mut_ptr(),
+            rows.as_ptr(),
+            runtime::refuel::exhausted(),
+        ),
         info: host,
     }
 }

@@ -1,9 +1,8 @@
 //! How fast each kind of work runs per fuel unit: the measurement behind
 //! `tal_ir::cost::MAX_UNCHECKED`, the most units the verifier lets run
-//! between two tests of the deadline (V0409); and what the deadline
-//! watchdog costs, wherever its thread lands.
+//! between two fuel checks (V0409); and what enforcing a deadline costs.
 //!
-//! `cargo run --release -p bench --bin deadline_bench [-- --units | --watchdog]`
+//! `cargo run --release -p bench --bin deadline_bench [-- --units | --deadline]`
 //! (both parts by default)
 //!
 //! For each kind of work an extension can pile into a stretch, a monitor
@@ -11,25 +10,22 @@
 //! no deadline and fuel to spare, and counts the units each invocation used
 //! (the same units the verifier counts). The figure is CPU time per unit,
 //! over at least half a second of invocations; the slowest kind, times
-//! `MAX_UNCHECKED`, is how late a deadline can stop an invocation, beyond
-//! the watchdog's own delay. The pointer chase walks a random cycle through
+//! `MAX_UNCHECKED`, is how much work can pass between two fuel checks, so
+//! between two of the host's looks at the clock beyond a slice of fuel
+//! (`runtime/src/deadline.rs`). The pointer chase walks a random cycle through
 //! the largest data region the host allows (`HostConfig::max_data_cells`,
 //! 8 MiB), laid out as one random cycle (Sattolo's shuffle), so that every
 //! load misses the caches. Extensions are compiled without inlining, so
 //! that calls stay calls.
 //!
-//! The watchdog part pins the invoking thread to CPU 0 and the watchdog
-//! thread (found by its name, `safex-watchdog`) to CPU 0 or CPU 1, and
-//! measures, for each placement:
+//! The deadline part measures, against a host without a deadline
+//! (`HostConfig::deadline` `None`):
 //!
 //! - an application invoking a trivial extension at 100 Hz for 3 s: the
-//!   watchdog thread's CPU time (`/proc/self/task/TID/schedstat`) as a
-//!   share of a CPU, and the times it was switched in, per second; and the
-//!   wall time of each invocation with the watchdog against a host without
-//!   one (`HostConfig::deadline` `None`), invoked in the same periods,
-//!   half a period apart;
-//! - the trivial invocation in a loop, with the watchdog against without,
-//!   in interleaved batches (`bench::interleaved`);
+//!   wall time of each invocation, the two hosts invoked in the same
+//!   periods, half a period apart;
+//! - the trivial invocation, and a 100,000-unit loop, invoked in a loop, in
+//!   interleaved batches (`bench::interleaved`);
 //! - how far past a 1 ms budget an endless loop returns, in the invoking
 //!   thread's CPU time, 30 runs back to back and 30 after 0–1 ms of other
 //!   work each.
@@ -162,13 +158,13 @@ fn loaded(name: &str, source: &str, deadline: Option<Duration>) -> (Host, ExtId)
 }
 
 fn main() {
-    let (mut units, mut watchdog) = (true, true);
+    let (mut units, mut deadline) = (true, true);
     match std::env::args().nth(1).as_deref() {
         None => {}
-        Some("--units") => watchdog = false,
-        Some("--watchdog") => units = false,
+        Some("--units") => deadline = false,
+        Some("--deadline") => units = false,
         Some(_) => {
-            eprintln!("usage: deadline_bench [--units | --watchdog]");
+            eprintln!("usage: deadline_bench [--units | --deadline]");
             std::process::exit(2);
         }
     }
@@ -176,8 +172,8 @@ fn main() {
         units_per_kind();
         overshoot();
     }
-    if watchdog {
-        watchdog_cost();
+    if deadline {
+        deadline_cost();
     }
 }
 
@@ -214,9 +210,8 @@ fn units_per_kind() {
 
 /// How late past a 1 ms deadline `invoke` returns from an endless pointer
 /// chase, the slowest code per unit (the front-end places its tests ~1,000
-/// units apart): up to the watchdog's look interval (it may first see the
-/// invocation that late), plus its lateness in waking, plus at most one
-/// stretch.
+/// units apart): the clock is first read one slice of fuel into the
+/// invocation, and then between slices, so up to two slices late.
 fn overshoot() {
     const DEADLINE: Duration = Duration::from_millis(1);
     const RUNS: usize = 50;
@@ -253,13 +248,17 @@ const TRIVIAL: &str = "extension trivial;\nimport cpu;\nmonitor void m(cap<cpu_q
 const SPIN: &str = "extension spin;\nimport cpu;\nbudget 9000000000000000000;\nint n = 0;\n\
                     monitor void m(cap<cpu_qos> app) { while (true) { n = n + 1; } }\n";
 
-/// The CPU the invoking thread runs on in the watchdog part.
-const INVOKER_CPU: usize = 0;
+/// A loop of about 100,000 units that a monitor might run (a sum over an
+/// array): long enough to be handed its fuel in many slices.
+const LONG: &str = "extension long;\nimport cpu;\nbudget 10000000;\nint a[1000];\nint total = 0;\n\
+                    monitor void m(cap<cpu_qos> app) {\n    int s = 0;\n    int r = 0;\n    \
+                    while (r < 20) {\n        int i = 0;\n        while (i < 1000) { s = s + a[i] + i; i = i + 1; }\n        \
+                    r = r + 1;\n    }\n    total = s;\n}\n";
 
 /// A host with the standard system and `source`'s monitor `m`, loaded for
 /// an application.
 fn monitor_host(source: &str, config: HostConfig) -> (Host, EntryRef) {
-    let object = bench::compile_object("watched.pop", source, false).expect("compiles");
+    let object = bench::compile_object("timed.pop", source, false).expect("compiles");
     let mut host = runtime::system::host(config, true).expect("host");
     let app = host.create_app("a").expect("app");
     let ext = host.load(app, &object).expect("loads");
@@ -267,120 +266,76 @@ fn monitor_host(source: &str, config: HostConfig) -> (Host, EntryRef) {
     (host, m)
 }
 
-/// The id of the one watchdog thread in this process (one watched host at
-/// a time; a joined thread may stay listed for a moment).
-fn watchdog_thread() -> libc::pid_t {
-    for _ in 0..1000 {
-        let tids: Vec<libc::pid_t> = std::fs::read_dir("/proc/self/task")
-            .expect("/proc/self/task")
-            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-            .filter(|tid| {
-                std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
-                    .is_ok_and(|c| c.trim_end() == "safex-watchdog")
-            })
-            .collect();
-        if let [tid] = tids[..] {
-            return tid;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    panic!("not one watchdog thread");
-}
-
-/// A thread's CPU time and the number of times it was switched onto a CPU
-/// (`/proc/self/task/TID/schedstat`).
-fn schedstat(tid: libc::pid_t) -> (Duration, u64) {
-    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat")).expect("schedstat");
-    let fields: Vec<u64> = text.split_whitespace().map(|f| f.parse().expect("a number")).collect();
-    (Duration::from_nanos(fields[0]), fields[2])
-}
-
-/// Runs thread `tid` (0: the calling thread) on `cpu` only.
-fn pin(tid: libc::pid_t, cpu: usize) {
-    // SAFETY: `cpu_set_t` is plain data, for which all zeroes is the empty
-    // set; the calls only read and write that local.
-    let pinned = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    };
-    assert!(pinned, "cannot pin thread {tid} to CPU {cpu}");
-}
-
-/// Where the watchdog thread runs: a name and a CPU.
-const PLACEMENTS: [(&str, usize); 2] = [("on the invoker's CPU", INVOKER_CPU), ("on another CPU", 1)];
-
-fn watchdog_cost() {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let placements = &PLACEMENTS[..if cpus >= 2 { 2 } else { 1 }];
-    pin(0, INVOKER_CPU);
-    println!("\nThe watchdog (1 ms budget), the invoking thread on CPU {INVOKER_CPU}:\n");
-    println!(
-        "| watchdog thread | its CPU at 100 Hz | its wake-ups per s | invocation at 100 Hz, without / with (median µs) | ratio | invocation in a loop, without / with (ns) | ratio |"
+/// Hosts with and without a deadline (1 ms, the default) for `source`.
+fn with_and_without(source: &str) -> ((Host, EntryRef), (Host, EntryRef)) {
+    let without = monitor_host(
+        source,
+        HostConfig {
+            deadline: None,
+            ..HostConfig::default()
+        },
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for &(name, cpu) in placements {
-        let hz = at_100_hz(cpu);
-        let (loop_without, loop_with, loop_ratio) = in_a_loop(cpu);
+    (without, monitor_host(source, HostConfig::default()))
+}
+
+fn deadline_cost() {
+    println!("\nWhat a 1 ms deadline costs (host with it / host without `HostConfig::deadline`):\n");
+    println!("| measurement | without | with | with / without |");
+    println!("|---|---:|---:|---:|");
+    let hz = at_100_hz();
+    println!(
+        "| trivial invocation at 100 Hz, wall time (median µs) | {:.2} | {:.2} | {:.2}x |",
+        hz.0,
+        hz.1,
+        hz.1 / hz.0
+    );
+    for (name, source, ops) in [
+        ("trivial invocation", TRIVIAL, 2_000_000),
+        ("100,000-unit loop", LONG, 200),
+    ] {
+        let ((mut unwatched, plain), (mut watched, guarded)) = with_and_without(source);
+        let [without, with] = bench::interleaved(
+            ops,
+            [&mut || unwatched.invoke(plain, None), &mut || {
+                watched.invoke(guarded, None)
+            }],
+            |r| assert!(r.is_ok()),
+        );
         println!(
-            "| {name} | {:.2} % | {:.0} | {:.2} / {:.2} | {:.2}x | {loop_without:.1} / {loop_with:.1} | {loop_ratio:.3}x |",
-            hz.watchdog_share * 100.0,
-            hz.wakeups_per_s,
-            hz.without_us,
-            hz.with_us,
-            hz.with_us / hz.without_us,
+            "| {name} in a loop (best batch, ns) | {:.1} | {:.1} | {:.3}x |",
+            without.best_ns, with.best_ns, with.ratio
         );
     }
     println!(
         "\nAn endless loop against a 1 ms budget, 30 runs each: CPU time of the invoking thread past the budget, \
          min / median / max\n"
     );
-    println!("| watchdog thread | back to back | after 0–1 ms of other work |");
-    println!("|---|---:|---:|");
-    for &(name, cpu) in placements {
-        let spread = |late: Vec<Duration>| {
-            let us = |d: Duration| d.as_secs_f64() * 1e6;
-            format!(
-                "{:.0} / {:.0} / {:.0} µs",
-                us(late[0]),
-                us(late[late.len() / 2]),
-                us(late[late.len() - 1])
-            )
-        };
-        println!(
-            "| {name} | {} | {} |",
-            spread(past_the_budget(cpu, false)),
-            spread(past_the_budget(cpu, true))
-        );
-    }
-}
-
-struct At100Hz {
-    /// The watchdog thread's CPU time over the wall time.
-    watchdog_share: f64,
-    wakeups_per_s: f64,
-    /// Median wall time of one invocation, without and with the watchdog.
-    without_us: f64,
-    with_us: f64,
+    println!("| back to back | after 0–1 ms of other work |");
+    println!("|---:|---:|");
+    let spread = |late: Vec<Duration>| {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        format!(
+            "{:.0} / {:.0} / {:.0} µs",
+            us(late[0]),
+            us(late[late.len() / 2]),
+            us(late[late.len() - 1])
+        )
+    };
+    println!(
+        "| {} | {} |",
+        spread(past_the_budget(false)),
+        spread(past_the_budget(true))
+    );
 }
 
 /// An application's trivial monitor invoked every 10 ms for 3 s, through a
-/// host with the watchdog (its thread on `cpu`) and, half a period later,
-/// through one without.
-fn at_100_hz(cpu: usize) -> At100Hz {
+/// host with the deadline and, half a period later, through one without:
+/// the median wall time of an invocation, without and with (µs).
+fn at_100_hz() -> (f64, f64) {
     const PERIOD: Duration = Duration::from_millis(10);
-    const PERIODS: u32 = 300;
-    const WARM_UP: u32 = 10;
-    let (mut unwatched, plain) = monitor_host(
-        TRIVIAL,
-        HostConfig {
-            deadline: None,
-            ..HostConfig::default()
-        },
-    );
-    let (mut watched, guarded) = monitor_host(TRIVIAL, HostConfig::default());
-    let watchdog = watchdog_thread();
-    pin(watchdog, cpu);
+    const PERIODS: usize = 300;
+    const WARM_UP: usize = 10;
+    let ((mut unwatched, plain), (mut watched, guarded)) = with_and_without(TRIVIAL);
     let timed = |host: &mut Host, entry: EntryRef| {
         let start = Instant::now();
         let result = host.invoke(entry, None);
@@ -390,63 +345,25 @@ fn at_100_hz(cpu: usize) -> At100Hz {
     };
     let (mut without, mut with) = (Vec::new(), Vec::new());
     let mut next = Instant::now();
-    let (mut cpu_start, mut started) = (schedstat(watchdog), Instant::now());
-    for period in 0..WARM_UP + PERIODS {
-        if period == WARM_UP {
-            (cpu_start, started) = (schedstat(watchdog), Instant::now());
-        }
+    for _ in 0..WARM_UP + PERIODS {
         next += PERIOD;
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         with.push(timed(&mut watched, guarded));
         std::thread::sleep((next + PERIOD / 2).saturating_duration_since(Instant::now()));
         without.push(timed(&mut unwatched, plain));
     }
-    let wall = started.elapsed().as_secs_f64();
-    let cpu_end = schedstat(watchdog);
     let median_us = |times: &mut Vec<Duration>| {
-        let times = &mut times[WARM_UP as usize..];
+        let times = &mut times[WARM_UP..];
         times.sort();
         times[times.len() / 2].as_secs_f64() * 1e6
     };
-    At100Hz {
-        watchdog_share: (cpu_end.0 - cpu_start.0).as_secs_f64() / wall,
-        wakeups_per_s: (cpu_end.1 - cpu_start.1) as f64 / wall,
-        without_us: median_us(&mut without),
-        with_us: median_us(&mut with),
-    }
+    (median_us(&mut without), median_us(&mut with))
 }
 
-/// The trivial monitor invoked in a loop, without and with the watchdog
-/// (its thread on `cpu`), in interleaved batches: ns per invocation (best
-/// batch) and the median ratio.
-fn in_a_loop(cpu: usize) -> (f64, f64, f64) {
-    const OPS: u64 = 2_000_000;
-    let (mut unwatched, plain) = monitor_host(
-        TRIVIAL,
-        HostConfig {
-            deadline: None,
-            ..HostConfig::default()
-        },
-    );
-    let (mut watched, guarded) = monitor_host(TRIVIAL, HostConfig::default());
-    pin(watchdog_thread(), cpu);
-    let [without, with] = bench::interleaved(
-        OPS,
-        [&mut || unwatched.invoke(plain, None), &mut || {
-            watched.invoke(guarded, None)
-        }],
-        |r| assert!(r.is_ok()),
-    );
-    (without.best_ns, with.best_ns, with.ratio)
-}
-
-/// CPU time past a 1 ms budget at which an endless loop returns, the
-/// watchdog thread on `cpu`, sorted. Back to back, each run starts right
-/// after the look that interrupted the one before, the watchdog's worst
-/// case: it may first see the run a whole look interval later. With
-/// `pauses`, the thread first works outside any invocation for a
-/// pseudo-random 0–1 ms of CPU time, so runs start anywhere between looks.
-fn past_the_budget(cpu: usize, pauses: bool) -> Vec<Duration> {
+/// CPU time past a 1 ms budget at which an endless loop returns, sorted.
+/// With `pauses`, the thread first works outside any invocation for a
+/// pseudo-random 0–1 ms of CPU time between runs.
+fn past_the_budget(pauses: bool) -> Vec<Duration> {
     const BUDGET: Duration = Duration::from_millis(1);
     let (mut host, m) = monitor_host(
         SPIN,
@@ -457,7 +374,6 @@ fn past_the_budget(cpu: usize, pauses: bool) -> Vec<Duration> {
             ..HostConfig::default()
         },
     );
-    pin(watchdog_thread(), cpu);
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     let mut late: Vec<Duration> = (0..30)
         .map(|_| {

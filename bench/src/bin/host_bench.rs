@@ -3,8 +3,8 @@
 //! tick rows only).
 //!
 //! - Invoking a trivial extension (an empty monitor) through
-//!   `Host::invoke`, with and without time accounting and the deadline
-//!   watchdog, against calling the same code through a bare function
+//!   `Host::invoke`, with and without time accounting and the deadline,
+//!   against calling the same code through a bare function
 //!   pointer with a context (the floor: what any host must do).
 //! - A service-manager tick of the paper's PID extension (monitor, event,
 //!   handler, guard) per application, for 3 and 64 applications, against
@@ -59,7 +59,13 @@ fn invoke_rows() {
     type Monitor = unsafe extern "C" fn(*mut Ctx, i64) -> i64;
     // SAFETY: function 0 is the monitor `(ctx, cap) -> i64`, which calls no helper.
     let monitor: Monitor = unsafe { std::mem::transmute::<*const u8, Monitor>(code) };
-    let mut ctx = Ctx::new(0, std::ptr::null(), std::ptr::null_mut(), std::ptr::null());
+    let mut ctx = Ctx::new(
+        0,
+        std::ptr::null(),
+        std::ptr::null_mut(),
+        std::ptr::null(),
+        runtime::refuel::exhausted(),
+    );
     let floor = ns_per_call(CALLS, || {
         ctx.fuel = 1_000;
         // SAFETY: see above.
@@ -72,7 +78,7 @@ fn invoke_rows() {
     for (name, deadline, account_time) in [
         ("Host::invoke, no deadline, no time accounting", None, false),
         (
-            "Host::invoke, deadline watchdog (default)",
+            "Host::invoke, 1 ms deadline (default)",
             Some(Duration::from_millis(1)),
             false,
         ),
@@ -265,7 +271,7 @@ fn deadline_rows() {
     let ext = host.load(app, &object(SPIN)).unwrap();
     let entry = host.entry(ext, "m").unwrap();
     // Past the budget in wall time, and in the invoking thread's CPU time
-    // (what the watchdog counts: preemption does not).
+    // (what the deadline counts: preemption does not).
     let (mut wall, mut cpu): (Vec<Duration>, Vec<Duration>) = (0..RUNS)
         .map(|_| {
             let (start, start_cpu) = (Instant::now(), thread_cpu());

@@ -21,11 +21,9 @@
 //!   after timing, on `timeslice_adjustment` again, with no trap anywhere.
 //!
 //! User space is two hosts, each batch of one after the kernel's: the
-//! host's default configuration (its 1 ms deadline watchdog on, as the
-//! module's 1 ms deadline timer), the comparison; and the same without a
-//! deadline, no watchdog thread, which shows what the watchdog costs on the
-//! guest's one CPU (it looks every 0.5 ms while invocations run, and each
-//! look takes the CPU from the invoking thread).
+//! host's default configuration (its 1 ms deadline on, as the module's),
+//! the comparison; and the same without a deadline, which shows what
+//! enforcing it costs (both look at the clock between slices of fuel).
 //!
 //! The applications have no task (pid 0): the module measures nothing, and
 //! the system writes their inputs on both sides, `qos_init_one(i)`'s of the
@@ -63,8 +61,8 @@ use stdlib::uapi;
 const PERIOD_US: u32 = 10_000;
 /// Rounds both sides run before the check of their agreement.
 const CHECK_ROUNDS: u32 = 10;
-/// The user-space hosts: with the deadline watchdog (the default), without.
-const WATCHDOG: [bool; 2] = [true, false];
+/// The user-space hosts: with the deadline (the default), without.
+const DEADLINE: [bool; 2] = [true, false];
 
 struct Options {
     device: PathBuf,
@@ -116,7 +114,7 @@ struct Sample {
     kernel: f64,
     /// The ioctl's wall time.
     kernel_wall: f64,
-    /// The user-space hosts, in [`WATCHDOG`]'s order.
+    /// The user-space hosts, in [`DEADLINE`]'s order.
     user: [f64; 2],
 }
 
@@ -179,8 +177,8 @@ fn print_tables(rows: &[Row]) {
     }
     println!("bench:");
     println!(
-        "bench: | measurement | user-space host without the deadline watchdog | user-space host, watchdog/none | \
-         kernel/user without the watchdog, module clock |"
+        "bench: | measurement | user-space host without a deadline | user-space host, deadline/none | \
+         kernel/user without a deadline, module clock |"
     );
     println!("bench: |---|---:|---:|---:|");
     for r in rows {
@@ -211,9 +209,9 @@ fn signed_object(path: &Path) -> Result<(Vec<u8>, Vec<u8>), String> {
 }
 
 /// A user-space host with the standard classes and guards: the default
-/// configuration, or without a deadline (no watchdog thread).
-fn user_host(watchdog: bool) -> Result<Host, String> {
-    let config = if watchdog {
+/// configuration, or without a deadline.
+fn user_host(deadline: bool) -> Result<Host, String> {
+    let config = if deadline {
         HostConfig::default()
     } else {
         HostConfig {
@@ -270,7 +268,7 @@ impl<'a> Rounds<'a> {
     /// from before are updated.
     fn new(dev: &'a Device, n: usize, pid: &(Vec<u8>, Vec<u8>)) -> Result<Rounds<'a>, String> {
         let mut kernel = Vec::new();
-        let mut users = WATCHDOG
+        let mut users = DEADLINE
             .iter()
             .map(|&w| {
                 Ok(User {
@@ -515,7 +513,7 @@ fn invocation_row(o: &Options, dev: &Device) -> Result<Row, String> {
         .map_err(errno("SAFEX_IOC_APP"))?;
     let ext = dev.load(&signed, &name, 0).map_err(errno("SAFEX_IOC_LOAD"))?;
     let mut users = Vec::new();
-    for w in WATCHDOG {
+    for w in DEADLINE {
         let mut host = user_host(w)?;
         let app = host.create_app(&name).map_err(|e| e.to_string())?;
         let loaded = host.load(app, &object).map_err(|e| format!("Host::load: {e}"))?;

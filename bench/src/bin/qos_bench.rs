@@ -19,9 +19,9 @@
 //!   compile` does, its monitor called through a function pointer with a
 //!   context, fuel on (the host's start fuel stored before each call);
 //! - **SafeX `Host::invoke`**: the same object loaded into a user-space
-//!   host (default configuration, but a deadline of 1 s: the watchdog
-//!   runs and looks as often, and a batch the system preempts for over
-//!   1 ms, on a busy 2-CPU machine, does not end in a deadline trap) and
+//!   host (default configuration, but a deadline of 1 s: fuel is still
+//!   handed out in slices, and a batch the system preempts for over 1 ms,
+//!   on a busy 2-CPU machine, does not end in a deadline trap) and
 //!   invoked.
 //!
 //! The SafeX contenders run two objects, each printed as its own rows: the
@@ -420,7 +420,13 @@ impl Direct {
             layout.offsets[g] as usize
         });
         let mut data = layout.initial_data(1 << 20).expect("small data region");
-        let ctx = Ctx::new(0, HELPERS.as_ptr(), data.as_mut_ptr(), std::ptr::null());
+        let ctx = Ctx::new(
+            0,
+            HELPERS.as_ptr(),
+            data.as_mut_ptr(),
+            std::ptr::null(),
+            runtime::refuel::exhausted(),
+        );
         Direct {
             // SAFETY: an entry point with one value parameter (the monitor)
             // is `extern "C" fn(ctx, cap) -> Returned`, with two (the

@@ -1,0 +1,149 @@
+//! The deadline: an invocation that runs past its CPU-time budget is
+//! stopped, on the invoking thread, with no other thread and no timer.
+//!
+//! A host with a deadline hands an invocation its fuel in slices of
+//! [`SLICE`] units (`api::prepare`); a fuel check that finds its slice
+//! spent calls the host's `refuel` (ABI 6), which asks [`Deadline::passed`]
+//! before it hands out the next. So the code comes back to the host at
+//! least every `SLICE + MAX_UNCHECKED` units (the verifier's V0409 bounds
+//! the units between two fuel checks), and an invocation shorter than a
+//! slice never does: it pays nothing for the deadline.
+//!
+//! - **Time is the CPU time of the invoking thread**, as in the kernel,
+//!   where extensions run without preemption: being preempted never counts
+//!   against an extension. The thread's CPU clock is a system call, so it
+//!   is read only when the monotonic clock (read from the vDSO, and never
+//!   slower than one thread's CPU time) says the budget may be spent: at
+//!   the first refuel of an invocation, and when the monotonic time since
+//!   then reaches what is left of the budget.
+//! - **Never early, at most two slices late.** Time is counted from the
+//!   first refuel, which comes after one slice of work; the invocation is
+//!   stopped at the first refuel after the budget is spent, at most a slice
+//!   of work later. A slice of the slowest code measured (a pointer chase
+//!   missing the cache on every load, 52–59 µs per 1,024 units,
+//!   docs/benchmarks.md) takes at most about 300 µs, so an invocation ends
+//!   within its budget plus about 0.6 ms: within the budget plus 1 ms.
+//! - **Nested guards obey the invocation's deadline**: they refuel through
+//!   the same host, whose clock the outermost invocation started
+//!   ([`Deadline::start`]), and once passed it stays passed until the next
+//!   outermost invocation, so the invocation a guard returns to stops at
+//!   its own next refuel.
+
+use std::time::{Duration, Instant};
+
+/// Fuel handed out at a time while a deadline is enforced: how much work
+/// may pass between two looks at the clock.
+pub(crate) const SLICE: u64 = 4096;
+
+/// The deadline of the outermost invocation running, if any.
+pub(crate) struct Deadline {
+    budget: Duration,
+    /// The invocation's first refuel has read the clocks.
+    started: bool,
+    /// The thread's CPU time at that refuel.
+    cpu_at_start: Duration,
+    /// Before this monotonic instant the budget cannot be spent.
+    not_before: Instant,
+    /// The budget was found spent: every refuel until the next outermost
+    /// invocation answers stop.
+    passed: bool,
+}
+
+impl Deadline {
+    pub(crate) fn new(budget: Duration) -> Deadline {
+        Deadline {
+            budget,
+            started: false,
+            cpu_at_start: Duration::ZERO,
+            not_before: Instant::now(),
+            passed: false,
+        }
+    }
+
+    /// Begins an outermost invocation: its clock starts at its first refuel.
+    #[inline(always)]
+    pub(crate) fn start(&mut self) {
+        self.started = false;
+        self.passed = false;
+    }
+
+    /// Whether the running invocation's budget is spent: called by refuel,
+    /// on the invoking thread.
+    pub(crate) fn passed(&mut self) -> bool {
+        if self.passed {
+            return true;
+        }
+        let now = Instant::now();
+        if !self.started {
+            self.started = true;
+            self.cpu_at_start = thread_cpu_time();
+            self.not_before = now + self.budget;
+            return false;
+        }
+        if now < self.not_before {
+            return false;
+        }
+        let used = thread_cpu_time().saturating_sub(self.cpu_at_start);
+        if used >= self.budget {
+            self.passed = true;
+        } else {
+            // The CPU time left cannot pass sooner in monotonic time.
+            self.not_before = now + (self.budget - used);
+        }
+        self.passed
+    }
+
+    /// Whether the last outermost invocation (or a guard in it) was stopped
+    /// by the deadline.
+    #[inline(always)]
+    pub(crate) fn was_passed(&self) -> bool {
+        self.passed
+    }
+}
+
+/// The calling thread's CPU time.
+fn thread_cpu_time() -> Duration {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid, writable timespec; the call writes only it.
+    // CLOCK_THREAD_CPUTIME_ID is always supported on Linux, so a failure
+    // (which would leave `t` zero) cannot happen; were it to, the deadline
+    // would count no CPU time and fuel would still bound the invocation.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_refuel_starts_the_clock_and_spinning_past_the_budget_passes_it() {
+        let mut d = Deadline::new(Duration::from_millis(2));
+        d.start();
+        // Read before the clock starts: what the deadline counts is no more.
+        let t0 = thread_cpu_time();
+        assert!(!d.passed(), "the first look starts the clock");
+        let mut looks = 0u64;
+        while !d.passed() {
+            looks += 1;
+            assert!(
+                thread_cpu_time() - t0 < Duration::from_secs(5),
+                "the deadline never passed"
+            );
+        }
+        assert!(thread_cpu_time() - t0 >= Duration::from_millis(2), "passed early");
+        assert!(looks > 0);
+        assert!(d.passed() && d.was_passed(), "passed stays passed");
+        d.start();
+        assert!(!d.was_passed() && !d.passed(), "the next invocation starts afresh");
+    }
+
+    #[test]
+    fn sleeping_does_not_count() {
+        let mut d = Deadline::new(Duration::from_millis(5));
+        d.start();
+        assert!(!d.passed());
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!d.passed(), "20 ms asleep spent a 5 ms CPU budget");
+    }
+}
