@@ -217,7 +217,8 @@ static bool prepare(struct sx_frame *f, struct sx_ext *ext, u32 idx, struct sx_a
 		f->ctx.trap_func = e->func;
 		return false;
 	}
-	f->ctx.fuel = (s64)min_t(u64, ext->fuel - e->entry_fuel, SX_SLICE);
+	/* A guard that starts after the deadline passed stops at its first check. */
+	f->ctx.fuel = deadline_passed ? 0 : (s64)min_t(u64, ext->fuel - e->entry_fuel, SX_SLICE);
 	f->reserve = ext->fuel - e->entry_fuel - (u64)f->ctx.fuel;
 	return true;
 }
@@ -274,11 +275,11 @@ void safex_invoke(struct sx_ext *ext, u32 idx, struct sx_app *app, s64 value, st
 	u64 t0;
 
 	lockdep_assert_held(&safex_lock);
+	deadline_passed = false;
 	runs = prepare(f, ext, idx, app, 0);
 	kernel_fpu_begin();
 	t0 = ktime_get_ns();
 	deadline_ns = t0 + (u64)safex_deadline_us * NSEC_PER_USEC;
-	deadline_passed = false;
 	if (runs)
 		r = e->code(&f->ctx, (s64)e->host_class + 1, value);
 	out->elapsed_ns = ktime_get_ns() - t0;
@@ -375,6 +376,15 @@ static s64 h_set_attribute(struct safex_ctx *ctx, s64 cap, s64 imm, s64 value)
 		if (f->depth + 1 >= SAFEX_FRAMES)
 			return helper_abort(f, "set_attribute: a guard wrote a guarded attribute: guards may not nest");
 		outcome = run_guard(f->app, attr, value, f->depth + 1, &applied);
+		/*
+		 * The deadline passed in the guard: the invocation stops at its
+		 * next fuel check, not a slice later (where a loop of writes
+		 * could start a guard per helper call).
+		 */
+		if (deadline_passed) {
+			f->ctx.fuel = 0;
+			f->reserve = 0;
+		}
 	}
 	old = f->app->values[attr];
 	switch (outcome) {

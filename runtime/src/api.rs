@@ -52,6 +52,8 @@ pub(crate) struct FrameInfo {
     pub(crate) blocked: bool,
     /// The invocation's fuel not yet handed out in `ctx.fuel`.
     pub(crate) reserve: u64,
+    /// The most `refuel` hands out at a time (`Invocation::slice`).
+    slice: u64,
 }
 
 /// A context and whom it runs for: a `*mut Ctx` a helper receives is the
@@ -76,6 +78,7 @@ pub(crate) fn new_frame(depth: usize) -> Frame {
             depth,
             blocked: false,
             reserve: 0,
+            slice: 0,
         },
     }
 }
@@ -88,7 +91,8 @@ pub(crate) struct Invocation {
     /// The invocation's budget.
     pub(crate) fuel: u64,
     /// The most fuel `ctx.fuel` holds at a time (the rest is handed out by
-    /// `refuel`): [`crate::deadline::SLICE`] under a deadline, else all.
+    /// `refuel`): `deadline::slice_for` the data region under a deadline (0
+    /// once it has passed), else all.
     pub(crate) slice: u64,
     /// The entry point's function and its entry `fuel`, which the host
     /// charges before the call (ABI 4).
@@ -159,6 +163,7 @@ pub(crate) unsafe fn prepare(frame: NonNull<Frame>, host: *mut Host, inv: &Invoc
         info.app = inv.app;
         info.blocked = false;
         info.reserve = left - first;
+        info.slice = inv.slice;
     }
     runs
 }
@@ -210,7 +215,7 @@ pub(crate) unsafe extern "C" fn refuel_from_host(ctx: *mut Ctx) {
         return;
     }
     let left = left as u64;
-    let slice = left.min(crate::deadline::SLICE);
+    let slice = left.min(info.slice);
     info.reserve = left - slice;
     // SAFETY: as above; compiled code is suspended in this call.
     unsafe { (*ctx).fuel = slice as i64 };
@@ -386,7 +391,7 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
     }
     // From here on the host is reached through `frame.host` only: a guard
     // re-borrows it.
-    let HelperCall { frame, .. } = call;
+    let HelperCall { ctx, frame, .. } = call;
     let by = EntryRef::new(frame.ext, frame.entry);
     let app = frame.app;
     let outcome = match guard {
@@ -402,6 +407,15 @@ unsafe extern "C" fn set_attribute(ctx: *mut Ctx, cap: i64, attr: i64, value: i6
     // SAFETY: the guard has returned: as in `HelperCall::begin`, this
     // helper is the host's only user until it returns.
     let host = unsafe { &mut *frame.host };
+    if host.deadline.as_ref().is_some_and(|d| d.was_passed()) {
+        // The deadline passed in the guard: the invocation stops at its
+        // next fuel check, not a slice later (where a loop of writes could
+        // start a guard per helper call).
+        frame.reserve = 0;
+        // SAFETY: compiled code is suspended in this helper call, and reads
+        // the counter again at its next check.
+        unsafe { (*ctx).fuel = 0 };
+    }
     let a = &mut host.apps[app];
     let row = &a.values[class];
     let old = row[index].get();

@@ -1,13 +1,15 @@
 //! The deadline: an invocation that runs past its CPU-time budget is
 //! stopped, on the invoking thread, with no other thread and no timer.
 //!
-//! A host with a deadline hands an invocation its fuel in slices of
-//! [`SLICE`] units (`api::prepare`); a fuel check that finds its slice
-//! spent calls the host's `refuel` (ABI 6), which asks [`Deadline::passed`]
-//! before it hands out the next. So the code comes back to the host at
-//! least every `SLICE + MAX_UNCHECKED` units (the verifier's V0409 bounds
-//! the units between two fuel checks), and an invocation shorter than a
-//! slice never does: it pays nothing for the deadline.
+//! A host with a deadline hands an invocation its fuel in slices
+//! ([`slice_for`] its extension's data region: [`SLICE`] units, or
+//! [`SLICE_SMALL_DATA`] for a small region) (`api::prepare`); a fuel check
+//! that finds its slice spent calls the host's `refuel` (ABI 6), which
+//! asks [`Deadline::passed`] before it hands out the next. So the code
+//! comes back to the host at least every slice plus `MAX_UNCHECKED` units
+//! (the verifier's V0409 bounds the units between two fuel checks), and
+//! an invocation shorter than a slice never does: it pays nothing for the
+//! deadline.
 //!
 //! - **Time is the CPU time of the invoking thread**, as in the kernel,
 //!   where extensions run without preemption: being preempted never counts
@@ -19,21 +21,46 @@
 //! - **Never early, at most two slices late.** Time is counted from the
 //!   first refuel, which comes after one slice of work; the invocation is
 //!   stopped at the first refuel after the budget is spent, at most a slice
-//!   of work later. A slice of the slowest code measured (a pointer chase
-//!   missing the cache on every load, 52–59 µs per 1,024 units,
-//!   docs/benchmarks.md) takes at most about 300 µs, so an invocation ends
-//!   within its budget plus about 0.6 ms: within the budget plus 1 ms.
+//!   of work later. A slice of the slowest code measured takes at most
+//!   about 0.3 ms (a pointer chase missing the cache on every load,
+//!   43–58 ns per unit, in a large region; helper calls, 3 ns per unit, in
+//!   a small one: docs/benchmarks.md), so an invocation ends within its
+//!   budget plus about 0.6 ms: within the budget plus 1 ms.
 //! - **Nested guards obey the invocation's deadline**: they refuel through
 //!   the same host, whose clock the outermost invocation started
 //!   ([`Deadline::start`]), and once passed it stays passed until the next
-//!   outermost invocation, so the invocation a guard returns to stops at
-//!   its own next refuel.
+//!   outermost invocation. A guard that starts after it passed gets no
+//!   slice (it stops at its first check), and the invocation a guard
+//!   returns to from the deadline has its counter emptied by
+//!   `set_attribute`, so it stops at its own next check.
 
 use std::time::{Duration, Instant};
 
 /// Fuel handed out at a time while a deadline is enforced: how much work
-/// may pass between two looks at the clock.
+/// may pass between two looks at the clock, for an extension whose data
+/// region may miss every cache (the slowest unit measured).
 pub(crate) const SLICE: u64 = 4096;
+
+/// The largest data region, in cells (256 KiB), for which the larger
+/// [`SLICE_SMALL_DATA`] applies: small enough to stay in a core's L2 cache.
+pub const SMALL_DATA_CELLS: u64 = 32768;
+
+/// Fuel handed out at a time to an extension whose data region is at most
+/// [`SMALL_DATA_CELLS`]: its slowest units (helper calls, a chase through
+/// its whole region) are about ten times faster than a chase missing
+/// every cache, so ten times the units take no longer than a [`SLICE`]
+/// of those. Few invocations are longer (the QoS round over 64 processes
+/// is 9,378 units), so few ever refuel.
+pub(crate) const SLICE_SMALL_DATA: u64 = 32768;
+
+/// The slice for an extension with `data_cells` cells of data.
+pub(crate) fn slice_for(data_cells: usize) -> u64 {
+    if data_cells as u64 <= SMALL_DATA_CELLS {
+        SLICE_SMALL_DATA
+    } else {
+        SLICE
+    }
+}
 
 /// The deadline of the outermost invocation running, if any.
 pub(crate) struct Deadline {

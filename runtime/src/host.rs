@@ -456,13 +456,20 @@ impl Host {
         self.frames[depth]
     }
 
-    /// The most fuel an invocation's counter holds at a time: a slice under
-    /// a deadline (`refuel` looks at the clock between slices), else all.
-    fn slice(&self) -> u64 {
-        if self.deadline.is_some() {
-            deadline::SLICE
-        } else {
-            u64::MAX
+    /// The most fuel an invocation's counter holds at a time: under a
+    /// deadline, a slice for the extension's data region (`refuel` looks at
+    /// the clock between slices), and none at all once the deadline has
+    /// passed (a guard that starts then stops at its first fuel check);
+    /// without a deadline, all of it.
+    fn slice_policy(&self) -> impl Fn(usize) -> u64 + use<> {
+        let (enforced, passed) = match &self.deadline {
+            Some(d) => (true, d.was_passed()),
+            None => (false, false),
+        };
+        move |data_cells| match (enforced, passed) {
+            (false, _) => u64::MAX,
+            (true, true) => 0,
+            (true, false) => deadline::slice_for(data_cells),
         }
     }
 
@@ -922,7 +929,7 @@ impl Host {
     #[inline(always)]
     pub(crate) fn invoke_inline(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
         let frame = self.frames[0];
-        let slice = self.slice();
+        let enforced = self.deadline.is_some();
         let Some(ext) = self.ext_mut(entry.ext) else {
             return Err(Trap::nothing_ran(TrapKind::NotLoaded));
         };
@@ -938,7 +945,12 @@ impl Host {
             entry: entry.index as usize,
             app,
             fuel,
-            slice,
+            // An outermost invocation starts before its deadline.
+            slice: if enforced {
+                deadline::slice_for(ext.data.len())
+            } else {
+                u64::MAX
+            },
             func: e.func,
             entry_fuel: e.entry_fuel,
             data: ext.data.as_mut_ptr(),
@@ -1030,7 +1042,7 @@ impl Host {
             // one made here ends before the guard runs.
             let h = unsafe { &mut *host };
             let frame = h.frame_at(depth);
-            let slice = h.slice();
+            let slice = h.slice_policy();
             let account_time = h.config.account_time;
             let values = &h.apps[app].values;
             let Some(ext) = extension_mut(&mut h.slots, guard.ext) else {
@@ -1048,7 +1060,7 @@ impl Host {
                 entry: guard.index as usize,
                 app,
                 fuel: ext.fuel,
-                slice,
+                slice: slice(ext.data.len()),
                 func: e.func,
                 entry_fuel: e.entry_fuel,
                 data: ext.data.as_mut_ptr(),

@@ -28,6 +28,7 @@ compile_error!("the SafeX runtime runs x86-64 code on Linux only (target_os = \"
 mod api;
 pub mod codes;
 mod deadline;
+pub use deadline::SMALL_DATA_CELLS;
 pub mod device;
 pub mod host;
 pub mod image;

@@ -473,6 +473,45 @@ fn a_guard_nested_in_an_invocation_obeys_the_invocations_deadline() {
     assert_eq!((c.invocations, c.aborts), (3, 0));
 }
 
+#[test]
+fn after_a_guard_meets_the_deadline_the_invocation_stops_at_its_next_check() {
+    // A monitor that writes the guarded attribute in a loop: the first
+    // guard runs into the deadline; the monitor must then stop at its next
+    // fuel check, not run on through its slice starting a guard per write.
+    let slow_guard = "extension slow_guard;\nimport cpu;\nbudget 5000000000;\nint n = 0;\n\
+                      guard int slow(cap<cpu_qos> app, int value) for \"timeslice_adjustment\" {\n\
+                          while (true) { n = n + 1; }\n    return value;\n}\n";
+    let writer = "extension writer;\nimport cpu;\nbudget 5000000000;\n\
+                  monitor void m(cap<cpu_qos> app) {\n\
+                      while (true) { set_attribute(app, \"timeslice_adjustment\", 7); }\n}\n";
+    let budget = Duration::from_millis(5);
+    let mut host = host_with(HostConfig {
+        deadline: Some(budget),
+        max_fuel: i64::MAX as u64,
+        quarantine_after: 0,
+        ..HostConfig::default()
+    });
+    host.install_guard(&object(slow_guard, true))
+        .expect("the guard installs");
+    let app = host.create_app("a").unwrap();
+    let ext = host.load(app, &object(writer, false)).unwrap();
+    let monitor = host.entry(ext, "m").unwrap();
+    let trap = host.invoke(monitor, None).unwrap_err();
+    assert_eq!(trap.kind, TrapKind::Deadline);
+    let changes = host.take_changes();
+    // The loop's next fuel check comes at most one more write later (which
+    // starts a guard that stops at once); without the drain, the monitor
+    // would write on for the rest of its 32,768-unit slice.
+    assert!(
+        (1..=2).contains(&changes.len()),
+        "{} guards ran: {changes:?}",
+        changes.len()
+    );
+    for change in &changes {
+        assert!(matches!(&change.outcome, WriteOutcome::GuardTrapped(t) if t.kind == TrapKind::Deadline));
+    }
+}
+
 /// CPU time this thread has used.
 fn thread_cpu() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };

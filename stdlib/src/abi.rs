@@ -65,7 +65,10 @@
 //!   `no_caller_saved_registers`; in Rust, an assembly trampoline), so
 //!   that the call, on a cold path, costs the hot path no register. It
 //!   writes nothing but `ctx.fuel` (and the host's own state), so a value
-//!   the code loaded from its data region stays valid across it. The host
+//!   the code loaded from its data region stays valid across it. A helper
+//!   may store 0 into `ctx.fuel` too, to end the invocation at its next
+//!   check (the user-space host does after a guard met the deadline):
+//!   compiled code loads the counter afresh at every check. The host
 //!   stores a counter of at least 0 before a call (so the subtraction
 //!   never overflows: N is at most `i64::MAX`). A host that hands out the
 //!   whole budget at once gives a `refuel` that does nothing; one that

@@ -23,7 +23,7 @@
 //!
 //! - an application invoking a trivial extension at 100 Hz for 3 s: the
 //!   wall time of each invocation, the two hosts invoked in the same
-//!   periods, half a period apart;
+//!   periods, half a period apart, in alternating order;
 //! - the trivial invocation, and a 100,000-unit loop, invoked in a loop, in
 //!   interleaved batches (`bench::interleaved`);
 //! - how far past a 1 ms budget an endless loop returns, in the invoking
@@ -61,20 +61,10 @@ fn kinds() -> Vec<(&'static str, String)> {
                 repeat("    x = x / d + 1000000000000000000;\n", 1000)
             ),
         ),
+        ("pointer chase through 8 MiB (cache misses)", chase(CHASE_CELLS)),
         (
-            "pointer chase through 8 MiB (cache misses)",
-            format!(
-                "{header}int next[{CHASE_CELLS}];\nint at = 0;\n\
-                 int filled = 0;\nint shuffled = {CHASE_CELLS};\nint rng = 12345;\n\
-                 monitor void work(cap<cpu_qos> app) {{\n    int p = at;\n{}    at = p;\n}}\n\
-                 handler void fill(cap<cpu_qos> app, int v) on \"Error\" {{\n    \
-                 for (int k = 0; k < 2000 && filled < {CHASE_CELLS}; k++) {{ next[filled] = filled; filled++; }}\n    \
-                 for (int k = 0; k < 2000 && filled == {CHASE_CELLS} && shuffled > 1; k++) {{\n        \
-                 shuffled--;\n        rng = (rng * 1103515245 + 12345) & 2147483647;\n        \
-                 int j = rng % shuffled;\n        \
-                 int t = next[shuffled]; next[shuffled] = next[j]; next[j] = t;\n    }}\n}}\n",
-                repeat("    p = next[p];\n", 1000)
-            ),
+            "pointer chase through 256 KiB (a small data region)",
+            chase(runtime::SMALL_DATA_CELLS - 4),
         ),
         (
             "zero-filled local arrays (init)",
@@ -109,6 +99,23 @@ fn kinds() -> Vec<(&'static str, String)> {
             ),
         ),
     ]
+}
+
+/// A monitor `work` that walks 1,000 hops of a random cycle through an
+/// array of `cells` cells, and a handler `fill` that lays the cycle out.
+fn chase(cells: u64) -> String {
+    format!(
+        "extension work;\nimport cpu;\nbudget 100000000;\nint next[{cells}];\nint at = 0;\n\
+         int filled = 0;\nint shuffled = {cells};\nint rng = 12345;\n\
+         monitor void work(cap<cpu_qos> app) {{\n    int p = at;\n{}    at = p;\n}}\n\
+         handler void fill(cap<cpu_qos> app, int v) on \"Error\" {{\n    \
+         for (int k = 0; k < 2000 && filled < {cells}; k++) {{ next[filled] = filled; filled++; }}\n    \
+         for (int k = 0; k < 2000 && filled == {cells} && shuffled > 1; k++) {{\n        \
+         shuffled--;\n        rng = (rng * 1103515245 + 12345) & 2147483647;\n        \
+         int j = rng % shuffled;\n        \
+         int t = next[shuffled]; next[shuffled] = next[j]; next[j] = t;\n    }}\n}}\n",
+        "    p = next[p];\n".repeat(1000)
+    )
 }
 
 /// CPU time of this thread.
@@ -329,8 +336,9 @@ fn deadline_cost() {
 }
 
 /// An application's trivial monitor invoked every 10 ms for 3 s, through a
-/// host with the deadline and, half a period later, through one without:
-/// the median wall time of an invocation, without and with (µs).
+/// host with the deadline and, half a period apart, through one without
+/// (which goes first alternates): the median wall time of an invocation,
+/// without and with (µs).
 fn at_100_hz() -> (f64, f64) {
     const PERIOD: Duration = Duration::from_millis(10);
     const PERIODS: usize = 300;
@@ -345,12 +353,18 @@ fn at_100_hz() -> (f64, f64) {
     };
     let (mut without, mut with) = (Vec::new(), Vec::new());
     let mut next = Instant::now();
-    for _ in 0..WARM_UP + PERIODS {
-        next += PERIOD;
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        with.push(timed(&mut watched, guarded));
-        std::thread::sleep((next + PERIOD / 2).saturating_duration_since(Instant::now()));
-        without.push(timed(&mut unwatched, plain));
+    for period in 0..WARM_UP + PERIODS {
+        // Which host goes first alternates, so that neither is always the
+        // one woken from the longer sleep.
+        for half in 0..2 {
+            next += PERIOD / 2;
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            if (period + half) % 2 == 0 {
+                with.push(timed(&mut watched, guarded));
+            } else {
+                without.push(timed(&mut unwatched, plain));
+            }
+        }
     }
     let median_us = |times: &mut Vec<Duration>| {
         let times = &mut times[WARM_UP..];

@@ -517,6 +517,14 @@ impl Hosted {
         self.host.invoke(measure, Some(value)).expect("measure runs");
     }
 
+    /// The fuel units one round uses (what decides whether the host's
+    /// `refuel` runs in it).
+    fn units_of_round(&mut self) -> u64 {
+        let before = self.host.counters(self.ext).expect("loaded").fuel_used;
+        self.round();
+        self.host.counters(self.ext).expect("loaded").fuel_used - before
+    }
+
     #[inline(always)]
     fn round(&mut self) -> i64 {
         if let Err(t) = self.host.invoke(self.round, None) {
@@ -685,6 +693,10 @@ fn run_row(
         native_sum,
         "SafeX hosted state, {label}, N={n}"
     );
+    notes.push(format!(
+        "{label}, N={n}: fuel units per round: {}",
+        hosted.units_of_round()
+    ));
 
     let mut kernel_ns = None;
     if let Ok(prog) = bpf.as_mut() {
