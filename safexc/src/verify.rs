@@ -5,10 +5,12 @@
 //!
 //! TAL is verified function by function as it is read
 //! (`tal_ir::ModuleReader`, `verifier::Stream`), so that the whole module
-//! never resides in memory: the input, the declarations and a bounded
-//! number of functions do. A module so refused, or not so read, is loaded
-//! and verified whole ([`check_tal`]) for its diagnostics; binary TAL is
-//! printed as text only then, for diagnostics to point into.
+//! never resides in memory: the declarations, a bounded number of
+//! functions and the input do; a file of TAL text not even the input, only
+//! a window of it (`tal_ir::text::Reader` reads the file itself). A module
+//! so refused, or not so read, is read and verified whole ([`check_tal`])
+//! for its diagnostics; binary TAL is printed as text only then, for
+//! diagnostics to point into.
 
 use crate::Checked;
 use crate::diag::{Diagnostic, render};
@@ -64,6 +66,16 @@ impl From<Checked> for Verdict {
 
 fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) -> Verdict {
     let name = files::display_name(path);
+    let streamed = match pubkey {
+        None => stream_text_file(path, config),
+        Some(_) => None,
+    };
+    if let Some(Some((functions, insts))) = streamed {
+        return Verdict {
+            summary: accepted_summary(&name, functions, insts),
+            accepted: true,
+        };
+    }
     let Some(bytes) = files::read_input(path).map(files::without_bom) else {
         return Checked::rejected(&name, &["L0001"]).into();
     };
@@ -90,7 +102,9 @@ fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) ->
         )
         .into(),
         Ok(None) if bytes.starts_with(b"\x7fELF") => check_object(&name, &bytes, config, "object").into(),
-        Ok(None) => match stream_tal(&bytes, config) {
+        // Text that was streamed from its file was refused: only its
+        // diagnostics are left.
+        Ok(None) => match streamed.is_none().then(|| stream_tal(&bytes, config)).flatten() {
             Some((functions, insts)) => Verdict {
                 summary: accepted_summary(&name, functions, insts),
                 accepted: true,
@@ -104,6 +118,43 @@ fn accepted_summary(name: &str, functions: usize, insts: usize) -> String {
     format!("{name}: ok ({functions} functions, {insts} instructions)")
 }
 
+/// Verifies a file of TAL text as [`stream_tal`] does, reading it through
+/// a window rather than whole: `None` if it is not a file of TAL text, by
+/// the bytes [`verify_file`] tells inputs apart by (a signature trailer at
+/// its end; `\x7fELF` or `SXTAL` at its start, after a byte-order mark),
+/// is not a regular file (a pipe cannot be read twice), or cannot be opened
+/// (reading it whole will say why); else what `stream_tal` would say
+/// (`None` if refused).
+fn stream_text_file(path: &Path, config: &verifier::Config) -> Option<Option<(usize, usize)>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const BOM: &[u8] = "\u{feff}".as_bytes();
+    if files::is_stdio(path) {
+        return None;
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let trailer = runtime::signed::MAGIC;
+    let mut head = [0u8; 16];
+    let mut tail = [0u8; 8];
+    // Shorter files are read whole.
+    file.read_exact(&mut head).ok()?;
+    file.seek(SeekFrom::End(-(tail.len() as i64))).ok()?;
+    file.read_exact(&mut tail).ok()?;
+    let start = if head.starts_with(BOM) { BOM.len() } else { 0 };
+    let text = &head[start..];
+    if tail == *trailer || text.starts_with(b"\x7fELF") || text.starts_with(tal_ir::binary::MAGIC) {
+        return None;
+    }
+    file.seek(SeekFrom::Start(start as u64)).ok()?;
+    Some(
+        tal_ir::text::Reader::new(file)
+            .ok()
+            .and_then(|mut reader| stream(&mut reader, config)),
+    )
+}
+
 /// Reads TAL (binary if it starts with `SXTAL`, else text) one function at
 /// a time into a `verifier::Stream`: its functions and instructions if it
 /// is accepted, `None` if it is refused or cannot be read so.
@@ -112,7 +163,7 @@ fn stream_tal(bytes: &[u8], config: &verifier::Config) -> Option<(usize, usize)>
         stream(&mut tal_ir::binary::Reader::new(bytes).ok()?, config)
     } else {
         stream(
-            &mut tal_ir::text::Reader::new(std::str::from_utf8(bytes).ok()?).ok()?,
+            &mut tal_ir::text::Reader::new(std::io::Cursor::new(bytes)).ok()?,
             config,
         )
     }

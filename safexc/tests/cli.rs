@@ -89,6 +89,55 @@ fn unreadable_and_non_utf8_files_are_errors_not_panics() {
     assert!(stdout.contains("exist.tal: rejected: L0001"), "{stdout}");
 }
 
+#[test]
+fn text_read_through_a_window_is_verified_and_reported_as_before() {
+    // A file of TAL text is verified as it is read, never whole: a
+    // byte-order mark and CRLF line ends change nothing, a module larger
+    // than the reader's window (16 KiB items, 1 MiB reads) is read across
+    // windows, and a refused one is reported on its lines as before.
+    let dir = tempdir("window");
+    let pid = std::fs::read_to_string(root().join("examples/tal/cpu_pid.tal")).unwrap();
+    let crlf = dir.join("crlf.tal");
+    std::fs::write(&crlf, format!("\u{feff}{}", pid.replace('\n', "\r\n"))).unwrap();
+    let out = safexc(&["verify", crlf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("crlf.tal: ok (2 functions"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let mut large = String::from("module m\n");
+    for f in 0..300 {
+        large += &format!("func @f{f}(i64) -> i64 {{\nblock0(v0: i64):\n    fuel 200\n");
+        for i in 1..200 {
+            large += &format!("    v{i} = iadd v{}, v0\n", i - 1);
+        }
+        large += "    ret v199\n}\n";
+    }
+    let file = dir.join("large.tal");
+    std::fs::write(&file, &large).unwrap();
+    let out = safexc(&["verify", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("large.tal: ok (300 functions, 60300 instructions)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let bad = dir.join("bad.tal");
+    let forge = "module m\r\nclass c { a: i64 }\r\nfunc @f(i64) {\r\nblock0(v0: i64):\r\n    fuel 3\r\n    call @spin_lock(v0)\r\n    ret\r\n}\r\n";
+    std::fs::write(&bad, format!("\u{feff}{forge}")).unwrap();
+    let out = safexc(&["verify", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).ends_with("rejected: V0720\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("bad.tal:6:5"), "{}", text(&out.stderr));
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("safexc-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

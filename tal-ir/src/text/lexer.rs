@@ -70,7 +70,9 @@ impl Token {
 
 pub(super) struct Lexer<'a> {
     src: &'a str,
-    /// Where the next token's search starts.
+    /// Where `src` starts in the input: tokens' positions are the input's.
+    base: usize,
+    /// Where the next token's search starts, in `src`.
     at: usize,
     /// `[` minus `]` so far (never below zero): a `;` inside brackets is
     /// the array-length separator, elsewhere a comment.
@@ -79,6 +81,11 @@ pub(super) struct Lexer<'a> {
     buffered: usize,
     /// End of the last token taken with [`Lexer::next`].
     pub last_end: usize,
+    /// Whether lexing reached the end of `src`: the end-of-input token, or
+    /// a string still open there. Lexing a window of a larger input that
+    /// ends at whitespace, only then can a token differ from the one the
+    /// whole input has at the same place.
+    pub touched_end: bool,
 }
 
 /// Byte classes, looked up rather than compared in the scanning loops.
@@ -123,22 +130,24 @@ fn is_digit(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
-    /// Lexes `src` from byte `start` (the end if that is not a character
-    /// boundary), outside brackets.
-    pub fn new(src: &'a str, start: usize) -> Self {
-        let at = if src.is_char_boundary(start) { start } else { src.len() };
+    /// Lexes `src` from its start, outside brackets; `src` starts at byte
+    /// `base` of the input, which tokens' positions count from.
+    pub fn new(src: &'a str, base: usize) -> Self {
+        let end = base + src.len();
         let eof = Token {
             kind: Tok::Eof,
-            start: src.len(),
-            end: src.len(),
+            start: end,
+            end,
         };
         Lexer {
             src,
-            at,
+            base,
+            at: 0,
             brackets: 0,
             ahead: [eof; 2],
             buffered: 0,
-            last_end: at,
+            last_end: base,
+            touched_end: false,
         }
     }
 
@@ -167,15 +176,23 @@ impl<'a> Lexer<'a> {
 
     /// The end of the string whose opening quote is at `from`, if it is
     /// closed with only `\\` and `\"` escapes inside.
-    fn string_end(&self, from: usize) -> Option<usize> {
+    fn string_end(&mut self, from: usize) -> Option<usize> {
         let bytes = self.src.as_bytes();
         let mut at = from + 1;
         loop {
-            match *bytes.get(at)? {
+            let Some(&b) = bytes.get(at) else {
+                self.touched_end = true;
+                return None;
+            };
+            match b {
                 b'"' => return Some(at + 1),
-                b'\\' => match bytes.get(at + 1)? {
-                    b'\\' | b'"' => at += 2,
-                    _ => return None,
+                b'\\' => match bytes.get(at + 1) {
+                    Some(b'\\' | b'"') => at += 2,
+                    Some(_) => return None,
+                    None => {
+                        self.touched_end = true;
+                        return None;
+                    }
                 },
                 _ => at += 1,
             }
@@ -197,10 +214,11 @@ impl<'a> Lexer<'a> {
         let start = at;
         let Some(&first) = bytes.get(start) else {
             self.at = start;
+            self.touched_end = true;
             return Token {
                 kind: Tok::Eof,
-                start,
-                end: start,
+                start: self.base + start,
+                end: self.base + start,
             };
         };
         let next = bytes.get(start + 1).copied().unwrap_or(0);
@@ -259,7 +277,11 @@ impl<'a> Lexer<'a> {
             }
         };
         self.at = end;
-        Token { kind, start, end }
+        Token {
+            kind,
+            start: self.base + start,
+            end: self.base + end,
+        }
     }
 
     #[inline]
@@ -281,10 +303,11 @@ impl<'a> Lexer<'a> {
         self.ahead[1]
     }
 
-    /// Where the next token's search starts, for a caller that reads the
-    /// next tokens itself (the parser's fast paths): `None` inside brackets
-    /// or after a lookahead token that is a bracket. A buffered token is
-    /// given back (it will be cut again the same way from its start).
+    /// Where the next token's search starts in `src`, for a caller that
+    /// reads the next tokens itself (the parser's fast paths): `None` inside
+    /// brackets or after a lookahead token that is a bracket. A buffered
+    /// token is given back (it will be cut again the same way from its
+    /// start).
     #[inline]
     pub fn resting(&mut self) -> Option<usize> {
         if self.brackets != 0 {
@@ -294,7 +317,7 @@ impl<'a> Lexer<'a> {
             0 => Some(self.at),
             1 if !matches!(self.ahead[0].kind, Tok::LBracket | Tok::RBracket) => {
                 self.buffered = 0;
-                self.at = self.ahead[0].start;
+                self.at = self.ahead[0].start - self.base;
                 Some(self.at)
             }
             _ => None,
@@ -302,13 +325,18 @@ impl<'a> Lexer<'a> {
     }
 
     /// Goes on after tokens the caller read itself from [`Lexer::resting`]:
-    /// the last of them ended at `end`, and they opened as many brackets as
-    /// they closed.
+    /// the last of them ended at `end` in `src`, and they opened as many
+    /// brackets as they closed.
     #[inline]
     pub fn skip_to(&mut self, end: usize) {
         self.at = end;
-        self.last_end = end;
+        self.last_end = self.base + end;
         self.buffered = 0;
+    }
+
+    /// Where `src` starts in the input.
+    pub fn base(&self) -> usize {
+        self.base
     }
 
     #[inline]

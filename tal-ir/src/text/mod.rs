@@ -32,8 +32,10 @@
 mod lexer;
 mod parse;
 mod print;
+mod read;
 
 use crate::{BinaryOp, Cond, ElemType, FormatError, GlobalDef, Module, ObjType, ParamType, Root, TextMap, UnaryOp};
+pub use read::Reader;
 
 /// Writes the canonical text of a module. Never panics.
 pub fn print(module: &Module) -> String {
@@ -52,61 +54,6 @@ pub fn parse(text: &str) -> Result<(Module, TextMap), Vec<FormatError>> {
 #[doc(hidden)]
 pub fn parse_token_by_token(text: &str) -> Result<(Module, TextMap), Vec<FormatError>> {
     parse::parse(text, false).map_err(|e| vec![e])
-}
-
-/// TAL text read one function at a time ([`crate::ModuleReader`]):
-/// [`Reader::new`] parses the declarations and every function's signature,
-/// skipping bodies; each body is parsed as it is asked for. The functions
-/// are those [`parse`] gives, or a reader refuses the text: where `parse`
-/// finds an error, and, as it cannot number them, for externs declared
-/// only by being called (the verifier refuses every extern anyway). Its
-/// errors are not always `parse`'s (one in a skipped body is found only
-/// when the body is read); use `parse` to report them. Never panics.
-pub struct Reader<'a> {
-    parser: parse::Parser<'a>,
-    next: usize,
-}
-
-impl<'a> Reader<'a> {
-    pub fn new(text: &'a str) -> Result<Reader<'a>, FormatError> {
-        Ok(Reader {
-            parser: parse::outline(text)?,
-            next: 0,
-        })
-    }
-}
-
-impl crate::ModuleReader for Reader<'_> {
-    fn declarations(&self) -> &Module {
-        &self.parser.module
-    }
-
-    fn functions(&self) -> usize {
-        self.parser.functions()
-    }
-
-    fn next_function(&mut self) -> Result<Option<crate::Function>, FormatError> {
-        if self.next == self.functions() {
-            return Ok(None);
-        }
-        self.next += 1;
-        self.parser.body(self.next - 1).map(Some)
-    }
-
-    fn next_function_reusing(
-        &mut self,
-        spare: Option<crate::Function>,
-    ) -> Result<Option<crate::Function>, FormatError> {
-        if self.next == self.functions() {
-            return Ok(None);
-        }
-        self.next += 1;
-        self.parser.body_reusing(self.next - 1, spare).map(Some)
-    }
-
-    fn function_again(&mut self, id: crate::FuncId) -> Result<crate::Function, FormatError> {
-        self.parser.body(id.index())
-    }
 }
 
 const UNARY: [(UnaryOp, &str); 2] = [(UnaryOp::Neg, "ineg"), (UnaryOp::Not, "not")];
@@ -162,9 +109,28 @@ mod tests {
     use crate::ModuleReader;
     use std::path::{Path, PathBuf};
 
-    /// The module a [`Reader`] reads.
+    /// A [`Reader`] of `text` in memory, with its usual window or a tiny
+    /// one (items read from texts of 64 bytes, and longer ones again; 5
+    /// bytes read at once: every body across windows). `read.rs` tests
+    /// shorter texts, on fewer modules.
+    fn reader(text: &str, tiny: bool) -> Result<Reader<std::io::Cursor<&[u8]>>, FormatError> {
+        let source = std::io::Cursor::new(text.as_bytes());
+        if tiny {
+            Reader::with_sizes(source, 64, 5)
+        } else {
+            Reader::new(source)
+        }
+    }
+
+    /// The module a [`Reader`] reads, the same with a tiny window.
     fn read(text: &str) -> Result<Module, FormatError> {
-        let mut reader = Reader::new(text)?;
+        let module = read_with(text, false);
+        assert_eq!(read_with(text, true).ok(), module.clone().ok(), "{text}");
+        module
+    }
+
+    fn read_with(text: &str, tiny: bool) -> Result<Module, FormatError> {
+        let mut reader = reader(text, tiny)?;
         let mut funcs = Vec::new();
         while let Some(f) = reader.next_function()? {
             funcs.push(f);
@@ -186,7 +152,7 @@ mod tests {
             (Ok(read), parsed) => Err(format!("read {read:?}\nparsed {parsed:?}")),
             (Err(_), Err(_)) => Ok(()),
             (Err(e), Ok((parsed, _))) => {
-                let declared = Reader::new(text).map_or(0, |r| r.declarations().externs.len());
+                let declared = reader(text, false).map_or(0, |r| r.declarations().externs.len());
                 if parsed.externs.len() > declared {
                     Ok(())
                 } else {
@@ -263,7 +229,7 @@ mod tests {
     /// The module a reader reads, each function read into the vectors of
     /// the one before, as `safexc verify` does.
     fn read_reusing(text: &str) -> Result<Module, FormatError> {
-        let mut reader = Reader::new(text)?;
+        let mut reader = reader(text, false)?;
         let mut funcs: Vec<crate::Function> = Vec::new();
         let mut spare = None;
         while let Some(f) = reader.next_function_reusing(spare.take())? {

@@ -7,16 +7,21 @@
 //! function may be called before it is defined (at the end, in order of
 //! mention, which is the order implicit externs are numbered in).
 //!
-//! An outline ([`outline`]) parses everything but function bodies, which
-//! it skips by their braces (`skip_body`), recording where each is;
-//! [`Parser::body`] then parses one body at a time. Every name is declared
-//! by then, so callees resolve at once, except implicit externs, which only
-//! a whole-module parse numbers (by first mention in the whole text): a
-//! body naming one is refused. A body parses from a fresh lexer at its
-//! start, as the whole-module parse reaches it (a parsed item closes every
-//! `[` it opens, so the lexer's bracket depth is 0 there), and must end at
-//! the `}` the outline found: so a module read function by function is the
-//! module `parse` gives, or an error.
+//! The parser reads one text, but what it has learnt (the module so far and
+//! its names: a [`Scope`]) outlives it, so that `read.rs` can parse a file
+//! through windows: an outline parses every item but function bodies, one
+//! item per text ([`Parser::header`], [`Parser::item`], [`Parser::end`]),
+//! and leaves each body to be skipped by its braces ([`skip_body`]);
+//! [`Parser::body`] then parses one body, from a text that holds exactly it.
+//! Every name is declared by then, so callees resolve at once, except
+//! implicit externs, which only a whole-module parse numbers (by first
+//! mention in the whole text): a body naming one is refused. A body parses
+//! from a fresh lexer at its start, as the whole-module parse reaches it (a
+//! parsed item closes every `[` it opens, so the lexer's bracket depth is 0
+//! there), and must end at the `}` the outline found: so a module read
+//! function by function is the module `parse` gives, or an error. Token
+//! positions, and so error spans, are the input's wherever the text starts
+//! in it.
 //!
 //! In a body, each block header, instruction and terminator is first tried
 //! by a fast path (`fast.rs`) that reads it straight from the bytes when it
@@ -34,26 +39,21 @@ mod fast;
 type Result<T> = std::result::Result<T, FormatError>;
 
 pub(super) fn parse(src: &str, fast: bool) -> Result<(Module, TextMap)> {
-    let mut parser = Parser::new(src, Mode::Whole);
+    let mut parser = Parser::new(src, 0, Mode::Whole, Scope::default());
     parser.fast = fast;
-    parser.module()?;
-    Ok((parser.module, parser.map))
-}
-
-/// Parses everything but function bodies: the parser's module holds the
-/// declarations and each function's signature (no slots, no blocks).
-pub(super) fn outline(src: &str) -> Result<Parser<'_>> {
-    let mut parser = Parser::new(src, Mode::Outline);
-    parser.module()?;
-    Ok(parser)
+    parser.header()?;
+    while parser.item()? {}
+    parser.end()?;
+    Ok((parser.s.module, parser.s.map))
 }
 
 /// What the parser does with a function body.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(super) enum Mode {
     /// Parses it, and maps its blocks and instructions to their text.
     Whole,
-    /// Skips it, recording where it is (see the module doc).
+    /// Stops after its `{`, leaving [`Parser::body_at`] there (see the
+    /// module doc); the function's signature is added to the module.
     Outline,
 }
 
@@ -68,7 +68,7 @@ fn unknown(what: &str, name: &str, span: Range<usize>) -> FormatError {
 }
 
 /// Input quoted in a message, cut short so a huge token stays readable.
-fn snippet(text: &str) -> String {
+pub(super) fn snippet(text: &str) -> String {
     const MAX: usize = 40;
     match text.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
@@ -183,10 +183,10 @@ impl Mnemonic {
 }
 
 /// A struct name used in a struct's field, before all structs are declared.
-struct StructRef<'a> {
+struct StructRef {
     strukt: usize,
     field: usize,
-    name: &'a str,
+    name: Box<str>,
     span: Range<usize>,
 }
 
@@ -215,7 +215,27 @@ struct Frame {
     next_value: u64,
 }
 
-type Names<'a> = HashMap<&'a str, u32>;
+type Names = HashMap<Box<str>, u32>;
+
+/// What a parser has learnt of a module, kept from one text to the next:
+/// the module so far (with only signatures in an outline), where its items
+/// are, and its names.
+#[derive(Default)]
+pub(super) struct Scope {
+    pub(super) module: Module,
+    map: TextMap,
+    /// The section of the last item, `None` before the first.
+    section: Option<Section>,
+    classes: Names,
+    class_attrs: Vec<Names>,
+    events: Names,
+    structs: Names,
+    struct_fields: Vec<Names>,
+    globals: Names,
+    externs: Names,
+    funcs: Names,
+    struct_refs: Vec<StructRef>,
+}
 
 pub(super) struct Parser<'a> {
     src: &'a str,
@@ -223,63 +243,48 @@ pub(super) struct Parser<'a> {
     /// Whether the fast paths (`fast.rs`) are tried; off, the parser is
     /// their reference.
     fast: bool,
-    lex: Lexer<'a>,
-    pub(super) module: Module,
-    map: TextMap,
-    /// In an outline: each function's body, from after its `{` to after
-    /// its `}`.
-    bodies: Vec<Range<usize>>,
-    /// The section of the last item, `None` before the first.
-    section: Option<Section>,
-    classes: Names<'a>,
-    class_attrs: Vec<Names<'a>>,
-    events: Names<'a>,
-    structs: Names<'a>,
-    struct_fields: Vec<Names<'a>>,
-    globals: Names<'a>,
-    externs: Names<'a>,
-    funcs: Names<'a>,
-    struct_refs: Vec<StructRef<'a>>,
+    pub(super) lex: Lexer<'a>,
+    pub(super) s: Scope,
     callee_refs: Vec<CalleeRef<'a>>,
-    /// Blocks of a function the reader's caller is done with, whose
-    /// vectors new blocks reuse.
+    /// Vectors of a function the reader's caller is done with: its blocks'
+    /// (empty), and for new blocks' instructions, parameters and branch
+    /// arguments.
     spare_blocks: Vec<Block>,
-    /// The global a fast path found last, and its id.
-    last_global: std::cell::Cell<Option<(&'a str, u32)>>,
+    spare_insts: Vec<Vec<Inst>>,
+    spare_types: Vec<Vec<Type>>,
+    spare_values: Vec<Vec<ValueId>>,
+    /// The id of the global a fast path found last.
+    last_global: std::cell::Cell<Option<u32>>,
+    /// In an outline, after a function's `{`: where its body starts.
+    pub(super) body_at: Option<usize>,
 }
 
 /// Adds `name` to a namespace as the item with id `id`.
-fn declare<'a>(names: &mut Names<'a>, what: &str, name: &'a str, span: Range<usize>, id: usize) -> Result<u32> {
+fn declare(names: &mut Names, what: &str, name: &str, span: Range<usize>, id: usize) -> Result<u32> {
     let id = id as u32;
-    if names.insert(name, id).is_some() {
+    if names.insert(name.into(), id).is_some() {
         return Err(error("V0006", span, format!("duplicate {what} `{}`", snippet(name))));
     }
     Ok(id)
 }
 
 impl<'a> Parser<'a> {
-    fn new(src: &'a str, mode: Mode) -> Self {
+    /// A parser of `src`, which starts at byte `base` of the input, knowing
+    /// what `s` holds.
+    pub(super) fn new(src: &'a str, base: usize, mode: Mode, s: Scope) -> Self {
         Parser {
             src,
             mode,
             fast: true,
-            lex: Lexer::new(src, 0),
-            module: Module::default(),
-            map: TextMap::default(),
-            bodies: Vec::new(),
-            section: None,
-            classes: Names::new(),
-            class_attrs: Vec::new(),
-            events: Names::new(),
-            structs: Names::new(),
-            struct_fields: Vec::new(),
-            globals: Names::new(),
-            externs: Names::new(),
-            funcs: Names::new(),
-            struct_refs: Vec::new(),
+            lex: Lexer::new(src, base),
+            s,
             callee_refs: Vec::new(),
             spare_blocks: Vec::new(),
+            spare_insts: Vec::new(),
+            spare_types: Vec::new(),
+            spare_values: Vec::new(),
             last_global: std::cell::Cell::new(None),
+            body_at: None,
         }
     }
 
@@ -293,8 +298,14 @@ impl<'a> Parser<'a> {
         self.lex.next()
     }
 
+    /// The text of input bytes `span` (which this text holds).
+    fn at(&self, span: Range<usize>) -> Option<&'a str> {
+        let base = self.lex.base();
+        self.src.get(span.start.wrapping_sub(base)..span.end.wrapping_sub(base))
+    }
+
     fn text(&self, t: Token) -> &'a str {
-        self.src.get(t.span()).unwrap_or("")
+        self.at(t.span()).unwrap_or("")
     }
 
     /// The text after a one-character sigil (`@g`, `$0`, `%1`, `#c.a`).
@@ -353,7 +364,7 @@ impl<'a> Parser<'a> {
     fn unexpected(&self, t: Token, expected: &str) -> FormatError {
         let found = match t.kind {
             Tok::Eof => "the end of the input".to_owned(),
-            Tok::Error => match self.src.get(t.start..).and_then(|s| s.chars().next()) {
+            Tok::Error => match self.at(t.start..t.end).and_then(|s| s.chars().next()) {
                 Some('"') => "an unterminated string or a bad escape (strings allow only `\\\\` and `\\\"`)".to_owned(),
                 Some(c) => format!("the character `{}`", c.escape_debug()),
                 None => "invalid input".to_owned(),
@@ -424,11 +435,7 @@ impl<'a> Parser<'a> {
         if t.kind != Tok::Ident {
             return None;
         }
-        let digits = self
-            .src
-            .as_bytes()
-            .get(t.start..t.end)?
-            .strip_prefix(prefix.as_bytes())?;
+        let digits = self.at(t.span())?.as_bytes().strip_prefix(prefix.as_bytes())?;
         decimal(digits).map(|n| self.in_range(t, n))
     }
 
@@ -440,65 +447,81 @@ impl<'a> Parser<'a> {
 
     // Module items.
 
-    fn module(&mut self) -> Result<()> {
+    /// `module NAME`.
+    pub(super) fn header(&mut self) -> Result<()> {
         let keyword = self.expect_kw("module")?;
         let (name, t) = self.ident("the module name")?;
-        self.module.name = name.to_owned();
-        self.map.module = keyword.start..t.end;
-        loop {
-            let t = self.peek();
-            let section = match (t.kind, self.text(t)) {
-                (Tok::Eof, _) => break,
-                (Tok::Ident, "source") => Section::Source,
-                (Tok::Ident, "budget") => Section::Budget,
-                (Tok::Ident, "class") => Section::Class,
-                (Tok::Ident, "event") => Section::Event,
-                (Tok::Ident, "struct") => Section::Struct,
-                (Tok::Ident, "global") => Section::Global,
-                (Tok::Ident, "extern") => Section::Extern,
-                (Tok::Ident, "func" | "monitor" | "handler" | "guard") => Section::Func,
-                _ => {
-                    let expected = "a module item (`class`, `event`, `struct`, `global`, `extern`, `func`, …)";
-                    return Err(self.unexpected(t, expected));
-                }
-            };
-            self.enter(section, t)?;
-            match section {
-                Section::Source => {
-                    self.next();
-                    let s = self.expect(Tok::Str, "a string")?;
-                    self.module.source = Some(self.string(s));
-                }
-                Section::Budget => {
-                    self.next();
-                    self.module.budget = Some(self.int("u64")?);
-                }
-                Section::Class => self.class()?,
-                Section::Event => {
-                    self.next();
-                    let (name, t) = self.ident("an event name")?;
-                    declare(&mut self.events, "event", name, t.span(), self.module.events.len())?;
-                    self.module.events.push(name.to_owned());
-                }
-                Section::Struct => self.struct_def()?,
-                Section::Global => self.global()?,
-                Section::Extern => {
-                    let keyword = self.next();
-                    let (name, t) = self.ident("an extern name")?;
-                    declare(&mut self.externs, "extern", name, t.span(), self.module.externs.len())?;
-                    self.module.externs.push(name.to_owned());
-                    self.map.externs.push(keyword.start..t.end);
-                }
-                Section::Func => self.function()?,
+        self.s.module.name = name.to_owned();
+        self.s.map.module = keyword.start..t.end;
+        Ok(())
+    }
+
+    /// The next module item; `false` at the end of the text.
+    pub(super) fn item(&mut self) -> Result<bool> {
+        let t = self.peek();
+        let section = match (t.kind, self.text(t)) {
+            (Tok::Eof, _) => return Ok(false),
+            (Tok::Ident, "source") => Section::Source,
+            (Tok::Ident, "budget") => Section::Budget,
+            (Tok::Ident, "class") => Section::Class,
+            (Tok::Ident, "event") => Section::Event,
+            (Tok::Ident, "struct") => Section::Struct,
+            (Tok::Ident, "global") => Section::Global,
+            (Tok::Ident, "extern") => Section::Extern,
+            (Tok::Ident, "func" | "monitor" | "handler" | "guard") => Section::Func,
+            _ => {
+                let expected = "a module item (`class`, `event`, `struct`, `global`, `extern`, `func`, …)";
+                return Err(self.unexpected(t, expected));
             }
+        };
+        self.enter(section, t)?;
+        match section {
+            Section::Source => {
+                self.next();
+                let s = self.expect(Tok::Str, "a string")?;
+                self.s.module.source = Some(self.string(s));
+            }
+            Section::Budget => {
+                self.next();
+                self.s.module.budget = Some(self.int("u64")?);
+            }
+            Section::Class => self.class()?,
+            Section::Event => {
+                self.next();
+                let (name, t) = self.ident("an event name")?;
+                declare(&mut self.s.events, "event", name, t.span(), self.s.module.events.len())?;
+                self.s.module.events.push(name.to_owned());
+            }
+            Section::Struct => self.struct_def()?,
+            Section::Global => self.global()?,
+            Section::Extern => {
+                let keyword = self.next();
+                let (name, t) = self.ident("an extern name")?;
+                declare(
+                    &mut self.s.externs,
+                    "extern",
+                    name,
+                    t.span(),
+                    self.s.module.externs.len(),
+                )?;
+                self.s.module.externs.push(name.to_owned());
+                self.s.map.externs.push(keyword.start..t.end);
+            }
+            Section::Func => self.function()?,
         }
+        Ok(true)
+    }
+
+    /// After the last item: resolves what items named before it was
+    /// declared.
+    pub(super) fn end(&mut self) -> Result<()> {
         self.resolve_struct_refs()?;
         self.resolve_callees()
     }
 
     fn enter(&mut self, section: Section, t: Token) -> Result<()> {
         let once = matches!(section, Section::Source | Section::Budget);
-        if Some(section) < self.section || (once && Some(section) == self.section) {
+        if Some(section) < self.s.section || (once && Some(section) == self.s.section) {
             let message = format!(
                 "`{}` out of order: a module is `module`, then at most one `source` and one `budget`, then classes, \
                  events, structs, globals, externs and functions, in that order",
@@ -509,7 +532,7 @@ impl<'a> Parser<'a> {
         if section > Section::Struct {
             self.resolve_struct_refs()?;
         }
-        self.section = Some(section);
+        self.s.section = Some(section);
         Ok(())
     }
 
@@ -533,7 +556,13 @@ impl<'a> Parser<'a> {
     fn class(&mut self) -> Result<()> {
         let keyword = self.next();
         let (name, t) = self.ident("a class name")?;
-        declare(&mut self.classes, "class", name, t.span(), self.module.classes.len())?;
+        declare(
+            &mut self.s.classes,
+            "class",
+            name,
+            t.span(),
+            self.s.module.classes.len(),
+        )?;
         self.expect(Tok::LBrace, "`{`")?;
         let mut names = Names::new();
         let mut attrs = Vec::new();
@@ -571,19 +600,25 @@ impl<'a> Parser<'a> {
             });
         }
         let close = self.next();
-        self.class_attrs.push(names);
-        self.module.classes.push(ClassDef {
+        self.s.class_attrs.push(names);
+        self.s.module.classes.push(ClassDef {
             name: name.to_owned(),
             attrs,
         });
-        self.map.classes.push(keyword.start..close.end);
+        self.s.map.classes.push(keyword.start..close.end);
         Ok(())
     }
 
     fn struct_def(&mut self) -> Result<()> {
         let keyword = self.next();
         let (name, t) = self.ident("a struct name")?;
-        let id = declare(&mut self.structs, "struct", name, t.span(), self.module.structs.len())? as usize;
+        let id = declare(
+            &mut self.s.structs,
+            "struct",
+            name,
+            t.span(),
+            self.s.module.structs.len(),
+        )? as usize;
         self.expect(Tok::LBrace, "`{`")?;
         let mut names = Names::new();
         let fields = self.list(Tok::RBrace, |p| {
@@ -597,22 +632,24 @@ impl<'a> Parser<'a> {
                 ty,
             })
         })?;
-        self.struct_fields.push(names);
-        self.module.structs.push(StructDef {
+        self.s.struct_fields.push(names);
+        self.s.module.structs.push(StructDef {
             name: name.to_owned(),
             fields,
         });
-        self.map.structs.push(keyword.start..self.lex.last_end);
+        self.s.map.structs.push(keyword.start..self.lex.last_end);
         Ok(())
     }
 
     fn resolve_struct_refs(&mut self) -> Result<()> {
-        for r in std::mem::take(&mut self.struct_refs) {
+        for r in std::mem::take(&mut self.s.struct_refs) {
             let id = *self
+                .s
                 .structs
-                .get(r.name)
-                .ok_or_else(|| unknown("struct", r.name, r.span))?;
+                .get(&r.name)
+                .ok_or_else(|| unknown("struct", &r.name, r.span))?;
             let field = self
+                .s
                 .module
                 .structs
                 .get_mut(r.strukt)
@@ -628,7 +665,13 @@ impl<'a> Parser<'a> {
         let keyword = self.next();
         let t = self.expect(Tok::AtName, "a global name (`@name`)")?;
         let name = self.sigil_text(t);
-        declare(&mut self.globals, "global", name, t.span(), self.module.globals.len())?;
+        declare(
+            &mut self.s.globals,
+            "global",
+            name,
+            t.span(),
+            self.s.module.globals.len(),
+        )?;
         self.expect(Tok::Colon, "`:`")?;
         let ty = self.obj_type()?;
         self.expect(Tok::Eq, "`=`")?;
@@ -643,12 +686,12 @@ impl<'a> Parser<'a> {
                 return Err(self.unexpected(t, "an initializer (`zero`, an integer, `true`, `false` or `[INT, …]`)"));
             }
         };
-        self.module.globals.push(GlobalDef {
+        self.s.module.globals.push(GlobalDef {
             name: name.to_owned(),
             ty,
             init,
         });
-        self.map.globals.push(keyword.start..self.lex.last_end);
+        self.s.map.globals.push(keyword.start..self.lex.last_end);
         Ok(())
     }
 
@@ -656,16 +699,22 @@ impl<'a> Parser<'a> {
 
     fn class_ref(&mut self) -> Result<ClassId> {
         let (name, t) = self.ident("a class name")?;
-        let id = *self.classes.get(name).ok_or_else(|| unknown("class", name, t.span()))?;
+        let id = *self
+            .s
+            .classes
+            .get(name)
+            .ok_or_else(|| unknown("class", name, t.span()))?;
         Ok(ClassId(id))
     }
 
     fn attr_ref(&self, class: &str, class_span: Range<usize>, attr: &str, attr_span: Range<usize>) -> Result<AttrRef> {
         let id = *self
+            .s
             .classes
             .get(class)
             .ok_or_else(|| unknown("class", class, class_span))?;
         let index = self
+            .s
             .class_attrs
             .get(id as usize)
             .and_then(|names| names.get(attr))
@@ -699,7 +748,11 @@ impl<'a> Parser<'a> {
 
     fn event_ref(&mut self) -> Result<EventId> {
         let (name, t) = self.ident("an event name")?;
-        let id = *self.events.get(name).ok_or_else(|| unknown("event", name, t.span()))?;
+        let id = *self
+            .s
+            .events
+            .get(name)
+            .ok_or_else(|| unknown("event", name, t.span()))?;
         Ok(EventId(id))
     }
 
@@ -777,13 +830,13 @@ impl<'a> Parser<'a> {
             }
             "struct" => {
                 let (name, t) = self.ident("a struct name")?;
-                match (self.structs.get(name), field) {
+                match (self.s.structs.get(name), field) {
                     (Some(&id), _) => ElemType::Struct(StructId(id)),
                     (None, Some((strukt, field))) => {
-                        self.struct_refs.push(StructRef {
+                        self.s.struct_refs.push(StructRef {
                             strukt,
                             field,
-                            name,
+                            name: name.into(),
                             span: t.span(),
                         });
                         ElemType::Struct(StructId(u32::MAX))
@@ -817,6 +870,7 @@ impl<'a> Parser<'a> {
         match t.kind {
             Tok::AtName => {
                 let id = *self
+                    .s
                     .globals
                     .get(text)
                     .ok_or_else(|| unknown("global", text, t.span()))?;
@@ -893,15 +947,15 @@ impl<'a> Parser<'a> {
         let keyword = self.next();
         let t = self.expect(Tok::AtName, "a function name (`@name`)")?;
         let name = self.sigil_text(t);
-        if self.externs.contains_key(name) {
+        if self.s.externs.contains_key(name) {
             return Err(error(
                 "V0006",
                 t.span(),
                 format!("`{name}` is already declared as an extern"),
             ));
         }
-        let index = self.module.funcs.len();
-        declare(&mut self.funcs, "function", name, t.span(), index)?;
+        let index = self.s.module.funcs.len();
+        declare(&mut self.s.funcs, "function", name, t.span(), index)?;
         self.expect(Tok::LParen, "`(`")?;
         let mut position = 0;
         let params = self.list(Tok::RParen, |p| {
@@ -943,24 +997,16 @@ impl<'a> Parser<'a> {
                     blocks: Vec::new(),
                 };
                 let blocks = self.function_body(&mut frame, index, Some(&mut text))?;
-                self.map.funcs.push(text);
+                self.s.map.funcs.push(text);
                 blocks
             }
             Mode::Outline => {
-                let end = skip_body(self.src, open.end).ok_or_else(|| {
-                    error(
-                        "V0001",
-                        open.span(),
-                        format!("the body of `@{}` has no closing `}}`", snippet(name)),
-                    )
-                })?;
-                self.bodies.push(open.end..end);
-                self.lex = Lexer::new(self.src, end);
+                self.body_at = Some(open.end);
                 Vec::new()
             }
         };
         let Frame { params, slots, .. } = frame;
-        self.module.funcs.push(Function {
+        self.s.module.funcs.push(Function {
             name: name.to_owned(),
             kind,
             params,
@@ -988,7 +1034,7 @@ impl<'a> Parser<'a> {
             self.expect(Tok::Colon, "`:`")?;
             frame.slots.push(self.obj_type()?);
         }
-        let mut blocks = Vec::new();
+        let mut blocks = std::mem::take(&mut self.spare_blocks);
         while !self.eat(Tok::RBrace) {
             let at = InstAt {
                 func: index,
@@ -1004,32 +1050,47 @@ impl<'a> Parser<'a> {
         Ok(blocks)
     }
 
-    /// [`Parser::body`], reusing the vectors of `spare`'s blocks.
-    pub(super) fn body_reusing(&mut self, index: usize, spare: Option<Function>) -> Result<Function> {
-        self.spare_blocks = spare.map(|f| f.blocks).unwrap_or_default();
-        let body = self.body(index);
-        self.spare_blocks = Vec::new();
-        body
-    }
-
-    /// The body of function `index` of an outline, parsed: the function.
-    pub(super) fn body(&mut self, index: usize) -> Result<Function> {
-        let (Some(range), Some(signature)) = (self.bodies.get(index).cloned(), self.module.funcs.get(index)) else {
-            let message = format!("the outline has no function #{index}");
-            return Err(error("V0001", self.src.len()..self.src.len(), message));
+    /// The body of function `index`, whose signature the scope holds: the
+    /// whole text, from after its `{` through its `}`. Its blocks reuse the
+    /// vectors of `spare`'s.
+    pub(super) fn body(&mut self, index: usize, spare: Option<Function>) -> Result<Function> {
+        let Some(signature) = self.s.module.funcs.get(index) else {
+            let at = self.lex.base();
+            return Err(error("V0001", at..at, format!("the outline has no function #{index}")));
         };
         let mut frame = Frame {
             params: signature.params.clone(),
             slots: Vec::new(),
             next_value: 0,
         };
-        self.lex = Lexer::new(self.src, range.start);
-        // Callees left by a body that failed to parse are not this one's.
-        self.callee_refs.clear();
+        // Vectors that never held anything have nothing to reuse.
+        fn keep<T>(spares: &mut Vec<Vec<T>>, v: Vec<T>) {
+            if v.capacity() > 0 {
+                spares.push(v);
+            }
+        }
+        let mut spare_blocks = spare.map(|f| f.blocks).unwrap_or_default();
+        self.spare_insts.reserve(spare_blocks.len());
+        self.spare_types.reserve(spare_blocks.len());
+        self.spare_values.reserve(2 * spare_blocks.len());
+        for block in spare_blocks.drain(..) {
+            keep(&mut self.spare_insts, block.insts);
+            keep(&mut self.spare_types, block.params);
+            match block.term {
+                Terminator::Jump(to) => keep(&mut self.spare_values, to.args),
+                Terminator::Brif { then_to, else_to, .. } => {
+                    keep(&mut self.spare_values, then_to.args);
+                    keep(&mut self.spare_values, else_to.args);
+                }
+                Terminator::Return(_) | Terminator::Raise(_) => {}
+            }
+        }
+        self.spare_blocks = spare_blocks;
         let mut blocks = self.function_body(&mut frame, index, None)?;
-        if self.lex.last_end != range.end {
+        let end = self.lex.base() + self.src.len();
+        if self.lex.last_end != end {
             let message = "the function's body does not end at the `}` that closes its braces".to_owned();
-            return Err(error("V0001", range.start..self.lex.last_end, message));
+            return Err(error("V0001", self.lex.base()..self.lex.last_end, message));
         }
         for r in std::mem::take(&mut self.callee_refs) {
             let callee = match self.known_callee(&r)? {
@@ -1051,7 +1112,7 @@ impl<'a> Parser<'a> {
                 *slot = callee;
             }
         }
-        let signature = &self.module.funcs[index];
+        let signature = &self.s.module.funcs[index];
         Ok(Function {
             name: signature.name.clone(),
             kind: signature.kind,
@@ -1060,11 +1121,6 @@ impl<'a> Parser<'a> {
             slots: frame.slots,
             blocks,
         })
-    }
-
-    /// How many functions an outline has.
-    pub(super) fn functions(&self) -> usize {
-        self.bodies.len()
     }
 
     fn param(&mut self, position: usize) -> Result<ParamType> {
@@ -1123,49 +1179,31 @@ impl<'a> Parser<'a> {
         let (params, loop_end) = match self.fast_header(frame, at.block) {
             Some((params, loop_end, start, end)) => {
                 if let Some(text) = text.as_deref_mut() {
-                    text.header = start..end;
+                    let base = self.lex.base();
+                    text.header = base + start..base + end;
                 }
                 (params, loop_end)
             }
             None => self.block_header(frame, at, text.as_deref_mut())?,
         };
-        let mut insts = match self.spare_blocks.pop() {
-            Some(spare) => {
-                let mut insts = spare.insts;
-                insts.clear();
-                insts
-            }
-            None => Vec::new(),
-        };
+        let mut insts = self.spare_insts.pop().unwrap_or_default();
+        insts.clear();
+        // Most blocks fit: fewer vectors grown by one.
+        insts.reserve(16);
         loop {
-            if let Some((line, start, end)) = self.fast_line(frame) {
-                match line {
-                    fast::Line::Inst(kind) => {
-                        insts.push(Inst {
-                            kind,
-                            catches: Vec::new(),
-                            span: None,
-                        });
-                        if let Some(text) = text.as_deref_mut() {
-                            text.insts.push(start..end);
-                        }
-                        at.inst += 1;
-                        continue;
-                    }
-                    fast::Line::Term(term) => {
-                        if let Some(text) = text.as_deref_mut() {
-                            text.term = start..end;
-                        }
-                        return Ok(Block {
-                            params,
-                            loop_end,
-                            insts,
-                            term,
-                            term_span: None,
-                        });
-                    }
+            if let fast::Stop::Term(term, start, end) = self.fast_lines(frame, &mut insts, text.as_deref_mut()) {
+                if let Some(text) = text.as_deref_mut() {
+                    text.term = start..end;
                 }
+                return Ok(Block {
+                    params,
+                    loop_end,
+                    insts,
+                    term,
+                    term_span: None,
+                });
             }
+            at.inst = insts.len();
             let t = self.peek();
             let defined = self.numbered(t, "v");
             if defined.is_none() && (t.kind != Tok::Ident || self.numbered(t, "block").is_some()) {
@@ -1214,7 +1252,6 @@ impl<'a> Parser<'a> {
             if let Some(text) = text.as_deref_mut() {
                 text.insts.push(t.start..self.lex.last_end);
             }
-            at.inst += 1;
         }
     }
 
@@ -1255,7 +1292,7 @@ impl<'a> Parser<'a> {
                 .end;
         }
         let span = mnemonic.start..end;
-        let name = self.src.get(span.clone()).unwrap_or("");
+        let name = self.at(span.clone()).unwrap_or("");
         let Some(m) = Mnemonic::from_name(name) else {
             return Err(if FORGING.contains(&name) {
                 let message = format!(
@@ -1371,7 +1408,7 @@ impl<'a> Parser<'a> {
             None
         };
         let mut fields = Vec::new();
-        let mut elem = root_elem(&self.module.globals, &frame.params, &frame.slots, root);
+        let mut elem = root_elem(&self.s.module.globals, &frame.params, &frame.slots, root);
         while self.eat(Tok::Dot) {
             let (name, t) = self.ident("a field name")?;
             let Some(ElemType::Struct(s)) = elem else {
@@ -1381,8 +1418,9 @@ impl<'a> Parser<'a> {
                     format!("no field `{name}` here: the place is not a known struct"),
                 ));
             };
-            let def = self.module.structs.get(s.index());
+            let def = self.s.module.structs.get(s.index());
             let field = self
+                .s
                 .struct_fields
                 .get(s.index())
                 .and_then(|f| f.get(name))
@@ -1409,7 +1447,7 @@ impl<'a> Parser<'a> {
                 _ => Err(p.unexpected(t, "a value or a root (`@global`, `$N` or `%N`)")),
             }
         })?;
-        let callee = match self.funcs.get(name) {
+        let callee = match self.s.funcs.get(name) {
             Some(&f) => Callee::Func(FuncId(f)),
             None => self.defer_callee(at, name, t, false),
         };
@@ -1466,7 +1504,7 @@ impl<'a> Parser<'a> {
     /// What a deferred callee names once every function is declared: a
     /// function, a declared extern, or (`None`) an extern not declared yet.
     fn known_callee(&self, r: &CalleeRef<'a>) -> Result<Option<Callee>> {
-        match self.funcs.get(r.name) {
+        match self.s.funcs.get(r.name) {
             Some(&f) if !r.helper => Ok(Some(Callee::Func(FuncId(f)))),
             Some(_) => {
                 let message = format!(
@@ -1476,7 +1514,7 @@ impl<'a> Parser<'a> {
                 );
                 Err(error("V0006", r.span.clone(), message))
             }
-            None => Ok(self.externs.get(r.name).map(|&e| Callee::Extern(ExternId(e)))),
+            None => Ok(self.s.externs.get(r.name).map(|&e| Callee::Extern(ExternId(e)))),
         }
     }
 
@@ -1485,15 +1523,16 @@ impl<'a> Parser<'a> {
             let callee = match self.known_callee(&r)? {
                 Some(callee) => callee,
                 None => {
-                    let id = self.module.externs.len() as u32;
-                    self.externs.insert(r.name, id);
-                    self.module.externs.push(r.name.to_owned());
-                    self.map.externs.push(r.span.clone());
+                    let id = self.s.module.externs.len() as u32;
+                    self.s.externs.insert(r.name.into(), id);
+                    self.s.module.externs.push(r.name.to_owned());
+                    self.s.map.externs.push(r.span.clone());
                     Callee::Extern(ExternId(id))
                 }
             };
             let InstAt { func, block, inst } = r.at;
             let inst = self
+                .s
                 .module
                 .funcs
                 .get_mut(func)
@@ -1512,11 +1551,10 @@ impl<'a> Parser<'a> {
 
 /// Where a function body that starts at `from` (after its `{`) ends: just
 /// after the first `}` outside strings and comments, as the lexer sees
-/// them (`;` starts a comment outside brackets). Brackets are counted only
-/// up to each `;` or `"`, which bodies seldom have. Only a guess, which
-/// [`Parser::body`] confirms by parsing.
-fn skip_body(src: &str, from: usize) -> Option<usize> {
-    let bytes = src.as_bytes();
+/// them (`;` starts a comment outside brackets); `None` if `bytes` end
+/// first. Brackets are counted only up to each `;` or `"`, which bodies
+/// seldom have. Only a guess, which [`Parser::body`] confirms by parsing.
+pub(super) fn skip_body(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     let mut brackets = 0u32;
     let mut counted = from;
@@ -1552,23 +1590,29 @@ fn skip_body(src: &str, from: usize) -> Option<usize> {
     }
 }
 
-/// The first `}`, `"` or `;` at or after `from`. Checks 16 bytes at a time
-/// without a branch per byte (the compiler makes it vector code), as a
+/// The first `}`, `"` or `;` at or after `from`. Checks 32 bytes at a time
+/// without a branch per byte (a byte per byte, non-zero where it is one of
+/// these, tested together: the compiler makes it vector compares), as a
 /// body is mostly bytes that are none of these.
 fn find_special(bytes: &[u8], from: usize) -> Option<usize> {
-    let special = |b: u8| u8::from(b == b'}') | u8::from(b == b'"') | u8::from(b == b';');
+    let special = |b: u8| (b == b'}') | (b == b'"') | (b == b';');
     let rest = bytes.get(from..)?;
     let mut offset = 0;
-    for chunk in rest.chunks_exact(16) {
-        let chunk: &[u8; 16] = chunk.try_into().ok()?;
-        if chunk.iter().fold(0, |hit, &b| hit | special(b)) != 0 {
+    for chunk in rest.chunks_exact(32) {
+        let mut hits = [0u8; 32];
+        for (hit, &b) in hits.iter_mut().zip(chunk) {
+            *hit = u8::from(special(b));
+        }
+        let (low, high) = hits.split_at(16);
+        let hits = u128::from_ne_bytes(low.try_into().ok()?) | u128::from_ne_bytes(high.try_into().ok()?);
+        if hits != 0 {
             break;
         }
-        offset += 16;
+        offset += 32;
     }
     rest[offset..]
         .iter()
-        .position(|&b| special(b) != 0)
+        .position(|&b| special(b))
         .map(|i| from + offset + i)
 }
 

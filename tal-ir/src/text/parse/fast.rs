@@ -16,6 +16,13 @@
 //! identifier. A unit test compares both parsers on every test module and
 //! edits of them, and the round-trip tests on random modules.
 //!
+//! [`Parser::fast_lines`] reads a block's lines one after another, each so,
+//! without going back to the lexer between them, and stops at the
+//! terminator or at the first line it declines (the lexer then rests after
+//! the line before). Vectors of a spent function (its blocks' parameters
+//! and branch arguments) are reused, and each instruction is pushed where
+//! it is made.
+//!
 //! [`Lexer::resting`]: super::super::lexer::Lexer::resting
 
 use super::super::lexer::is_ident_char;
@@ -30,12 +37,6 @@ struct Cursor<'b> {
     end: usize,
 }
 
-/// A line the fast path read: an instruction or a terminator.
-pub(super) enum Line {
-    Inst(InstKind),
-    Term(Terminator),
-}
-
 fn is_ident_start(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_'
 }
@@ -43,11 +44,48 @@ fn is_ident_start(b: u8) -> bool {
 impl<'b> Cursor<'b> {
     /// Skips whitespace and comments (the fast paths read nothing inside
     /// brackets, where `;` is not a comment, but `[vN]`, without them).
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
+        // Most tokens are followed by a token, by one space and a token,
+        // or by a line's end and the next line's indent and first token.
+        let token = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b != b';');
+        match self.bytes.get(self.at) {
+            Some(&b) if b > b' ' && b != b';' => return,
+            Some(b' ') if token(self.bytes.get(self.at + 1)) => {
+                self.at += 1;
+                return;
+            }
+            Some(b'\n') => {
+                let indent = self.spaces(self.at + 1);
+                if token(self.bytes.get(self.at + 1 + indent)) {
+                    self.at += 1 + indent;
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.more_ws();
+    }
+
+    /// How many of the (up to 8) bytes from `at` are spaces, at once.
+    #[inline(always)]
+    fn spaces(&self, at: usize) -> usize {
+        match self.bytes.get(at..at + 8) {
+            Some(word) => {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                ((word ^ (ONES * u64::from(b' '))).trailing_zeros() / 8) as usize
+            }
+            None => 0,
+        }
+    }
+
+    /// [`Cursor::ws`] past a line's end or a run of spaces (the indent).
+    #[inline(never)]
+    fn more_ws(&mut self) {
         loop {
             match self.bytes.get(self.at) {
-                Some(b' ' | b'\t' | b'\r' | b'\n' | 0x0c) => self.at += 1,
+                Some(b' ') => self.at += self.spaces(self.at).max(1),
+                Some(b'\t' | b'\r' | b'\n' | 0x0c) => self.at += 1,
                 Some(b';') => {
                     self.at += 1;
                     while self.bytes.get(self.at).is_some_and(|&b| b != b'\n') {
@@ -80,7 +118,7 @@ impl<'b> Cursor<'b> {
 
     /// Takes the one-byte token `b` (not `.` or `-`, which can start
     /// longer tokens).
-    #[inline]
+    #[inline(always)]
     fn punct(&mut self, b: u8) -> Option<()> {
         if self.peek()? != b {
             return None;
@@ -122,28 +160,36 @@ impl<'b> Cursor<'b> {
     /// Decimal digits from `from` as a `u32`: `None` if there are none or
     /// more than 10 (a longer run of leading zeros is the slow path's), or
     /// the value does not fit. Returns the value and the digits' end.
-    #[inline]
+    #[inline(always)]
     fn u32_at(&self, from: usize) -> Option<(u32, usize)> {
-        let digits = self.bytes.get(from..)?;
+        if let Some(word) = self.bytes.get(from..from + 8) {
+            let word = u64::from_le_bytes(word.try_into().ok()?);
+            if let Some((n, len)) = eight_digits(word) {
+                return Some((n, from + len));
+            }
+        }
+        let mut at = from;
         let mut n = 0u64;
-        let mut len = 0;
-        for &d in digits.iter().take(11) {
+        while let Some(&d) = self.bytes.get(at) {
             let d = d.wrapping_sub(b'0');
             if d > 9 {
                 break;
             }
             n = n * 10 + u64::from(d);
-            len += 1;
+            at += 1;
+            if at - from > 10 {
+                return None;
+            }
         }
-        if len == 0 || len > 10 {
+        if at == from {
             return None;
         }
-        Some((u32::try_from(n).ok()?, from + len))
+        Some((u32::try_from(n).ok()?, at))
     }
 
     /// An identifier `PREFIXN` (`v3`, `block7`) next, without taking it:
     /// N and the identifier's end.
-    #[inline]
+    #[inline(always)]
     fn numbered(&mut self, prefix: &[u8]) -> Option<(u32, usize)> {
         self.ws();
         let from = self.at + prefix.len();
@@ -160,7 +206,7 @@ impl<'b> Cursor<'b> {
     }
 
     /// Takes a value `vN`.
-    #[inline]
+    #[inline(always)]
     fn value(&mut self) -> Option<ValueId> {
         let (n, end) = self.numbered(b"v")?;
         self.at = end;
@@ -169,7 +215,7 @@ impl<'b> Cursor<'b> {
     }
 
     /// Takes `vA, vB`.
-    #[inline]
+    #[inline(always)]
     fn two_values(&mut self) -> Option<(ValueId, ValueId)> {
         let lhs = self.value()?;
         self.punct(b',')?;
@@ -234,32 +280,145 @@ impl<'b> Cursor<'b> {
     }
 
     /// `(item, item, …)` with a trailing comma allowed, as the parser's
-    /// `list`.
+    /// `list`, into `items` (emptied first).
     #[inline]
-    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+    fn list_into<T>(&mut self, items: &mut Vec<T>, mut item: impl FnMut(&mut Self) -> Option<T>) -> Option<()> {
         self.punct(b'(')?;
-        let mut items = Vec::new();
+        items.clear();
         while !self.eat(b')') {
             items.push(item(self)?);
             if self.peek()? != b')' {
                 self.punct(b',')?;
             }
         }
+        Some(())
+    }
+
+    /// `(item, item, …)` into a new vector.
+    #[inline]
+    fn list<T>(&mut self, item: impl FnMut(&mut Self) -> Option<T>) -> Option<Vec<T>> {
+        let mut items = Vec::new();
+        self.list_into(&mut items, item)?;
         Some(items)
     }
 
-    /// `blockN` and its arguments, if any.
+    /// `(vA, vB, …)` into `values` (emptied first), as [`Cursor::list_into`]
+    /// with [`Cursor::value`] but shorter.
     #[inline]
-    fn block_call(&mut self) -> Option<BlockCall> {
+    fn values_into(&mut self, values: &mut Vec<ValueId>) -> Option<()> {
+        self.punct(b'(')?;
+        values.clear();
+        loop {
+            if self.eat(b')') {
+                return Some(());
+            }
+            values.push(self.value()?);
+            self.ws();
+            match *self.bytes.get(self.at)? {
+                b',' => self.at += 1,
+                b')' => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// `blockN` and its arguments, if any, in a vector from `spares` (one
+    /// is given back there if the call is declined).
+    #[inline]
+    fn block_call(&mut self, spares: &mut Vec<Vec<ValueId>>) -> Option<BlockCall> {
         let block = self.block()?;
-        let args = if self.peek() == Some(b'(') {
-            self.list(Self::value)?
-        } else {
-            Vec::new()
-        };
+        let mut args = Vec::new();
+        if self.peek() == Some(b'(') {
+            args = spares.pop().unwrap_or_default();
+            if self.values_into(&mut args).is_none() {
+                spares.push(args);
+                return None;
+            }
+        }
         Some(BlockCall { block, args })
     }
 }
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The decimal digits that start 8 bytes (little-endian: the first byte
+/// lowest), if fewer than 8 and at least one: their value and how many.
+/// Eight bytes at once: the first non-digit is the lowest byte whose value
+/// less `'0'` is over 9 (borrows only run to higher bytes, past it), and
+/// the digits, moved to the top, are summed in pairs, fours and eights.
+#[inline(always)]
+fn eight_digits(word: u64) -> Option<(u32, usize)> {
+    let values = word.wrapping_sub(ONES * u64::from(b'0'));
+    let other = (values.wrapping_add(ONES * (0x80 - 10)) | values) & HIGH_BITS;
+    let len = (other.trailing_zeros() / 8) as usize;
+    if len == 0 || len == 8 {
+        return None;
+    }
+    let digits = values << (8 * (8 - len));
+    let pairs = digits.wrapping_mul(10).wrapping_add(digits >> 8);
+    let n = ((pairs & 0x0000_00FF_0000_00FF).wrapping_mul(100 + (1_000_000 << 32))
+        + ((pairs >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(1 + (10_000 << 32)))
+        >> 32;
+    Some((n as u32, len))
+}
+
+/// What [`Parser::fast_lines`] stopped at.
+pub(super) enum Stop {
+    /// The block's terminator, and where it starts and ends in the text.
+    Term(Terminator, usize, usize),
+    /// A line the fast paths decline: the lexer rests after the lines
+    /// before it, for the token-by-token parser to read it.
+    Declined,
+}
+
+/// A word of 1 to 8 bytes, `bytes[start..start + len]`, as an integer
+/// (little-endian, zeros after the word): one comparison tells apart words
+/// of at most 8 bytes.
+#[inline(always)]
+fn word_key(bytes: &[u8], start: usize, len: usize) -> u64 {
+    match bytes.get(start..start + 8) {
+        Some(word) => u64::from_le_bytes(word.try_into().unwrap_or_default()) & (u64::MAX >> (8 * (8 - len))),
+        None => key(bytes.get(start..start + len).unwrap_or_default()),
+    }
+}
+
+/// [`word_key`] for constants.
+const fn key(word: &[u8]) -> u64 {
+    let mut key = 0;
+    let mut i = 0;
+    while i < word.len() && i < 8 {
+        key |= (word[i] as u64) << (8 * i);
+        i += 1;
+    }
+    key
+}
+
+const IADD: u64 = key(b"iadd");
+const ISUB: u64 = key(b"isub");
+const IMUL: u64 = key(b"imul");
+const SDIV: u64 = key(b"sdiv");
+const SREM: u64 = key(b"srem");
+const AND: u64 = key(b"and");
+const OR: u64 = key(b"or");
+const XOR: u64 = key(b"xor");
+const ISHL: u64 = key(b"ishl");
+const SSHR: u64 = key(b"sshr");
+const INEG: u64 = key(b"ineg");
+const NOT: u64 = key(b"not");
+const ICONST: u64 = key(b"iconst");
+const FUEL: u64 = key(b"fuel");
+const BCONST: u64 = key(b"bconst");
+const ICMP: u64 = key(b"icmp");
+const LOAD: u64 = key(b"load");
+const STORE: u64 = key(b"store");
+const INIT: u64 = key(b"init");
+const SIZE: u64 = key(b"size");
+const CALL: u64 = key(b"call");
+const HELPER: u64 = key(b"helper");
+const JUMP: u64 = key(b"jump");
+const BRIF: u64 = key(b"brif");
+const RET: u64 = key(b"ret");
 
 impl<'a> Parser<'a> {
     fn cursor(&mut self) -> Option<Cursor<'a>> {
@@ -285,12 +444,13 @@ impl<'a> Parser<'a> {
             b'@' => {
                 let name = c.at_name()?;
                 // Most places name the global the one before named.
-                let id = match self.last_global.get() {
-                    Some((last, id)) if last.as_bytes() == name => id,
+                let last = self.last_global.get();
+                let id = match last.and_then(|id| self.s.module.globals.get(id as usize)) {
+                    Some(global) if global.name.as_bytes() == name => last?,
                     _ => {
-                        let (name, id) = self.globals.get_key_value(self.name(name)?)?;
-                        self.last_global.set(Some((name, *id)));
-                        *id
+                        let id = *self.s.globals.get(self.name(name)?)?;
+                        self.last_global.set(Some(id));
+                        id
                     }
                 };
                 Some(Root::Global(GlobalId(id)))
@@ -330,7 +490,8 @@ impl<'a> Parser<'a> {
     }
 
     /// A block header `blockN(vA: T, …) loop(blockM):` for block `block`:
-    /// its parameters and loop end, and where it starts and ends.
+    /// its parameters (in a vector from the spares) and loop end, and where
+    /// it starts and ends.
     pub(super) fn fast_header(
         &mut self,
         frame: &mut Frame,
@@ -343,13 +504,24 @@ impl<'a> Parser<'a> {
             return None;
         }
         let mut next_value = frame.next_value;
-        let params = if c.peek()? == b'(' {
-            c.list(|c| {
+        let mut params = Vec::new();
+        if c.peek()? == b'(' {
+            params = self.spare_types.pop().unwrap_or_default();
+            let read = c.list_into(&mut params, |c| {
                 if u64::from(c.value()?.0) != next_value {
                     return None;
                 }
                 next_value += 1;
                 c.punct(b':')?;
+                // Most are `i64`.
+                c.ws();
+                if c.bytes.get(c.at..c.at + 3) == Some(b"i64")
+                    && !c.bytes.get(c.at + 3).is_some_and(|&b| is_ident_char(b))
+                {
+                    c.at += 3;
+                    c.end = c.at;
+                    return Some(Type::I64);
+                }
                 Some(match c.ident()? {
                     b"i64" => Type::I64,
                     b"bool" => Type::Bool,
@@ -357,10 +529,12 @@ impl<'a> Parser<'a> {
                     b"evt" => Type::Event,
                     _ => return None,
                 })
-            })?
-        } else {
-            Vec::new()
-        };
+            });
+            if read.is_none() {
+                self.spare_types.push(params);
+                return None;
+            }
+        }
         let mut loop_end = None;
         if c.peek()? == b'l' {
             if c.ident()? != b"loop" {
@@ -377,12 +551,68 @@ impl<'a> Parser<'a> {
         Some((params, loop_end, start, end))
     }
 
-    /// An instruction or terminator without catches or span; where it
-    /// starts and ends.
-    pub(super) fn fast_line(&mut self, frame: &mut Frame) -> Option<(Line, usize, usize)> {
-        let mut c = self.cursor()?;
+    /// The instructions of a block, from where the lexer rests, as long as
+    /// they are written the common way (without catches or span), pushed
+    /// to `insts` (and where each is to `text`); then its terminator, or
+    /// the first line declined.
+    pub(super) fn fast_lines(
+        &mut self,
+        frame: &mut Frame,
+        insts: &mut Vec<Inst>,
+        mut text: Option<&mut BlockText>,
+    ) -> Stop {
+        let Some(mut c) = self.cursor() else {
+            return Stop::Declined;
+        };
+        let base = self.lex.base();
         c.ws();
-        let start = c.at;
+        let mut read = None;
+        loop {
+            let start = c.at;
+            match self.fast_line(&mut c, frame, insts) {
+                Some(None) => {
+                    if let Some(text) = text.as_deref_mut() {
+                        text.insts.push(base + start..base + c.end);
+                    }
+                    read = Some(c.end);
+                }
+                Some(Some(term)) => {
+                    self.lex.skip_to(c.end);
+                    return Stop::Term(term, base + start, base + c.end);
+                }
+                None => {
+                    if let Some(end) = read {
+                        self.lex.skip_to(end);
+                    }
+                    return Stop::Declined;
+                }
+            }
+        }
+    }
+
+    /// An instruction or terminator without catches or span, from `c`
+    /// (after whitespace): `Some(None)` if an instruction, pushed to
+    /// `insts`; `c` is left after the whitespace that follows.
+    #[inline]
+    fn fast_line(
+        &mut self,
+        c: &mut Cursor<'a>,
+        frame: &mut Frame,
+        insts: &mut Vec<Inst>,
+    ) -> Option<Option<Terminator>> {
+        // Each instruction is pushed where it is made, not returned: fewer
+        // moves through the stack, where wide loads of what was just
+        // written narrow stall.
+        macro_rules! push {
+            ($kind:expr) => {{
+                insts.push(Inst {
+                    kind: $kind,
+                    catches: Vec::new(),
+                    span: None,
+                });
+                None
+            }};
+        }
         let result = match c.numbered(b"v") {
             Some((n, end)) => {
                 if u64::from(n) != frame.next_value {
@@ -397,141 +627,230 @@ impl<'a> Parser<'a> {
         };
         c.ws();
         let word_start = c.at;
-        let mut word = c.ident()?;
-        if word == b"check" {
+        let word = c.ident()?;
+        let term = if word.len() > 8 {
+            return None;
+        } else if word == b"check" {
             // `check.KIND`, written without spaces (with them it is no
             // instruction).
-            if c.bytes.get(c.at) != Some(&b'.') || !c.bytes.get(c.at + 1).is_some_and(|&b| is_ident_start(b)) {
+            if !result || c.bytes.get(c.at) != Some(&b'.') || !c.bytes.get(c.at + 1).is_some_and(|&b| is_ident_start(b))
+            {
                 return None;
             }
             c.at = c.ident_end(c.at + 2);
             c.end = c.at;
-            word = &c.bytes[word_start..c.at];
-        }
-        let value = |c: &mut Cursor<'_>| c.value();
-        let line = match (word, result) {
-            (b"iadd", true) => binary(&mut c, BinaryOp::Add)?,
-            (b"isub", true) => binary(&mut c, BinaryOp::Sub)?,
-            (b"imul", true) => binary(&mut c, BinaryOp::Mul)?,
-            (b"sdiv", true) => binary(&mut c, BinaryOp::Div)?,
-            (b"srem", true) => binary(&mut c, BinaryOp::Rem)?,
-            (b"and", true) => binary(&mut c, BinaryOp::And)?,
-            (b"or", true) => binary(&mut c, BinaryOp::Or)?,
-            (b"xor", true) => binary(&mut c, BinaryOp::Xor)?,
-            (b"ishl", true) => binary(&mut c, BinaryOp::Shl)?,
-            (b"sshr", true) => binary(&mut c, BinaryOp::Shr)?,
-            (b"ineg", true) => Line::Inst(InstKind::Unary {
-                op: UnaryOp::Neg,
-                arg: value(&mut c)?,
-            }),
-            (b"not", true) => Line::Inst(InstKind::Unary {
-                op: UnaryOp::Not,
-                arg: value(&mut c)?,
-            }),
-            (b"iconst", true) => {
-                let (negative, n) = c.int()?;
-                let n = if negative {
-                    0i64.checked_sub_unsigned(n)?
-                } else {
-                    i64::try_from(n).ok()?
-                };
-                Line::Inst(InstKind::Iconst(n))
-            }
-            (b"fuel", false) => match c.int()? {
-                (false, n) => Line::Inst(InstKind::Fuel(n)),
-                // `-0` is 0.
-                (true, 0) => Line::Inst(InstKind::Fuel(0)),
-                (true, _) => return None,
-            },
-            (b"bconst", true) => Line::Inst(InstKind::Bconst(match c.ident()? {
-                b"true" => true,
-                b"false" => false,
+            match &c.bytes[word_start..c.at] {
+                b"check.nonzero" => push!(InstKind::CheckNonZero(c.value()?)),
+                b"check.null" => push!(InstKind::CheckNull(c.value()?)),
+                b"check.bounds" => {
+                    let value = c.value()?;
+                    c.punct(b',')?;
+                    let root = self.fast_root(c)?;
+                    push!(InstKind::CheckBounds { value, root })
+                }
                 _ => return None,
-            })),
-            (b"icmp", true) => {
-                let cond = match c.ident()? {
-                    b"eq" => Cond::Eq,
-                    b"ne" => Cond::Ne,
-                    b"lt" => Cond::Lt,
-                    b"le" => Cond::Le,
-                    b"gt" => Cond::Gt,
-                    b"ge" => Cond::Ge,
-                    _ => return None,
-                };
-                let (lhs, rhs) = c.two_values()?;
-                Line::Inst(InstKind::Icmp { cond, lhs, rhs })
             }
-            (b"check.nonzero", true) => Line::Inst(InstKind::CheckNonZero(c.value()?)),
-            (b"check.null", true) => Line::Inst(InstKind::CheckNull(c.value()?)),
-            (b"check.bounds", true) => {
-                let value = c.value()?;
-                c.punct(b',')?;
-                Line::Inst(InstKind::CheckBounds {
-                    value,
-                    root: self.fast_root(&mut c)?,
-                })
+        } else if result {
+            macro_rules! binary {
+                ($op:expr) => {{
+                    let (lhs, rhs) = c.two_values()?;
+                    push!(InstKind::Binary { op: $op, lhs, rhs })
+                }};
             }
-            (b"load", true) => Line::Inst(InstKind::Load(self.fast_place(&mut c)?)),
-            (b"store", false) => {
-                let place = self.fast_place(&mut c)?;
-                c.punct(b',')?;
-                Line::Inst(InstKind::Store {
-                    place,
-                    value: c.value()?,
-                })
+            match word_key(c.bytes, word_start, word.len()) {
+                IADD => binary!(BinaryOp::Add),
+                ISUB => binary!(BinaryOp::Sub),
+                IMUL => binary!(BinaryOp::Mul),
+                SDIV => binary!(BinaryOp::Div),
+                SREM => binary!(BinaryOp::Rem),
+                AND => binary!(BinaryOp::And),
+                OR => binary!(BinaryOp::Or),
+                XOR => binary!(BinaryOp::Xor),
+                ISHL => binary!(BinaryOp::Shl),
+                SSHR => binary!(BinaryOp::Shr),
+                INEG => {
+                    let arg = c.value()?;
+                    push!(InstKind::Unary { op: UnaryOp::Neg, arg })
+                }
+                NOT => {
+                    let arg = c.value()?;
+                    push!(InstKind::Unary { op: UnaryOp::Not, arg })
+                }
+                ICONST => {
+                    let (negative, n) = c.int()?;
+                    let n = if negative {
+                        0i64.checked_sub_unsigned(n)?
+                    } else {
+                        i64::try_from(n).ok()?
+                    };
+                    push!(InstKind::Iconst(n))
+                }
+                BCONST => {
+                    let b = match c.ident()? {
+                        b"true" => true,
+                        b"false" => false,
+                        _ => return None,
+                    };
+                    push!(InstKind::Bconst(b))
+                }
+                ICMP => {
+                    let cond = match c.ident()? {
+                        b"eq" => Cond::Eq,
+                        b"ne" => Cond::Ne,
+                        b"lt" => Cond::Lt,
+                        b"le" => Cond::Le,
+                        b"gt" => Cond::Gt,
+                        b"ge" => Cond::Ge,
+                        _ => return None,
+                    };
+                    let (lhs, rhs) = c.two_values()?;
+                    push!(InstKind::Icmp { cond, lhs, rhs })
+                }
+                LOAD => {
+                    let place = self.fast_place(c)?;
+                    push!(InstKind::Load(place))
+                }
+                SIZE => {
+                    let root = self.fast_root(c)?;
+                    push!(InstKind::Size(root))
+                }
+                CALL => push!(self.fast_call(c, true)?),
+                HELPER => push!(self.fast_helper(c, true)?),
+                _ => return None,
             }
-            (b"init", false) => Line::Inst(InstKind::Init(SlotId(c.sigil_number(b'$')?))),
-            (b"size", true) => Line::Inst(InstKind::Size(self.fast_root(&mut c)?)),
-            (b"call", _) => {
-                let name = c.at_name()?;
-                let callee = Callee::Func(FuncId(*self.funcs.get(self.name(name)?)?));
-                let args = c.list(|c| match c.peek()? {
-                    b'@' | b'$' | b'%' => Some(Arg::Ref(self.fast_root(c)?)),
-                    _ => Some(Arg::Value(c.value()?)),
-                })?;
-                Line::Inst(InstKind::Call { callee, args, result })
-            }
-            (b"helper", _) => {
-                let id = match c.peek()? {
-                    b'0'..=b'9' => match c.int()? {
-                        (false, n) => u16::try_from(n).ok()?,
+        } else {
+            match word_key(c.bytes, word_start, word.len()) {
+                FUEL => {
+                    let n = match c.int()? {
+                        (false, n) => n,
+                        // `-0` is 0.
+                        (true, 0) => 0,
                         (true, _) => return None,
-                    },
-                    _ => stdlib::helper_by_name(self.name(c.ident()?)?)?.id,
-                };
-                let args = c.list(|c| Some(HelperArg::Value(c.value()?)))?;
-                Line::Inst(InstKind::Helper { id, args, result })
+                    };
+                    push!(InstKind::Fuel(n))
+                }
+                STORE => {
+                    let place = self.fast_place(c)?;
+                    c.punct(b',')?;
+                    let value = c.value()?;
+                    push!(InstKind::Store { place, value })
+                }
+                INIT => {
+                    let slot = c.sigil_number(b'$')?;
+                    push!(InstKind::Init(SlotId(slot)))
+                }
+                CALL => push!(self.fast_call(c, false)?),
+                HELPER => push!(self.fast_helper(c, false)?),
+                JUMP => Some(Terminator::Jump(c.block_call(&mut self.spare_values)?)),
+                BRIF => {
+                    let cond = c.value()?;
+                    c.punct(b',')?;
+                    let then_to = c.block_call(&mut self.spare_values)?;
+                    c.punct(b',')?;
+                    let Some(else_to) = c.block_call(&mut self.spare_values) else {
+                        self.spare_values.push(then_to.args);
+                        return None;
+                    };
+                    Some(Terminator::Brif { cond, then_to, else_to })
+                }
+                // Anything from a `v` on is the value's (or the slow path's).
+                RET => Some(Terminator::Return(match c.peek() {
+                    Some(b'v') => Some(c.value()?),
+                    _ => None,
+                })),
+                _ => return None,
             }
-            (b"jump", false) => Line::Term(Terminator::Jump(c.block_call()?)),
-            (b"brif", false) => {
-                let cond = c.value()?;
-                c.punct(b',')?;
-                let then_to = c.block_call()?;
-                c.punct(b',')?;
-                let else_to = c.block_call()?;
-                Line::Term(Terminator::Brif { cond, then_to, else_to })
-            }
-            // Anything from a `v` on is the value's (or the slow path's).
-            (b"ret", false) => Line::Term(Terminator::Return(match c.peek() {
-                Some(b'v') => Some(c.value()?),
-                _ => None,
-            })),
-            _ => return None,
         };
         // Catches (`!catch`) and spans (`@LO..HI`) are the slow path's.
         if matches!(c.peek(), Some(b'!' | b'@')) {
+            match term {
+                Some(term) => self.give_back(term),
+                None => drop(insts.pop()),
+            }
             return None;
         }
         if result {
             frame.next_value += 1;
         }
-        let end = c.end;
-        self.lex.skip_to(end);
-        Some((line, start, end))
+        Some(term)
+    }
+
+    /// `call @f(…)` after `call`, `@f` declared.
+    #[inline]
+    fn fast_call(&self, c: &mut Cursor<'_>, result: bool) -> Option<InstKind> {
+        let name = c.at_name()?;
+        let callee = Callee::Func(FuncId(*self.s.funcs.get(self.name(name)?)?));
+        let args = c.list(|c| match c.peek()? {
+            b'@' | b'$' | b'%' => Some(Arg::Ref(self.fast_root(c)?)),
+            _ => Some(Arg::Value(c.value()?)),
+        })?;
+        Some(InstKind::Call { callee, args, result })
+    }
+
+    /// `helper NAME(…)` or `helper ID(…)` after `helper`, with values only.
+    #[inline]
+    fn fast_helper(&self, c: &mut Cursor<'_>, result: bool) -> Option<InstKind> {
+        let id = match c.peek()? {
+            b'0'..=b'9' => match c.int()? {
+                (false, n) => u16::try_from(n).ok()?,
+                (true, _) => return None,
+            },
+            _ => stdlib::helper_by_name(self.name(c.ident()?)?)?.id,
+        };
+        let args = c.list(|c| Some(HelperArg::Value(c.value()?)))?;
+        Some(InstKind::Helper { id, args, result })
+    }
+
+    /// Keeps the argument vectors of a terminator that was not used.
+    fn give_back(&mut self, term: Terminator) {
+        match term {
+            Terminator::Jump(to) => self.spare_values.push(to.args),
+            Terminator::Brif { then_to, else_to, .. } => {
+                self.spare_values.push(then_to.args);
+                self.spare_values.push(else_to.args);
+            }
+            Terminator::Return(_) | Terminator::Raise(_) => {}
+        }
     }
 }
 
-fn binary(c: &mut Cursor<'_>, op: BinaryOp) -> Option<Line> {
-    let (lhs, rhs) = c.two_values()?;
-    Some(Line::Inst(InstKind::Binary { op, lhs, rhs }))
+#[cfg(test)]
+mod tests {
+    use super::eight_digits;
+
+    /// The digits 8 bytes start with, a byte at a time.
+    fn one_at_a_time(bytes: [u8; 8]) -> Option<(u32, usize)> {
+        let len = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+        let n = bytes[..len].iter().fold(0, |n, &d| n * 10 + u32::from(d - b'0'));
+        (1..8).contains(&len).then_some((n, len))
+    }
+
+    #[test]
+    fn eight_digits_at_once_as_one_at_a_time() {
+        // Every length, digits anywhere, and after them each byte around
+        // the digits' and anything.
+        let mut seed = 1u64;
+        let mut next = || {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (seed >> 33) as u8
+        };
+        let after = [0, b' ', b',', b')', b'/', b':', b'a', b'_', 0x7f, 0x80, 0xff];
+        for _ in 0..20_000 {
+            for len in 0..=8 {
+                let mut bytes = [0u8; 8];
+                for b in &mut bytes {
+                    *b = next();
+                }
+                for b in &mut bytes[..len] {
+                    *b = b'0' + next() % 10;
+                }
+                if len < 8 {
+                    bytes[len] = after[usize::from(next()) % after.len()];
+                }
+                let word = u64::from_le_bytes(bytes);
+                assert_eq!(eight_digits(word), one_at_a_time(bytes), "{bytes:?}");
+            }
+        }
+        assert_eq!(eight_digits(u64::from_le_bytes(*b"9999999 ")), Some((9_999_999, 7)));
+    }
 }
