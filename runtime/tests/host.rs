@@ -387,15 +387,27 @@ fn an_infinite_loop_is_stopped_by_fuel() {
     );
 }
 
-#[test]
-fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
-    let budget = Duration::from_millis(5);
-    let mut host = host_with(HostConfig {
+/// A host with a deadline of `budget`, fuel without limit and no
+/// quarantine: what stops an invocation is the deadline.
+fn host_with_deadline(budget: Duration) -> Host {
+    host_with(HostConfig {
         deadline: Some(budget),
         max_fuel: i64::MAX as u64,
         quarantine_after: 0,
         ..HostConfig::default()
-    });
+    })
+}
+
+/// A system guard that loops, with fuel for seconds, on the attribute
+/// applications' monitors write.
+const SLOW_GUARD: &str = "extension slow_guard;\nimport cpu;\nbudget 5000000000;\nint n = 0;\n\
+                          guard int slow(cap<cpu_qos> app, int value) for \"timeslice_adjustment\" {\n\
+                              while (true) { n = n + 1; }\n    return value;\n}\n";
+
+#[test]
+fn with_fuel_set_high_the_deadline_stops_an_infinite_loop() {
+    let budget = Duration::from_millis(5);
+    let mut host = host_with_deadline(budget);
     let app = host.create_app("a").unwrap();
     let huge = SPIN.replace("budget 90000000;", "budget 9000000000000000000;");
     // A loop that stores nothing to its data region: the fuel counter must
@@ -431,20 +443,12 @@ fn a_guard_nested_in_an_invocation_obeys_the_invocations_deadline() {
     // application's monitor writes: the guard runs nested in the monitor's
     // `set_attribute`, in a frame of its own, and its refuel must stop it
     // when the monitor's deadline passes.
-    let slow_guard = "extension slow_guard;\nimport cpu;\nbudget 5000000000;\nint n = 0;\n\
-                      guard int slow(cap<cpu_qos> app, int value) for \"timeslice_adjustment\" {\n\
-                          while (true) { n = n + 1; }\n    return value;\n}\n";
     let writer = "extension writer;\nimport cpu;\n\
                   monitor void m(cap<cpu_qos> app) { set_attribute(app, \"timeslice_adjustment\", 7); }\n";
     let budget = Duration::from_millis(5);
-    let mut host = host_with(HostConfig {
-        deadline: Some(budget),
-        max_fuel: i64::MAX as u64,
-        quarantine_after: 0,
-        ..HostConfig::default()
-    });
+    let mut host = host_with_deadline(budget);
     let guard = host
-        .install_guard(&object(slow_guard, true))
+        .install_guard(&object(SLOW_GUARD, true))
         .expect("the guard installs");
     let app = host.create_app("a").unwrap();
     let ext = host.load(app, &object(writer, false)).unwrap();
@@ -478,20 +482,12 @@ fn after_a_guard_meets_the_deadline_the_invocation_stops_at_its_next_check() {
     // A monitor that writes the guarded attribute in a loop: the first
     // guard runs into the deadline; the monitor must then stop at its next
     // fuel check, not run on through its slice starting a guard per write.
-    let slow_guard = "extension slow_guard;\nimport cpu;\nbudget 5000000000;\nint n = 0;\n\
-                      guard int slow(cap<cpu_qos> app, int value) for \"timeslice_adjustment\" {\n\
-                          while (true) { n = n + 1; }\n    return value;\n}\n";
     let writer = "extension writer;\nimport cpu;\nbudget 5000000000;\n\
                   monitor void m(cap<cpu_qos> app) {\n\
                       while (true) { set_attribute(app, \"timeslice_adjustment\", 7); }\n}\n";
     let budget = Duration::from_millis(5);
-    let mut host = host_with(HostConfig {
-        deadline: Some(budget),
-        max_fuel: i64::MAX as u64,
-        quarantine_after: 0,
-        ..HostConfig::default()
-    });
-    host.install_guard(&object(slow_guard, true))
+    let mut host = host_with_deadline(budget);
+    host.install_guard(&object(SLOW_GUARD, true))
         .expect("the guard installs");
     let app = host.create_app("a").unwrap();
     let ext = host.load(app, &object(writer, false)).unwrap();
