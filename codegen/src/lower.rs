@@ -31,10 +31,15 @@
 //! - **Attribute reads** (`get_attribute`) are three loads,
 //!   `ctx.attrs[class][attr]`, not calls: no status test, nothing kept
 //!   across a call. Their bounds are the loader's business (`stdlib::abi`).
-//! - **Fuel**: `fuel N` loads `ctx.fuel`, subtracts N and stores it back;
-//!   if the result is negative it calls the host's `ctx.refuel` (which
-//!   preserves every register), on a cold path, and traps with
-//!   `OUT_OF_FUEL` if the counter is still negative.
+//! - **Fuel**: a function that checks fuel keeps the counter in a
+//!   variable (a register), loaded from `ctx.fuel` at its start and stored
+//!   back wherever another reader may look: before a call or helper call
+//!   (and loaded again after, since the callee used it or a helper emptied
+//!   it), a return and a trap. `fuel N` subtracts N; if the result is
+//!   negative it stores it, calls the host's `ctx.refuel` (which preserves
+//!   every register) on a cold path, loads the counter again and traps with
+//!   `OUT_OF_FUEL` if it is still negative. No other thread writes the
+//!   context (ABI 6), so nothing else can change it meanwhile.
 //! - **Branches that only choose values** (`if (x < lo) return lo;`, a
 //!   variable set in one arm) become `select`s, so `cmov`s (see `lower/select.rs`).
 //!
@@ -56,7 +61,7 @@ use cranelift_codegen::ir::{
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
 use stdlib::abi::{self, offset, status};
 use tal_ir::layout::{CELL_BYTES, GlobalLayout, Layout};
 mod select;
@@ -277,6 +282,11 @@ struct FuncLowerer<'m> {
     slots: Vec<ir::StackSlot>,
     trap_block: Option<ir::Block>,
     return_block: Option<ir::Block>,
+    /// The fuel counter, kept in a variable (a register) between the
+    /// points where the context's copy must be current: calls, helper
+    /// calls, `refuel`, returns and traps. `None` in a function with no
+    /// fuel check of its own.
+    fuel: Option<Variable>,
     facts: Facts,
     /// Loads of globals that repeat an earlier load's or store's value.
     reuse: Reuse,
@@ -317,6 +327,7 @@ impl<'m> FuncLowerer<'m> {
             slots: Vec::new(),
             trap_block: None,
             return_block: None,
+            fuel: None,
             facts: Facts::with_memory(module, func, memory).0,
             reuse: Reuse::analyze(func),
         }
@@ -324,6 +335,24 @@ impl<'m> FuncLowerer<'m> {
 
     fn ctx(&self) -> ir::Value {
         self.ctx.expect("set in the entry block")
+    }
+
+    /// Makes the context's counter current (before a call, a return or a
+    /// trap: the callee, the host or the caller reads it).
+    fn store_fuel(&mut self, b: &mut FunctionBuilder) {
+        if let Some(var) = self.fuel {
+            let counter = b.use_var(var);
+            b.ins().store(MemFlagsData::trusted(), counter, self.ctx(), offset::FUEL);
+        }
+    }
+
+    /// Takes the counter back from the context after a call, which used it
+    /// (a callee's checks, a helper that emptied it).
+    fn reload_fuel(&mut self, b: &mut FunctionBuilder) {
+        if let Some(var) = self.fuel {
+            let counter = b.ins().load(I64, MemFlagsData::trusted(), self.ctx(), offset::FUEL);
+            b.def_var(var, counter);
+        }
     }
 
     fn lower(&mut self, b: &mut FunctionBuilder) -> Result<(), CodegenError> {
@@ -374,6 +403,19 @@ impl<'m> FuncLowerer<'m> {
                     next += 2;
                 }
             }
+        }
+        // The counter in a variable, where the function checks fuel.
+        let checks_fuel = !self.options.no_fuel
+            && f.blocks.iter().enumerate().any(|(i, block)| {
+                block.insts.iter().enumerate().any(|(n, inst)| {
+                    matches!(inst.kind, InstKind::Fuel(_)) && !((i, n) == (0, 0) && f.kind != tal_ir::FuncKind::Plain)
+                })
+            });
+        if checks_fuel {
+            let var = b.declare_var(I64);
+            let counter = b.ins().load(I64, MemFlagsData::trusted(), self.ctx(), offset::FUEL);
+            b.def_var(var, counter);
+            self.fuel = Some(var);
         }
         // The data region's address, only where globals are used.
         if f.blocks.iter().flat_map(|b| &b.insts).any(|i| uses_global(&i.kind)) {
@@ -511,6 +553,7 @@ impl<'m> FuncLowerer<'m> {
                 b.set_cold_block(fail);
                 b.ins().brif(failed, fail, &[], cont, &[]);
                 b.switch_to_block(fail);
+                self.store_fuel(b);
                 let trap = self.trap_block(b);
                 let k = b.ins().iconst(I64, status_of(kind) as i64);
                 let l = b.ins().iconst(I64, loc);
@@ -678,9 +721,10 @@ impl<'m> FuncLowerer<'m> {
                     // No overflow: hosts store a counter >= 0, a check runs only
                     // while it is >= 0, and the verifier keeps N <= i64::MAX.
                     let amount = i64::try_from(*amount).map_err(|_| err("C0002", "a fuel amount beyond i64"))?;
-                    let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
+                    let var = self.fuel.expect("a function with a fuel check keeps its counter");
+                    let fuel = b.use_var(var);
                     let left = b.ins().iadd_imm_s(fuel, -amount);
-                    b.ins().store(flags, left, ctx, offset::FUEL);
+                    b.def_var(var, left);
                     // An exhausted counter asks the host for more, on a cold
                     // path: the host's `refuel` leaves it negative to end the
                     // invocation (its budget spent, or its deadline passed).
@@ -691,10 +735,12 @@ impl<'m> FuncLowerer<'m> {
                         b,
                         exhausted,
                         |b| {
+                            b.ins().store(flags, left, ctx, offset::FUEL);
                             let refuel = b.ins().load(I64, flags, ctx, offset::REFUEL);
                             let sig = b.import_signature(refuel_signature());
                             b.ins().call_indirect(sig, refuel, &[ctx]);
                             let fuel = b.ins().load(I64, flags, ctx, offset::FUEL);
+                            b.def_var(var, fuel);
                             b.ins().icmp_imm_s(IntCC::SignedLessThan, fuel, 0)
                         },
                         ExcKind::OutOfFuel,
@@ -823,8 +869,10 @@ impl<'m> FuncLowerer<'m> {
                     colocated: true,
                     patchable: false,
                 });
+                self.store_fuel(b);
                 let call = b.ins().call(fref, &cargs);
                 let (r, st) = (b.inst_results(call)[0], b.inst_results(call)[1]);
+                self.reload_fuel(b);
                 self.after_call(b, st, c)?;
                 result.then_some((r, target.ret == Some(Type::Bool)))
             }
@@ -864,8 +912,11 @@ impl<'m> FuncLowerer<'m> {
                     let table = b.ins().load(I64, flags, ctx, offset::HELPERS);
                     let fptr = b.ins().load(I64, flags, table, i32::from(*id) * 8);
                     let sig = b.import_signature(helper_signature());
+                    self.store_fuel(b);
                     let call = b.ins().call_indirect(sig, fptr, &hargs);
                     let r = b.inst_results(call)[0];
+                    // A helper may end the invocation by emptying it.
+                    self.reload_fuel(b);
                     // No status test: a helper raises nothing the extension
                     // could catch, and an abort is sticky (`stdlib::abi`).
                     // Continue in a fresh block: Cranelift re-materialises
@@ -1087,9 +1138,11 @@ impl<'m> FuncLowerer<'m> {
             }
             Terminator::Return(v) => {
                 let r = v.map(|v| self.val(v)).transpose()?;
+                self.store_fuel(b);
                 return_ok(b, r);
             }
             Terminator::Raise(kind) => {
+                self.store_fuel(b);
                 let trap = self.trap_block(b);
                 let k = b.ins().iconst(I64, status_of(*kind) as i64);
                 let l = b.ins().iconst(I64, Self::location(block, None));

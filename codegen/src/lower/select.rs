@@ -113,7 +113,10 @@ impl FuncLowerer<'_> {
                 let args: Vec<BlockArg> = args.into_iter().map(BlockArg::Value).collect();
                 b.ins().jump(to, &args);
             }
-            Exit::Return => return_ok(b, args.first().copied()),
+            Exit::Return => {
+                self.store_fuel(b);
+                return_ok(b, args.first().copied());
+            }
         }
         Ok(())
     }
