@@ -342,7 +342,8 @@ impl<'m> FuncLowerer<'m> {
     fn store_fuel(&mut self, b: &mut FunctionBuilder) {
         if let Some(var) = self.fuel {
             let counter = b.use_var(var);
-            b.ins().store(MemFlagsData::trusted(), counter, self.ctx(), offset::FUEL);
+            b.ins()
+                .store(MemFlagsData::trusted(), counter, self.ctx(), offset::FUEL);
         }
     }
 
