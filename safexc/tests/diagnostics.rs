@@ -172,3 +172,18 @@ fn a_stack_bound_points_at_the_largest_frame_s_array() {
         "{stderr}"
     );
 }
+
+#[test]
+fn recursion_in_tal_points_at_the_call_that_closes_the_cycle() {
+    let out = safexc(&["verify", "verifier/tests/reject/call_mutual_recursion3.tal"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with("error[V0501]: mutual recursion: @a -> @b -> @c -> @a;"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("call_mutual_recursion3.tal:34:5 ]") && stderr.contains("v3 = call @a(v2)"),
+        "{stderr}"
+    );
+}

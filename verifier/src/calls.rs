@@ -3,7 +3,7 @@
 use crate::fuel::{self, Summary};
 use crate::{Config, Sink};
 use tal_ir::layout::Layout;
-use tal_ir::{ExternId, FuncId, Location, Module};
+use tal_ir::{BlockId, Callee, ExternId, FuncId, InstKind, Location, Module};
 
 /// Calls found by the function pass, and each function's frame size.
 pub(crate) struct CallGraph {
@@ -87,7 +87,7 @@ impl CallGraph {
                             };
                             sink.error(
                                 "V0501",
-                                Location::Func(FuncId(f as u32)),
+                                call_site(m, f, c),
                                 format!(
                                     "{what}: @{}; without recursion the stack bound is static and every call returns",
                                     cycle.join(" -> @")
@@ -133,4 +133,21 @@ impl CallGraph {
             );
         }
     }
+}
+
+/// Where function `f` first calls function `callee` (its signature if it
+/// does not: never, for a callee found in its body).
+fn call_site(m: &Module, f: usize, callee: usize) -> Location {
+    let id = FuncId(f as u32);
+    m.funcs[f]
+        .blocks
+        .iter()
+        .enumerate()
+        .find_map(|(b, block)| {
+            let i = block.insts.iter().position(|inst| {
+                matches!(inst.kind, InstKind::Call { callee: Callee::Func(c), .. } if c.index() == callee)
+            })?;
+            Some(Location::Inst(id, BlockId(b as u32), i))
+        })
+        .unwrap_or(Location::Func(id))
 }
