@@ -144,9 +144,9 @@ fn call_site(m: &Module, f: usize, callee: usize) -> Location {
         .iter()
         .enumerate()
         .find_map(|(b, block)| {
-            let i = block.insts.iter().position(|inst| {
-                matches!(inst.kind, InstKind::Call { callee: Callee::Func(c), .. } if c.index() == callee)
-            })?;
+            let i = block.insts.iter().position(
+                |inst| matches!(inst.kind, InstKind::Call { callee: Callee::Func(c), .. } if c.index() == callee),
+            )?;
             Some(Location::Inst(id, BlockId(b as u32), i))
         })
         .unwrap_or(Location::Func(id))
