@@ -101,6 +101,15 @@ fn render(parts: &ObjectParts, listings: &[Listing], one: bool) -> String {
             let reloc = i.reloc.as_ref().map(|r| format!("    ; {r}")).unwrap_or_default();
             let _ = writeln!(out, "  {:6x}:  {:<30} {}{reloc}", i.at, i.bytes, i.asm);
         }
+        if !l.constants.is_empty() {
+            out.push_str(
+                "  constant pool (data, read by the code above):
+",
+            );
+        }
+        for c in &l.constants {
+            let _ = writeln!(out, "  {:6x}:  {:<30} {}", c.at, c.hex(), c.asm());
+        }
     }
     out.push_str("\n== relocations (.rela.text)\n");
     if parts.relocs.is_empty() {
@@ -189,6 +198,8 @@ struct Listing {
     offset: u32,
     size: u32,
     lines: Vec<Line>,
+    /// The constant pool after the code, if any.
+    constants: Vec<Constant>,
 }
 
 /// One instruction: where, its bytes (hex), Intel syntax, and the
@@ -198,6 +209,30 @@ struct Line {
     bytes: String,
     asm: String,
     reloc: Option<String>,
+}
+
+/// Up to 8 bytes of a function's constant pool, as data.
+struct Constant {
+    at: usize,
+    bytes: Vec<u8>,
+}
+
+impl Constant {
+    /// `.quad` for a whole 8-byte constant, else `.byte`s.
+    fn asm(&self) -> String {
+        match <[u8; 8]>::try_from(self.bytes.as_slice()) {
+            Ok(q) => format!(".quad   {:#x}", u64::from_le_bytes(q)),
+            Err(_) => {
+                let bytes: Vec<String> = self.bytes.iter().map(|b| format!("{b:#04x}")).collect();
+                format!(".byte   {}", bytes.join(", "))
+            }
+        }
+    }
+
+    fn hex(&self) -> String {
+        let hex: Vec<String> = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        hex.join(" ")
+    }
 }
 
 /// `--json`: metadata, TAL, functions with their instructions, relocations.
@@ -233,9 +268,14 @@ fn json(
                 .iter()
                 .map(|i| serde_json::json!({ "offset": i.at, "bytes": i.bytes.replace(' ', ""), "asm": i.asm, "reloc": i.reloc }))
                 .collect();
+            let constants: Vec<serde_json::Value> = l
+                .constants
+                .iter()
+                .map(|c| serde_json::json!({ "offset": c.at, "bytes": c.hex().replace(' ', ""), "asm": c.asm() }))
+                .collect();
             serde_json::json!({
                 "index": l.index, "name": l.name, "global": l.global, "offset": l.offset, "size": l.size,
-                "instructions": code,
+                "instructions": code, "constants": constants,
             })
         })
         .collect();
@@ -264,6 +304,27 @@ fn json(
         "functions": functions,
         "relocations": relocations,
     })
+}
+
+/// Where a function's constant pool starts (its end if it has none): the
+/// lowest address a RIP-relative operand of its code reads. Cranelift
+/// places its constants after all the code, so the code is decoded up to
+/// there and no further (`codegen::peephole` does the same).
+fn constant_pool(code: &[u8], at: usize) -> usize {
+    let end = at + code.len();
+    let mut pool = end as u64;
+    let mut decoder = Decoder::with_ip(64, code, at as u64, DecoderOptions::NONE);
+    let mut instruction = Instruction::default();
+    while decoder.can_decode() && decoder.ip() < pool {
+        decoder.decode_out(&mut instruction);
+        if instruction.is_ip_rel_memory_operand() {
+            let address = instruction.ip_rel_memory_address();
+            if address >= decoder.ip() {
+                pool = pool.min(address);
+            }
+        }
+    }
+    pool as usize
 }
 
 /// The disassembly of every function, or of the one named `only`.
@@ -296,7 +357,9 @@ fn disassemble(parts: &ObjectParts, only: Option<&str>) -> Vec<Listing> {
     let mut listings = Vec::new();
     for f in parts.functions.iter().filter(|f| only.is_none_or(|n| f.name == n)) {
         let mut lines = Vec::new();
-        let code = &text[f.offset as usize..(f.offset + f.size) as usize];
+        let (start, end) = (f.offset as usize, (f.offset + f.size) as usize);
+        let pool = constant_pool(&text[start..end], start);
+        let code = &text[start..pool];
         let mut decoder = Decoder::with_ip(64, code, u64::from(f.offset), DecoderOptions::NONE);
         let mut instruction = Instruction::default();
         let mut asm = String::new();
@@ -326,6 +389,27 @@ fn disassemble(parts: &ObjectParts, only: Option<&str>) -> Vec<Listing> {
                 reloc,
             });
         }
+        // Zero bytes that align the pool are not instructions (`00 00`
+        // decodes as `add [rax], al`, which code generation never emits).
+        let mut padding = pool;
+        while pool < end
+            && lines
+                .last()
+                .is_some_and(|l: &Line| text[l.at..padding].iter().all(|&b| b == 0))
+        {
+            padding = lines.pop().map_or(padding, |l| l.at);
+        }
+        let constants = (padding..pool)
+            .map(|at| Constant {
+                at,
+                bytes: text[at..pool].to_vec(),
+            })
+            .take(1)
+            .chain((pool..end).step_by(8).map(|at| Constant {
+                at,
+                bytes: text[at..(at + 8).min(end)].to_vec(),
+            }))
+            .collect();
         listings.push(Listing {
             index: f.index,
             name: f.name.clone(),
@@ -333,6 +417,7 @@ fn disassemble(parts: &ObjectParts, only: Option<&str>) -> Vec<Listing> {
             offset: f.offset,
             size: f.size,
             lines,
+            constants,
         });
     }
     listings

@@ -564,6 +564,38 @@ fn run_follows_a_trace_file_tick_by_tick() {
 }
 
 #[test]
+fn inspect_shows_the_constant_pool_as_data_not_instructions() {
+    let dir = tempdir("inspect-pool");
+    // Division by constants: Cranelift reads its magic numbers from a pool
+    // after the code.
+    let source = "extension pool;\nimport cpu;\nint out = 0;\n\
+        monitor void m(cap<cpu_qos> app) {\n    int x = get_attribute(app, \"period\");\n    \
+        out = x / 7 + x % 1000003;\n}\n";
+    let obj = compiled(&dir, "pool", source);
+    let out = safexc(&["inspect", &obj, "--function", "m"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let (code, pool) = stdout
+        .split_once("  constant pool (data, read by the code above):\n")
+        .unwrap_or_else(|| panic!("no constant pool in:\n{stdout}"));
+    assert!(
+        code.trim_end().ends_with("ret"),
+        "the code ends with its `ret`:\n{code}"
+    );
+    assert!(!code.contains("(bad)"), "{code}");
+    assert!(pool.contains(".quad   0x4924924924924925"), "{pool}");
+    let json = text(&safexc(&["inspect", &obj, "--function", "m", "--json"]).stdout);
+    let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let constants = &value["functions"][0]["constants"];
+    assert!(
+        constants
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["asm"] == ".quad   0x4924924924924925")),
+        "{constants}"
+    );
+}
+
+#[test]
 fn inspect_prints_metadata_tal_disassembly_and_relocations() {
     let dir = tempdir("inspect");
     let source = "extension calls;\nimport cpu;\nint r = 0;\n\
