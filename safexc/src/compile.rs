@@ -98,7 +98,7 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
     let bytes = match emit {
         Emit::Tal => tal_ir::text::print(&module).into_bytes(),
         Emit::Bin => tal_ir::binary::encode(&module),
-        Emit::Obj => match codegen::object::compile(&module, codegen::Options { no_fuel: args.no_fuel }) {
+        Emit::Obj => match generate_code(&module, args.no_fuel) {
             Ok(object) => object,
             Err(e) => {
                 diag::plain_error(e.code, &e.message);
@@ -135,4 +135,10 @@ pub fn compile(out: &mut Out, args: CompileArgs) -> Result<ExitCode, OutputError
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Lowers a verified module to an object, with progress on a long run.
+fn generate_code(module: &tal_ir::Module, no_fuel: bool) -> Result<Vec<u8>, codegen::CodegenError> {
+    let _progress = crate::progress::Spinner::new("generating code");
+    codegen::object::compile(module, codegen::Options { no_fuel })
 }

@@ -37,7 +37,7 @@ pub fn set_message_format(format: MessageFormat) {
     FORMAT.store(format as u8, Ordering::Relaxed);
 }
 
-fn json() -> bool {
+pub fn json() -> bool {
     FORMAT.load(Ordering::Relaxed) == MessageFormat::Json as u8
 }
 

@@ -23,6 +23,7 @@ mod list;
 mod load;
 mod log;
 mod pop;
+mod progress;
 mod run;
 mod shell;
 mod sign;

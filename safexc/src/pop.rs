@@ -11,6 +11,7 @@ use tal_ir::{Location, Module};
 /// (named `path` as typed); the module records only the file's name.
 pub fn check(path: &Path, bytes: Vec<u8>, stdlib: bool, inline: bool, config: &verifier::Config) -> Checked {
     let name = files::display_name(path);
+    let _progress = crate::progress::Spinner::new(&format!("checking {name}"));
     let bytes = files::without_bom(bytes);
     let other_kind = other_kind(&bytes);
     let text = match String::from_utf8(bytes) {

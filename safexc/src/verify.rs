@@ -16,6 +16,7 @@ use crate::Checked;
 use crate::diag::{Diagnostic, render};
 use crate::files;
 use crate::out::{Out, OutputError};
+use crate::progress::Spinner;
 use runtime::load::LoadError as LoadErr;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -66,8 +67,9 @@ impl From<Checked> for Verdict {
 
 fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) -> Verdict {
     let name = files::display_name(path);
+    let progress = Spinner::new(&format!("verifying {name}"));
     let streamed = match pubkey {
-        None => stream_text_file(path, config),
+        None => stream_text_file(path, config, &progress),
         Some(_) => None,
     };
     if let Some(Some((functions, insts))) = streamed {
@@ -104,7 +106,11 @@ fn verify_file(path: &Path, pubkey: Option<&[u8]>, config: &verifier::Config) ->
         Ok(None) if bytes.starts_with(b"\x7fELF") => check_object(&name, &bytes, config, "object").into(),
         // Text that was streamed from its file was refused: only its
         // diagnostics are left.
-        Ok(None) => match streamed.is_none().then(|| stream_tal(&bytes, config)).flatten() {
+        Ok(None) => match streamed
+            .is_none()
+            .then(|| stream_tal(&bytes, config, &progress))
+            .flatten()
+        {
             Some((functions, insts)) => Verdict {
                 summary: accepted_summary(&name, functions, insts),
                 accepted: true,
@@ -125,7 +131,7 @@ fn accepted_summary(name: &str, functions: usize, insts: usize) -> String {
 /// is not a regular file (a pipe cannot be read twice), or cannot be opened
 /// (reading it whole will say why); else what `stream_tal` would say
 /// (`None` if refused).
-fn stream_text_file(path: &Path, config: &verifier::Config) -> Option<Option<(usize, usize)>> {
+fn stream_text_file(path: &Path, config: &verifier::Config, progress: &Spinner) -> Option<Option<(usize, usize)>> {
     use std::io::{Read, Seek, SeekFrom};
     const BOM: &[u8] = "\u{feff}".as_bytes();
     if files::is_stdio(path) {
@@ -151,30 +157,39 @@ fn stream_text_file(path: &Path, config: &verifier::Config) -> Option<Option<(us
     Some(
         tal_ir::text::Reader::new(file)
             .ok()
-            .and_then(|mut reader| stream(&mut reader, config)),
+            .and_then(|mut reader| stream(&mut reader, config, progress)),
     )
 }
+
+/// Instructions between two updates of the progress line.
+const PROGRESS_EVERY: usize = 100_000;
 
 /// Reads TAL (binary if it starts with `SXTAL`, else text) one function at
 /// a time into a `verifier::Stream`: its functions and instructions if it
 /// is accepted, `None` if it is refused or cannot be read so.
-fn stream_tal(bytes: &[u8], config: &verifier::Config) -> Option<(usize, usize)> {
+fn stream_tal(bytes: &[u8], config: &verifier::Config, progress: &Spinner) -> Option<(usize, usize)> {
     if bytes.starts_with(tal_ir::binary::MAGIC) {
-        stream(&mut tal_ir::binary::Reader::new(bytes).ok()?, config)
+        stream(&mut tal_ir::binary::Reader::new(bytes).ok()?, config, progress)
     } else {
         stream(
             &mut tal_ir::text::Reader::new(std::io::Cursor::new(bytes)).ok()?,
             config,
+            progress,
         )
     }
 }
 
-fn stream(reader: &mut dyn ModuleReader, config: &verifier::Config) -> Option<(usize, usize)> {
+fn stream(reader: &mut dyn ModuleReader, config: &verifier::Config, progress: &Spinner) -> Option<(usize, usize)> {
     let functions = reader.functions();
     let mut verifier = verifier::Stream::new(reader.declarations().clone(), functions, config);
     let mut insts = 0usize;
+    let mut shown = 0usize;
     while let Some(function) = reader.next_function_reusing(verifier.take_spare()).ok()? {
         insts += function.inst_count();
+        if insts - shown >= PROGRESS_EVERY {
+            shown = insts;
+            progress.set(&format!("{insts} instructions"));
+        }
         verifier.function(function, &mut |id| reader.function_again(id)).ok()?;
         if verifier.rejected() {
             return None;

@@ -972,3 +972,49 @@ fn the_version_names_the_abi_cranelift_and_commit() {
     );
     assert_eq!(version, expected);
 }
+
+/// A source that takes the front-end and verifier a fraction of a second.
+fn large_source() -> String {
+    let mut source = String::from("extension big;\nimport cpu;\nint g = 0;\n");
+    for i in 0..3000 {
+        source.push_str(&format!(
+            "int f{i}(int x) {{ int y = x + {i}; if (y > 100) {{ y = y - 1; }} return y * 2; }}\n"
+        ));
+    }
+    source.push_str("monitor void m(cap<cpu_qos> app) { g = f1(g); }\n");
+    source
+}
+
+#[test]
+fn long_work_shows_progress_on_a_terminal_and_clears_it() {
+    let dir = tempdir("progress");
+    let big = dir.join("big.pop");
+    std::fs::write(&big, large_source()).unwrap();
+    let big = big.to_str().unwrap();
+    // Not a terminal (this test's pipes): no progress at all, even at once.
+    let out = Command::new(env!("CARGO_BIN_EXE_safexc"))
+        .args(["check", big])
+        .env("SAFEX_PROGRESS_AFTER_MS", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("checking"), "{}", text(&out.stderr));
+    // A terminal (`script` gives the command one): the line shows, and is
+    // cleared before the summary.
+    let command = format!("{} check {big}", env!("CARGO_BIN_EXE_safexc"));
+    let Ok(out) = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("SAFEX_PROGRESS_AFTER_MS", "0")
+        .output()
+    else {
+        panic!("`script` (util-linux) runs the command on a terminal: install it");
+    };
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let at = shown
+        .find("checking ")
+        .unwrap_or_else(|| panic!("no progress in {shown:?}"));
+    let cleared = shown.rfind("\u{1b}[2K").expect("the line is cleared");
+    let summary = shown.find(": ok (").expect("the summary");
+    assert!(at < cleared && cleared < summary, "{shown:?}");
+}
