@@ -202,7 +202,16 @@ fn run_for_real(
     let total: u64 = configs.iter().map(|c| report::seconds(c.length)).sum();
     let bar = bar(quiet, total, "{bar:30} {pos}/{len} s  {msg}");
     let (mut runs, mut lateness, mut busiest) = (Vec::new(), 0, 0);
-    for config in configs {
+    // With the module, the user-level runs go first: after a kernel-level
+    // run has detached its tasks, a 6.12 guest once counted its deadline
+    // bandwidth below zero (`total_bw` -209377, an unsigned underflow), and
+    // refused every later reservation, the user-level measurement thread's
+    // included, until reboot. The report keeps the configurations' order.
+    let mut order: Vec<(usize, RunConfig)> = configs.into_iter().enumerate().collect();
+    if kernel.is_some() {
+        order.sort_by_key(|(i, c)| (c.management == Management::Kernel, *i));
+    }
+    for (index, config) in order {
         bar.set_message(describe(&config));
         let done = bar.position();
         let run = real::run_real(&config, kernel, |elapsed| bar.set_position(done + elapsed / 1_000_000));
@@ -210,11 +219,16 @@ fn run_for_real(
         bar.set_position(done + report::seconds(config.length));
         lateness = lateness.max(run.lateness);
         busiest = busiest.max(run.busiest_sample);
-        runs.push(Run {
-            config,
-            result: run.result,
-        });
+        runs.push((
+            index,
+            Run {
+                config,
+                result: run.result,
+            },
+        ));
     }
+    runs.sort_by_key(|(index, _)| *index);
+    let runs = runs.into_iter().map(|(_, run)| run).collect();
     bar.finish_and_clear();
     Ok(RealRuns {
         experiment: Experiment { runs },
