@@ -929,7 +929,11 @@ impl Host {
     #[inline(always)]
     pub(crate) fn invoke_inline(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
         let frame = self.frames[0];
-        let enforced = self.deadline.is_some();
+        // The outermost invocation starts its deadline afresh.
+        if let Some(d) = &mut self.deadline {
+            d.start();
+        }
+        let slice = self.slice_policy();
         let Some(ext) = self.ext_mut(entry.ext) else {
             return Err(Trap::nothing_ran(TrapKind::NotLoaded));
         };
@@ -945,21 +949,13 @@ impl Host {
             entry: entry.index as usize,
             app,
             fuel,
-            // An outermost invocation starts before its deadline.
-            slice: if enforced {
-                deadline::slice_for(ext.data.len())
-            } else {
-                u64::MAX
-            },
+            slice: slice(ext.data.len()),
             func: e.func,
             entry_fuel: e.entry_fuel,
             data: ext.data.as_mut_ptr(),
             attrs: ext.rows.as_ptr(),
         };
         let start = self.config.account_time.then(Instant::now);
-        if let Some(d) = &mut self.deadline {
-            d.start();
-        }
         // Helpers reach the host through this pointer while the extension
         // runs; `self` is not used again until the call has returned.
         let host: *mut Host = self;
