@@ -38,7 +38,8 @@
  * comes after the next boundary already passed does not stop the task (the
  * period it would block has ended). A task gets SCHED_NORMAL back (and
  * SIGCONT if stopped) when it leaves the manager (another task registered
- * for its application, or rmmod).
+ * for its application, or rmmod), its bandwidth shed first
+ * (shed_bandwidth: Linux would keep a sleeping task's for good).
  *
  * Who runs the rounds: a kthread woken every safex_period_ms by an
  * absolute hrtimer sleep. A kthread, not a softirq hrtimer, because
@@ -105,6 +106,34 @@ struct sx_ext *safex_ext_find(u32 id)
 }
 
 /*
+ * Shrinks deadline task `task`'s reservation to one that Linux counts as no
+ * bandwidth at all (the least runtime, 1024 ns, every longest period, 4 s:
+ * under one part in 2^20), before it leaves SCHED_DEADLINE. Linux (6.1 and
+ * 6.12, measured in the QEMU guest) gives a deadline task's bandwidth back
+ * when it leaves the class only if it is queued or its inactive timer is
+ * still armed: a task that has been asleep or stopped for longer than its
+ * 0-lag time keeps its share in the root domain's total for good, and every
+ * later admission finds that much less room (a disturbance detached while
+ * it slept between bursts refused the next run's attach). A change of a
+ * deadline task's parameters is always counted exactly, so the task leaves
+ * holding nothing. If it wakes in between, the next call (at once) gives it
+ * SCHED_NORMAL anyway.
+ */
+static void shed_bandwidth(struct task_struct *task)
+{
+	struct sched_attr attr = {
+		.size = sizeof(attr),
+		.sched_policy = SCHED_DEADLINE,
+		.sched_runtime = 1ULL << 10,
+		.sched_deadline = 4ULL * NSEC_PER_SEC,
+		.sched_period = 4ULL * NSEC_PER_SEC,
+	};
+
+	if (task->policy == SCHED_DEADLINE)
+		sched_setattr_nocheck(task, &attr);
+}
+
+/*
  * Gives `app`'s task a reservation of runtime_us per period (0: back to
  * SCHED_NORMAL); 0 or the scheduler's error (EBUSY: admission control).
  */
@@ -126,6 +155,8 @@ static int reserve(struct sx_app *app, u64 runtime_us)
 	}
 	if (runtime_us == app->reservation_us)
 		return 0;
+	if (!runtime_us)
+		shed_bandwidth(app->task);
 	err = sched_setattr_nocheck(app->task, &attr);
 	if (err) {
 		stat_refused++;

@@ -33,8 +33,12 @@
 //!   so for the run Linux's limit
 //!   (`/proc/sys/kernel/sched_rt_runtime_us`) is raised by that share and a 1 % margin
 //!   ([`raise_rt_runtime`]), and restored once the tasks are gone (a task
-//!   that leaves SCHED_DEADLINE alive may hold its share for a long
-//!   while; a dead one gives it back at once). A run killed in between
+//!   that leaves SCHED_DEADLINE alive holds its share until its 0-lag
+//!   time; a dead one gives it back at once). The module sheds a task's
+//!   share before giving it SCHED_NORMAL: Linux keeps for good the share
+//!   of a task that leaves the class after sleeping past its 0-lag time (a
+//!   disturbance detached between bursts once left no room for the next
+//!   run's), which `kmod/tests/init` checks. A run killed in between
 //!   leaves the limit raised.
 //! - **What it reports** comes from the module: its periodic rounds, the
 //!   longest gap between two and the reservations the scheduler refused
