@@ -620,10 +620,13 @@ impl<'m> FuncLowerer<'m> {
         Ok(())
     }
 
-    /// The address of a place and the base of its root.
-    fn address(&mut self, b: &mut FunctionBuilder, place: &Place) -> Result<ir::Value, CodegenError> {
-        let (base, obj) = self.root(b, place.root)?;
-        let (ObjType::Array { elem, .. } | ObjType::Elem(elem)) = obj;
+    /// The address of a place, as a base and a constant byte offset that
+    /// loads and stores take as their immediate (so `@a[i]` is one
+    /// `[data + i*8 + offset]` operand, even where the load is folded into
+    /// arithmetic).
+    fn address(&mut self, b: &mut FunctionBuilder, place: &Place) -> Result<(ir::Value, i32), CodegenError> {
+        let (base, root_bytes) = self.root_base(b, place.root)?;
+        let (ObjType::Array { elem, .. } | ObjType::Elem(elem)) = self.root_type(place.root)?;
         let mut cells = 0u64;
         let mut ty = elem;
         for &field in &place.fields {
@@ -636,10 +639,10 @@ impl<'m> FuncLowerer<'m> {
                 .ok_or_else(|| err("C0002", "unknown field"))?;
             ty = self.module.structs[s.index()].fields[field as usize].ty;
         }
-        let mut addr = if cells == 0 {
-            base
-        } else {
-            b.ins().iadd_imm_s(base, (cells * CELL_BYTES) as i64)
+        let bytes = root_bytes + cells * CELL_BYTES;
+        let (mut addr, offset) = match i32::try_from(bytes) {
+            Ok(offset) => (base, offset),
+            Err(_) => (b.ins().iadd_imm_s(base, bytes as i64), 0),
         };
         if let Some(index) = place.index {
             let idx = self.val(index)?;
@@ -651,33 +654,35 @@ impl<'m> FuncLowerer<'m> {
             let offset = b.ins().imul_imm_s(idx, stride as i64);
             addr = b.ins().iadd(addr, offset);
         }
-        Ok(addr)
+        Ok((addr, offset))
     }
 
-    /// A root's base address and object type.
-    fn root(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<(ir::Value, ObjType), CodegenError> {
+    /// A root's address.
+    fn root(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<ir::Value, CodegenError> {
+        let (base, bytes) = self.root_base(b, root)?;
+        Ok(if bytes == 0 {
+            base
+        } else {
+            b.ins().iadd_imm_s(base, bytes as i64)
+        })
+    }
+
+    /// A root's address as a base and a byte offset from it: a global is
+    /// at its offset in the data region.
+    fn root_base(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<(ir::Value, u64), CodegenError> {
         match root {
             Root::Global(g) => {
-                let obj = self
-                    .module
+                let cells = *self
                     .globals
+                    .offsets
                     .get(g.index())
-                    .ok_or_else(|| err("C0002", "unknown global"))?
-                    .ty;
-                let cells = self.globals.offsets[g.index()];
+                    .ok_or_else(|| err("C0002", "unknown global"))?;
                 let data = self
                     .data
                     .ok_or_else(|| err("C0002", "a global reached by an instruction the scan missed"))?;
-                Ok((b.ins().iadd_imm_s(data, (cells * CELL_BYTES) as i64), obj))
+                Ok((data, cells * CELL_BYTES))
             }
-            Root::Slot(s) => {
-                let obj = *self
-                    .func
-                    .slots
-                    .get(s.index())
-                    .ok_or_else(|| err("C0002", "unknown slot"))?;
-                Ok((b.ins().stack_addr(I64, self.slots[s.index()], 0), obj))
-            }
+            Root::Slot(s) => Ok((b.ins().stack_addr(I64, self.slots[s.index()], 0), 0)),
             Root::Param(p) => {
                 let r = self
                     .refs
@@ -685,11 +690,30 @@ impl<'m> FuncLowerer<'m> {
                     .copied()
                     .flatten()
                     .ok_or_else(|| err("C0002", "unknown reference"))?;
-                let ParamType::Ref(obj) = self.func.params[p as usize] else {
-                    unreachable!("refs are reference params")
-                };
-                Ok((r.ptr, obj))
+                Ok((r.ptr, 0))
             }
+        }
+    }
+
+    /// A root's object type.
+    fn root_type(&self, root: Root) -> Result<ObjType, CodegenError> {
+        match root {
+            Root::Global(g) => Ok(self
+                .module
+                .globals
+                .get(g.index())
+                .ok_or_else(|| err("C0002", "unknown global"))?
+                .ty),
+            Root::Slot(s) => self
+                .func
+                .slots
+                .get(s.index())
+                .copied()
+                .ok_or_else(|| err("C0002", "unknown slot")),
+            Root::Param(p) => match self.func.params.get(p as usize) {
+                Some(ParamType::Ref(obj)) => Ok(*obj),
+                _ => Err(err("C0002", "unknown reference")),
+            },
         }
     }
 
@@ -700,8 +724,7 @@ impl<'m> FuncLowerer<'m> {
         {
             return Ok(r.len);
         }
-        let (_, obj) = self.root(b, root)?;
-        match obj {
+        match self.root_type(root)? {
             ObjType::Array { len: Some(n), .. } => Ok(b.ins().iconst(I64, i64::from(n))),
             _ => Err(err("C0002", "length of a non-array")),
         }
@@ -815,14 +838,14 @@ impl<'m> FuncLowerer<'m> {
                 Some((self.val(v)?, self.place_is_bool(place)))
             }
             InstKind::Load(place) => {
-                let addr = self.address(b, place)?;
-                let v = b.ins().load(I64, flags, addr, 0);
+                let (addr, offset) = self.address(b, place)?;
+                let v = b.ins().load(I64, flags, addr, offset);
                 Some((v, self.place_is_bool(place)))
             }
             InstKind::Store { place, value } => {
-                let addr = self.address(b, place)?;
+                let (addr, offset) = self.address(b, place)?;
                 let v = self.val(*value)?;
-                b.ins().store(flags, v, addr, 0);
+                b.ins().store(flags, v, addr, offset);
                 None
             }
             InstKind::Init(slot) => {
@@ -852,7 +875,7 @@ impl<'m> FuncLowerer<'m> {
                     match *a {
                         Arg::Value(v) => cargs.push(self.val(v)?),
                         Arg::Ref(root) => {
-                            let (base, _) = self.root(b, root)?;
+                            let base = self.root(b, root)?;
                             let len = self.ref_length(b, root)?;
                             cargs.push(base);
                             cargs.push(len);
@@ -941,8 +964,7 @@ impl<'m> FuncLowerer<'m> {
 
     /// The element count passed with a reference argument.
     fn ref_length(&mut self, b: &mut FunctionBuilder, root: Root) -> Result<ir::Value, CodegenError> {
-        let (_, obj) = self.root(b, root)?;
-        match obj {
+        match self.root_type(root)? {
             ObjType::Array { .. } => self.length(b, root),
             ObjType::Elem(_) => Ok(b.ins().iconst(I64, 1)),
         }

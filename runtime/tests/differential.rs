@@ -541,6 +541,11 @@ fn whole_module_ranges_agree_compiled_and_interpreted() {
         "extension e; import cpu; event Set; struct s { int x; bool f; } struct s st; bool pos = false; int v = 0;\n\
          handler void h(cap<cpu_qos> app, int x) on \"Set\" { st.x = x; pos = x > 0; }\n\
          monitor void m(cap<cpu_qos> app) { if (pos) { v = st.x * 1000000000000000000; } else { v = st.x - 9223372036854775807; } }\n",
+        // Operands narrowed by the products and sums they passed, stored
+        // and used by the next invocation, until one overflows.
+        "extension e; import cpu; int x = 3; int e = 0; int r = 0; int s = 0;\n\
+         monitor void m(cap<cpu_qos> app) { x = x * 100000000 + 999;\n\
+           r = x * 42599 - e * 3277; e = x; s = 9223372036854775000 - x; r = r + x * 2 + s * 1; }\n",
     ];
     let mut statuses = [0u64; 8];
     for (k, source) in PROGRAMS.iter().enumerate() {
