@@ -538,6 +538,18 @@ pub const CODES: &[CodeDoc] = &[
             an integer",
     },
     CodeDoc {
+        code: "L0112",
+        title: "bad application, invocation or event argument",
+        explanation: "An argument of `safexc run` that names applications, entry points or events is malformed \
+            or names nothing that was loaded: `--app NAME=FILE` (several applications), `--invoke \
+            [APP:]ENTRY[=VALUE]` (a monitor, or a handler with its event's value), `--event \
+            [APP:]NAME[=VALUE]@TICK` (an event some loaded extension raises or handles, before one of the \
+            run's ticks). With several applications, a setting, trace line, invocation or event that does not \
+            say which (`APP:`) is ambiguous. Nothing runs until every argument is understood.",
+        example: "$ safexc run pid.o --event Eror=5@3\nerror[L0112]: `--event Eror=5@3`: no loaded extension \
+            raises or handles event `Eror`",
+    },
+    CodeDoc {
         code: "L0120",
         title: "an experiment run failed",
         explanation: "`safexc experiment` runs the paper's PID extension and the standard timeslice guard in the \

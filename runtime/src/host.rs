@@ -573,6 +573,14 @@ impl Host {
     /// The system's write of an attribute (measurements, set-up): any
     /// attribute, read-only ones included, no guard; the range still holds.
     pub fn write_attribute(&mut self, app: AppId, attr: &str, value: i64) -> Result<(), HostError> {
+        let (c, a) = self.check_attribute_value(attr, value)?;
+        self.apps[app.0 as usize].values[c][a as usize].set(value);
+        Ok(())
+    }
+
+    /// Whether the system may write `value` to `attr` ([`Host::write_attribute`]
+    /// without writing): the attribute as (class, attribute) indices.
+    pub fn check_attribute_value(&self, attr: &str, value: i64) -> Result<(usize, u32), HostError> {
         let (c, a) = self.find_attribute(attr)?;
         let def = &self.classes[c].attrs[a as usize];
         if let Some((lo, hi)) = def.range
@@ -583,8 +591,7 @@ impl Host {
         if def.ty == tal_ir::AttrType::Bool && !(0..=1).contains(&value) {
             return host_error("L0106", format!("`{attr}` is a bool: {value} is neither 0 nor 1"));
         }
-        self.apps[app.0 as usize].values[c][a as usize].set(value);
-        Ok(())
+        Ok((c, a))
     }
 
     /// Whether a guard has blocked the application.
@@ -909,6 +916,11 @@ impl Host {
         self.ext(ext).map(|e| e.data.as_slice())
     }
 
+    /// The module of a loaded extension (its globals, types and entry points).
+    pub fn module(&self, ext: ExtId) -> Option<&tal_ir::Module> {
+        self.ext(ext).map(|e| &e.loaded.parts.module)
+    }
+
     /// The cell offset of global `name` in the extension's data region.
     pub fn global_offset(&self, ext: ExtId, name: &str) -> Option<usize> {
         let module = &self.ext(ext)?.loaded.parts.module;
@@ -1184,6 +1196,25 @@ impl Host {
             a.queue.push_back((event, value));
             self.queued = true;
         }
+    }
+
+    /// Whether a loaded extension names event `name` (raises or handles it).
+    pub fn knows_event(&self, name: &str) -> bool {
+        self.events.iter().any(|e| e == name)
+    }
+
+    /// Queues event `name` with `value` on `app`'s channel, as an
+    /// extension's `raise_event` would: its handlers run in the next tick.
+    /// The event must be one a loaded extension names (raises or handles).
+    pub fn raise_event(&mut self, app: AppId, name: &str, value: i64) -> Result<(), HostError> {
+        let Some(event) = self.events.iter().position(|e| e == name) else {
+            return host_error("L0105", format!("no loaded extension raises or handles event `{name}`"));
+        };
+        if app.0 as usize >= self.apps.len() {
+            return host_error("L0105", format!("no application {}", app.0));
+        }
+        self.raise(app.0 as usize, event, value);
+        Ok(())
     }
 
     /// The attribute writes since the last call, in a vector of their own

@@ -28,6 +28,7 @@ mod run;
 mod shell;
 mod sign;
 mod source;
+mod state;
 mod verify;
 
 use clap::error::ErrorKind;

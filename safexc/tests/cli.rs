@@ -563,6 +563,157 @@ fn run_follows_a_trace_file_tick_by_tick() {
     assert!(text(&out.stderr).contains("trace.csv:1: expected `tick,attribute,value`"));
 }
 
+/// An extension that counts the `Ping` events it hears.
+const COUNTER: &str = "extension counter;\nimport cpu;\nevent Ping;\nint heard = 0;\nint last = 0;\nint hist[4];\n\
+    handler void count(cap<cpu_qos> app, int v) on \"Ping\" {\n    heard = heard + 1;\n    last = v;\n    \
+    hist[heard % 4] = v;\n}\n";
+
+#[test]
+fn run_manages_several_applications_with_invocations_events_and_state() {
+    let dir = tempdir("run-apps");
+    let pid = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    let counter = compiled(&dir, "counter", COUNTER);
+    let trace = dir.join("trace.csv");
+    std::fs::write(&trace, "2,video:actual_cpu,21000\n").unwrap();
+    let args = [
+        "run",
+        "--app",
+        &format!("video={pid}"),
+        "--app",
+        &format!("logger={counter}"),
+        "--set",
+        "video:target_cpu=20000",
+        "--set",
+        "video:actual_cpu=19000",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--invoke",
+        "logger:count=3",
+        "--event",
+        "logger:Ping=7@2",
+        "--state",
+        "--ticks",
+        "3",
+    ];
+    let out = safexc(&args);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "invoke counter.count(3): ok",
+        "| 1 | video:cpu_qos.timeslice_adjustment | 0 | 650 | cpu_pid.cpu_pid |",
+        "tick 2: event Ping(7) to `logger`: 1 handler",
+        "| video:cpu_pid | 6 | 0 |",
+        "| logger:counter | 2 | 0 |",
+        "state of logger:counter:\n  heard = 2\n  last = 7\n  hist = [0, 3, 7, 0]",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+    // The trace's measurement reached video at tick 2: e = -1000.
+    assert!(
+        stdout.contains("| 2 | video:cpu_qos.timeslice_adjustment | 650 | "),
+        "{stdout}"
+    );
+    assert_eq!(
+        text(&safexc(&args).stdout),
+        stdout,
+        "the same run prints the same bytes"
+    );
+    // The same run in JSON: the event, each application, the state.
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let out = safexc(&json_args);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(lines[0]["invoke"], "counter.count");
+    assert_eq!(lines[0]["outcome"], "ok");
+    let ping = lines[2]["events"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["event"] == "Ping"))
+        .unwrap_or_else(|| panic!("no Ping at tick 2: {}", lines[2]));
+    assert_eq!(
+        (ping["app"].as_str(), ping["value"].as_i64()),
+        (Some("logger"), Some(7))
+    );
+    let summary = &lines.last().unwrap()["summary"];
+    assert_eq!(summary["applications"][1]["name"], "logger");
+    let state = &summary["extensions"][1]["state"];
+    assert_eq!((state["heard"].as_i64(), state["last"].as_i64()), (Some(2), Some(7)));
+    assert_eq!(state["hist"], serde_json::json!([0, 3, 7, 0]));
+}
+
+#[test]
+fn run_checks_every_application_invocation_event_and_trace_line_before_tick_1() {
+    let dir = tempdir("run-apps-bad");
+    let pid = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    let counter = compiled(&dir, "counter", COUNTER);
+    let video = format!("video={pid}");
+    let logger = format!("logger={counter}");
+    let late = dir.join("late.csv");
+    std::fs::write(&late, "1,video:actual_cpu,5\n500,video:actual_cpoo,5\n").unwrap();
+    let late = late.to_str().unwrap();
+    for (extra, code, message) in [
+        (vec!["--set", "target_cpu=1"], "L0111", "several applications: name one"),
+        (vec!["--set", "radio:target_cpu=1"], "L0111", "no application `radio`"),
+        (
+            vec!["--event", "logger:Pong=1@2"],
+            "L0112",
+            "no loaded extension raises or handles event `Pong`",
+        ),
+        (
+            vec!["--event", "logger:Ping=1@9"],
+            "L0112",
+            "tick 9 is not one of this run's ticks (1 to 3)",
+        ),
+        (
+            vec!["--event", "logger:Ping=1"],
+            "L0112",
+            "expected [APP:]NAME[=VALUE]@TICK",
+        ),
+        (
+            vec!["--invoke", "logger:counted=1"],
+            "L0112",
+            "no loaded extension has an entry point `counted`",
+        ),
+        (
+            vec!["--invoke", "video:cpu_monitor=1"],
+            "L0112",
+            "is a monitor: it takes no value",
+        ),
+        (
+            vec!["--trace", late],
+            "L0111",
+            "late.csv:2: no attribute class defines `actual_cpoo`",
+        ),
+        (vec!["--app", "tv"], "L0112", "already belong to"),
+    ] {
+        let mut args = vec!["run", "--app", &video, "--app", &logger, "--ticks", "3"];
+        if extra[0] == "--app" {
+            args.insert(1, &pid);
+            args.insert(2, "--app");
+            args.insert(3, "radio");
+        }
+        args.extend(&extra);
+        let out = safexc(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("error[{code}]")) && stderr.contains(message),
+            "{extra:?}: {stderr}"
+        );
+        assert!(
+            text(&out.stdout).is_empty(),
+            "{extra:?}: nothing runs: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = safexc(&["run", "--app", "tv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("there are none"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn inspect_shows_the_constant_pool_as_data_not_instructions() {
     let dir = tempdir("inspect-pool");
