@@ -537,12 +537,38 @@ fn load_input(
             }
         }
     };
+    define_classes(host, path, &object);
     if let Err(e) = host.load(app, &object) {
         errln!("{e}");
         writeln!(out, "{}: refused: {}", files::display_name(path), e.code)?;
         return Ok(Some(ExitCode::from(1)));
     }
     Ok(None)
+}
+
+/// Defines the attribute classes an object declares that the host does
+/// not have yet (an extension's own resource: memory, I/O), as a Dionisys
+/// application creates its classes; every application gets an instance.
+/// A class the host has already is left to the load to compare (`L0100`
+/// if the object's declaration differs). An object that cannot be read
+/// defines nothing: the load then says why.
+fn define_classes(host: &mut Host, path: &Path, object: &[u8]) {
+    let unsigned = match runtime::signed::split(object) {
+        Ok(Some((unsigned, _))) => unsigned,
+        _ => object,
+    };
+    let Ok(parts) = runtime::load::read(unsigned) else {
+        return;
+    };
+    for class in &parts.module.classes {
+        if host.classes().iter().all(|c| c.name != class.name) && host.define_class(class.clone()).is_ok() {
+            errln!(
+                "note: attribute class `{}` defined, as {} declares it",
+                class.name,
+                files::display_name(path)
+            );
+        }
+    }
 }
 
 /// A trace row checked against the host: its application and a value

@@ -714,6 +714,50 @@ fn run_checks_every_application_invocation_event_and_trace_line_before_tick_1() 
     assert!(text(&out.stderr).contains("there are none"), "{}", text(&out.stderr));
 }
 
+/// A memory-QoS controller with an attribute class of its own.
+const MEM: &str = "extension mem_ctl;\nattribute class mem_qos {\n    int limit_kb readonly;\n    int used_kb readonly;\n    \
+    int pressure range(0, 100);\n}\nmonitor void watch(cap<mem_qos> app) {\n    \
+    int limit = get_attribute(app, \"limit_kb\");\n    int used = get_attribute(app, \"used_kb\");\n    \
+    int p = 0;\n    if (limit > 0) { p = used * 100 / limit; }\n    if (p > 100) { p = 100; }\n    \
+    set_attribute(app, \"pressure\", p);\n}\n";
+
+#[test]
+fn run_creates_the_attribute_classes_an_extension_declares() {
+    let dir = tempdir("run-class");
+    let mem = compiled(&dir, "mem", MEM);
+    let out = safexc(&[
+        "run",
+        "--app",
+        &format!("db={mem}"),
+        "--set",
+        "limit_kb=1000",
+        "--set",
+        "mem_qos.used_kb=730",
+        "--ticks",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("| 1 | mem_qos.pressure | 0 | 73 | mem_ctl.watch |  |"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(text(&out.stderr).contains("attribute class `mem_qos` defined"));
+    // A second extension declaring the class otherwise is refused.
+    let other = compiled(
+        &dir,
+        "other",
+        &MEM.replace("extension mem_ctl", "extension other").replace("range(0, 100)", "range(0, 1000)"),
+    );
+    let out = safexc(&["run", &mem, &other, "--ticks", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("error[L0100]: the object's declaration of class `mem_qos` differs"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 #[test]
 fn inspect_shows_the_constant_pool_as_data_not_instructions() {
     let dir = tempdir("inspect-pool");
