@@ -747,7 +747,8 @@ fn run_creates_the_attribute_classes_an_extension_declares() {
     let other = compiled(
         &dir,
         "other",
-        &MEM.replace("extension mem_ctl", "extension other").replace("range(0, 100)", "range(0, 1000)"),
+        &MEM.replace("extension mem_ctl", "extension other")
+            .replace("range(0, 100)", "range(0, 1000)"),
     );
     let out = safexc(&["run", &mem, &other, "--ticks", "1"]);
     assert_eq!(out.status.code(), Some(1));
