@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /*
- * The SafeX extension ABI, version 6: what compiled extensions, the
+ * The SafeX extension ABI, version 7: what compiled extensions, the
  * user-space host and the kernel module agree on.
  *
  * GENERATED from stdlib/src/abi.rs and stdlib/src/lib.rs by
@@ -23,7 +23,7 @@ typedef uint64_t u64;
 #endif
 
 /* Loaders refuse objects of any other version (.safex.meta, offset 8). */
-#define SAFEX_ABI_VERSION 6u
+#define SAFEX_ABI_VERSION 7u
 
 /*
  * Frames an invocation may use: its own and a guard's. A guard that
@@ -72,7 +72,8 @@ typedef void (*safex_refuel_fn)(struct safex_ctx *ctx);
 #define SAFEX_HELPER_RAISE_EVENT 2u
 #define SAFEX_HELPER_NOW_US 3u
 #define SAFEX_HELPER_BLOCK 4u
-#define SAFEX_HELPER_COUNT 5u
+#define SAFEX_HELPER_TRACE 5u
+#define SAFEX_HELPER_COUNT 6u
 
 /*
  * The context compiled code is called with. The host stores fuel >= 0

@@ -441,6 +441,21 @@ static s64 h_block(struct safex_ctx *ctx, s64 cap, s64 a1, s64 a2)
 	return 0;
 }
 
+/*
+ * trace(value, site): a line in the kernel log, rate-limited as
+ * printk_ratelimited is (bpf_printk's role; its output is the trace pipe's).
+ * `site` is the call's byte offset in the extension's source. Never aborts.
+ */
+static s64 h_trace(struct safex_ctx *ctx, s64 value, s64 site, s64 a2)
+{
+	struct sx_frame *f = frame_of(ctx);
+
+	if (ctx->status != SAFEX_STATUS_OK)
+		return 0;
+	pr_info_ratelimited("safex: %s: trace %lld (source byte %lld)\n", f->ext->name, value, site);
+	return 0;
+}
+
 /* Address-taken, so an IBT kernel keeps their endbr64. */
 static const safex_helper_fn helper_table[SAFEX_HELPER_COUNT] = {
 	[SAFEX_HELPER_GET_ATTRIBUTE] = h_attribute_slot,
@@ -448,6 +463,7 @@ static const safex_helper_fn helper_table[SAFEX_HELPER_COUNT] = {
 	[SAFEX_HELPER_RAISE_EVENT] = h_raise_event,
 	[SAFEX_HELPER_NOW_US] = h_now_us,
 	[SAFEX_HELPER_BLOCK] = h_block,
+	[SAFEX_HELPER_TRACE] = h_trace,
 };
 
 /* Installs `g`'s guards; EEXIST if an attribute has one already. */

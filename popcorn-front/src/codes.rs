@@ -104,7 +104,7 @@ monitor void sample(cap<cpu_qos> app) {
         explanation: "Two declarations in one namespace have the same name: globals, constants and functions \
             (the standard-library modules you import included), structs, attribute classes, events, the fields \
             of a struct, the attributes of a class, or the handlers of one `try`. The names of the SafeX API \
-            (`get_attribute`, `set_attribute`, `raise_event`, `now_us`, `block`, `size`) are reserved too. The \
+            (`get_attribute`, `set_attribute`, `raise_event`, `now_us`, `block`, `trace`, `size`) are reserved too. The \
             service manager binds entry points and the loader binds symbols by name, so every name must denote \
             exactly one thing. Rename or delete one of the declarations.",
         example: r#"extension demo;

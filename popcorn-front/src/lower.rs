@@ -2067,6 +2067,23 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 return Val::Error;
             }
             "block" => return self.block_call(name, args, span),
+            "trace" => {
+                if !self.arity(name, args, 1) {
+                    return Val::Error;
+                }
+                let Some(value) = self.int(&args[0]) else {
+                    return Val::Error;
+                };
+                // The site is where the call is in its file, for the report.
+                let site = self.iconst(i64::from(span.lo), span);
+                let kind = InstKind::Helper {
+                    id: helper_id("trace"),
+                    args: vec![HelperArg::Value(value), HelperArg::Value(site)],
+                    result: false,
+                };
+                self.emit(kind, span, Raises::Nothing);
+                return Val::Void;
+            }
             "size" => return self.size(name, args, span),
             "min" | "max" | "abs" | "clamp" if !self.env.names.contains_key(&name.name) => {
                 return self.int_builtin(name, args, span);

@@ -136,6 +136,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "raise_event",
     "now_us",
     "block",
+    "trace",
     "size",
 ];
 

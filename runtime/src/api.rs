@@ -54,6 +54,8 @@ pub(crate) struct FrameInfo {
     pub(crate) reserve: u64,
     /// The most `refuel` hands out at a time (`Invocation::slice`).
     slice: u64,
+    /// `trace` calls the invocation in this frame made.
+    traced: u32,
 }
 
 /// A context and whom it runs for: a `*mut Ctx` a helper receives is the
@@ -79,6 +81,7 @@ pub(crate) fn new_frame(depth: usize) -> Frame {
             blocked: false,
             reserve: 0,
             slice: 0,
+            traced: 0,
         },
     }
 }
@@ -164,6 +167,7 @@ pub(crate) unsafe fn prepare(frame: NonNull<Frame>, host: *mut Host, inv: &Invoc
         info.blocked = false;
         info.reserve = left - first;
         info.slice = inv.slice;
+        info.traced = 0;
     }
     runs
 }
@@ -222,7 +226,7 @@ pub(crate) unsafe extern "C" fn refuel_from_host(ctx: *mut Ctx) {
 }
 
 /// The helper table, in `stdlib::HELPERS` order.
-pub(crate) static HELPER_TABLE: [HelperFn; 5] = [attribute_read_slot, set_attribute, raise_event, now_us, block];
+pub(crate) static HELPER_TABLE: [HelperFn; 6] = [attribute_read_slot, set_attribute, raise_event, now_us, block, trace];
 
 /// Calls an entry point in `frame`: `(ctx, cap)` for a monitor, `(ctx,
 /// cap, value)` for a handler or guard.
@@ -465,6 +469,21 @@ unsafe extern "C" fn now_us(ctx: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
         return 0;
     };
     call.host.now_us()
+}
+
+/// `trace(value, site)`: kept for the operator ([`Host::take_traces`]),
+/// at most [`crate::host::TRACES_PER_INVOCATION`] per invocation and
+/// [`crate::host::TRACES_HELD`] until taken; the rest are counted as
+/// dropped. Never aborts: tracing cannot change what an extension does.
+unsafe extern "C" fn trace(ctx: *mut Ctx, value: i64, site: i64, _: i64) -> i64 {
+    // SAFETY: compiled code calls helpers with its frame's context.
+    let Some(call) = (unsafe { HelperCall::begin(ctx) }) else {
+        return 0;
+    };
+    call.frame.traced = call.frame.traced.saturating_add(1);
+    let entry = EntryRef::new(call.frame.ext, call.frame.entry);
+    call.host.trace(entry, value, site, call.frame.traced);
+    0
 }
 
 unsafe extern "C" fn block(ctx: *mut Ctx, cap: i64, _: i64, _: i64) -> i64 {

@@ -230,7 +230,27 @@ pub struct Counters {
     pub time: Duration,
     /// Events raised.
     pub events_raised: u64,
+    /// `trace` records kept, and those dropped over the limits.
+    pub traces: u64,
+    pub traces_dropped: u64,
 }
+
+/// One `trace(value)` an extension made ([`Host::take_traces`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TraceRecord {
+    /// The entry point of the invocation that traced.
+    pub entry: EntryRef,
+    pub value: i64,
+    /// The call's site: the byte offset of `trace(...)` in the extension's
+    /// source file, as the front-end compiles it (TAL passes what it will).
+    pub site: i64,
+}
+
+/// `trace` records one invocation keeps; later ones are dropped.
+pub const TRACES_PER_INVOCATION: u32 = 16;
+/// `trace` records the host holds until [`Host::take_traces`]; later ones
+/// are dropped.
+pub const TRACES_HELD: usize = 1024;
 
 /// A host-side error: a bad request to the host API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -386,6 +406,8 @@ pub struct Host {
     /// Attribute writes since the last [`Host::take_changes_into`] (or
     /// [`Host::take_changes`]).
     pub(crate) changes: Vec<Change>,
+    /// `trace` records since the last [`Host::take_traces`].
+    traces: Vec<TraceRecord>,
     /// An event was queued since a tick last began delivering ([`Host::raise`]
     /// sets it with every event it queues). Outside a tick's deliveries it
     /// is false only while every application's channel is empty, so that a
@@ -434,6 +456,7 @@ impl Host {
             guards: HashMap::new(),
             monitors: Vec::new(),
             changes: Vec::new(),
+            traces: Vec::new(),
             queued: false,
             abort_reason: None,
             clock: Clock::Real(Instant::now()),
@@ -1215,6 +1238,28 @@ impl Host {
         }
         self.raise(app.0 as usize, event, value);
         Ok(())
+    }
+
+    /// Keeps a `trace` record, the invocation's `nth`, within the limits.
+    pub(crate) fn trace(&mut self, entry: EntryRef, value: i64, site: i64, nth: u32) {
+        let kept = nth <= TRACES_PER_INVOCATION && self.traces.len() < TRACES_HELD;
+        if kept {
+            self.traces.push(TraceRecord { entry, value, site });
+        }
+        if let Some(e) = self.ext_mut(entry.ext) {
+            if kept {
+                e.counters.traces += 1;
+            } else {
+                e.counters.traces_dropped += 1;
+            }
+        }
+    }
+
+    /// Moves the `trace` records since the last call into `traces`, which
+    /// it clears first (the two vectors trade buffers).
+    pub fn take_traces(&mut self, traces: &mut Vec<TraceRecord>) {
+        traces.clear();
+        std::mem::swap(&mut self.traces, traces);
     }
 
     /// The attribute writes since the last call, in a vector of their own

@@ -40,6 +40,6 @@ pub mod signed;
 pub mod system;
 
 pub use host::{
-    AppId, Change, Counters, EXCEPTION_EVENT, EntryRef, ExtId, Host, HostConfig, HostError, Trap, TrapKind, TrapSite,
-    WriteOutcome,
+    AppId, Change, Counters, EXCEPTION_EVENT, EntryRef, ExtId, Host, HostConfig, HostError, TRACES_HELD,
+    TRACES_PER_INVOCATION, TraceRecord, Trap, TrapKind, TrapSite, WriteOutcome,
 };

@@ -125,7 +125,8 @@ helper!(h1, 1);
 helper!(h2, 2);
 helper!(h3, 3);
 helper!(h4, 4);
-static HELPERS: [HelperFn; 5] = [not_called, h1, h2, h3, h4];
+helper!(h5, 5);
+static HELPERS: [HelperFn; 6] = [not_called, h1, h2, h3, h4, h5];
 
 const CAP: i64 = 1;
 

@@ -60,7 +60,10 @@ unsafe extern "C" fn now_us(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
 unsafe extern "C" fn block(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
     0
 }
-static HELPERS: [HelperFn; 5] = [not_called, set_attribute, raise_event, now_us, block];
+unsafe extern "C" fn trace(_: *mut Ctx, _: i64, _: i64, _: i64) -> i64 {
+    0
+}
+static HELPERS: [HelperFn; 6] = [not_called, set_attribute, raise_event, now_us, block, trace];
 
 struct Loaded {
     module: tal_ir::Module,

@@ -439,15 +439,22 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
         writeln!(out, "|---:|---|---:|---:|---|---|")?;
     }
     let mut report = TickReport::default();
+    let mut traces = Vec::new();
     let mut trapped = false;
     for &(entry, value) in &invokes {
         let result = host.invoke(entry, value);
         host.take_changes_into(&mut report.changes);
+        host.take_traces(&mut traces);
         let trap = result.as_ref().err();
         trapped |= trap.is_some_and(|t| t.kind != runtime::TrapKind::Quarantined);
         if args.json {
-            writeln!(out, "{}", invoke_json(&host, entry, value, trap, &report, &mut sources))?;
+            writeln!(
+                out,
+                "{}",
+                invoke_json(&host, entry, value, trap, &report, &traces, &mut sources)
+            )?;
         } else {
+            print_traces(out, &host, 0, &traces, &mut sources)?;
             print_changes(out, &host, 0, &report.changes, several)?;
             let with = value.map(|v| format!("({v})")).unwrap_or_default();
             match trap {
@@ -476,11 +483,15 @@ pub fn run(out: &mut Out, args: RunArgs) -> Result<ExitCode, OutputError> {
             }
         }
         host.tick(&mut report);
+        host.take_traces(&mut traces);
         trapped |= !report.traps.is_empty();
         let now: Vec<bool> = host.apps().map(|a| host.blocked(a)).collect();
         if args.json {
-            writeln!(out, "{}", tick_json(&host, tick, &report, &now, &mut sources))?;
+            let mut line = tick_json(&host, tick, &report, &now, &mut sources);
+            line["traces"] = traces_json(&host, &traces, &mut sources).into();
+            writeln!(out, "{line}")?;
         } else {
+            print_traces(out, &host, tick, &traces, &mut sources)?;
             print_tick(out, &host, tick, &report, several, &mut sources)?;
             for (app, (&was, &is)) in host.apps().zip(blocked.iter().zip(&now)) {
                 if was != is {
@@ -610,9 +621,11 @@ fn invoke_json(
     value: Option<i64>,
     trap: Option<&Trap>,
     report: &TickReport,
+    traces: &[runtime::TraceRecord],
     sources: &mut Sources,
 ) -> serde_json::Value {
     json!({
+        "traces": traces_json(host, traces, sources),
         "schema": JSON_SCHEMA,
         "invoke": host.entry_name(entry),
         "value": value,
@@ -637,6 +650,8 @@ fn summary_json(host: &Host, ticks: u64, state: bool) -> serde_json::Value {
                 "aborts": c.aborts,
                 "fuel_used": c.fuel_used,
                 "events_raised": c.events_raised,
+                "traces": c.traces,
+                "traces_dropped": c.traces_dropped,
                 "quarantined": host.quarantined(ext),
             });
             if state {
@@ -778,6 +793,20 @@ fn print_counters(out: &mut Out, host: &Host, several: bool) -> Result<(), Outpu
             )?;
         }
     }
+    for app in host.apps() {
+        for &ext in host.extensions(app) {
+            let dropped = host.counters(ext).map_or(0, |c| c.traces_dropped);
+            if dropped > 0 {
+                writeln!(
+                    out,
+                    "{}: {dropped} trace records dropped (at most {} per invocation, {} per tick)",
+                    host.name(ext).unwrap_or("?"),
+                    runtime::TRACES_PER_INVOCATION,
+                    runtime::TRACES_HELD
+                )?;
+            }
+        }
+    }
     Ok(())
 }
 
@@ -885,6 +914,57 @@ fn tick_json(
     })
 }
 
+/// ` at FILE:LINE:COL` of a `trace` call, or ` at byte N` when its source
+/// cannot be read; with the file and position for JSON.
+fn trace_site(
+    host: &Host,
+    t: &runtime::TraceRecord,
+    sources: &mut Sources,
+) -> (String, Option<String>, Option<(usize, usize)>) {
+    let file = host.module(t.entry.ext()).and_then(|m| m.source.clone());
+    let at = file
+        .as_deref()
+        .zip(usize::try_from(t.site).ok())
+        .and_then(|(f, offset)| sources.at(f, offset));
+    let text = match (&file, at) {
+        (Some(f), Some((line, column))) => format!(" at {f}:{line}:{column}"),
+        _ => format!(" at byte {}", t.site),
+    };
+    (text, file, at)
+}
+
+fn print_traces(
+    out: &mut Out,
+    host: &Host,
+    tick: u64,
+    traces: &[runtime::TraceRecord],
+    sources: &mut Sources,
+) -> Result<(), OutputError> {
+    for t in traces {
+        let (at, _, _) = trace_site(host, t, sources);
+        writeln!(out, "tick {tick}: {}: trace {}{at}", host.entry_name(t.entry), t.value)?;
+    }
+    Ok(())
+}
+
+fn traces_json(host: &Host, traces: &[runtime::TraceRecord], sources: &mut Sources) -> Vec<serde_json::Value> {
+    traces
+        .iter()
+        .map(|t| {
+            let (_, file, at) = trace_site(host, t, sources);
+            let (line, column) = at.unzip();
+            json!({
+                "entry": host.entry_name(t.entry),
+                "value": t.value,
+                "site": t.site,
+                "file": file,
+                "line": line,
+                "column": column,
+            })
+        })
+        .collect()
+}
+
 /// Source files of trap sites, read once each, for line and column.
 /// Modules record their source's file name without directories; it is
 /// looked for in the directories of the run's inputs, then in the current
@@ -913,14 +993,18 @@ impl Sources {
     fn line_column(&mut self, trap: &Trap) -> Option<(usize, usize)> {
         let site = trap.site.as_ref()?;
         let span = site.span?;
-        let file = site.file.as_ref()?;
+        self.at(site.file.as_ref()?, span.lo as usize)
+    }
+
+    /// 1-based line and column of byte `offset` of `file`, when readable.
+    fn at(&mut self, file: &str, offset: usize) -> Option<(usize, usize)> {
         let dirs = &self.dirs;
         let text = self
             .files
-            .entry(file.clone())
+            .entry(file.to_string())
             .or_insert_with(|| dirs.iter().find_map(|d| std::fs::read_to_string(d.join(file)).ok()))
             .as_deref()?;
-        let before = text.get(..span.lo as usize)?;
+        let before = text.get(..offset)?;
         let line = before.matches('\n').count() + 1;
         let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
         Some((line, column))

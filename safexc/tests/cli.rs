@@ -760,6 +760,49 @@ fn run_creates_the_attribute_classes_an_extension_declares() {
 }
 
 #[test]
+fn run_shows_trace_records_with_their_source_line_and_counts_those_dropped() {
+    let dir = tempdir("run-trace-helper");
+    let source = "extension tracer;\nimport cpu;\nint n = 0;\nmonitor void m(cap<cpu_qos> app) {\n    n = n + 1;\n    \
+                  trace(n * 100);\n    for (int i = 0; i < 20; i++) { trace(i); }\n}\n";
+    let obj = compiled(&dir, "tracer", source);
+    let out = safexc(&["run", &obj, "--ticks", "2"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "tick 1: tracer.m: trace 100 at tracer.pop:6:5",
+        "tick 1: tracer.m: trace 14 at tracer.pop:7:36",
+        "tick 2: tracer.m: trace 200 at tracer.pop:6:5",
+        "tracer: 10 trace records dropped (at most 16 per invocation",
+    ] {
+        assert!(stdout.contains(line), "missing `{line}` in:\n{stdout}");
+    }
+    assert!(
+        !stdout.contains("trace 15 "),
+        "the 17th record of an invocation is dropped:\n{stdout}"
+    );
+    let out = safexc(&["run", &obj, "--ticks", "1", "--json"]);
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = &lines[0]["traces"][0];
+    assert_eq!(
+        (
+            first["value"].as_i64(),
+            first["line"].as_u64(),
+            first["column"].as_u64()
+        ),
+        (Some(100), Some(6), Some(5))
+    );
+    assert_eq!(lines[0]["traces"].as_array().map(Vec::len), Some(16));
+    let tracer = &lines[1]["summary"]["extensions"][0];
+    assert_eq!(
+        (tracer["traces"].as_u64(), tracer["traces_dropped"].as_u64()),
+        (Some(16), Some(5))
+    );
+}
+
+#[test]
 fn inspect_shows_the_constant_pool_as_data_not_instructions() {
     let dir = tempdir("inspect-pool");
     // Division by constants: Cranelift reads its magic numbers from a pool
@@ -803,7 +846,7 @@ fn inspect_prints_metadata_tal_disassembly_and_relocations() {
     let stdout = text(&out.stdout);
     for expected in [
         "== metadata (.safex.meta)",
-        "abi         6",
+        "abi         7",
         "data        1 cell, 0 initialized",
         "events (1):\n  ev0    Error\n",
         "monitor, cap<cpu_qos, rw>, entry fuel",

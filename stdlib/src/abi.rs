@@ -108,7 +108,8 @@
 /// instead of trapping at once, and `ctx.interrupt` is gone: hosts
 /// enforce deadlines in `refuel`, on the invoking thread, between slices
 /// of the budget.
-pub const ABI_VERSION: u32 = 6;
+/// 7: helper 5, `trace(value, site)`.
+pub const ABI_VERSION: u32 = 7;
 
 /// Byte offsets of the context's fields.
 pub mod offset {

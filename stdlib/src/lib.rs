@@ -221,6 +221,16 @@ pub const HELPERS: &[HelperDef] = &[
         guard_only: true,
         doc: "Blocks the application that owns the class until its next period.",
     },
+    HelperDef {
+        name: "trace",
+        id: 5,
+        params: &[P::I64, P::I64],
+        ret: HelperRet::Unit,
+        lowering: HelperLowering::Call,
+        guard_only: false,
+        doc: "Records a value for the operator (bpf_printk's role): the value and the call's site (its byte \
+              offset in the extension's source), a few per invocation, the rest counted as dropped.",
+    },
 ];
 
 /// The Popcorn-SX modules of the standard library, by import name.

@@ -2,7 +2,7 @@
 //! by the reference interpreter: Rust's own functions give the expected
 //! values; `abs(MIN)` raises `Overflow`; a program's own function of one of
 //! these names is called instead; `int a = 4, b = a * 10;` declares in
-//! order.
+//! order; `trace(v)` passes the value and where the call is.
 
 mod common;
 
@@ -80,4 +80,15 @@ monitor void m(cap<cpu_qos> app) { int a = 4, b = a * 10, c[2]; c[1] = b + a; r 
     );
     run(&mut instance, &mut MockHost::default(), "m", &[APP]).unwrap();
     assert_eq!(global(&instance, "r"), 44);
+}
+
+#[test]
+fn trace_passes_the_value_and_the_byte_offset_of_the_call() {
+    let source = "extension t;\nimport cpu;\nint x = 41;\nmonitor void m(cap<cpu_qos> app) {\n    trace(x + 1);\n    trace(-7);\n}\n";
+    let mut instance = load_pop(source);
+    let mut host = MockHost::default();
+    run(&mut instance, &mut host, "m", &[APP]).unwrap();
+    let first = source.find("trace(x").unwrap() as i64;
+    let second = source.find("trace(-7").unwrap() as i64;
+    assert_eq!(host.traces, [(42, first), (-7, second)]);
 }

@@ -10,6 +10,7 @@ pub const SET_ATTRIBUTE: u16 = 1;
 pub const RAISE_EVENT: u16 = 2;
 pub const NOW_US: u16 = 3;
 pub const BLOCK: u16 = 4;
+pub const TRACE: u16 = 5;
 
 /// Attribute positions in `cpu_qos` (examples and `stdlib/pop/cpu.pop`).
 pub const PERIOD: u32 = 0;
@@ -33,6 +34,8 @@ pub struct MockHost {
     pub events: Vec<(i64, i64)>,
     /// `block` calls: the capability.
     pub blocked: Vec<i64>,
+    /// `trace` calls: (value, site).
+    pub traces: Vec<(i64, i64)>,
     pub now: i64,
     /// What the next `set_attribute` fails with (a guard's verdict).
     pub fail_set: Option<HostError>,
@@ -73,6 +76,10 @@ impl Host for MockHost {
             }
             (BLOCK, &[cap]) => {
                 self.blocked.push(cap);
+                Ok(None)
+            }
+            (TRACE, &[value, site]) => {
+                self.traces.push((value, site));
                 Ok(None)
             }
             _ => Err(HostError::Abort(format!("unexpected helper call {id} {args:?}"))),
