@@ -16,6 +16,7 @@ mod lower;
 mod parser;
 mod sema;
 mod suggest;
+pub mod symbols;
 
 pub use diag::{Diagnostic, Severity};
 pub use parser::parse;

@@ -85,17 +85,29 @@ impl<'s> State<'s> {
 /// Parses a Popcorn-SX file. On error, every diagnostic found, in source
 /// order.
 pub fn parse(source: &str) -> Result<ast::SourceFile, Vec<Diagnostic>> {
+    match parse_recovering(source) {
+        (Some(file), diagnostics) if diagnostics.is_empty() => Ok(file),
+        (_, diagnostics) => Err(diagnostics),
+    }
+}
+
+/// [`parse`]'s work, also returning the tree error recovery built when
+/// there were syntax errors (what did not parse is left out of it: an item
+/// dropped, a statement made empty), for editors (`symbols`). No tree
+/// past the error limit, for nesting too deep, or for a file too large.
+pub(crate) fn parse_recovering(source: &str) -> (Option<ast::SourceFile>, Vec<Diagnostic>) {
     if u32::try_from(source.len()).is_err() {
-        return Err(vec![Diagnostic::error(
+        let diagnostic = Diagnostic::error(
             "P0002",
             Span { lo: 0, hi: 0 },
             "source file too large: spans are 32-bit byte offsets",
-        )]);
+        );
+        return (None, vec![diagnostic]);
     }
     let lexed = lexer::lex(source);
     let mut diagnostics = lexed.diagnostics;
     if lexed.too_deep {
-        return Err(diagnostics);
+        return (None, diagnostics);
     }
     let mut state = State::default();
     let stop = Rc::clone(&state.stop);
@@ -133,13 +145,10 @@ pub fn parse(source: &str) -> Result<ast::SourceFile, Vec<Diagnostic>> {
             ),
         );
     }
-    match file {
-        Some(file) if diagnostics.is_empty() => Ok(file),
-        _ => {
-            diagnostics.sort_by_key(|d| d.span.lo);
-            Err(diagnostics)
-        }
+    if file.is_none() || !diagnostics.is_empty() {
+        diagnostics.sort_by_key(|d| d.span.lo);
     }
+    (file, diagnostics)
 }
 
 // ------------------------------------------------------------------ syntax errors

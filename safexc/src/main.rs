@@ -22,6 +22,7 @@ mod keygen;
 mod list;
 mod load;
 mod log;
+mod lsp;
 mod pop;
 mod progress;
 mod run;
@@ -140,6 +141,10 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Run the language server for editors: LSP on standard input and output,
+    /// with diagnostics as you type, hover and go to definition.
+    #[command(after_help = lsp::HELP)]
+    Lsp(lsp::LspArgs),
 }
 
 /// What checking one input found: the module if it was accepted, and the
@@ -247,6 +252,7 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Completions(args) => shell::completions(out, Cli::command(), args),
         Command::Man(args) => shell::man(out, Cli::command(), args),
         Command::Explain { code, all } => explain(out, code.as_deref().unwrap_or_default(), all),
+        Command::Lsp(args) => Ok(lsp::lsp(args)),
     }
 }
 
