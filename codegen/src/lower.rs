@@ -123,12 +123,63 @@ pub fn lower_module_with(
     options: Options,
     verify_clif: bool,
 ) -> Result<Vec<CompiledFunction>, CodegenError> {
+    let mut out = Vec::with_capacity(module.funcs.len());
+    lower_each(module, options, verify_clif, |_, compiled| out.push(compiled))?;
+    Ok(out)
+}
+
+/// A stretch of a function's machine code (byte offsets in
+/// [`CompiledFunction::code`], which starts with `endbr64`) and the TAL
+/// item it was lowered from: the `item`th of the function's instructions
+/// and terminators in layout order (each block's instructions, then its
+/// terminator). Code shared by many items (the return and trap blocks)
+/// has no stretch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeSpan {
+    pub start: u32,
+    pub end: u32,
+    pub item: u32,
+}
+
+/// Every function of a verified module lowered as [`lower_module`] lowers
+/// it (the same bytes), with where each TAL item's code is: for tools that
+/// show machine code beside its source (`safexc inspect --source`).
+pub fn source_map(module: &Module, options: Options) -> Result<Vec<(CompiledFunction, Vec<CodeSpan>)>, CodegenError> {
+    let mut out = Vec::with_capacity(module.funcs.len());
+    lower_each(module, options, VERIFY_CLIF, |ctx, compiled| {
+        let spans = ctx
+            .compiled_code()
+            .map(|code| {
+                code.buffer
+                    .get_srclocs_sorted()
+                    .iter()
+                    .filter(|s| !s.loc.is_default())
+                    .map(|s| CodeSpan {
+                        start: s.start + ENDBR64.len() as u32,
+                        end: s.end + ENDBR64.len() as u32,
+                        item: s.loc.bits(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((compiled, spans));
+    })?;
+    Ok(out)
+}
+
+/// Lowers each function in turn, handing it to `each` with the context
+/// that compiled it.
+fn lower_each(
+    module: &Module,
+    options: Options,
+    verify_clif: bool,
+    mut each: impl FnMut(&Context, CompiledFunction),
+) -> Result<(), CodegenError> {
     let isa = target_isa_with(verify_clif);
     let layout = Layout::new(module);
     let globals = GlobalLayout::new(module).ok_or_else(|| err("C0001", "the module's globals have no layout"))?;
     let mut builder_ctx = FunctionBuilderContext::new();
     let mut ctx = Context::new();
-    let mut out = Vec::with_capacity(module.funcs.len());
     let memory = Memory::of(module);
     for (index, func) in module.funcs.iter().enumerate() {
         let mut lowerer = FuncLowerer::new(module, &layout, &globals, &memory, options, FuncId(index as u32), func);
@@ -164,9 +215,9 @@ pub fn lower_module_with(
                 ),
             ));
         }
-        out.push(compiled);
+        each(&ctx, compiled);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The Cranelift signature of a TAL function: the context, the value
@@ -422,6 +473,9 @@ impl<'m> FuncLowerer<'m> {
         if f.blocks.iter().flat_map(|b| &b.insts).any(|i| uses_global(&i.kind)) {
             self.data = Some(b.ins().load(I64, MemFlagsData::trusted(), self.ctx(), offset::DATA));
         }
+        // Each TAL item's machine code carries its ordinal ([`source_map`]);
+        // the shared blocks `finish` adds carry none.
+        let mut item = 0u32;
         for (i, block) in f.blocks.iter().enumerate() {
             if i > 0 {
                 b.switch_to_block(self.blocks[i]);
@@ -431,10 +485,15 @@ impl<'m> FuncLowerer<'m> {
                 }
             }
             for (n, inst) in block.insts.iter().enumerate() {
+                b.set_srcloc(ir::SourceLoc::new(item));
+                item = item.saturating_add(1);
                 self.inst(b, i, n, inst)?;
             }
+            b.set_srcloc(ir::SourceLoc::new(item));
+            item = item.saturating_add(1);
             self.terminator(b, i, &block.term)?;
         }
+        b.set_srcloc(ir::SourceLoc::default());
         self.finish(b);
         Ok(())
     }

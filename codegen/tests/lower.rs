@@ -211,3 +211,29 @@ fn branches_that_only_choose_values_become_conditional_moves() {
         "guarded_divide: {m:?}"
     );
 }
+
+/// `source_map` lowers to the same code as `lower_module`, and its
+/// stretches are in order, inside the code, and name items the function has.
+#[test]
+fn the_source_map_is_of_the_same_code_and_names_real_items() {
+    for (name, module) in accepted_programs() {
+        let lowered = codegen::lower::lower_module(&module, codegen::Options::default()).unwrap();
+        let mapped = codegen::lower::source_map(&module, codegen::Options::default()).unwrap();
+        assert_eq!(lowered.len(), mapped.len());
+        for ((plain, (with_map, spans)), func) in lowered.iter().zip(&mapped).zip(&module.funcs) {
+            assert_eq!(
+                plain, with_map,
+                "{name}: `{}` lowers to other code with its map",
+                func.name
+            );
+            let items: usize = func.blocks.iter().map(|b| b.insts.len() + 1).sum();
+            assert!(!spans.is_empty(), "{name}: `{}` has no stretch", func.name);
+            let mut end = 0;
+            for s in spans {
+                assert!(end <= s.start && s.start < s.end, "{name}: `{}`: {spans:?}", func.name);
+                assert!(s.end as usize <= plain.code.len() && (s.item as usize) < items);
+                end = s.end;
+            }
+        }
+    }
+}

@@ -22,6 +22,12 @@ pub struct InspectArgs {
     /// Show only this function's disassembly (and relocations).
     #[arg(long, value_name = "NAME")]
     function: Option<String>,
+    /// Interleave the source lines the code was compiled from (bpftool's
+    /// `linum`): the TAL is lowered again to find where each instruction
+    /// came from, and the source file the object names is read from the
+    /// object's directory or the current one.
+    #[arg(long)]
+    source: bool,
 }
 
 /// The version of `--json`'s shape.
@@ -49,7 +55,12 @@ pub fn inspect(out: &mut Out, args: InspectArgs) -> Result<ExitCode, OutputError
         );
         return Ok(ExitCode::from(crate::USAGE));
     }
-    let listings = disassemble(&parts, args.function.as_deref());
+    let mut listings = disassemble(&parts, args.function.as_deref());
+    if args.source
+        && let Err(why) = annotate(&parts, &mut listings, &args.file)
+    {
+        errln!("warning: {name}: no source lines: {why}");
+    }
     if args.json {
         writeln!(out, "{}", json(&name, &parts, &listings, signature, object_len))?;
     } else {
@@ -98,6 +109,20 @@ fn render(parts: &ObjectParts, listings: &[Listing], one: bool) -> String {
             l.name, l.index, l.size, l.offset
         );
         for i in &l.lines {
+            match &i.source {
+                Some(SourceLine {
+                    file,
+                    line: Some(line),
+                    text,
+                    ..
+                }) => {
+                    let _ = writeln!(out, "  ; {file}:{line}: {}", text.as_deref().unwrap_or(""));
+                }
+                Some(src) => {
+                    let _ = writeln!(out, "  ; {}, byte {}", src.file, src.byte);
+                }
+                None => {}
+            }
             let reloc = i.reloc.as_ref().map(|r| format!("    ; {r}")).unwrap_or_default();
             let _ = writeln!(out, "  {:6x}:  {:<30} {}{reloc}", i.at, i.bytes, i.asm);
         }
@@ -203,12 +228,109 @@ struct Listing {
 }
 
 /// One instruction: where, its bytes (hex), Intel syntax, and the
-/// relocation in it (`R_X86_64_PLT32 callee-0x4`).
+/// relocation in it (`R_X86_64_PLT32 callee-0x4`); with `--source`, the
+/// source line that begins at it.
 struct Line {
     at: usize,
     bytes: String,
     asm: String,
     reloc: Option<String>,
+    source: Option<SourceLine>,
+}
+
+/// Where in the extension's source an instruction's code comes from: the
+/// file, the byte offset, and (when the file could be read) the line's
+/// number and text.
+struct SourceLine {
+    file: String,
+    byte: u32,
+    line: Option<usize>,
+    text: Option<String>,
+}
+
+/// Marks, for `--source`, the first instruction of each run of
+/// instructions lowered from one source line. The TAL is verified and
+/// lowered again (`codegen::lower::source_map`), and each function's code
+/// must be the object's, byte for byte: another code generator's object
+/// gets no lines rather than wrong ones.
+fn annotate(parts: &ObjectParts, listings: &mut [Listing], object: &std::path::Path) -> Result<(), String> {
+    let module = &parts.module;
+    let file = module.source.clone().ok_or("the TAL names no source file")?;
+    verifier::verify(module, &verifier::Config::default()).map_err(|e| format!("its TAL does not verify ({e:?})"))?;
+    let maps = codegen::lower::source_map(
+        module,
+        codegen::Options {
+            no_fuel: parts.meta.no_fuel,
+        },
+    )
+    .map_err(|e| format!("{}: {}", e.code, e.message))?;
+    let dirs = [object.parent().map(std::path::Path::to_path_buf), Some(PathBuf::new())];
+    let text = if files::is_stdio(object) {
+        std::fs::read_to_string(&file).ok()
+    } else {
+        dirs.iter()
+            .flatten()
+            .find_map(|d| std::fs::read_to_string(d.join(&file)).ok())
+    };
+    let line_starts: Vec<usize> = text
+        .as_deref()
+        .map(|t| {
+            std::iter::once(0)
+                .chain(t.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        })
+        .unwrap_or_default();
+    for l in listings.iter_mut() {
+        let f = &parts.functions[l.index as usize];
+        let (compiled, spans) = maps.get(l.index as usize).ok_or("a function the TAL does not have")?;
+        let object_code = parts.text.get(f.offset as usize..(f.offset + f.size) as usize);
+        if object_code != Some(compiled.code.as_slice()) {
+            return Err(format!(
+                "`{}` lowers to other code than the object's (built by another code generator)",
+                l.name
+            ));
+        }
+        // Each TAL item's span, in layout order.
+        let func = &module.funcs[l.index as usize];
+        let items: Vec<Option<tal_ir::Span>> = func
+            .blocks
+            .iter()
+            .flat_map(|b| b.insts.iter().map(|i| i.span).chain(std::iter::once(b.term_span)))
+            .collect();
+        let mut last = None;
+        for line in &mut l.lines {
+            let at = (line.at - f.offset as usize) as u32;
+            let Some(span) = spans
+                .iter()
+                .find(|s| (s.start..s.end).contains(&at))
+                .and_then(|s| items.get(s.item as usize).copied().flatten())
+            else {
+                continue;
+            };
+            // Without the file, lines cannot be numbered: byte offsets.
+            let number = (!line_starts.is_empty()).then(|| match line_starts.binary_search(&(span.lo as usize)) {
+                Ok(i) => i + 1,
+                Err(i) => i,
+            });
+            let key = number.unwrap_or(span.lo as usize);
+            if last == Some(key) {
+                continue;
+            }
+            last = Some(key);
+            let source = text.as_deref().zip(number).and_then(|(t, n)| {
+                let start = *line_starts.get(n.checked_sub(1)?)?;
+                let end = line_starts.get(n).map_or(t.len(), |&e| e.saturating_sub(1));
+                Some(t.get(start..end)?.trim().to_string())
+            });
+            line.source = Some(SourceLine {
+                file: file.clone(),
+                byte: span.lo,
+                line: number,
+                text: source,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Up to 8 bytes of a function's constant pool, as data.
@@ -266,7 +388,13 @@ fn json(
             let code: Vec<serde_json::Value> = l
                 .lines
                 .iter()
-                .map(|i| serde_json::json!({ "offset": i.at, "bytes": i.bytes.replace(' ', ""), "asm": i.asm, "reloc": i.reloc }))
+                .map(|i| {
+                    let source = i
+                        .source
+                        .as_ref()
+                        .map(|s| serde_json::json!({ "file": s.file, "byte": s.byte, "line": s.line, "text": s.text }));
+                    serde_json::json!({ "offset": i.at, "bytes": i.bytes.replace(' ', ""), "asm": i.asm, "reloc": i.reloc, "source": source })
+                })
                 .collect();
             let constants: Vec<serde_json::Value> = l
                 .constants
@@ -387,6 +515,7 @@ fn disassemble(parts: &ObjectParts, only: Option<&str>) -> Vec<Listing> {
                 bytes: hex.join(" "),
                 asm: asm.clone(),
                 reloc,
+                source: None,
             });
         }
         // Zero bytes that align the pool are not instructions (`00 00`

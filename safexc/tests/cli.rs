@@ -835,6 +835,39 @@ fn inspect_shows_the_constant_pool_as_data_not_instructions() {
 }
 
 #[test]
+fn inspect_interleaves_source_lines_with_the_disassembly() {
+    let dir = tempdir("inspect-source");
+    let obj = compiled(&dir, "pid", include_str!("../../examples/pop/cpu_pid.pop"));
+    let out = safexc(&["inspect", &obj, "--function", "cpu_pid", "--source"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // Each line marks the code after it, in order, the store of `e_prev`
+    // right after its line.
+    let e_prev = stdout.find("  ; pid.pop:30: e_prev = e;\n").expect("line 30");
+    let set = stdout
+        .find("  ; pid.pop:32: set_attribute(app, \"timeslice_adjustment\", u);\n")
+        .expect("line 32");
+    assert!(e_prev < set, "{stdout}");
+    let after = &stdout[e_prev..set];
+    assert!(after.lines().nth(1).is_some_and(|l| l.contains("mov     [")), "{after}");
+    let json: serde_json::Value = serde_json::from_str(&text(
+        &safexc(&["inspect", &obj, "--function", "cpu_pid", "--source", "--json"]).stdout,
+    ))
+    .expect("JSON");
+    let lines: Vec<u64> = json["functions"][0]["instructions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["source"]["line"].as_u64())
+        .collect();
+    assert!(lines.contains(&30) && lines.contains(&32), "{lines:?}");
+    // Without the source file: byte offsets, and no line text.
+    std::fs::remove_file(dir.join("pid.pop")).unwrap();
+    let stdout = text(&safexc(&["inspect", &obj, "--function", "cpu_pid", "--source"]).stdout);
+    assert!(stdout.contains("  ; pid.pop, byte "), "{stdout}");
+}
+
+#[test]
 fn inspect_prints_metadata_tal_disassembly_and_relocations() {
     let dir = tempdir("inspect");
     let source = "extension calls;\nimport cpu;\nint r = 0;\n\
