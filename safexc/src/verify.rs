@@ -7,7 +7,9 @@
 //! (`tal_ir::ModuleReader`, `verifier::Stream`), so that the whole module
 //! never resides in memory: the declarations, a bounded number of
 //! functions and the input do; a file of TAL text not even the input, only
-//! a window of it (`tal_ir::text::Reader` reads the file itself). A module
+//! a window of it (`tal_ir::text::Reader` reads the file itself). Reading
+//! and verifying run in a pipeline on two threads (the reader a couple of
+//! functions ahead), so that on two cores the slower sets the pace. A module
 //! so refused, or not so read, is read and verified whole ([`check_tal`])
 //! for its diagnostics; binary TAL is printed as text only then, for
 //! diagnostics to point into.
@@ -157,7 +159,7 @@ fn stream_text_file(path: &Path, config: &verifier::Config, progress: &Spinner) 
     Some(
         tal_ir::text::Reader::new(file)
             .ok()
-            .and_then(|mut reader| stream(&mut reader, config, progress)),
+            .and_then(|reader| stream(reader, config, progress)),
     )
 }
 
@@ -169,34 +171,100 @@ const PROGRESS_EVERY: usize = 100_000;
 /// is accepted, `None` if it is refused or cannot be read so.
 fn stream_tal(bytes: &[u8], config: &verifier::Config, progress: &Spinner) -> Option<(usize, usize)> {
     if bytes.starts_with(tal_ir::binary::MAGIC) {
-        stream(&mut tal_ir::binary::Reader::new(bytes).ok()?, config, progress)
+        stream(tal_ir::binary::Reader::new(bytes).ok()?, config, progress)
     } else {
         stream(
-            &mut tal_ir::text::Reader::new(std::io::Cursor::new(bytes)).ok()?,
+            tal_ir::text::Reader::new(std::io::Cursor::new(bytes)).ok()?,
             config,
             progress,
         )
     }
 }
 
-fn stream(reader: &mut dyn ModuleReader, config: &verifier::Config, progress: &Spinner) -> Option<(usize, usize)> {
+/// Functions the reader may parse ahead of the verifier.
+const AHEAD: usize = 2;
+
+/// What the verifying thread asks of the reading one.
+enum Ask {
+    /// A function was taken: one more may be read ahead; here is a spent
+    /// one whose allocations the reader may reuse.
+    Took(Option<tal_ir::Function>),
+    /// A function read before, again (`verifier::Stream`'s reread).
+    Again(tal_ir::FuncId),
+}
+
+/// Verifies the functions `reader` gives, in a pipeline: one thread reads
+/// (parses or decodes) up to [`AHEAD`] functions ahead while this one
+/// verifies, so that on two cores the slower of the two sets the pace, not
+/// their sum. The verifier sees the same functions in the same order, and
+/// its rereads are served by the reading thread between functions; memory
+/// grows by the functions read ahead.
+fn stream<R: ModuleReader + Send>(
+    mut reader: R,
+    config: &verifier::Config,
+    progress: &Spinner,
+) -> Option<(usize, usize)> {
     let functions = reader.functions();
     let mut verifier = verifier::Stream::new(reader.declarations().clone(), functions, config);
-    let mut insts = 0usize;
-    let mut shown = 0usize;
-    while let Some(function) = reader.next_function_reusing(verifier.take_spare()).ok()? {
-        insts += function.inst_count();
-        if insts - shown >= PROGRESS_EVERY {
-            shown = insts;
-            progress.set(&format!("{insts} instructions"));
+    std::thread::scope(|scope| {
+        // Made in the scope, so that this thread's ends are dropped, and the
+        // reading thread told to stop, on every return before the join.
+        let (ask, asked) = std::sync::mpsc::channel::<Ask>();
+        let (send_next, next) = std::sync::mpsc::channel();
+        let (send_again, again) = std::sync::mpsc::channel();
+        scope.spawn(move || {
+            let (mut credit, mut spare, mut done) = (AHEAD, None, false);
+            loop {
+                // Requests first (a reread holds the verifier up); block
+                // only when nothing may be read ahead.
+                let request = if credit == 0 || done {
+                    asked.recv().ok()
+                } else {
+                    asked.try_recv().ok()
+                };
+                match request {
+                    Some(Ask::Took(spent)) => {
+                        credit += 1;
+                        spare = spent.or(spare);
+                    }
+                    Some(Ask::Again(id)) => {
+                        if send_again.send(reader.function_again(id)).is_err() {
+                            return;
+                        }
+                    }
+                    None if credit == 0 || done => return,
+                    None => {
+                        let read = reader.next_function_reusing(spare.take());
+                        done = !matches!(read, Ok(Some(_)));
+                        credit -= 1;
+                        if send_next.send(read).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        let mut insts = 0usize;
+        let mut shown = 0usize;
+        while let Some(function) = next.recv().ok()?.ok()? {
+            ask.send(Ask::Took(verifier.take_spare())).ok()?;
+            insts += function.inst_count();
+            if insts - shown >= PROGRESS_EVERY {
+                shown = insts;
+                progress.set(&format!("{insts} instructions"));
+            }
+            let mut reread = |id| {
+                ask.send(Ask::Again(id)).map_err(|_| ())?;
+                again.recv().map_err(|_| ())?.map_err(|_| ())
+            };
+            verifier.function(function, &mut reread).ok()?;
+            if verifier.rejected() {
+                return None;
+            }
         }
-        verifier.function(function, &mut |id| reader.function_again(id)).ok()?;
-        if verifier.rejected() {
-            return None;
-        }
-    }
-    verifier.finish().ok()?;
-    Some((functions, insts))
+        verifier.finish().ok()?;
+        Some((functions, insts))
+    })
 }
 
 /// Loads TAL (binary if it starts with `SXTAL`, else text) whole and
@@ -329,4 +397,73 @@ fn canonical_text(module: &Module) -> Shown<'static> {
     let text = tal_ir::text::print(module);
     let map = tal_ir::text::parse(&text).map(|(_, map)| map).unwrap_or_default();
     (Cow::Owned(text), map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tal_ir::{FormatError, FuncId, Function};
+
+    /// A reader that counts the rereads it serves.
+    struct Counting<R> {
+        inner: R,
+        again: Arc<AtomicUsize>,
+    }
+
+    impl<R: ModuleReader> ModuleReader for Counting<R> {
+        fn declarations(&self) -> &Module {
+            self.inner.declarations()
+        }
+        fn functions(&self) -> usize {
+            self.inner.functions()
+        }
+        fn next_function(&mut self) -> Result<Option<Function>, FormatError> {
+            self.inner.next_function()
+        }
+        fn function_again(&mut self, id: FuncId) -> Result<Function, FormatError> {
+            self.again.fetch_add(1, Ordering::Relaxed);
+            self.inner.function_again(id)
+        }
+    }
+
+    /// `n` functions of 2,000 instructions, each waiting for the last, a
+    /// leaf: more than the verifier holds, so that it reads some again.
+    fn waiters(n: usize, leaf_returns: &str) -> String {
+        let mut text = String::from("module waiters\n");
+        for i in 0..n {
+            text += &format!("func @f{i}() -> i64 {{\n");
+            for b in 0..20 {
+                text += &format!("block{b}:\n    fuel 110\n");
+                for j in 0..100 {
+                    text += &format!("    v{} = iconst {j}\n", b * 100 + j);
+                }
+                text += &format!("    jump block{}\n", b + 1);
+            }
+            text += "block20:\n    fuel 10\n    v2000 = call @leaf()\n    ret v2000\n}\n";
+        }
+        text + &format!("func @leaf() -> i64 {{\nblock0:\n    fuel 3\n    v0 = {leaf_returns}\n    ret v0\n}}\n")
+    }
+
+    fn streamed(text: &str) -> (Option<(usize, usize)>, usize) {
+        let again = Arc::new(AtomicUsize::new(0));
+        let reader = Counting {
+            inner: tal_ir::text::Reader::new(std::io::Cursor::new(text.as_bytes())).unwrap(),
+            again: Arc::clone(&again),
+        };
+        let result = stream(reader, &verifier::Config::default(), &Spinner::new("test"));
+        (result, again.load(Ordering::Relaxed))
+    }
+
+    #[test]
+    fn the_pipeline_serves_the_verifier_s_rereads_and_passes_its_verdict() {
+        let (accepted, rereads) = streamed(&waiters(34, "iconst 7"));
+        // Per caller 20 blocks of fuel, 100 constants and a jump, then fuel, call, ret.
+        assert_eq!(accepted, Some((35, 34 * 2043 + 3)));
+        assert!(rereads > 0, "the verifier held every body: no reread was tested");
+        // The leaf returns a bool: every caller's `ret` is refused.
+        let (refused, _) = streamed(&waiters(34, "bconst true"));
+        assert_eq!(refused, None);
+    }
 }
