@@ -93,7 +93,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::{self, BufRead, Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use tal_ir::{Location, Module};
 
 #[derive(clap::Args)]
 pub struct LspArgs {
@@ -751,7 +750,7 @@ fn check(source: &str, stdlib: bool) -> (Vec<Found>, Symbols) {
             found.push(Found {
                 code: e.code,
                 warning: false,
-                message: format!("{} (in the TAL of `{}`)", e.message, location_name(module, e.location)),
+                message: format!("{} (in the TAL of `{}`)", e.message, crate::pop::location_name(module, e.location)),
                 help: None,
                 span: popcorn_front::source_span(module, e.location).map_or(0..0, span),
                 labels: Vec::new(),
@@ -759,16 +758,6 @@ fn check(source: &str, stdlib: bool) -> (Vec<Found>, Symbols) {
         }
     }
     (found, popcorn_front::symbols::symbols(source))
-}
-
-/// The function (and block) a verifier error is in, as `safexc check` names it.
-fn location_name(m: &Module, loc: Location) -> String {
-    let func = |f: tal_ir::FuncId| m.funcs.get(f.index()).map_or("?", |f| f.name.as_str()).to_owned();
-    match loc {
-        Location::Func(f) => func(f),
-        Location::Block(f, b) | Location::Term(f, b) | Location::Inst(f, b, _) => format!("{}, block{}", func(f), b.0),
-        _ => m.name.clone(),
-    }
 }
 
 impl Found {

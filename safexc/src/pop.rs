@@ -126,7 +126,9 @@ fn other_kind(bytes: &[u8]) -> Option<&'static str> {
     })
 }
 
-fn location_name(m: &Module, loc: Location) -> String {
+/// The function (and block) a verifier error is in, as `safexc check` and
+/// the language server name it.
+pub(crate) fn location_name(m: &Module, loc: Location) -> String {
     let func = |f: tal_ir::FuncId| m.funcs.get(f.index()).map_or("?", |f| f.name.as_str()).to_owned();
     match loc {
         Location::Func(f) => func(f),
