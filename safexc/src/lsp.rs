@@ -750,7 +750,11 @@ fn check(source: &str, stdlib: bool) -> (Vec<Found>, Symbols) {
             found.push(Found {
                 code: e.code,
                 warning: false,
-                message: format!("{} (in the TAL of `{}`)", e.message, crate::pop::location_name(module, e.location)),
+                message: format!(
+                    "{} (in the TAL of `{}`)",
+                    e.message,
+                    crate::pop::location_name(module, e.location)
+                ),
                 help: None,
                 span: popcorn_front::source_span(module, e.location).map_or(0..0, span),
                 labels: Vec::new(),
