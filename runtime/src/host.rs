@@ -956,13 +956,6 @@ impl Host {
     /// (`value` the event's) for its application. The host supplies the
     /// capability.
     pub fn invoke(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
-        self.invoke_inline(entry, value)
-    }
-
-    /// [`Host::invoke`], inlined into the tick's loops, where the call
-    /// around it cost as much as the rest of the tick's own work.
-    #[inline(always)]
-    pub(crate) fn invoke_inline(&mut self, entry: EntryRef, value: Option<i64>) -> Result<Option<i64>, Trap> {
         let frame = self.frames[0];
         // The outermost invocation starts its deadline afresh.
         if let Some(d) = &mut self.deadline {

@@ -83,16 +83,25 @@ impl Host {
                 self.run_reporting(app, monitor, None, report);
             }
         }
-        let budget = self.config.max_deliveries_per_tick;
         // Every channel is empty unless an event was queued since the last
         // delivery began (`Host::raise` sets it again for the events this
         // one raises).
-        let apps = if std::mem::replace(&mut self.queued, false) {
-            self.apps.len()
-        } else {
-            0
-        };
-        for app in 0..apps {
+        if std::mem::replace(&mut self.queued, false) {
+            self.deliver(report);
+        }
+        // Most ticks write nothing: then neither vector needs touching.
+        if !(self.changes.is_empty() && report.changes.is_empty()) {
+            self.take_changes_into(&mut report.changes);
+        }
+    }
+
+    /// Delivers the events on every application's channel to their
+    /// handlers. Out of line: a tick with no event skips it, and the tick's
+    /// own frame stays small.
+    #[inline(never)]
+    fn deliver(&mut self, report: &mut TickReport) {
+        let budget = self.config.max_deliveries_per_tick;
+        for app in 0..self.apps.len() {
             while let Some((event, value)) = self.apps[app].queue.pop_front() {
                 let mut handlers = 0;
                 for h in 0..self.apps[app].handlers.len() {
@@ -116,15 +125,13 @@ impl Host {
                 });
             }
         }
-        // Most ticks write nothing: then neither vector needs touching.
-        if !(self.changes.is_empty() && report.changes.is_empty()) {
-            self.take_changes_into(&mut report.changes);
-        }
     }
 
     #[inline]
     fn run_reporting(&mut self, app: usize, entry: EntryRef, value: Option<i64>, report: &mut TickReport) {
-        if let Err(trap) = self.invoke_inline(entry, value) {
+        // `invoke`, not inlined here: inlined, its frame and spills made an
+        // empty monitor's tick 1.30x the invocation instead of 1.25x.
+        if let Err(trap) = self.invoke(entry, value) {
             self.report_trap(app, entry, trap, report);
         }
     }
