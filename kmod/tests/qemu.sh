@@ -115,10 +115,14 @@ cp "$AVG" "$OUT/keys/bad-reloc.o"
 printf '\375' | dd of="$OUT/keys/bad-reloc.o" bs=1 seek=$((0x$rela + 16)) conv=notrunc status=none
 openssl_sign "$OUT/keys/bad-reloc.o" "$OUT/root/objects/bad-reloc-signed.o"
 # The prebuilt timeslice guard, an extension with calls between its
-# functions (relocations), the runaway (tests/runaway.pop), signed.
+# functions (relocations), the tracer (tests/tracer.pop), the runaway
+# (tests/runaway.pop), signed.
 $SAFEXC sign "$KMOD/../examples/obj/cpu_avg.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/avg.o" ||
 	die "safexc sign failed"
 $SAFEXC sign "$KMOD/../stdlib/obj/timeslice_guard.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/guard.o" ||
+	die "safexc sign failed"
+$SAFEXC compile "$HERE/tracer.pop" -o "$OUT/keys/tracer.o" 2>/dev/null || die "safexc compile failed"
+$SAFEXC sign "$OUT/keys/tracer.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/tracer.o" ||
 	die "safexc sign failed"
 $SAFEXC compile "$HERE/runaway.pop" -o "$OUT/keys/runaway.o" 2>/dev/null || die "safexc compile failed"
 $SAFEXC sign "$OUT/keys/runaway.o" --key "$OUT/keys/test.key" -o "$OUT/root/objects/runaway.o" ||
