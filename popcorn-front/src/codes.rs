@@ -410,11 +410,13 @@ int hist[n];
         code: "P0212",
         title: "unsupported use of a struct or array",
         explanation: "Structs and arrays are memory objects of a fixed layout, and some C uses of them are not \
-            supported: arrays inside structs, a struct containing itself, structs passed to or returned from \
-            functions by value (functions return `int`, `bool` or `void`), an initializer for a struct \
-            variable, and assigning a whole array or struct at once. Keeping every object a static, flat \
-            layout lets the verifier bound the stack and check each access. Use arrays of structs (passed by \
-            reference as `struct s a[]`) and assign fields one by one.",
+            supported: arrays inside structs, a struct containing itself (directly or through another \
+            struct), a struct initializer list (`struct s x = {1, 2};`), assigning a whole array, functions \
+            returning an array or a capability, and a struct copy (assignment, argument or result) of more \
+            than 64 scalar fields. Keeping every object a static, flat layout lets the verifier bound the \
+            stack and check each access. Use arrays of structs, loops over elements, and copy large structs \
+            by their nested parts. Structs themselves are values: they are assigned, passed and returned \
+            whole.",
         example: r#"extension demo;
 import cpu;
 

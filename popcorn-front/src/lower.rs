@@ -18,6 +18,37 @@
 //!   a catch clause to the handler's label, with the variables at that point.
 //! - Arrays and structs live in stack slots, zero-filled at function entry
 //!   (so the verifier sees them initialized) and again at their declaration.
+//! - Structs are values, as in C, lowered to what TAL has. A struct is
+//!   always in memory (a global, a slot, an element, a field, a reference
+//!   parameter), so a struct-valued expression evaluates to a [`Place`]
+//!   ([`Lowerer::struct_value`]), and a copy is field by field
+//!   ([`Lowerer::copy_struct`]: every scalar field, nested structs
+//!   flattened, all loaded and then stored, at most [`MAX_COPY_FIELDS`]).
+//!   `a = b` evaluates `b`'s place first (its index checked first, as the
+//!   right-hand side of a scalar assignment is evaluated first), then the
+//!   target's; when the target's evaluation could have effects or start a
+//!   block (a call, an assignment, `&&`), `b` is first copied to a
+//!   temporary, so the value is the one before them and no checked index
+//!   crosses a block. A capability field is copied as memory holds it,
+//!   without `check.null`, so a zeroed struct copies without a trap; a
+//!   guard may not copy a struct that holds one (it may store no
+//!   capability).
+//! - A struct parameter is a `ref struct` parameter: the caller copies the
+//!   argument into a temporary slot of its own and passes that (a call's
+//!   result already is one and is passed as it is), so the callee may
+//!   change its copy and the caller never sees it. A struct result is a
+//!   `ref struct` parameter after the declared ones: the caller passes a
+//!   temporary (or the variable being declared, or for `return f(…);` its
+//!   own result parameter), `return e;` copies `e` there and returns no
+//!   value. References to caller-owned slots, rather than a scalar per
+//!   field: a TAL function returns at most one value; a capability field
+//!   may be null in memory but never as a value (a field passed by value
+//!   would need `check.null`, and a zeroed struct would trap); and
+//!   references keep the verifier's rules as they are (a reference is
+//!   second-class: a callee uses it during the call and cannot return or
+//!   store it, and the caller's slot outlives the call). Temporaries are
+//!   reused from one statement to the next: each costs its cells of stack
+//!   and of entry zeroing.
 //! - Inlining (`Options::inline`): a call of a small function of scalars
 //!   without loops or `try` ([`inlinable`]), or of a larger such function
 //!   that calls no other from inside a loop, lowers the callee's body at the
@@ -42,7 +73,7 @@ use stdlib::forbidden::{Forbidden, classify_symbol};
 use tal_ir::{
     Arg, AttrRef, BinaryOp, Block, BlockCall, BlockId, Callee, Catch, ClassId, Cond, ElemType, EventId, ExcKind,
     FuncId, Function, HelperArg, Inst, InstKind, ObjType, ParamType, Place, Rights, Root, ScalarType, SlotId, Span,
-    Terminator, Type, UnaryOp, ValueId,
+    StructId, Terminator, Type, UnaryOp, ValueId,
 };
 
 /// Rights of capabilities stored in memory (globals, struct fields, arrays).
@@ -145,9 +176,26 @@ enum Raises {
 #[derive(Clone, Copy)]
 enum Val {
     Value(ValueId, Ty),
+    /// A struct: it lives in memory, so it is not a value. Where a struct
+    /// is wanted, [`Lowerer::struct_value`] evaluates the expression to its
+    /// place instead; anywhere else this is the type error it names.
+    Struct(StructId),
     Void,
     Error,
 }
+
+/// A temporary struct slot: a call's argument or result, or a copy that
+/// must survive the evaluation of an assignment's target.
+struct Temp {
+    ty: StructId,
+    slot: SlotId,
+    busy: bool,
+}
+
+/// The most scalar fields one struct copy moves (each a load and a
+/// store, and a value of its block): nested structs can multiply fields,
+/// and a copy is straight-line code.
+pub(crate) const MAX_COPY_FIELDS: usize = 64;
 
 /// A value being kept alive by [`Lowerer::hold`].
 enum Held {
@@ -192,6 +240,15 @@ pub(crate) struct Lowerer<'e, 'a> {
     /// The first variable the current body can see: a callee inlined into a
     /// caller sees its parameters and locals, not the caller's.
     var_base: usize,
+    /// Where a function that returns a struct writes it: the reference
+    /// parameter its caller passes last.
+    ret_root: Option<Root>,
+    /// Temporary struct slots, reused from one statement to the next.
+    temps: Vec<Temp>,
+    /// The temporaries in use, in the order taken (released by the
+    /// statement that took them, so an inlined callee's statements never
+    /// release its caller's).
+    busy_temps: Vec<usize>,
 }
 
 /// A call being inlined: `return` assigns its result and jumps to the join.
@@ -385,6 +442,9 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             inlinable,
             inlining: Vec::new(),
             var_base: 0,
+            ret_root: None,
+            temps: Vec::new(),
+            busy_temps: Vec::new(),
         };
         let mut params = Vec::new();
         let mut entry_params = Vec::new();
@@ -393,11 +453,11 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         for (pos, (p, &ty)) in decl.params.iter().zip(&info.params).enumerate() {
             lx.check_redeclaration(&p.name);
             match ty {
-                Ty::Array { elem, len } => {
-                    params.push(ParamType::Ref(ObjType::Array {
-                        elem: elem_type(elem),
-                        len,
-                    }));
+                // A struct parameter is the caller's copy, passed by
+                // reference: the callee may change it, the caller never
+                // reads it again.
+                Ty::Array { .. } | Ty::Struct(_) => {
+                    params.push(ParamType::Ref(obj_type(ty).expect("an object type")));
                     lx.vars.push(Var {
                         name: p.name.name.clone(),
                         ty,
@@ -417,6 +477,12 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     });
                 }
             }
+        }
+        // A struct result is written to an object the caller passes by
+        // reference, after the declared parameters.
+        if let Ty::Struct(s) = info.ret {
+            lx.ret_root = Some(Root::Param(params.len() as u32));
+            params.push(ParamType::Ref(ObjType::Elem(ElemType::Struct(s))));
         }
         lx.blocks.push(Block {
             params: entry_params,
@@ -883,6 +949,16 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn stmt(&mut self, s: &Stmt) {
+        // The struct temporaries a statement takes are free again after it:
+        // no expression spans two statements.
+        let temps = self.busy_temps.len();
+        self.stmt_kind(s);
+        for t in self.busy_temps.split_off(temps) {
+            self.temps[t].busy = false;
+        }
+    }
+
+    fn stmt_kind(&mut self, s: &Stmt) {
         // Keep blocks small: the verifier charges every value of a function's
         // largest block to its stack frame. A statement boundary is a safe
         // place to cut, as no temporary is live there.
@@ -1226,6 +1302,14 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 );
                 self.terminate(Terminator::Raise(ExcKind::RangeError), span);
             }
+            (Some(e), Ty::Struct(s)) => {
+                let result = self.ret_root.expect("a struct result has its reference parameter");
+                if self.struct_into(e, s, result) {
+                    self.terminate(Terminator::Return(None), span);
+                } else {
+                    self.terminate(Terminator::Raise(ExcKind::RangeError), span);
+                }
+            }
             (Some(e), t) => match self.typed(e, t) {
                 Some(v) => self.terminate(Terminator::Return(Some(v)), span),
                 None => self.terminate(Terminator::Raise(ExcKind::RangeError), span),
@@ -1266,12 +1350,27 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             return;
         }
         match ty {
-            Ty::Struct(_) => {
-                let slot = self.new_slot(ty, decl.span);
-                if let Some(init) = &decl.init {
-                    let span = init_span(init);
-                    self.error("P0212", span, "struct variables start zeroed; assign their fields");
-                }
+            Ty::Struct(s) => {
+                let slot = match &decl.init {
+                    // The initializer first, as for scalars (it sees the
+                    // name the declaration shadows); then it is copied over
+                    // every field, so the slot needs no zeroing here.
+                    Some(Init::Expr(e)) => {
+                        let slot = self.new_temp_slot(ty);
+                        self.struct_into(e, s, Root::Slot(slot));
+                        slot
+                    }
+                    Some(Init::List(_, span)) => {
+                        self.diags.push(
+                            Diagnostic::error("P0212", *span, "a struct initializer list is not supported").with_help(
+                                "a struct local starts zeroed: assign its fields, or copy a struct \
+                                     (`struct s x = y;`)",
+                            ),
+                        );
+                        self.new_slot(ty, decl.span)
+                    }
+                    None => self.new_slot(ty, decl.span),
+                };
                 self.vars.push(Var {
                     name: decl.name.name.clone(),
                     ty,
@@ -1326,11 +1425,18 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn new_slot(&mut self, ty: Ty, span: Span) -> SlotId {
-        let slot = SlotId(self.slots.len() as u32);
-        self.slots.push(obj_type(ty).expect("slots hold arrays and structs"));
+        let slot = self.new_temp_slot(ty);
         // Zero again at each execution of the declaration (entry zeroing is
         // added when the function is finished).
         self.emit(InstKind::Init(slot), span, Raises::Nothing);
+        slot
+    }
+
+    /// A slot without zeroing at this point (every slot is zeroed at
+    /// function entry).
+    fn new_temp_slot(&mut self, ty: Ty) -> SlotId {
+        let slot = SlotId(self.slots.len() as u32);
+        self.slots.push(obj_type(ty).expect("slots hold arrays and structs"));
         slot
     }
 
@@ -1375,6 +1481,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 self.mismatch(e.span, want, ty);
                 None
             }
+            Val::Struct(s) => {
+                self.mismatch(e.span, want, Ty::Struct(s));
+                None
+            }
             Val::Void => {
                 self.error("P0207", e.span, "this call returns nothing; its value cannot be used");
                 None
@@ -1398,6 +1508,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             ),
             (Ty::Bool, Ty::Int) => Diagnostic::error("P0201", span, format!("expected `{w}`, found `{f}`"))
                 .with_help("compare explicitly, e.g. `x != 0`"),
+            (Ty::Int | Ty::Bool | Ty::Cap(_), Ty::Struct(_)) => {
+                Diagnostic::error("P0201", span, format!("expected `{w}`, found `{f}`"))
+                    .with_help("a struct is not a single value: use one of its fields, e.g. `s.t`")
+            }
             _ => Diagnostic::error("P0201", span, format!("expected `{w}`, found `{f}`")),
         };
         self.diags.push(d);
@@ -1547,6 +1661,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         if self.unassignable(target) {
             return Val::Error;
         }
+        if self.call_rooted(target) {
+            self.not_a_variable(target);
+            return Val::Error;
+        }
         let Some((place, ty)) = self.place(target) else {
             return Val::Error;
         };
@@ -1592,6 +1710,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     );
                     Val::Error
                 }
+                (Storage::Mem(_), Ty::Struct(s)) => Val::Struct(s),
                 (Storage::Mem(_), ty) => {
                     let t = self.name(ty);
                     self.error(
@@ -1622,6 +1741,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                         name.span,
                     ),
                     Ty::Error => Val::Error,
+                    Ty::Struct(s) => Val::Struct(s),
                     _ => {
                         let t = self.name(ty);
                         self.error(
@@ -1655,6 +1775,9 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 Val::Value(cap, ty)
             }
             Ty::Error => Val::Error,
+            // A struct is not loaded: where one is wanted, `struct_value`
+            // takes its place.
+            Ty::Struct(s) => Val::Struct(s),
             _ => {
                 let t = self.name(ty);
                 self.error("P0209", span, format!("this is `{t}`: use an element or a field"));
@@ -1738,6 +1861,14 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                         self.error("P0106", field.span, msg);
                         None
                     }
+                }
+            }
+            // A call's result, for its fields: `f().t`.
+            ExprKind::Call(name, args) if let Some(s) = self.struct_call(name) => {
+                let slot = self.temp(s);
+                match self.call_with(name, args, e.span, Some(Root::Slot(slot))) {
+                    Val::Struct(_) => Some((whole(Root::Slot(slot)), Ty::Struct(s))),
+                    _ => None,
                 }
             }
             _ => {
@@ -1849,6 +1980,25 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     }
 
     fn binary(&mut self, op: BinOp, a: Val, b: Val, ls: Span, rs: Span, span: Span) -> Val {
+        let operand_struct = [a, b].into_iter().find_map(|v| match v {
+            Val::Struct(s) => Some(s),
+            _ => None,
+        });
+        if let Some(s) = operand_struct {
+            let t = self.name(Ty::Struct(s));
+            let d = match op {
+                BinOp::Eq | BinOp::Ne => Diagnostic::error(
+                    "P0201",
+                    ls.to(rs),
+                    format!("structs cannot be compared with `{}` (`{t}`)", op.symbol()),
+                )
+                .with_help("compare the fields that matter: `a.x == b.x && a.y == b.y`"),
+                _ => Diagnostic::error("P0201", ls.to(rs), format!("no operator `{}` for `{t}`", op.symbol()))
+                    .with_help("a struct is not a value an operator computes with: use its fields"),
+            };
+            self.diags.push(d);
+            return Val::Error;
+        }
         let (Val::Value(a, ta), Val::Value(b, tb)) = (a, b) else {
             if matches!(a, Val::Void) || matches!(b, Val::Void) {
                 self.error("P0207", span, "an operand returns nothing");
@@ -1972,6 +2122,12 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     }
                     Val::Error
                 }
+                Val::Struct(s) => {
+                    if ty != Ty::Error {
+                        self.mismatch(value.span, ty, Ty::Struct(s));
+                    }
+                    Val::Error
+                }
                 Val::Void => {
                     self.error("P0207", value.span, "this call returns nothing");
                     Val::Error
@@ -1987,13 +2143,33 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         if self.unassignable(target) {
             return Val::Error;
         }
-        if let Some(ty @ (Ty::Struct(_) | Ty::Array { .. })) = self.lvalue_type(target) {
-            let t = self.name(ty);
-            self.error(
-                "P0212",
-                target.span,
-                format!("assignment of a whole `{t}`: assign its elements or fields"),
-            );
+        match self.lvalue_type(target) {
+            // A whole struct: C's copy of every field.
+            Some(Ty::Struct(s)) => {
+                if op.is_some() {
+                    self.expr(value);
+                    self.mismatch(target.span, Ty::Int, Ty::Struct(s));
+                    return Val::Error;
+                }
+                return match self.struct_assign(s, target, value, span) {
+                    Some(_) => Val::Struct(s),
+                    None => Val::Error,
+                };
+            }
+            Some(ty @ Ty::Array { .. }) => {
+                let t = self.name(ty);
+                self.error(
+                    "P0212",
+                    target.span,
+                    format!("assignment of a whole `{t}`: assign its elements"),
+                );
+                return Val::Error;
+            }
+            _ => {}
+        }
+        if self.call_rooted(target) {
+            self.expr(value);
+            self.not_a_variable(target);
             return Val::Error;
         }
         // The right-hand side first (C leaves the order open): a checked
@@ -2008,7 +2184,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 self.error(
                     "P0212",
                     target.span,
-                    format!("assignment of a whole `{t}`: assign its elements or fields"),
+                    format!("assignment of a whole `{t}`: assign its elements"),
                 );
             }
             return Val::Error;
@@ -2038,6 +2214,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                 self.mismatch(value.span, ty, t);
                 Val::Error
             }
+            Val::Struct(s) => {
+                self.mismatch(value.span, ty, Ty::Struct(s));
+                Val::Error
+            }
             Val::Void => {
                 self.error("P0207", value.span, "this call returns nothing");
                 Val::Error
@@ -2045,9 +2225,218 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         }
     }
 
+    // ---- structs -----------------------------------------------------------
+
+    /// The type of an expression, where it can be told without lowering
+    /// it: variables, elements, fields, calls of the program's functions,
+    /// and assignments.
+    fn static_type(&self, e: &Expr) -> Option<Ty> {
+        match &e.kind {
+            ExprKind::Call(name, _) => self.struct_call(name).map(Ty::Struct),
+            ExprKind::Assign(None, target, _) => self.lvalue_type(target),
+            ExprKind::Index(base, _) => match self.static_type(base)? {
+                Ty::Array { elem, .. } => Some(elem.ty()),
+                _ => None,
+            },
+            ExprKind::Field(base, field) => match self.static_type(base)? {
+                Ty::Struct(s) => {
+                    let fields = &self.env.structs[s.index()].fields;
+                    fields.iter().find(|(n, _)| *n == field.name).map(|(_, t)| *t)
+                }
+                _ => None,
+            },
+            _ => self.lvalue_type(e),
+        }
+    }
+
+    /// The struct a call of `name` returns, if it names a function of the
+    /// program that returns one.
+    fn struct_call(&self, name: &ast::Ident) -> Option<StructId> {
+        match self.env.names.get(&name.name) {
+            Some((Name::Func(f), _)) => match self.env.funcs[*f].ret {
+                Ty::Struct(s) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A free temporary of struct `s`, busy until the end of the statement.
+    fn temp(&mut self, s: StructId) -> SlotId {
+        let index = match self.temps.iter().position(|t| t.ty == s && !t.busy) {
+            Some(i) => i,
+            None => {
+                let slot = self.new_temp_slot(Ty::Struct(s));
+                self.temps.push(Temp {
+                    ty: s,
+                    slot,
+                    busy: false,
+                });
+                self.temps.len() - 1
+            }
+        };
+        self.temps[index].busy = true;
+        self.busy_temps.push(index);
+        self.temps[index].slot
+    }
+
+    /// Evaluates a struct-valued expression of type `want`: the place that
+    /// holds its value, and whether that place is a temporary of this
+    /// expression alone (a call's result), which may be handed on without
+    /// a copy. `None` after an error, reported.
+    fn struct_value(&mut self, e: &Expr, want: StructId) -> Option<(Place, bool)> {
+        let found = self.static_type(e);
+        if let (ExprKind::Var(_), Some(array @ Ty::Array { .. })) = (&e.kind, found) {
+            // A named array: nothing to evaluate.
+            self.mismatch(e.span, Ty::Struct(want), array);
+            return None;
+        }
+        if found != Some(Ty::Struct(want)) {
+            match (found, self.expr(e)) {
+                (_, Val::Value(_, Ty::Error) | Val::Error) => {}
+                (Some(Ty::Error), _) => {}
+                (_, Val::Value(_, t)) => self.mismatch(e.span, Ty::Struct(want), t),
+                (_, Val::Struct(s)) => self.mismatch(e.span, Ty::Struct(want), Ty::Struct(s)),
+                (_, Val::Void) => self.error("P0207", e.span, "this call returns nothing; its value cannot be used"),
+            }
+            return None;
+        }
+        match &e.kind {
+            ExprKind::Call(name, args) => {
+                let slot = self.temp(want);
+                match self.call_with(name, args, e.span, Some(Root::Slot(slot))) {
+                    Val::Struct(_) => Some((whole(Root::Slot(slot)), true)),
+                    _ => None,
+                }
+            }
+            ExprKind::Assign(None, target, value) => {
+                self.struct_assign(want, target, value, e.span).map(|p| (p, false))
+            }
+            _ => self.place(e).map(|(place, _)| (place, false)),
+        }
+    }
+
+    /// Evaluates a struct-valued expression of type `want` into the object
+    /// `to` (a variable being declared, or a function's result): a call
+    /// writes its result there itself. Whether it had no error.
+    fn struct_into(&mut self, e: &Expr, want: StructId, to: Root) -> bool {
+        if let ExprKind::Call(name, args) = &e.kind
+            && self.struct_call(name) == Some(want)
+        {
+            return matches!(self.call_with(name, args, e.span, Some(to)), Val::Struct(_));
+        }
+        match self.struct_value(e, want) {
+            Some((from, _)) => self.copy_struct(want, &from, &whole(to), e.span),
+            None => false,
+        }
+    }
+
+    /// `target = value` for a struct `target` of type `s`: the place
+    /// assigned. The right-hand side is evaluated first, as for scalars;
+    /// when evaluating the target could have effects or start blocks (a
+    /// call, an assignment, `&&` in an index), the value is first copied to
+    /// a temporary, so that it is the value before them and no checked
+    /// index has to cross a block.
+    fn struct_assign(&mut self, s: StructId, target: &Expr, value: &Expr, span: Span) -> Option<Place> {
+        let from = match self.struct_value(value, s) {
+            Some((from, owned)) if !owned && !quiet(target) => {
+                let copy = whole(Root::Slot(self.temp(s)));
+                self.copy_struct(s, &from, &copy, span).then_some(copy)
+            }
+            other => other.map(|(from, _)| from),
+        };
+        let (to, _) = self.place(target)?;
+        let from = from?;
+        self.copy_struct(s, &from, &to, span).then_some(to)
+    }
+
+    /// Copies struct `s` from one place to another: every scalar field,
+    /// nested structs' included, loaded first and then stored, so that
+    /// `a = a` and `x[i] = x[j]` with `i == j` copy what was there. (Two
+    /// places of one struct type are the same or disjoint, since no struct
+    /// contains itself, so no order could clobber; this one also keeps the
+    /// loads together.) A capability field is copied as memory holds it,
+    /// null or not, without `check.null`. Whether it had no error.
+    fn copy_struct(&mut self, s: StructId, from: &Place, to: &Place, span: Span) -> bool {
+        let Some(fields) = self.env.struct_scalars(s, MAX_COPY_FIELDS) else {
+            let name = self.name(Ty::Struct(s));
+            self.diags.push(
+                Diagnostic::error(
+                    "P0212",
+                    span,
+                    format!("a copy of `{name}` moves more than {MAX_COPY_FIELDS} fields"),
+                )
+                .with_help("copy its nested structs, or its fields, one at a time"),
+            );
+            return false;
+        };
+        // The rights of the function whose code this is (an inlined
+        // callee's own, not its caller's).
+        let in_guard = self.env.funcs[self.this].rights.contains(Rights::GUARD);
+        if in_guard && self.env.struct_has_cap(s) {
+            let name = self.name(Ty::Struct(s));
+            self.diags.push(
+                Diagnostic::error(
+                    "P0317",
+                    span,
+                    format!("a guard cannot copy `{name}`: it holds a capability, which a guard cannot store"),
+                )
+                .with_help("copy the other fields one by one"),
+            );
+            return false;
+        }
+        let at = |place: &Place, path: &[u32]| Place {
+            root: place.root,
+            index: place.index,
+            fields: [&place.fields[..], path].concat(),
+        };
+        let values: Vec<ValueId> = fields
+            .iter()
+            .map(|(path, _)| self.value(InstKind::Load(at(from, path)), span, Raises::Nothing))
+            .collect();
+        for ((path, _), value) in fields.iter().zip(values) {
+            self.emit(
+                InstKind::Store {
+                    place: at(to, path),
+                    value,
+                },
+                span,
+                Raises::Nothing,
+            );
+        }
+        true
+    }
+
+    /// Whether an assignment target is (a part of) a struct a call returns.
+    fn call_rooted(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Call(name, _) => self.struct_call(name).is_some(),
+            ExprKind::Index(base, _) | ExprKind::Field(base, _) => self.call_rooted(base),
+            _ => false,
+        }
+    }
+
+    /// Reports an assignment to a call's result (or to a field of one).
+    fn not_a_variable(&mut self, target: &Expr) {
+        self.diags.push(
+            Diagnostic::error(
+                "P0204",
+                target.span,
+                "a call's result is not a variable and cannot be assigned",
+            )
+            .with_help("copy the result to a variable first"),
+        );
+    }
+
     // ---- calls -------------------------------------------------------------
 
     fn call(&mut self, name: &ast::Ident, args: &[Expr], span: Span) -> Val {
+        self.call_with(name, args, span, None)
+    }
+
+    /// A call; one of a function that returns a struct writes it to `dest`
+    /// (by default a temporary) and gives `Val::Struct`.
+    fn call_with(&mut self, name: &ast::Ident, args: &[Expr], span: Span, dest: Option<Root>) -> Val {
         match name.name.as_str() {
             "get_attribute" | "set_attribute" => return self.attribute_call(name, args, span),
             "raise_event" => return self.raise_event(args, span),
@@ -2140,7 +2529,11 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             return Val::Error;
         }
         if self.rights.contains(Rights::GUARD) {
-            let passes_cap = params.iter().any(|p| matches!(p, Ty::Cap(_)));
+            let passes_cap = params.iter().any(|p| match p {
+                Ty::Cap(_) => true,
+                Ty::Struct(s) => self.env.struct_has_cap(*s),
+                _ => false,
+            });
             if writes || passes_cap {
                 let why = if writes {
                     "writes attributes"
@@ -2179,6 +2572,27 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                         ok = false;
                     }
                 },
+                // A struct is passed by value: the callee gets a copy of
+                // its own (a call's result is one already), by reference.
+                Ty::Struct(s) => match self.struct_value(arg, s) {
+                    Some((
+                        Place {
+                            root,
+                            index: None,
+                            fields,
+                        },
+                        true,
+                    )) if fields.is_empty() => evaluated.push(Ok(Arg::Ref(root))),
+                    Some((from, _)) => {
+                        let copy = Root::Slot(self.temp(s));
+                        if self.copy_struct(s, &from, &whole(copy), arg.span) {
+                            evaluated.push(Ok(Arg::Ref(copy)));
+                        } else {
+                            ok = false;
+                        }
+                    }
+                    None => ok = false,
+                },
                 // A parameter whose type was reported takes nothing.
                 Ty::Error => ok = false,
                 _ => match self.typed(arg, want) {
@@ -2215,6 +2629,18 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             return self.inline_call(callee, &values, span);
         }
         let id = self.func_ids[callee].expect("called functions are emitted");
+        if let Ty::Struct(s) = ret {
+            // The result goes to an object the caller passes, last.
+            let dest = dest.unwrap_or_else(|| Root::Slot(self.temp(s)));
+            tal_args.push(Arg::Ref(dest));
+            let kind = InstKind::Call {
+                callee: Callee::Func(id),
+                args: tal_args,
+                result: false,
+            };
+            self.emit(kind, span, Raises::Any);
+            return Val::Struct(s);
+        }
         let result = ret != Ty::Void;
         let kind = InstKind::Call {
             callee: Callee::Func(id),
@@ -2409,28 +2835,28 @@ impl<'e, 'a> Lowerer<'e, 'a> {
 
     /// The capability argument of an API call and its class.
     fn cap_arg(&mut self, arg: &Expr, what: &str) -> Option<(ValueId, ClassId)> {
-        match self.expr(arg) {
-            Val::Value(v, Ty::Cap(c)) => Some((v, c)),
-            Val::Value(_, Ty::Error) | Val::Error => None,
-            Val::Value(_, t) => {
-                let t = self.name(t);
-                let code = if matches!(t.as_str(), "int" | "bool") {
-                    "P0316"
-                } else {
-                    "P0201"
-                };
-                self.error(
-                    code,
-                    arg.span,
-                    format!("`{what}` needs a capability `cap<class>`, found `{t}`"),
-                );
-                None
-            }
+        let found = match self.expr(arg) {
+            Val::Value(v, Ty::Cap(c)) => return Some((v, c)),
+            Val::Value(_, Ty::Error) | Val::Error => return None,
+            Val::Value(_, t) => t,
+            Val::Struct(s) => Ty::Struct(s),
             Val::Void => {
                 self.error("P0207", arg.span, "this call returns nothing");
-                None
+                return None;
             }
-        }
+        };
+        let t = self.name(found);
+        let code = if matches!(found, Ty::Int | Ty::Bool) {
+            "P0316"
+        } else {
+            "P0201"
+        };
+        self.error(
+            code,
+            arg.span,
+            format!("`{what}` needs a capability `cap<class>`, found `{t}`"),
+        );
+        None
     }
 
     /// A string-literal name argument.
@@ -2515,6 +2941,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         }
         let (v, t) = match value {
             Some(Val::Value(v, t)) => (v, t),
+            Some(Val::Struct(s)) => {
+                self.mismatch(args[2].span, attr_ty, Ty::Struct(s));
+                return Val::Error;
+            }
             Some(Val::Void) => {
                 self.error(
                     "P0207",
@@ -2677,6 +3107,28 @@ fn const_expr(op: BinOp, x: i64, y: i64, span: Span) -> Expr {
     Expr {
         kind: ExprKind::Binary(op, Box::new(lit(x)), Box::new(lit(y))),
         span,
+    }
+}
+
+/// The whole object `root`.
+fn whole(root: Root) -> Place {
+    Place {
+        root,
+        index: None,
+        fields: vec![],
+    }
+}
+
+/// Whether evaluating an expression has no effect but reads and checks
+/// (which may raise) and stays in its block: no call, assignment, `++`,
+/// `--`, `&&` or `||`.
+fn quiet(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Var(_) => true,
+        ExprKind::Unary(_, a) | ExprKind::Field(a, _) => quiet(a),
+        ExprKind::Binary(BinOp::And | BinOp::Or, ..) => false,
+        ExprKind::Binary(_, a, b) | ExprKind::Index(a, b) => quiet(a) && quiet(b),
+        _ => false,
     }
 }
 

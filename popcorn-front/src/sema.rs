@@ -58,6 +58,8 @@ pub(crate) enum Origin {
 pub(crate) struct StructInfo {
     pub name: String,
     pub fields: Vec<(String, Ty)>,
+    /// Where each field is declared.
+    pub field_spans: Vec<Span>,
 }
 
 pub(crate) struct ClassInfo {
@@ -225,6 +227,7 @@ impl<'a> Env<'a> {
                 }
             }
         }
+        env.check_struct_cycles(diags);
         for (file, origin) in &unit.files {
             for item in &file.items {
                 match item {
@@ -294,6 +297,7 @@ impl<'a> Env<'a> {
         self.structs.push(StructInfo {
             name: s.name.name.clone(),
             fields: Vec::new(),
+            field_spans: Vec::new(),
         });
     }
 
@@ -305,6 +309,7 @@ impl<'a> Env<'a> {
             return; // the duplicate was reported
         }
         let mut fields: Vec<(String, Ty)> = Vec::new();
+        let mut spans = Vec::new();
         for f in &s.fields {
             if f.len.is_some() {
                 diags.push(
@@ -334,8 +339,105 @@ impl<'a> Env<'a> {
                 continue;
             }
             fields.push((f.name.name.clone(), ty));
+            spans.push(f.span);
         }
         self.structs[id.index()].fields = fields;
+        self.structs[id.index()].field_spans = spans;
+    }
+
+    /// A struct that contains itself through other structs (`struct a {
+    /// struct b x; } struct b { struct a y; }`) has no finite size: the
+    /// field that closes the cycle is reported and dropped, so that every
+    /// walk over nested structs ends.
+    fn check_struct_cycles(&mut self, diags: &mut Vec<Diagnostic>) {
+        for id in 0..self.structs.len() {
+            let mut i = 0;
+            while i < self.structs[id].fields.len() {
+                if let Ty::Struct(inner) = self.structs[id].fields[i].1
+                    && self.contains_struct(inner, StructId(id as u32))
+                {
+                    let (name, through) = (&self.structs[id].name, &self.structs[inner.index()].name);
+                    diags.push(Diagnostic::error(
+                        "P0212",
+                        self.structs[id].field_spans[i],
+                        format!("struct `{name}` contains itself (through `struct {through}`)"),
+                    ));
+                    self.structs[id].fields.remove(i);
+                    self.structs[id].field_spans.remove(i);
+                    continue;
+                }
+                i += 1;
+            }
+        }
+    }
+
+    /// Whether struct `outer` is `inner` or holds it, nested in place.
+    fn contains_struct(&self, outer: StructId, inner: StructId) -> bool {
+        let mut seen = vec![false; self.structs.len()];
+        let mut work = vec![outer];
+        while let Some(s) = work.pop() {
+            if s == inner {
+                return true;
+            }
+            if std::mem::replace(&mut seen[s.index()], true) {
+                continue;
+            }
+            for (_, ty) in &self.structs[s.index()].fields {
+                if let Ty::Struct(t) = ty {
+                    work.push(*t);
+                }
+            }
+        }
+        false
+    }
+
+    /// The scalar fields of struct `s`, nested structs flattened in layout
+    /// order: each field's path of field indices from `s`, and its type.
+    /// `None` when there are more than `max` (a struct of nested structs
+    /// can have exponentially many).
+    pub fn struct_scalars(&self, s: StructId, max: usize) -> Option<Vec<(Vec<u32>, Ty)>> {
+        let mut out = Vec::new();
+        // The structs being walked, outermost first, each with the index of
+        // its next field: a loop, as nesting may be as deep as there are
+        // structs.
+        let mut stack: Vec<(StructId, usize)> = vec![(s, 0)];
+        while let Some((s, next)) = stack.last_mut() {
+            let Some((_, ty)) = self.structs[s.index()].fields.get(*next) else {
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            match *ty {
+                Ty::Struct(inner) => stack.push((inner, 0)),
+                ty => {
+                    if out.len() == max {
+                        return None;
+                    }
+                    let path = stack.iter().map(|&(_, next)| next as u32 - 1).collect();
+                    out.push((path, ty));
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// Whether struct `s` holds a capability, in a nested struct included.
+    pub fn struct_has_cap(&self, s: StructId) -> bool {
+        let mut seen = vec![false; self.structs.len()];
+        let mut work = vec![s];
+        while let Some(s) = work.pop() {
+            if std::mem::replace(&mut seen[s.index()], true) {
+                continue;
+            }
+            for (_, ty) in &self.structs[s.index()].fields {
+                match ty {
+                    Ty::Cap(_) => return true,
+                    Ty::Struct(t) => work.push(*t),
+                    _ => {}
+                }
+            }
+        }
+        false
     }
 
     fn declare_class(&mut self, c: &ClassDecl, diags: &mut Vec<Diagnostic>) {
@@ -528,26 +630,18 @@ impl<'a> Env<'a> {
             } else {
                 ty
             };
-            match ty {
-                Ty::Void => diags.push(Diagnostic::error("P0201", p.span, "a parameter cannot be `void`")),
-                Ty::Struct(_) => diags.push(
-                    Diagnostic::error("P0212", p.span, "structs are not passed by value")
-                        .with_help("pass an array of structs (`struct s a[]`), which is passed by reference"),
-                ),
-                _ => {}
+            if ty == Ty::Void {
+                diags.push(Diagnostic::error("P0201", p.span, "a parameter cannot be `void`"));
             }
-            // A reported parameter type absorbs its uses' errors.
-            params.push(if matches!(ty, Ty::Void | Ty::Struct(_)) {
-                Ty::Error
-            } else {
-                ty
-            });
+            // A reported parameter type absorbs its uses' errors. A struct
+            // is passed by value (`lower`: a copy the caller makes).
+            params.push(if ty == Ty::Void { Ty::Error } else { ty });
         }
-        let ret = if matches!(ret, Ty::Struct(_) | Ty::Cap(_) | Ty::Array { .. }) {
+        let ret = if matches!(ret, Ty::Cap(_) | Ty::Array { .. }) {
             diags.push(Diagnostic::error(
                 "P0212",
                 f.ret.span(),
-                "functions return `int`, `bool` or `void`",
+                "functions return `int`, `bool`, a struct or `void`",
             ));
             Ty::Error
         } else {
