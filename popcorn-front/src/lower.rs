@@ -2189,7 +2189,10 @@ impl<'e, 'a> Lowerer<'e, 'a> {
             }
             return Val::Error;
         }
-        if matches!(ty, Ty::Cap(_)) && self.rights.contains(Rights::GUARD) {
+        // The rights of the function whose code this is: a plain function
+        // inlined into a guard stores capabilities it loaded (never the
+        // guard's, which it cannot be passed), as it may when called.
+        if matches!(ty, Ty::Cap(_)) && self.env.funcs[self.this].rights.contains(Rights::GUARD) {
             self.error(
                 "P0317",
                 target.span,
@@ -2528,7 +2531,8 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         if !self.arity(name, args, params.len()) {
             return Val::Error;
         }
-        if self.rights.contains(Rights::GUARD) {
+        // As for a store: the rights of the code's own function.
+        if self.env.funcs[self.this].rights.contains(Rights::GUARD) {
             let passes_cap = params.iter().any(|p| match p {
                 Ty::Cap(_) => true,
                 Ty::Struct(s) => self.env.struct_has_cap(*s),
