@@ -13,10 +13,6 @@ fn a_guard_s_plain_callee_that_stores_capabilities_inlines() {
             ..popcorn_front::Options::default()
         };
         let compiled = popcorn_front::compile(source, &options);
-        assert!(
-            compiled.module.is_some(),
-            "inline {inline}: {:?}",
-            compiled.diagnostics
-        );
+        assert!(compiled.module.is_some(), "inline {inline}: {:?}", compiled.diagnostics);
     }
 }
