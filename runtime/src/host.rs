@@ -601,6 +601,12 @@ impl Host {
         Ok(())
     }
 
+    /// Whether a guard decides writes of attribute `attr` of class `class`
+    /// (indices as [`Host::find_attribute`] gives them).
+    pub fn guarded(&self, class: usize, attr: u32) -> bool {
+        self.guards.contains_key(&(class, attr))
+    }
+
     /// Whether the system may write `value` to `attr` ([`Host::write_attribute`]
     /// without writing): the attribute as (class, attribute) indices.
     pub fn check_attribute_value(&self, attr: &str, value: i64) -> Result<(usize, u32), HostError> {

@@ -1,0 +1,150 @@
+//! The daemon's error codes, `Dxxxx`: what the daemon (`safexd`) and this
+//! library refuse on their own account. Refusals of the host's checks keep
+//! the host's codes (`Lxxxx`, `Cxxxx`, `Vxxxx`; `safexc explain CODE`).
+//! Codes are stable: a code is never reused for another meaning.
+
+/// One documented code.
+#[derive(Clone, Copy, Debug)]
+pub struct Code {
+    pub code: &'static str,
+    pub title: &'static str,
+    pub explanation: &'static str,
+}
+
+/// The caller is not the application's owner.
+pub const NOT_OWNER: &str = "D0001";
+/// No application of that name.
+pub const UNKNOWN_APPLICATION: &str = "D0002";
+/// No deployed extension of that id.
+pub const UNKNOWN_EXTENSION: &str = "D0003";
+/// An object over the size limit.
+pub const TOO_LARGE: &str = "D0004";
+/// An application name out of the allowed form.
+pub const BAD_NAME: &str = "D0005";
+/// The connection's peer credentials could not be read.
+pub const NO_PRINCIPAL: &str = "D0006";
+/// The state store failed.
+pub const STORE: &str = "D0007";
+/// The daemon is stopping.
+pub const STOPPING: &str = "D0008";
+/// The socket cannot be served.
+pub const SOCKET: &str = "D0009";
+/// The state cannot be opened or restored.
+pub const STATE: &str = "D0010";
+/// The command line is invalid.
+pub const COMMAND_LINE: &str = "D0011";
+/// The client cannot connect.
+pub const CONNECT: &str = "D0012";
+/// A gRPC failure without a code of the project.
+pub const TRANSPORT: &str = "D0013";
+/// A key file named by `--trust` cannot be read.
+pub const TRUST_FILE: &str = "D0014";
+/// A write of an attribute that a guard decides.
+pub const GUARDED: &str = "D0015";
+/// `proto/safex.proto` does not compile (at build time).
+pub const PROTO: &str = "D0100";
+
+/// Every `D` code, sorted.
+pub const CODES: &[Code] = &[
+    Code {
+        code: NOT_OWNER,
+        title: "permission denied: the application is another principal's",
+        explanation: "Only the principal that created an application (the uid of the process that called \
+            CreateApplication) may deploy to it, undeploy from it, or read or write its attributes. The caller \
+            is known by the uid the kernel reports for its connection to the daemon's socket.",
+    },
+    Code {
+        code: UNKNOWN_APPLICATION,
+        title: "unknown application",
+        explanation: "No application of that name exists on the daemon. Create it first (CreateApplication).",
+    },
+    Code {
+        code: UNKNOWN_EXTENSION,
+        title: "unknown extension",
+        explanation: "No deployed extension has that id: it was never deployed or was undeployed. List gives \
+            the ids of the caller's extensions.",
+    },
+    Code {
+        code: TOO_LARGE,
+        title: "payload too large",
+        explanation: "An object has at most 16 MiB (safex::MAX_OBJECT_BYTES). The daemon refuses a larger one \
+            before any check runs, and the client library refuses it before sending it.",
+    },
+    Code {
+        code: BAD_NAME,
+        title: "invalid application name",
+        explanation: "An application name has 1 to 64 characters, each a letter, a digit, `_`, `.` or `-`.",
+    },
+    Code {
+        code: NO_PRINCIPAL,
+        title: "the caller's principal is unknown",
+        explanation: "The daemon could not read the peer credentials (SO_PEERCRED) of the connection, so it \
+            does not know which uid calls, and refuses the request.",
+    },
+    Code {
+        code: STORE,
+        title: "the state store failed",
+        explanation: "Writing the daemon's state (the redb file given by --state) failed; the request was \
+            undone, so the daemon's state and its file still agree. The message carries the store's error.",
+    },
+    Code {
+        code: STOPPING,
+        title: "the daemon is stopping",
+        explanation: "The daemon's host thread is gone (the daemon is shutting down); the request did not run.",
+    },
+    Code {
+        code: SOCKET,
+        title: "cannot serve the socket",
+        explanation: "safexd could not listen on its socket: its directory cannot be created, another daemon \
+            answers on it, the path is a file that is not a socket, or binding failed.",
+    },
+    Code {
+        code: STATE,
+        title: "cannot open the state",
+        explanation: "safexd could not open or create its state file (--state), the file is not the daemon's \
+            state or has another schema version, or the host could not be started.",
+    },
+    Code {
+        code: COMMAND_LINE,
+        title: "invalid command line",
+        explanation: "safexd was given an unknown flag or a value out of range (--period-ms is 1 to 60000). \
+            The exit status is 2.",
+    },
+    Code {
+        code: CONNECT,
+        title: "cannot connect to the daemon",
+        explanation: "Nothing accepts connections on the socket path (the daemon is not running, or listens \
+            elsewhere: safexd --socket), or the caller may not open it.",
+    },
+    Code {
+        code: TRANSPORT,
+        title: "the call failed in gRPC",
+        explanation: "The call failed without an answer of the daemon: the connection broke, or a message \
+            exceeded gRPC's own limits. The message carries gRPC's status.",
+    },
+    Code {
+        code: TRUST_FILE,
+        title: "cannot read a trusted key",
+        explanation: "A file named by safexd --trust cannot be read. (A file that is read but is not an \
+            RSA-2048 public key is the host's L0042.)",
+    },
+    Code {
+        code: GUARDED,
+        title: "the attribute is guarded: only its guard decides its value",
+        explanation: "WriteAttribute is the system's write (targets, periods, measurements), which runs no \
+            guard; an attribute with a guard (`cpu_qos.timeslice_adjustment`, whose guard turns a request into \
+            a reservation) changes only through an extension's `set_attribute`, which its guard sees. Write the \
+            inputs the extensions read instead.",
+    },
+    Code {
+        code: PROTO,
+        title: "the API definition does not compile",
+        explanation: "Building the safex crate compiles proto/safex.proto with protox; an error there stops \
+            the build with this code and protox's message.",
+    },
+];
+
+/// The documentation of `code`.
+pub fn explain(code: &str) -> Option<&'static Code> {
+    CODES.iter().find(|c| c.code == code)
+}

@@ -1,0 +1,472 @@
+//! The host thread: the one `runtime::Host` of the daemon, its state store,
+//! and the service manager's ticks. A `Host` runs compiled code and holds
+//! raw pointers into itself, so it never leaves the thread that made it;
+//! requests reach it as jobs on a channel, run between ticks, one at a
+//! time, and answer on a oneshot channel. Ticks keep their period whatever
+//! the requests do: a job never waits behind more than one tick, and a tick
+//! never waits behind more than one job.
+//!
+//! Every change is made to the host first and then committed to the store;
+//! if the commit fails the host's change is undone, so the host and the
+//! store agree after every job.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use runtime::load::Accepted;
+use runtime::manager::TickReport;
+use runtime::{AppId, ExtId, Host, HostError};
+use safex::codes;
+use safex::proto;
+use tonic::Status;
+
+use crate::store::{AppRecord, ExtRecord, Store};
+use crate::{Config, DaemonError, Principal};
+
+/// A status whose message starts with the daemon's or the host's code.
+pub(crate) fn status(code: tonic::Code, error_code: &str, message: impl std::fmt::Display) -> Status {
+    Status::new(code, format!("{error_code}: {message}"))
+}
+
+fn host_status(e: HostError) -> Status {
+    let kind = if e.code == "L0104" {
+        tonic::Code::AlreadyExists
+    } else {
+        tonic::Code::InvalidArgument
+    };
+    status(kind, e.code, e.message)
+}
+
+type Job = Box<dyn FnOnce(&mut Core) + Send>;
+
+enum Msg {
+    Job(Job),
+    Stop,
+}
+
+/// The way to the host thread; shared by every request.
+pub(crate) struct HostHandle {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl HostHandle {
+    /// Runs `f` on the host thread and returns its answer; `D0008` if the
+    /// thread is gone.
+    pub(crate) async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Core) -> Result<R, Status> + Send + 'static,
+    ) -> Result<R, Status> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |core| {
+            // The caller may have gone (its request cancelled): nobody to tell.
+            let _ = tx.send(f(core));
+        });
+        let stopping = || status(tonic::Code::Unavailable, codes::STOPPING, "the daemon is stopping");
+        self.tx.send(Msg::Job(job)).map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())?
+    }
+
+    pub(crate) fn stop(&self) {
+        // Already stopped if the thread is gone.
+        let _ = self.tx.send(Msg::Stop);
+    }
+}
+
+/// Starts the host thread: it makes the host, opens the store and restores
+/// what it keeps before `start` returns.
+pub(crate) fn start(config: Config) -> Result<(HostHandle, JoinHandle<()>), DaemonError> {
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<(), DaemonError>>();
+    let thread = std::thread::Builder::new()
+        .name("safexd-host".into())
+        .spawn(move || match Core::open(&config) {
+            Ok(mut core) => {
+                // `start` waits for this answer; if it went away there is
+                // nobody to serve.
+                if ready_tx.send(Ok(())).is_ok() {
+                    core.run(&rx, config.period);
+                }
+            }
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+            }
+        })
+        .map_err(|e| DaemonError::new(codes::STATE, format!("cannot start the host thread: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok((HostHandle { tx }, thread)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err(DaemonError::new(codes::STATE, "the host thread ended while starting"))
+        }
+    }
+}
+
+struct App {
+    id: AppId,
+    owner: u32,
+}
+
+struct Deployment {
+    app: String,
+    name: String,
+    /// `None` if the object could not be loaded again on restart.
+    ext: Option<ExtId>,
+    error: Option<String>,
+    object_bytes: u64,
+}
+
+/// The host and everything the daemon knows of it. Lives on the host
+/// thread only.
+pub(crate) struct Core {
+    host: Host,
+    store: Store,
+    apps: BTreeMap<String, App>,
+    exts: BTreeMap<u64, Deployment>,
+    next_id: u64,
+    ticks: u64,
+    period: Duration,
+    report: TickReport,
+}
+
+impl Core {
+    fn open(config: &Config) -> Result<Core, DaemonError> {
+        let mut host = runtime::system::host(config.host.clone(), true)
+            .map_err(|e| DaemonError::new(codes::STATE, format!("cannot start the host: {e}")))?;
+        for key in &config.trust {
+            host.trust(key).map_err(|e| DaemonError::new(e.code, e.message))?;
+        }
+        let store = Store::open(&config.state).map_err(|e| {
+            DaemonError::new(
+                codes::STATE,
+                format!("cannot open the state {}: {e}", config.state.display()),
+            )
+        })?;
+        let snapshot = store.snapshot().map_err(|e| {
+            DaemonError::new(
+                codes::STATE,
+                format!("cannot read the state {}: {e}", config.state.display()),
+            )
+        })?;
+        let mut core = Core {
+            host,
+            store,
+            apps: BTreeMap::new(),
+            exts: BTreeMap::new(),
+            next_id: snapshot.next_id,
+            ticks: 0,
+            period: config.period,
+            report: TickReport::default(),
+        };
+        for (name, record) in snapshot.apps {
+            let id = core
+                .host
+                .create_app(&name)
+                .map_err(|e| DaemonError::new(codes::STATE, format!("cannot restore application `{name}`: {e}")))?;
+            core.apps.insert(
+                name,
+                App {
+                    id,
+                    owner: record.owner,
+                },
+            );
+        }
+        // Deployment order: every object goes through the host's checks again.
+        for (id, record) in snapshot.exts {
+            let loaded = match core.apps.get(&record.app) {
+                Some(app) => core.host.load(app.id, &record.object).map_err(|e| e.to_string()),
+                None => Err(format!(
+                    "error[{}]: its application `{}` is not kept",
+                    codes::STATE,
+                    record.app
+                )),
+            };
+            let (ext, error) = match loaded {
+                Ok(ext) => (Some(ext), None),
+                Err(e) => {
+                    eprintln!("safexd: extension {id} of `{}` not restored: {e}", record.app);
+                    (None, Some(e))
+                }
+            };
+            core.next_id = core.next_id.max(id + 1);
+            core.exts.insert(
+                id,
+                Deployment {
+                    app: record.app,
+                    name: record.name,
+                    ext,
+                    error,
+                    object_bytes: record.object.len() as u64,
+                },
+            );
+        }
+        Ok(core)
+    }
+
+    /// Serves jobs and ticks until told to stop.
+    fn run(&mut self, rx: &mpsc::Receiver<Msg>, period: Duration) {
+        let mut next = Instant::now() + period;
+        loop {
+            let now = Instant::now();
+            if now >= next {
+                self.host.tick(&mut self.report);
+                self.ticks += 1;
+                next += period;
+                if next <= now {
+                    // Behind by more than a period (a long job): the missed
+                    // ticks are skipped, not run back to back.
+                    next = now + period;
+                }
+                continue;
+            }
+            match rx.recv_timeout(next - now) {
+                Ok(Msg::Job(job)) => job(self),
+                Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// The caller's application `name`.
+    fn owned(&self, who: Principal, name: &str) -> Result<&App, Status> {
+        let app = self.apps.get(name).ok_or_else(|| {
+            status(
+                tonic::Code::NotFound,
+                codes::UNKNOWN_APPLICATION,
+                format!("no application `{name}`"),
+            )
+        })?;
+        if app.owner != who.uid {
+            return Err(status(
+                tonic::Code::PermissionDenied,
+                codes::NOT_OWNER,
+                format!(
+                    "application `{name}` belongs to uid {}, not to uid {}",
+                    app.owner, who.uid
+                ),
+            ));
+        }
+        Ok(app)
+    }
+
+    fn application(&self, name: &str, app: &App, with_extensions: bool) -> proto::Application {
+        let extensions = if with_extensions {
+            self.exts
+                .iter()
+                .filter(|(_, d)| d.app == name)
+                .map(|(id, d)| self.extension(*id, d))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        proto::Application {
+            name: name.to_string(),
+            owner_uid: app.owner,
+            blocked: self.host.blocked(app.id),
+            extensions,
+        }
+    }
+
+    fn extension(&self, id: u64, d: &Deployment) -> proto::Extension {
+        let mut e = proto::Extension {
+            id,
+            application: d.app.clone(),
+            name: d.name.clone(),
+            acceptance: proto::Acceptance::Unspecified as i32,
+            quarantined: false,
+            counters: None,
+            error: d.error.clone().unwrap_or_default(),
+            object_bytes: d.object_bytes,
+        };
+        if let Some(ext) = d.ext {
+            e.acceptance = match self.host.accepted(ext) {
+                Some(Accepted::Checked) => proto::Acceptance::Checked,
+                Some(Accepted::Cached) => proto::Acceptance::Cached,
+                Some(Accepted::Signed) => proto::Acceptance::Signed,
+                None => proto::Acceptance::Unspecified,
+            } as i32;
+            e.quarantined = self.host.quarantined(ext);
+            e.counters = self.host.counters(ext).map(|c| proto::Counters {
+                invocations: c.invocations,
+                aborts: c.aborts,
+                exceptions: c.exceptions,
+                out_of_fuel: c.out_of_fuel,
+                deadlines: c.deadlines,
+                host_aborts: c.host_aborts,
+                fuel_used: c.fuel_used,
+                events_raised: c.events_raised,
+                time_ns: u64::try_from(c.time.as_nanos()).unwrap_or(u64::MAX),
+            });
+        }
+        e
+    }
+
+    pub(crate) fn create_application(&mut self, who: Principal, name: &str) -> Result<proto::Application, Status> {
+        check_name(name)?;
+        let id = self.host.create_app(name).map_err(host_status)?;
+        // The host has no way to remove an application: one that was
+        // created but not committed stays in the host, unknown to the
+        // daemon (never listed, never restored), and its name is refused
+        // by the host until the daemon restarts.
+        let record = AppRecord { owner: who.uid };
+        self.store.put_app(name, &record).map_err(store_status)?;
+        let app = App { id, owner: who.uid };
+        let answer = self.application(name, &app, false);
+        self.apps.insert(name.to_string(), app);
+        Ok(answer)
+    }
+
+    pub(crate) fn deploy(&mut self, who: Principal, name: &str, object: Vec<u8>) -> Result<proto::Extension, Status> {
+        let app = self.owned(who, name)?.id;
+        let ext = self
+            .host
+            .load(app, &object)
+            .map_err(|e| status(tonic::Code::InvalidArgument, e.code, e.message))?;
+        let id = self.next_id;
+        let ext_name = self.host.name(ext).unwrap_or_default().to_string();
+        let record = ExtRecord {
+            app: name.to_string(),
+            name: ext_name.clone(),
+            object,
+        };
+        if let Err(e) = self.store.put_ext(id, &record) {
+            self.host.unload(ext);
+            return Err(store_status(e));
+        }
+        self.next_id = id + 1;
+        let deployment = Deployment {
+            app: name.to_string(),
+            name: ext_name,
+            ext: Some(ext),
+            error: None,
+            object_bytes: record.object.len() as u64,
+        };
+        let answer = self.extension(id, &deployment);
+        self.exts.insert(id, deployment);
+        Ok(answer)
+    }
+
+    pub(crate) fn undeploy(&mut self, who: Principal, id: u64) -> Result<(), Status> {
+        let unknown = || {
+            status(
+                tonic::Code::NotFound,
+                codes::UNKNOWN_EXTENSION,
+                format!("no extension {id}"),
+            )
+        };
+        let app = self.exts.get(&id).ok_or_else(unknown)?.app.clone();
+        self.owned(who, &app)?;
+        // Forgotten by the store first: if that fails, nothing changed. The
+        // host's unload cannot fail.
+        self.store.remove_ext(id).map_err(store_status)?;
+        if let Some(ext) = self.exts.remove(&id).and_then(|d| d.ext) {
+            self.host.unload(ext);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn list(&self, who: Principal, only: &str) -> Result<proto::ListResponse, Status> {
+        let applications = if only.is_empty() {
+            self.apps
+                .iter()
+                .filter(|(_, app)| app.owner == who.uid)
+                .map(|(name, app)| self.application(name, app, true))
+                .collect()
+        } else {
+            vec![self.application(only, self.owned(who, only)?, true)]
+        };
+        Ok(proto::ListResponse {
+            applications,
+            ticks: self.ticks,
+            period_us: u64::try_from(self.period.as_micros()).unwrap_or(u64::MAX),
+        })
+    }
+
+    pub(crate) fn read_attribute(
+        &self,
+        who: Principal,
+        name: &str,
+        attr: &str,
+    ) -> Result<proto::ReadAttributeResponse, Status> {
+        let app = self.owned(who, name)?.id;
+        let (class, index) = self.host.find_attribute(attr).map_err(host_status)?;
+        Ok(proto::ReadAttributeResponse {
+            attribute: self.host.attribute_name(class, index),
+            value: self.host.attribute(app, attr).map_err(host_status)?,
+            applied: self.host.applied(app, attr).map_err(host_status)?,
+        })
+    }
+
+    pub(crate) fn write_attribute(
+        &mut self,
+        who: Principal,
+        name: &str,
+        attr: &str,
+        value: i64,
+    ) -> Result<String, Status> {
+        let app = self.owned(who, name)?.id;
+        let (class, index) = self.host.check_attribute_value(attr, value).map_err(host_status)?;
+        // The system's write runs no guard: a guarded attribute written so
+        // would skip the one check its value must pass.
+        if self.host.guarded(class, index) {
+            return Err(status(
+                tonic::Code::PermissionDenied,
+                codes::GUARDED,
+                format!(
+                    "`{}` is guarded: only an extension's set_attribute, through its guard, changes it",
+                    self.host.attribute_name(class, index)
+                ),
+            ));
+        }
+        self.host.write_attribute(app, attr, value).map_err(host_status)?;
+        Ok(self.host.attribute_name(class, index))
+    }
+}
+
+fn store_status(e: crate::store::StoreError) -> Status {
+    status(
+        tonic::Code::Internal,
+        codes::STORE,
+        format!("the state store failed, nothing changed: {e}"),
+    )
+}
+
+/// 1 to 64 characters of `[A-Za-z0-9_.-]`.
+fn check_name(name: &str) -> Result<(), Status> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        let shown: String = name.chars().take(80).collect();
+        Err(status(
+            tonic::Code::InvalidArgument,
+            codes::BAD_NAME,
+            format!(
+                "`{}`: an application name has 1 to 64 characters of [A-Za-z0-9_.-]",
+                shown.escape_debug()
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_are_checked() {
+        for good in ["a", "video-1", "x.y_z", &"n".repeat(64)] {
+            assert!(super::check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "a/b", "é", &"n".repeat(65), "a\0"] {
+            let e = super::check_name(bad).expect_err(bad);
+            assert!(e.message().starts_with("D0005: "), "{}", e.message());
+        }
+    }
+}

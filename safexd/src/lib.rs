@@ -1,0 +1,317 @@
+//! The SafeX daemon (`docs/daemon.md`): one user-space host per machine
+//! (`runtime::system::host`: the standard classes and guards), its service
+//! manager ticking at a period on the host's own thread, served over gRPC
+//! (`proto/safex.proto`) on a Unix socket. The caller's principal is the uid
+//! the kernel reports for its connection (SO_PEERCRED); an application
+//! belongs to the principal that created it, and only that principal may
+//! deploy to it, undeploy from it, or read or write its attributes.
+//! Applications and deployments are kept in a redb file and restored, each
+//! object through the host's checks again, when the daemon starts.
+//!
+//! [`Daemon::open`] starts the host and restores the state;
+//! [`Daemon::serve`] serves a listener from [`bind`] until a shutdown
+//! future completes. The `safexd` binary is those two and a command line.
+
+mod core;
+pub mod store;
+
+use std::future::Future;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use safex::codes;
+use safex::proto::safex_server::{Safex, SafexServer};
+use safex::proto::{
+    CreateApplicationRequest, CreateApplicationResponse, DeployRequest, DeployResponse, ListRequest, ListResponse,
+    ReadAttributeRequest, ReadAttributeResponse, UndeployRequest, UndeployResponse, WriteAttributeRequest,
+    WriteAttributeResponse,
+};
+use tonic::metadata::MetadataMap;
+use tonic::transport::server::UdsConnectInfo;
+use tonic::{Request, Response, Status};
+
+use crate::core::{HostHandle, status};
+
+pub use safex::{DEFAULT_SOCKET, MAX_MESSAGE_BYTES, MAX_OBJECT_BYTES};
+
+/// Where the daemon keeps its state unless told otherwise (`--state`).
+pub const DEFAULT_STATE: &str = "/var/lib/safex/state.redb";
+
+/// An error of the daemon itself, with its code (`Dxxxx`, or the host's
+/// `L0042` for a trusted key that is not one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DaemonError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl DaemonError {
+    pub fn new(code: &'static str, message: impl Into<String>) -> DaemonError {
+        DaemonError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for DaemonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error[{}]: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for DaemonError {}
+
+/// What the daemon runs with.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The state file (redb), created if missing.
+    pub state: PathBuf,
+    /// The service manager's period.
+    pub period: Duration,
+    /// Public keys (DER `RSAPublicKey`, `safexc keygen`'s `NAME.pub`) whose
+    /// signatures the host trusts, as `safexc run --trust`.
+    pub trust: Vec<Vec<u8>>,
+    /// The host's limits.
+    pub host: runtime::HostConfig,
+}
+
+impl Config {
+    /// The defaults (`safexd` with no flags), state at `state`.
+    pub fn new(state: impl Into<PathBuf>) -> Config {
+        Config {
+            state: state.into(),
+            period: Duration::from_millis(10),
+            trust: Vec::new(),
+            host: runtime::HostConfig::default(),
+        }
+    }
+}
+
+/// Who calls: the principal every permission is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Principal {
+    pub uid: u32,
+}
+
+/// A way to tell a request's principal from its connection's information
+/// and its metadata.
+pub type Resolve = dyn Fn(&tonic::Extensions, &MetadataMap) -> Result<Principal, Status> + Send + Sync;
+
+/// How the daemon knows who calls.
+#[derive(Clone)]
+pub enum Principals {
+    /// The uid of the connection's peer (SO_PEERCRED): what `safexd` uses.
+    PeerCred,
+    /// Anything else: for tests, which cannot change their uid, and for
+    /// embedders with their own authentication.
+    Custom(Arc<Resolve>),
+}
+
+impl Principals {
+    fn resolve<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        match self {
+            Principals::PeerCred => peer_cred(request.extensions()),
+            Principals::Custom(f) => f(request.extensions(), request.metadata()),
+        }
+    }
+}
+
+/// The uid the kernel reported for the connection (`D0006` if none).
+pub fn peer_cred(extensions: &tonic::Extensions) -> Result<Principal, Status> {
+    extensions
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .map(|cred| Principal { uid: cred.uid() })
+        .ok_or_else(|| {
+            status(
+                tonic::Code::Unauthenticated,
+                codes::NO_PRINCIPAL,
+                "the connection's peer credentials (SO_PEERCRED) are unknown",
+            )
+        })
+}
+
+/// A running host with its state, ready to serve.
+pub struct Daemon {
+    host: Arc<HostHandle>,
+    thread: Option<JoinHandle<()>>,
+    principals: Principals,
+}
+
+impl Daemon {
+    /// Starts the host (standard classes and guards, `config.trust`
+    /// trusted), opens the state and restores every application and
+    /// deployment it keeps, each object through the host's checks again (one
+    /// that fails them stays listed with its error). Blocks until done.
+    pub fn open(config: Config) -> Result<Daemon, DaemonError> {
+        let (host, thread) = core::start(config)?;
+        Ok(Daemon {
+            host: Arc::new(host),
+            thread: Some(thread),
+            principals: Principals::PeerCred,
+        })
+    }
+
+    /// Tells principals apart another way than by SO_PEERCRED.
+    pub fn with_principals(mut self, principals: Principals) -> Daemon {
+        self.principals = principals;
+        self
+    }
+
+    /// The gRPC service, for a server of the caller's.
+    pub fn service(&self) -> SafexServer<Service> {
+        SafexServer::new(Service {
+            host: self.host.clone(),
+            principals: self.principals.clone(),
+        })
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+    }
+
+    /// Serves `listener` until `shutdown` completes, then stops the host
+    /// (the state is already on disk: every change was committed when it
+    /// was answered).
+    pub async fn serve(
+        self,
+        listener: tokio::net::UnixListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), DaemonError> {
+        let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+        let served = tonic::transport::Server::builder()
+            .add_service(self.service())
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await;
+        // Joining the host thread waits for at most one job or tick.
+        let stopped = tokio::task::spawn_blocking(move || drop(self)).await;
+        served.map_err(|e| DaemonError::new(codes::SOCKET, format!("serving failed: {e}")))?;
+        stopped.map_err(|e| DaemonError::new(codes::STOPPING, format!("the host thread failed: {e}")))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.host.stop();
+        if let Some(thread) = self.thread.take() {
+            // A panic on the host thread has been reported already.
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Listens on `path` (must run inside a tokio runtime): creates its
+/// directory if missing, replaces a stale socket nobody answers on, refuses
+/// a path another daemon answers on or that is not a socket (`D0009`), and
+/// lets every user connect (mode 0666: who calls is told by SO_PEERCRED,
+/// not by who may open the socket).
+pub fn bind(path: &Path) -> Result<tokio::net::UnixListener, DaemonError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| {
+        DaemonError::new(codes::SOCKET, format!("{what} {}: {e}", path.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail("cannot create the directory of", &e))?;
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(fail("will not replace what is not a socket:", &"exists"));
+        }
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(fail("another daemon answers on", &"in use"));
+        }
+        std::fs::remove_file(path).map_err(|e| fail("cannot remove the stale socket", &e))?;
+    }
+    let listener = tokio::net::UnixListener::bind(path).map_err(|e| fail("cannot listen on", &e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+        .map_err(|e| fail("cannot set the mode of", &e))?;
+    Ok(listener)
+}
+
+/// The gRPC service: resolves the principal, checks sizes, and hands each
+/// request to the host thread.
+pub struct Service {
+    host: Arc<HostHandle>,
+    principals: Principals,
+}
+
+#[tonic::async_trait]
+impl Safex for Service {
+    async fn create_application(
+        &self,
+        request: Request<CreateApplicationRequest>,
+    ) -> Result<Response<CreateApplicationResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        let application = self
+            .host
+            .call(move |core| core.create_application(who, &r.name))
+            .await?;
+        Ok(Response::new(CreateApplicationResponse {
+            application: Some(application),
+        }))
+    }
+
+    async fn deploy(&self, request: Request<DeployRequest>) -> Result<Response<DeployResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        if r.object.len() > MAX_OBJECT_BYTES {
+            return Err(status(
+                tonic::Code::ResourceExhausted,
+                codes::TOO_LARGE,
+                format!(
+                    "the object has {} bytes; the daemon takes at most {MAX_OBJECT_BYTES}",
+                    r.object.len()
+                ),
+            ));
+        }
+        let extension = self
+            .host
+            .call(move |core| core.deploy(who, &r.application, r.object))
+            .await?;
+        Ok(Response::new(DeployResponse {
+            extension: Some(extension),
+        }))
+    }
+
+    async fn undeploy(&self, request: Request<UndeployRequest>) -> Result<Response<UndeployResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let id = request.into_inner().id;
+        self.host.call(move |core| core.undeploy(who, id)).await?;
+        Ok(Response::new(UndeployResponse {}))
+    }
+
+    async fn list(&self, request: Request<ListRequest>) -> Result<Response<ListResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        let list = self.host.call(move |core| core.list(who, &r.application)).await?;
+        Ok(Response::new(list))
+    }
+
+    async fn read_attribute(
+        &self,
+        request: Request<ReadAttributeRequest>,
+    ) -> Result<Response<ReadAttributeResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        let answer = self
+            .host
+            .call(move |core| core.read_attribute(who, &r.application, &r.attribute))
+            .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn write_attribute(
+        &self,
+        request: Request<WriteAttributeRequest>,
+    ) -> Result<Response<WriteAttributeResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        let attribute = self
+            .host
+            .call(move |core| core.write_attribute(who, &r.application, &r.attribute, r.value))
+            .await?;
+        Ok(Response::new(WriteAttributeResponse { attribute }))
+    }
+}

@@ -1,0 +1,191 @@
+//! The daemon's state in an embedded transactional store (redb): the
+//! applications with their owners, and the deployed extensions with their
+//! objects. Each change is one write transaction, durable when its commit
+//! returns; a crash leaves the state before or after it, never between.
+//!
+//! Tables (schema 1):
+//!
+//! - `apps`: application name → [`AppRecord`] (postcard).
+//! - `exts`: deployment id → [`ExtRecord`] (postcard), the object's bytes
+//!   included.
+//! - `meta`: `schema` → 1, `next_id` → the next deployment id (ids are
+//!   never reused, so a client's id never names a later deployment).
+//!
+//! Grants (a later session) fit as one more table, `(application,
+//! principal) → rights`, written in the same kind of transaction.
+
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+const EXTS: TableDefinition<u64, &[u8]> = TableDefinition::new("exts");
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+
+const SCHEMA: u64 = 1;
+
+/// An application as kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppRecord {
+    /// The owner principal's uid.
+    pub owner: u32,
+}
+
+/// A deployed extension as kept.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtRecord {
+    pub app: String,
+    /// The extension's name as its object gave it when it was deployed.
+    pub name: String,
+    pub object: Vec<u8>,
+}
+
+/// Everything kept, as read when the daemon starts.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub apps: Vec<(String, AppRecord)>,
+    /// In id order, so in deployment order.
+    pub exts: Vec<(u64, ExtRecord)>,
+    pub next_id: u64,
+}
+
+/// A failure of the store, as text (the daemon reports it with `D0007` or
+/// `D0010`).
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: Into<redb::Error>> From<E> for StoreError {
+    fn from(e: E) -> StoreError {
+        StoreError(e.into().to_string())
+    }
+}
+
+fn decode<T: for<'a> Deserialize<'a>>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError(format!("a corrupt {what} record: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value).map_err(|e| StoreError(format!("cannot encode a record: {e}")))
+}
+
+/// The open store.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens the store at `path`, creating it (and its tables) if needed.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(APPS)?;
+            txn.open_table(EXTS)?;
+            let mut meta = txn.open_table(META)?;
+            let schema = meta.get("schema")?.map(|v| v.value());
+            match schema {
+                None => {
+                    meta.insert("schema", SCHEMA)?;
+                }
+                Some(SCHEMA) => {}
+                Some(other) => {
+                    return Err(StoreError(format!(
+                        "the state has schema {other}; this daemon reads schema {SCHEMA}"
+                    )));
+                }
+            }
+        }
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Everything kept.
+    pub fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut snapshot = Snapshot::default();
+        for row in txn.open_table(APPS)?.iter()? {
+            let (name, value) = row?;
+            snapshot
+                .apps
+                .push((name.value().to_string(), decode("application", value.value())?));
+        }
+        for row in txn.open_table(EXTS)?.iter()? {
+            let (id, value) = row?;
+            snapshot.exts.push((id.value(), decode("extension", value.value())?));
+        }
+        snapshot.next_id = txn.open_table(META)?.get("next_id")?.map_or(1, |v| v.value());
+        Ok(snapshot)
+    }
+
+    /// Keeps a new application.
+    pub fn put_app(&self, name: &str, record: &AppRecord) -> Result<(), StoreError> {
+        let bytes = encode(record)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(APPS)?.insert(name, bytes.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Keeps a deployment, and `id + 1` as the next id, in one transaction.
+    pub fn put_ext(&self, id: u64, record: &ExtRecord) -> Result<(), StoreError> {
+        let bytes = encode(record)?;
+        let txn = self.db.begin_write()?;
+        txn.open_table(EXTS)?.insert(id, bytes.as_slice())?;
+        txn.open_table(META)?.insert("next_id", id + 1)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Forgets a deployment.
+    pub fn remove_ext(&self, id: u64) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(EXTS)?.remove(id)?;
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_put_is_read_back_after_reopening() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.redb");
+        {
+            let store = Store::open(&path).expect("creates");
+            assert_eq!(store.snapshot().expect("reads").next_id, 1);
+            store.put_app("a", &AppRecord { owner: 7 }).expect("puts");
+            let ext = ExtRecord {
+                app: "a".into(),
+                name: "e".into(),
+                object: vec![1, 2, 3],
+            };
+            store.put_ext(1, &ext).expect("puts");
+            store.put_ext(2, &ext).expect("puts");
+            store.remove_ext(1).expect("removes");
+        }
+        let store = Store::open(&path).expect("reopens");
+        let s = store.snapshot().expect("reads");
+        assert_eq!(s.apps, vec![("a".to_string(), AppRecord { owner: 7 })]);
+        assert_eq!(s.exts.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(s.exts[0].1.object, vec![1, 2, 3]);
+        assert_eq!(s.next_id, 3);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.redb");
+        std::fs::write(&path, b"not a database at all, not at all").expect("writes");
+        assert!(Store::open(&path).is_err());
+    }
+}

@@ -1,0 +1,545 @@
+//! The daemon served in-process on a socket in a temporary directory, and
+//! the built binary: deployments, counters, attributes, principals,
+//! refusals with their codes, restart recovery, concurrent clients.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use safex::proto::safex_client::SafexClient;
+use safex::{Acceptance, Client, Error};
+use safexd::{Config, Daemon, DaemonError, Principal, Principals};
+use tonic::transport::Channel;
+
+const CPU_PID: &[u8] = include_bytes!("../../examples/obj/cpu_pid.o");
+
+/// A daemon served by this process.
+struct Running {
+    socket: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+/// Principals by the `x-test-uid` header when a request has one, else by
+/// SO_PEERCRED: tests cannot change their uid.
+fn test_principals() -> Principals {
+    Principals::Custom(Arc::new(|extensions, metadata| match metadata.get("x-test-uid") {
+        Some(v) => {
+            let uid = v.to_str().ok().and_then(|s| s.parse().ok());
+            uid.map(|uid| Principal { uid })
+                .ok_or_else(|| tonic::Status::unauthenticated("D0006: bad x-test-uid"))
+        }
+        None => safexd::peer_cred(extensions),
+    }))
+}
+
+async fn start(dir: &Path, period: Duration) -> Running {
+    let mut config = Config::new(dir.join("state.redb"));
+    config.period = period;
+    let daemon = tokio::task::spawn_blocking(move || Daemon::open(config))
+        .await
+        .expect("joins")
+        .expect("opens")
+        .with_principals(test_principals());
+    let socket = dir.join("run/safex.sock");
+    let listener = safexd::bind(&socket).expect("binds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(daemon.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        socket,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("joins").expect("served");
+    }
+
+    async fn client(&self) -> Client {
+        Client::connect(&self.socket).await.expect("connects")
+    }
+
+    /// The generated client, calling as `uid`.
+    async fn client_as(
+        &self,
+        uid: u32,
+    ) -> SafexClient<
+        tonic::service::interceptor::InterceptedService<
+            Channel,
+            impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone,
+        >,
+    > {
+        let channel = safex::connect_channel(&self.socket).await.expect("connects");
+        SafexClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+            request
+                .metadata_mut()
+                .insert("x-test-uid", uid.to_string().parse().expect("ascii"));
+            Ok(request)
+        })
+        .max_encoding_message_size(64 << 20)
+    }
+}
+
+/// This process's uid, as the kernel reports it: the owner of a file it
+/// just made.
+fn own_uid(dir: &Path) -> u32 {
+    std::fs::metadata(dir).expect("stat").uid()
+}
+
+fn code<T: std::fmt::Debug>(r: Result<T, tonic::Status>) -> String {
+    Error::from_status(&r.expect_err("refused")).code
+}
+
+fn invocations(list: &safex::ListResponse, app: &str) -> u64 {
+    list.applications
+        .iter()
+        .filter(|a| a.name == app)
+        .flat_map(|a| &a.extensions)
+        .map(|e| e.counters.as_ref().map_or(0, |c| c.invocations))
+        .sum()
+}
+
+/// Waits (polling, up to 10 s) until `app`'s invocations pass `above`.
+async fn invocations_pass(client: &Client, app: &str, above: u64) -> u64 {
+    let t = Instant::now();
+    loop {
+        let n = invocations(&client.list(Some(app)).await.expect("lists"), app);
+        if n > above {
+            return n;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "{app}: invocations stay at {n}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_extensions_run_and_attributes_are_read_and_written() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path(), Duration::from_millis(2)).await;
+    let client = daemon.client().await;
+
+    let app = client.create_application("video").await.expect("creates");
+    assert_eq!(
+        (app.name.as_str(), app.owner_uid),
+        ("video", own_uid(dir.path())),
+        "the SO_PEERCRED uid"
+    );
+    let ext = client.deploy("video", CPU_PID).await.expect("deploys");
+    assert_eq!(ext.name, "cpu_pid");
+    assert_eq!(ext.application, "video");
+    assert_eq!(ext.object_bytes, CPU_PID.len() as u64);
+    assert!(
+        [Acceptance::Checked as i32, Acceptance::Cached as i32].contains(&ext.acceptance),
+        "{:?}",
+        ext.acceptance
+    );
+
+    assert_eq!(
+        client
+            .write_attribute("video", "target_cpu", 20_000)
+            .await
+            .expect("writes"),
+        "cpu_qos.target_cpu"
+    );
+    let read = client.read_attribute("video", "target_cpu").await.expect("reads");
+    assert_eq!((read.attribute.as_str(), read.value), ("cpu_qos.target_cpu", 20_000));
+
+    let first = invocations_pass(&client, "video", 0).await;
+    let second = invocations_pass(&client, "video", first).await;
+    assert!(second > first);
+    let list = client.list(None).await.expect("lists");
+    assert!(list.ticks > 0);
+    assert_eq!(list.period_us, 2_000);
+    assert_eq!(list.applications.len(), 1);
+    let listed = &list.applications[0].extensions;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, ext.id);
+    assert_eq!(listed[0].counters.as_ref().map(|c| c.aborts), Some(0));
+
+    // The PID's handler ran on the monitor's error (20000 - 0) and wrote
+    // the adjustment through the guard.
+    let adjustment = client
+        .read_attribute("video", "timeslice_adjustment")
+        .await
+        .expect("reads");
+    assert_ne!(adjustment.value, 0);
+    assert!(adjustment.applied.is_some(), "the guard's result");
+
+    // Values out of an attribute's range and unknown attributes are the
+    // host's refusals.
+    let e = client
+        .write_attribute("video", "timeslice_adjustment", 1 << 40)
+        .await
+        .expect_err("out of range");
+    assert!(e.code.starts_with('L'), "{e}");
+    // A guarded attribute changes only through its guard.
+    let e = client
+        .write_attribute("video", "timeslice_adjustment", 5)
+        .await
+        .expect_err("guarded");
+    assert_eq!(e.code, "D0015", "{e}");
+    let e = client
+        .read_attribute("video", "no_such_attr")
+        .await
+        .expect_err("unknown");
+    assert!(e.code.starts_with('L'), "{e}");
+
+    client.undeploy(ext.id).await.expect("undeploys");
+    assert!(
+        client.list(Some("video")).await.expect("lists").applications[0]
+            .extensions
+            .is_empty()
+    );
+    assert_eq!(client.undeploy(ext.id).await.expect_err("gone").code, "D0003");
+    drop(client);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_principal_cannot_use_an_application() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let owner = daemon.client().await;
+    let me = own_uid(dir.path());
+    let other_uid = me.wrapping_add(4242);
+    let mut other = daemon.client_as(other_uid).await;
+
+    owner.create_application("mine").await.expect("creates");
+    let ext = owner.deploy("mine", CPU_PID).await.expect("deploys");
+    owner.write_attribute("mine", "target_cpu", 7).await.expect("writes");
+
+    let write = safex::proto::WriteAttributeRequest {
+        application: "mine".into(),
+        attribute: "target_cpu".into(),
+        value: 99,
+    };
+    assert_eq!(code(other.write_attribute(write).await), "D0001");
+    let read = safex::proto::ReadAttributeRequest {
+        application: "mine".into(),
+        attribute: "target_cpu".into(),
+    };
+    assert_eq!(code(other.read_attribute(read).await), "D0001");
+    assert_eq!(
+        code(other.undeploy(safex::proto::UndeployRequest { id: ext.id }).await),
+        "D0001"
+    );
+    let deploy = safex::proto::DeployRequest {
+        application: "mine".into(),
+        object: CPU_PID.to_vec(),
+    };
+    assert_eq!(code(other.deploy(deploy).await), "D0001");
+    let only = safex::proto::ListRequest {
+        application: "mine".into(),
+    };
+    assert_eq!(code(other.list(only).await), "D0001");
+    let all = other
+        .list(safex::proto::ListRequest::default())
+        .await
+        .expect("lists")
+        .into_inner();
+    assert!(all.applications.is_empty(), "another's applications are not listed");
+    // The name is the daemon's: another principal cannot take it.
+    let create = safex::proto::CreateApplicationRequest { name: "mine".into() };
+    assert_eq!(code(other.create_application(create).await), "L0104");
+    // Its own application is its own.
+    let create = safex::proto::CreateApplicationRequest { name: "theirs".into() };
+    let theirs = other.create_application(create).await.expect("creates").into_inner();
+    assert_eq!(theirs.application.map(|a| a.owner_uid), Some(other_uid));
+    assert_eq!(
+        owner
+            .write_attribute("theirs", "target_cpu", 1)
+            .await
+            .expect_err("not mine")
+            .code,
+        "D0001"
+    );
+
+    // Nothing of the owner's changed.
+    assert_eq!(
+        owner.read_attribute("mine", "target_cpu").await.expect("reads").value,
+        7
+    );
+    let list = owner.list(None).await.expect("lists");
+    assert_eq!(
+        list.applications.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["mine"]
+    );
+    assert_eq!(list.applications[0].extensions.len(), 1);
+
+    // Unknown names and ids.
+    assert_eq!(
+        owner.deploy("nobody", CPU_PID).await.expect_err("unknown").code,
+        "D0002"
+    );
+    assert_eq!(owner.undeploy(ext.id + 100).await.expect_err("unknown").code, "D0003");
+    assert_eq!(
+        owner.create_application("a b").await.expect_err("bad name").code,
+        "D0005"
+    );
+    drop((owner, other));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_oversize_objects_are_refused_with_their_codes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let client = daemon.client().await;
+    client.create_application("app").await.expect("creates");
+
+    // What the host itself says of each object, and the daemon must say the
+    // same.
+    let mut host = runtime::system::host(runtime::HostConfig::default(), true).expect("host");
+    let local = host.create_app("app").expect("app");
+    let mut flipped = CPU_PID.to_vec();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    let bad: [(&str, Vec<u8>); 3] = [
+        ("garbage", b"not an object at all".to_vec()),
+        ("empty", Vec::new()),
+        ("one byte changed", flipped),
+    ];
+    for (what, object) in bad {
+        let expected = host.load(local, &object).expect_err(what).code;
+        let e = client.deploy("app", object).await.expect_err(what);
+        assert_eq!(e.code, expected, "{what}: {e}");
+        assert_eq!(e.status, Some(tonic::Code::InvalidArgument), "{what}");
+    }
+
+    // Over the limit: the library refuses to send it, the daemon refuses to
+    // take it.
+    let huge = vec![0u8; safex::MAX_OBJECT_BYTES + 1];
+    let e = client.deploy("app", huge.clone()).await.expect_err("too large");
+    assert_eq!((e.code.as_str(), e.status), ("D0004", None));
+    let mut raw = daemon.client_as(own_uid(dir.path())).await;
+    let request = safex::proto::DeployRequest {
+        application: "app".into(),
+        object: huge,
+    };
+    let status = raw.deploy(request).await.expect_err("too large");
+    assert_eq!(Error::from_status(&status).code, "D0004", "{status:?}");
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+    // Past gRPC's own limit: gRPC's status, no code of ours, no crash.
+    let request = safex::proto::DeployRequest {
+        application: "app".into(),
+        object: vec![0u8; safex::MAX_MESSAGE_BYTES + 1],
+    };
+    let status = raw.deploy(request).await.expect_err("too large for gRPC");
+    assert_eq!(Error::from_status(&status).code, "D0013", "{status:?}");
+    assert_eq!(status.code(), tonic::Code::OutOfRange);
+
+    assert!(
+        client.list(Some("app")).await.expect("lists").applications[0]
+            .extensions
+            .is_empty()
+    );
+    drop((client, raw));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_restores_applications_and_deployments() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path(), Duration::from_millis(2)).await;
+    let client = daemon.client().await;
+    client.create_application("kept").await.expect("creates");
+    client.create_application("empty").await.expect("creates");
+    let gone = client.deploy("kept", CPU_PID).await.expect("deploys");
+    let kept = client.deploy("kept", CPU_PID).await.expect("deploys");
+    client.undeploy(gone.id).await.expect("undeploys");
+    drop(client);
+    daemon.stop().await;
+
+    let daemon = start(dir.path(), Duration::from_millis(2)).await;
+    let client = daemon.client().await;
+    let list = client.list(None).await.expect("lists");
+    let names: Vec<&str> = list.applications.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["empty", "kept"]);
+    let own = own_uid(dir.path());
+    assert!(list.applications.iter().all(|a| a.owner_uid == own));
+    let exts = &list.applications[1].extensions;
+    assert_eq!(exts.iter().map(|e| e.id).collect::<Vec<_>>(), [kept.id]);
+    assert_eq!(exts[0].name, "cpu_pid");
+    assert_eq!(exts[0].error, "");
+    assert_eq!(
+        exts[0].acceptance,
+        Acceptance::Checked as i32,
+        "loaded through every check again"
+    );
+    // It runs again, and ids go on past the old ones.
+    invocations_pass(&client, "kept", 0).await;
+    let next = client.deploy("kept", CPU_PID).await.expect("deploys");
+    assert!(next.id > kept.id, "{} after {}", next.id, kept.id);
+    drop(client);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_clients_lose_nothing() {
+    const CLIENTS: usize = 20;
+    const OPS: usize = 20;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let mut tasks = Vec::new();
+    for i in 0..CLIENTS {
+        let client = daemon.client().await;
+        tasks.push(tokio::spawn(async move {
+            let app = format!("app-{i}");
+            client.create_application(&app).await.expect("creates");
+            let mut ids = Vec::new();
+            let mut last = 0;
+            for j in 1..OPS {
+                match j % 4 {
+                    1 => ids.push(client.deploy(&app, CPU_PID).await.expect("deploys").id),
+                    2 => {
+                        last = (i * 1000 + j) as i64;
+                        client.write_attribute(&app, "target_cpu", last).await.expect("writes");
+                    }
+                    3 => assert_eq!(
+                        client.read_attribute(&app, "target_cpu").await.expect("reads").value,
+                        last
+                    ),
+                    _ => {
+                        let list = client.list(Some(&app)).await.expect("lists");
+                        assert_eq!(list.applications[0].extensions.len(), ids.len());
+                    }
+                }
+            }
+            (app, ids, last)
+        }));
+    }
+    let mut expected = Vec::new();
+    for task in tasks {
+        expected.push(task.await.expect("client"));
+    }
+
+    let check = |list: &safex::ListResponse| {
+        assert_eq!(list.applications.len(), CLIENTS);
+        let mut all: BTreeSet<u64> = BTreeSet::new();
+        for (app, ids, _) in &expected {
+            let listed = list.applications.iter().find(|a| &a.name == app).expect("listed");
+            let listed: Vec<u64> = listed.extensions.iter().map(|e| e.id).collect();
+            assert_eq!(&listed, ids, "{app}");
+            all.extend(ids.iter().copied());
+        }
+        assert_eq!(all.len(), CLIENTS * OPS.div_ceil(4), "ids are unique");
+    };
+    let client = daemon.client().await;
+    check(&client.list(None).await.expect("lists"));
+    for (app, _, last) in &expected {
+        assert_eq!(
+            client.read_attribute(app, "target_cpu").await.expect("reads").value,
+            *last
+        );
+    }
+    drop(client);
+    daemon.stop().await;
+
+    // And all of it was kept.
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let client = daemon.client().await;
+    check(&client.list(None).await.expect("lists"));
+    drop(client);
+    daemon.stop().await;
+}
+
+/// The built `safexd`, on sockets in a temporary directory.
+mod binary {
+    use super::*;
+    use std::process::{Child, Command, Stdio};
+
+    fn spawn(dir: &Path, socket: &Path, state: &str) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_safexd"))
+            .arg("--socket")
+            .arg(socket)
+            .arg("--state")
+            .arg(dir.join(state))
+            .arg("--period-ms")
+            .arg("5")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starts safexd")
+    }
+
+    /// Waits (polling, up to 20 s) until the daemon answers on `socket`.
+    fn connect(socket: &Path, child: &mut Child) -> safex::BlockingClient {
+        let t = Instant::now();
+        loop {
+            match safex::BlockingClient::connect(socket) {
+                Ok(client) => return client,
+                Err(e) => {
+                    assert_eq!(e.code, "D0012", "{e}");
+                    assert!(child.try_wait().expect("waits").is_none(), "safexd exited");
+                    assert!(t.elapsed() < Duration::from_secs(20), "safexd does not answer: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    fn stderr_of(child: Child) -> (std::process::ExitStatus, String) {
+        let out = child.wait_with_output().expect("waits");
+        (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+
+    #[test]
+    fn the_binary_serves_its_socket_and_knows_the_callers_uid() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let socket = dir.path().join("safex.sock");
+        let mut child = spawn(dir.path(), &socket, "state.redb");
+        let client = connect(&socket, &mut child);
+
+        let app = client.create_application("bin").expect("creates");
+        assert_eq!(app.owner_uid, own_uid(dir.path()), "the uid SO_PEERCRED reports");
+        let ext = client.deploy("bin", CPU_PID).expect("deploys");
+        assert_eq!(
+            client.list(None).expect("lists").applications[0].extensions[0].id,
+            ext.id
+        );
+
+        // A second daemon on the same socket is refused, and the first
+        // keeps serving.
+        let second = spawn(dir.path(), &socket, "other.redb");
+        let (status, stderr) = stderr_of(second);
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error[D0009]"), "{stderr}");
+        assert_eq!(client.list(Some("bin")).expect("lists").applications.len(), 1);
+        // And so is a second daemon on the same state.
+        let second = spawn(dir.path(), &dir.path().join("other.sock"), "state.redb");
+        let (status, stderr) = stderr_of(second);
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error[D0010]"), "{stderr}");
+        drop(client);
+
+        let killed = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(killed.success());
+        let (status, stderr) = stderr_of(child);
+        assert!(status.success(), "{status}: {stderr}");
+        assert!(!socket.exists(), "the socket is removed on exit");
+    }
+
+    #[test]
+    fn a_bad_command_line_is_d0011() {
+        let out = Command::new(env!("CARGO_BIN_EXE_safexd"))
+            .arg("--period-ms")
+            .arg("0")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error[D0011]: "));
+    }
+}
