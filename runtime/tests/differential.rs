@@ -244,6 +244,31 @@ fn check_module(
     Ok(())
 }
 
+/// Compiles each program with and without inlining and checks that every
+/// run, at each of `fuels`, agrees with the interpreter; how many runs
+/// ended with each status.
+fn agree_compiled_and_interpreted(programs: &[&str], fuels: &[i64]) -> [u64; 8] {
+    let mut statuses = [0u64; 8];
+    for (k, source) in programs.iter().enumerate() {
+        for inline in [false, true] {
+            let options = popcorn_front::Options {
+                inline,
+                ..popcorn_front::Options::default()
+            };
+            let compiled = popcorn_front::compile(source, &options);
+            let module = compiled
+                .module
+                .unwrap_or_else(|| panic!("program {k} compiles: {:?}", compiled.diagnostics));
+            for &fuel in fuels {
+                if let Err(why) = check_module(module.clone(), fuel, None, &mut statuses) {
+                    panic!("program {k}, inline {inline}, fuel {fuel}: {why}");
+                }
+            }
+        }
+    }
+    statuses
+}
+
 #[test]
 fn generated_programs_agree_compiled_and_interpreted() {
     let cases: u64 = std::env::var("SAFEX_DIFF_CASES")
@@ -479,24 +504,7 @@ fn repeated_loads_and_overflow_branches_agree_compiled_and_interpreted() {
          monitor void m(cap<cpu_qos> app) { k = k + 2; int i = k; int x = b[1];\n\
            try { int y = a[i]; b[1] = y + 7; raise OutOfBounds; } handle OutOfBounds { r = b[1] + x; } }\n",
     ];
-    let mut statuses = [0u64; 8];
-    for (k, source) in PROGRAMS.iter().enumerate() {
-        for inline in [false, true] {
-            let options = popcorn_front::Options {
-                inline,
-                ..popcorn_front::Options::default()
-            };
-            let compiled = popcorn_front::compile(source, &options);
-            let module = compiled
-                .module
-                .unwrap_or_else(|| panic!("program {k} compiles: {:?}", compiled.diagnostics));
-            for fuel in [300, 1_000_000] {
-                if let Err(why) = check_module(module.clone(), fuel, None, &mut statuses) {
-                    panic!("program {k}, inline {inline}, fuel {fuel}: {why}");
-                }
-            }
-        }
-    }
+    let statuses = agree_compiled_and_interpreted(PROGRAMS, &[300, 1_000_000]);
     for (what, s) in [
         ("ok", status::OK),
         ("Overflow", status::OVERFLOW),
@@ -548,23 +556,7 @@ fn whole_module_ranges_agree_compiled_and_interpreted() {
          monitor void m(cap<cpu_qos> app) { x = x * 100000000 + 999;\n\
            r = x * 42599 - e * 3277; e = x; s = 9223372036854775000 - x; r = r + x * 2 + s * 1; }\n",
     ];
-    let mut statuses = [0u64; 8];
-    for (k, source) in PROGRAMS.iter().enumerate() {
-        for inline in [false, true] {
-            let options = popcorn_front::Options {
-                inline,
-                ..popcorn_front::Options::default()
-            };
-            let module = popcorn_front::compile(source, &options)
-                .module
-                .unwrap_or_else(|| panic!("program {k} compiles"));
-            for fuel in [1_000, 1_000_000] {
-                if let Err(why) = check_module(module.clone(), fuel, None, &mut statuses) {
-                    panic!("program {k}, inline {inline}, fuel {fuel}: {why}");
-                }
-            }
-        }
-    }
+    let statuses = agree_compiled_and_interpreted(PROGRAMS, &[1_000, 1_000_000]);
     // The hostile programs must trap where the ranges would be wrong.
     for (what, s) in [
         ("ok", status::OK),
@@ -635,24 +627,7 @@ fn value_structs_agree_compiled_and_interpreted() {
          handler void h(cap<cpu_qos> app, int v) on \"Set\" { ring[0].x = v; ring[1].y = v * 2; r = v; }\n\
          monitor void m(cap<cpu_qos> app) { got = rotate(ring, r % 7); got.x = got.x + got.y; }\n",
     ];
-    let mut statuses = [0u64; 8];
-    for (k, source) in PROGRAMS.iter().enumerate() {
-        for inline in [false, true] {
-            let options = popcorn_front::Options {
-                inline,
-                ..popcorn_front::Options::default()
-            };
-            let compiled = popcorn_front::compile(source, &options);
-            let module = compiled
-                .module
-                .unwrap_or_else(|| panic!("program {k} compiles: {:?}", compiled.diagnostics));
-            for fuel in [150, 400, 1_000_000] {
-                if let Err(why) = check_module(module.clone(), fuel, None, &mut statuses) {
-                    panic!("program {k}, inline {inline}, fuel {fuel}: {why}");
-                }
-            }
-        }
-    }
+    let statuses = agree_compiled_and_interpreted(PROGRAMS, &[150, 400, 1_000_000]);
     for (what, s) in [
         ("ok", status::OK),
         ("Overflow", status::OVERFLOW),
