@@ -1629,17 +1629,9 @@ impl<'e, 'a> Lowerer<'e, 'a> {
                     _ => None,
                 },
             },
-            ExprKind::Index(base, _) => match self.lvalue_type(base)? {
-                Ty::Array { elem, .. } => Some(elem.ty()),
-                _ => None,
-            },
-            ExprKind::Field(base, field) => match self.lvalue_type(base)? {
-                Ty::Struct(s) => {
-                    let fields = &self.env.structs[s.index()].fields;
-                    fields.iter().find(|(n, _)| *n == field.name).map(|(_, t)| *t)
-                }
-                _ => None,
-            },
+            ExprKind::Index(base, _) | ExprKind::Field(base, _) => {
+                self.projection_type(&e.kind, self.lvalue_type(base)?)
+            }
             _ => None,
         }
     }
@@ -2233,21 +2225,25 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     /// The type of an expression, where it can be told without lowering
     /// it: variables, elements, fields, calls of the program's functions,
     /// and assignments.
+    /// The type of `base[i]` or `base.field` (`kind`) given `base`'s type.
+    fn projection_type(&self, kind: &ExprKind, base: Ty) -> Option<Ty> {
+        match (kind, base) {
+            (ExprKind::Index(..), Ty::Array { elem, .. }) => Some(elem.ty()),
+            (ExprKind::Field(_, field), Ty::Struct(s)) => {
+                let fields = &self.env.structs[s.index()].fields;
+                fields.iter().find(|(n, _)| *n == field.name).map(|(_, t)| *t)
+            }
+            _ => None,
+        }
+    }
+
     fn static_type(&self, e: &Expr) -> Option<Ty> {
         match &e.kind {
             ExprKind::Call(name, _) => self.struct_call(name).map(Ty::Struct),
             ExprKind::Assign(None, target, _) => self.lvalue_type(target),
-            ExprKind::Index(base, _) => match self.static_type(base)? {
-                Ty::Array { elem, .. } => Some(elem.ty()),
-                _ => None,
-            },
-            ExprKind::Field(base, field) => match self.static_type(base)? {
-                Ty::Struct(s) => {
-                    let fields = &self.env.structs[s.index()].fields;
-                    fields.iter().find(|(n, _)| *n == field.name).map(|(_, t)| *t)
-                }
-                _ => None,
-            },
+            ExprKind::Index(base, _) | ExprKind::Field(base, _) => {
+                self.projection_type(&e.kind, self.static_type(base)?)
+            }
             _ => self.lvalue_type(e),
         }
     }
