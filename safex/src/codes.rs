@@ -11,7 +11,8 @@ pub struct Code {
     pub explanation: &'static str,
 }
 
-/// The caller is not the application's owner.
+/// The caller is not the application's owner, and was not granted the
+/// right the request needs.
 pub const NOT_OWNER: &str = "D0001";
 /// No application of that name.
 pub const UNKNOWN_APPLICATION: &str = "D0002";
@@ -41,6 +42,11 @@ pub const TRANSPORT: &str = "D0013";
 pub const TRUST_FILE: &str = "D0014";
 /// A write of an attribute that a guard decides.
 pub const GUARDED: &str = "D0015";
+/// A grant that cannot be made: rights other than `r`, `w`, `rw`, or the
+/// owner as the grantee.
+pub const BAD_GRANT: &str = "D0016";
+/// A revoke of a grant that does not exist.
+pub const UNKNOWN_GRANT: &str = "D0017";
 /// `proto/safex.proto` does not compile (at build time).
 pub const PROTO: &str = "D0100";
 
@@ -50,8 +56,10 @@ pub const CODES: &[Code] = &[
         code: NOT_OWNER,
         title: "permission denied: the application is another principal's",
         explanation: "Only the principal that created an application (the uid of the process that called \
-            CreateApplication) may deploy to it, undeploy from it, or read or write its attributes. The caller \
-            is known by the uid the kernel reports for its connection to the daemon's socket.",
+            CreateApplication) may deploy to it, undeploy from it, grant or revoke rights on it; reading its \
+            attributes and listing it need the owner or a grant of `r`, writing its attributes the owner or a \
+            grant of `w` (Grant). The caller is known by the uid the kernel reports for its connection to the \
+            daemon's socket.",
     },
     Code {
         code: UNKNOWN_APPLICATION,
@@ -135,6 +143,19 @@ pub const CODES: &[Code] = &[
             guard; an attribute with a guard (`cpu_qos.timeslice_adjustment`, whose guard turns a request into \
             a reservation) changes only through an extension's `set_attribute`, which its guard sees. Write the \
             inputs the extensions read instead.",
+    },
+    Code {
+        code: BAD_GRANT,
+        title: "invalid grant",
+        explanation: "Grant takes the rights `r` (ReadAttribute, List of the application), `w` \
+            (WriteAttribute) or `rw`, exactly so, and a principal other than the application's owner (who has \
+            every right already).",
+    },
+    Code {
+        code: UNKNOWN_GRANT,
+        title: "no such grant",
+        explanation: "Revoke names a principal that holds no grant on the application (never granted, or \
+            revoked already); nothing changed. List shows the application's grants to its owner.",
     },
     Code {
         code: PROTO,

@@ -33,7 +33,7 @@ pub mod proto {
     tonic::include_proto!("safex.v1");
 }
 
-pub use proto::{Acceptance, Application, Counters, Extension, ListResponse, ReadAttributeResponse};
+pub use proto::{Acceptance, Application, Counters, Extension, Grant, ListResponse, ReadAttributeResponse};
 
 /// Where the daemon listens unless told otherwise (`safexd --socket`).
 pub const DEFAULT_SOCKET: &str = "/run/safex/safex.sock";
@@ -230,6 +230,31 @@ impl Client {
         };
         Ok(self.raw.clone().write_attribute(request).await?.into_inner().attribute)
     }
+
+    /// Grants principal `uid` `rights` on one of the caller's applications:
+    /// `"r"` (read its attributes, list it), `"w"` (write its attributes) or
+    /// `"rw"`; replaces the rights it held. Only the owner grants (`D0001`);
+    /// other rights are `D0016`.
+    pub async fn grant(&self, application: &str, uid: u32, rights: &str) -> Result<(), Error> {
+        let request = proto::GrantRequest {
+            application: application.to_string(),
+            principal_uid: uid,
+            rights: rights.to_string(),
+        };
+        self.raw.clone().grant(request).await?;
+        Ok(())
+    }
+
+    /// Takes back every right principal `uid` holds on one of the caller's
+    /// applications; `D0017` if it holds none.
+    pub async fn revoke(&self, application: &str, uid: u32) -> Result<(), Error> {
+        let request = proto::RevokeRequest {
+            application: application.to_string(),
+            principal_uid: uid,
+        };
+        self.raw.clone().revoke(request).await?;
+        Ok(())
+    }
 }
 
 /// The blocking client: [`Client`] on a single-threaded runtime of its own.
@@ -281,6 +306,16 @@ impl BlockingClient {
     pub fn write_attribute(&self, application: &str, attribute: &str, value: i64) -> Result<String, Error> {
         self.runtime
             .block_on(self.client.write_attribute(application, attribute, value))
+    }
+
+    /// [`Client::grant`].
+    pub fn grant(&self, application: &str, uid: u32, rights: &str) -> Result<(), Error> {
+        self.runtime.block_on(self.client.grant(application, uid, rights))
+    }
+
+    /// [`Client::revoke`].
+    pub fn revoke(&self, application: &str, uid: u32) -> Result<(), Error> {
+        self.runtime.block_on(self.client.revoke(application, uid))
     }
 }
 
@@ -348,6 +383,9 @@ mod tests {
             codes::CONNECT,
             codes::TRANSPORT,
             codes::TRUST_FILE,
+            codes::GUARDED,
+            codes::BAD_GRANT,
+            codes::UNKNOWN_GRANT,
         ] {
             assert!(codes::explain(code).is_some(), "{code}");
         }

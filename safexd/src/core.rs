@@ -22,7 +22,7 @@ use safex::codes;
 use safex::proto;
 use tonic::Status;
 
-use crate::store::{AppRecord, ExtRecord, Store};
+use crate::store::{AppRecord, ExtRecord, READ, Store, WRITE};
 use crate::{Config, DaemonError, Principal};
 
 /// A status whose message starts with the daemon's or the host's code.
@@ -110,6 +110,27 @@ pub(crate) fn start(config: Config) -> Result<(HostHandle, JoinHandle<()>), Daem
 struct App {
     id: AppId,
     owner: u32,
+    /// Grantee uid → rights ([`READ`], [`WRITE`]).
+    grants: BTreeMap<u32, u8>,
+}
+
+/// The rights `r`, `w`, `rw` as bits; `None` for anything else.
+fn parse_rights(text: &str) -> Option<u8> {
+    match text {
+        "r" => Some(READ),
+        "w" => Some(WRITE),
+        "rw" => Some(READ | WRITE),
+        _ => None,
+    }
+}
+
+/// The rights as the API spells them.
+fn rights_text(rights: u8) -> &'static str {
+    match rights & (READ | WRITE) {
+        READ => "r",
+        WRITE => "w",
+        _ => "rw",
+    }
 }
 
 struct Deployment {
@@ -173,8 +194,17 @@ impl Core {
                 App {
                     id,
                     owner: record.owner,
+                    grants: BTreeMap::new(),
                 },
             );
+        }
+        for (name, uid, rights) in snapshot.grants {
+            match core.apps.get_mut(&name) {
+                Some(app) => {
+                    app.grants.insert(uid, rights);
+                }
+                None => eprintln!("safexd: a grant to uid {uid} on `{name}` not restored: the application is not kept"),
+            }
         }
         // Deployment order: every object goes through the host's checks again.
         for (id, record) in snapshot.exts {
@@ -232,15 +262,39 @@ impl Core {
         }
     }
 
-    /// The caller's application `name`.
-    fn owned(&self, who: Principal, name: &str) -> Result<&App, Status> {
-        let app = self.apps.get(name).ok_or_else(|| {
+    /// Application `name`, if the caller owns it or was granted every right
+    /// of `needed` on it (`D0001` otherwise).
+    fn permitted(&self, who: Principal, name: &str, needed: u8) -> Result<&App, Status> {
+        let app = self.known(name)?;
+        if app.owner == who.uid || app.grants.get(&who.uid).is_some_and(|r| r & needed == needed) {
+            return Ok(app);
+        }
+        Err(status(
+            tonic::Code::PermissionDenied,
+            codes::NOT_OWNER,
+            format!(
+                "application `{name}` belongs to uid {}; uid {} was not granted `{}` on it",
+                app.owner,
+                who.uid,
+                rights_text(needed)
+            ),
+        ))
+    }
+
+    fn known(&self, name: &str) -> Result<&App, Status> {
+        self.apps.get(name).ok_or_else(|| {
             status(
                 tonic::Code::NotFound,
                 codes::UNKNOWN_APPLICATION,
                 format!("no application `{name}`"),
             )
-        })?;
+        })
+    }
+
+    /// The caller's application `name`: deploy, undeploy, grant and revoke
+    /// are the owner's alone.
+    fn owned(&self, who: Principal, name: &str) -> Result<&App, Status> {
+        let app = self.known(name)?;
         if app.owner != who.uid {
             return Err(status(
                 tonic::Code::PermissionDenied,
@@ -254,7 +308,8 @@ impl Core {
         Ok(app)
     }
 
-    fn application(&self, name: &str, app: &App, with_extensions: bool) -> proto::Application {
+    /// The grants are shown to the owner only.
+    fn application(&self, who: Principal, name: &str, app: &App, with_extensions: bool) -> proto::Application {
         let extensions = if with_extensions {
             self.exts
                 .iter()
@@ -269,6 +324,17 @@ impl Core {
             owner_uid: app.owner,
             blocked: self.host.blocked(app.id),
             extensions,
+            grants: if app.owner == who.uid {
+                app.grants
+                    .iter()
+                    .map(|(uid, rights)| proto::Grant {
+                        principal_uid: *uid,
+                        rights: rights_text(*rights).to_string(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -315,8 +381,12 @@ impl Core {
         // by the host until the daemon restarts.
         let record = AppRecord { owner: who.uid };
         self.store.put_app(name, &record).map_err(store_status)?;
-        let app = App { id, owner: who.uid };
-        let answer = self.application(name, &app, false);
+        let app = App {
+            id,
+            owner: who.uid,
+            grants: BTreeMap::new(),
+        };
+        let answer = self.application(who, name, &app, false);
         self.apps.insert(name.to_string(), app);
         Ok(answer)
     }
@@ -374,11 +444,11 @@ impl Core {
         let applications = if only.is_empty() {
             self.apps
                 .iter()
-                .filter(|(_, app)| app.owner == who.uid)
-                .map(|(name, app)| self.application(name, app, true))
+                .filter(|(_, app)| app.owner == who.uid || app.grants.get(&who.uid).is_some_and(|r| r & READ != 0))
+                .map(|(name, app)| self.application(who, name, app, true))
                 .collect()
         } else {
-            vec![self.application(only, self.owned(who, only)?, true)]
+            vec![self.application(who, only, self.permitted(who, only, READ)?, true)]
         };
         Ok(proto::ListResponse {
             applications,
@@ -393,7 +463,7 @@ impl Core {
         name: &str,
         attr: &str,
     ) -> Result<proto::ReadAttributeResponse, Status> {
-        let app = self.owned(who, name)?.id;
+        let app = self.permitted(who, name, READ)?.id;
         let (class, index) = self.host.find_attribute(attr).map_err(host_status)?;
         Ok(proto::ReadAttributeResponse {
             attribute: self.host.attribute_name(class, index),
@@ -409,7 +479,7 @@ impl Core {
         attr: &str,
         value: i64,
     ) -> Result<String, Status> {
-        let app = self.owned(who, name)?.id;
+        let app = self.permitted(who, name, WRITE)?.id;
         let (class, index) = self.host.check_attribute_value(attr, value).map_err(host_status)?;
         // The system's write runs no guard: a guarded attribute written so
         // would skip the one check its value must pass.
@@ -425,6 +495,50 @@ impl Core {
         }
         self.host.write_attribute(app, attr, value).map_err(host_status)?;
         Ok(self.host.attribute_name(class, index))
+    }
+}
+
+impl Core {
+    /// Gives `uid` `rights` (`r`, `w`, `rw`) on the caller's application
+    /// `name`, replacing what it had: committed first, then in effect.
+    pub(crate) fn grant(&mut self, who: Principal, name: &str, uid: u32, rights: &str) -> Result<(), Status> {
+        let owner = self.owned(who, name)?.owner;
+        let bad = |why: String| status(tonic::Code::InvalidArgument, codes::BAD_GRANT, why);
+        let bits = parse_rights(rights).ok_or_else(|| {
+            let shown: String = rights.chars().take(16).collect();
+            bad(format!(
+                "rights `{}`: the rights are `r`, `w` or `rw`",
+                shown.escape_debug()
+            ))
+        })?;
+        if uid == owner {
+            return Err(bad(format!(
+                "uid {uid} owns `{name}`: the owner has every right and is granted none"
+            )));
+        }
+        self.store.put_grant(name, uid, bits).map_err(store_status)?;
+        if let Some(app) = self.apps.get_mut(name) {
+            app.grants.insert(uid, bits);
+        }
+        Ok(())
+    }
+
+    /// Takes back `uid`'s rights on the caller's application `name`
+    /// (`D0017` if it has none): forgotten by the store first, then out of
+    /// effect.
+    pub(crate) fn revoke(&mut self, who: Principal, name: &str, uid: u32) -> Result<(), Status> {
+        if !self.owned(who, name)?.grants.contains_key(&uid) {
+            return Err(status(
+                tonic::Code::NotFound,
+                codes::UNKNOWN_GRANT,
+                format!("uid {uid} holds no grant on `{name}`"),
+            ));
+        }
+        self.store.remove_grant(name, uid).map_err(store_status)?;
+        if let Some(app) = self.apps.get_mut(name) {
+            app.grants.remove(&uid);
+        }
+        Ok(())
     }
 }
 
@@ -459,6 +573,18 @@ fn check_name(name: &str) -> Result<(), Status> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rights_are_r_w_or_rw() {
+        use super::{READ, WRITE, parse_rights, rights_text};
+        for (text, bits) in [("r", READ), ("w", WRITE), ("rw", READ | WRITE)] {
+            assert_eq!(parse_rights(text), Some(bits));
+            assert_eq!(rights_text(bits), text);
+        }
+        for bad in ["", "wr", "R", "rwx", "r ", "x", "rr"] {
+            assert_eq!(parse_rights(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn names_are_checked() {
         for good in ["a", "video-1", "x.y_z", &"n".repeat(64)] {

@@ -4,8 +4,9 @@
 //! (`proto/safex.proto`) on a Unix socket. The caller's principal is the uid
 //! the kernel reports for its connection (SO_PEERCRED); an application
 //! belongs to the principal that created it, and only that principal may
-//! deploy to it, undeploy from it, or read or write its attributes.
-//! Applications and deployments are kept in a redb file and restored, each
+//! deploy to it, undeploy from it, or grant others the right to read (`r`:
+//! its attributes, and list it) or write (`w`: its attributes) it.
+//! Applications, grants and deployments are kept in a redb file and restored, each
 //! object through the host's checks again, when the daemon starts.
 //!
 //! [`Daemon::open`] starts the host and restores the state;
@@ -25,9 +26,9 @@ use std::time::Duration;
 use safex::codes;
 use safex::proto::safex_server::{Safex, SafexServer};
 use safex::proto::{
-    CreateApplicationRequest, CreateApplicationResponse, DeployRequest, DeployResponse, ListRequest, ListResponse,
-    ReadAttributeRequest, ReadAttributeResponse, UndeployRequest, UndeployResponse, WriteAttributeRequest,
-    WriteAttributeResponse,
+    CreateApplicationRequest, CreateApplicationResponse, DeployRequest, DeployResponse, GrantRequest, GrantResponse,
+    ListRequest, ListResponse, ReadAttributeRequest, ReadAttributeResponse, RevokeRequest, RevokeResponse,
+    UndeployRequest, UndeployResponse, WriteAttributeRequest, WriteAttributeResponse,
 };
 use tonic::metadata::MetadataMap;
 use tonic::transport::server::UdsConnectInfo;
@@ -313,5 +314,23 @@ impl Safex for Service {
             .call(move |core| core.write_attribute(who, &r.application, &r.attribute, r.value))
             .await?;
         Ok(Response::new(WriteAttributeResponse { attribute }))
+    }
+
+    async fn grant(&self, request: Request<GrantRequest>) -> Result<Response<GrantResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        self.host
+            .call(move |core| core.grant(who, &r.application, r.principal_uid, &r.rights))
+            .await?;
+        Ok(Response::new(GrantResponse {}))
+    }
+
+    async fn revoke(&self, request: Request<RevokeRequest>) -> Result<Response<RevokeResponse>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        self.host
+            .call(move |core| core.revoke(who, &r.application, r.principal_uid))
+            .await?;
+        Ok(Response::new(RevokeResponse {}))
     }
 }

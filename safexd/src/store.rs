@@ -11,8 +11,9 @@
 //! - `meta`: `schema` → 1, `next_id` → the next deployment id (ids are
 //!   never reused, so a client's id never names a later deployment).
 //!
-//! Grants (a later session) fit as one more table, `(application,
-//! principal) → rights`, written in the same kind of transaction.
+//! - `grants`: `(application name, grantee uid)` → rights, a bit set
+//!   ([`READ`], [`WRITE`]). Created when missing, so a state written
+//!   before grants existed opens as schema 1 with no grants.
 
 use std::path::Path;
 
@@ -22,6 +23,12 @@ use serde::{Deserialize, Serialize};
 const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
 const EXTS: TableDefinition<u64, &[u8]> = TableDefinition::new("exts");
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const GRANTS: TableDefinition<(&str, u32), u8> = TableDefinition::new("grants");
+
+/// The right to read an application's attributes and list it.
+pub const READ: u8 = 1;
+/// The right to write an application's attributes.
+pub const WRITE: u8 = 2;
 
 const SCHEMA: u64 = 1;
 
@@ -48,6 +55,8 @@ pub struct Snapshot {
     /// In id order, so in deployment order.
     pub exts: Vec<(u64, ExtRecord)>,
     pub next_id: u64,
+    /// `(application, grantee uid, rights)`.
+    pub grants: Vec<(String, u32, u8)>,
 }
 
 /// A failure of the store, as text (the daemon reports it with `D0007` or
@@ -88,6 +97,7 @@ impl Store {
         {
             txn.open_table(APPS)?;
             txn.open_table(EXTS)?;
+            txn.open_table(GRANTS)?;
             let mut meta = txn.open_table(META)?;
             let schema = meta.get("schema")?.map(|v| v.value());
             match schema {
@@ -120,6 +130,15 @@ impl Store {
             let (id, value) = row?;
             snapshot.exts.push((id.value(), decode("extension", value.value())?));
         }
+        for row in txn.open_table(GRANTS)?.iter()? {
+            let (key, rights) = row?;
+            let (app, uid) = key.value();
+            let rights = rights.value();
+            if rights == 0 || rights & !(READ | WRITE) != 0 {
+                return Err(StoreError(format!("a corrupt grant record: rights {rights:#x}")));
+            }
+            snapshot.grants.push((app.to_string(), uid, rights));
+        }
         snapshot.next_id = txn.open_table(META)?.get("next_id")?.map_or(1, |v| v.value());
         Ok(snapshot)
     }
@@ -139,6 +158,22 @@ impl Store {
         let txn = self.db.begin_write()?;
         txn.open_table(EXTS)?.insert(id, bytes.as_slice())?;
         txn.open_table(META)?.insert("next_id", id + 1)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Keeps `uid`'s rights on `app` (replacing any it had).
+    pub fn put_grant(&self, app: &str, uid: u32, rights: u8) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(GRANTS)?.insert((app, uid), rights)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Forgets `uid`'s rights on `app`.
+    pub fn remove_grant(&self, app: &str, uid: u32) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(GRANTS)?.remove((app, uid))?;
         txn.commit()?;
         Ok(())
     }
@@ -172,6 +207,11 @@ mod tests {
             store.put_ext(1, &ext).expect("puts");
             store.put_ext(2, &ext).expect("puts");
             store.remove_ext(1).expect("removes");
+            store.put_grant("a", 8, READ).expect("grants");
+            store.put_grant("a", 8, READ | WRITE).expect("replaces");
+            store.put_grant("a", 9, WRITE).expect("grants");
+            store.put_grant("a", 10, READ).expect("grants");
+            store.remove_grant("a", 10).expect("revokes");
         }
         let store = Store::open(&path).expect("reopens");
         let s = store.snapshot().expect("reads");
@@ -179,6 +219,10 @@ mod tests {
         assert_eq!(s.exts.iter().map(|(id, _)| *id).collect::<Vec<_>>(), vec![2]);
         assert_eq!(s.exts[0].1.object, vec![1, 2, 3]);
         assert_eq!(s.next_id, 3);
+        assert_eq!(
+            s.grants,
+            vec![("a".to_string(), 8, READ | WRITE), ("a".to_string(), 9, WRITE)]
+        );
     }
 
     #[test]

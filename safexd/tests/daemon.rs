@@ -289,6 +289,234 @@ async fn another_principal_cannot_use_an_application() {
     daemon.stop().await;
 }
 
+fn read_of(app: &str) -> safex::proto::ReadAttributeRequest {
+    safex::proto::ReadAttributeRequest {
+        application: app.into(),
+        attribute: "target_cpu".into(),
+    }
+}
+
+fn write_of(app: &str, value: i64) -> safex::proto::WriteAttributeRequest {
+    safex::proto::WriteAttributeRequest {
+        application: app.into(),
+        attribute: "target_cpu".into(),
+        value,
+    }
+}
+
+fn list_of(app: &str) -> safex::proto::ListRequest {
+    safex::proto::ListRequest {
+        application: app.into(),
+    }
+}
+
+/// `(uid, rights)` of `app`'s grants as its owner lists them.
+async fn grants_of(owner: &Client, app: &str) -> Vec<(u32, String)> {
+    let list = owner.list(Some(app)).await.expect("lists");
+    list.applications[0]
+        .grants
+        .iter()
+        .map(|g| (g.principal_uid, g.rights.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_give_and_revokes_take_back_rights() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let owner = daemon.client().await;
+    let me = own_uid(dir.path());
+    let b = me.wrapping_add(4242);
+    let mut other = daemon.client_as(b).await;
+
+    owner.create_application("shared").await.expect("creates");
+    let ext = owner.deploy("shared", CPU_PID).await.expect("deploys");
+    owner.write_attribute("shared", "target_cpu", 7).await.expect("writes");
+
+    // Before any grant: nothing.
+    assert_eq!(code(other.read_attribute(read_of("shared")).await), "D0001");
+    assert_eq!(code(other.write_attribute(write_of("shared", 9)).await), "D0001");
+    assert_eq!(code(other.list(list_of("shared")).await), "D0001");
+    // A principal cannot grant itself, or revoke, on another's application.
+    let grant = |app: &str, uid: u32, rights: &str| safex::proto::GrantRequest {
+        application: app.into(),
+        principal_uid: uid,
+        rights: rights.into(),
+    };
+    let revoke = |app: &str, uid: u32| safex::proto::RevokeRequest {
+        application: app.into(),
+        principal_uid: uid,
+    };
+    assert_eq!(code(other.grant(grant("shared", b, "rw")).await), "D0001");
+    assert_eq!(code(other.grant(grant("shared", b + 1, "r")).await), "D0001");
+    assert_eq!(code(other.revoke(revoke("shared", b)).await), "D0001");
+    assert_eq!(code(other.read_attribute(read_of("shared")).await), "D0001");
+    assert!(grants_of(&owner, "shared").await.is_empty());
+
+    // `r`: read and list, not write, deploy or undeploy.
+    owner.grant("shared", b, "r").await.expect("grants");
+    assert_eq!(grants_of(&owner, "shared").await, [(b, "r".to_string())]);
+    let read = other
+        .read_attribute(read_of("shared"))
+        .await
+        .expect("reads")
+        .into_inner();
+    assert_eq!(read.value, 7);
+    let listed = other.list(list_of("shared")).await.expect("lists").into_inner();
+    assert_eq!(listed.applications[0].owner_uid, me);
+    assert_eq!(listed.applications[0].extensions.len(), 1);
+    assert!(
+        listed.applications[0].grants.is_empty(),
+        "grants are shown to the owner only"
+    );
+    let all = other.list(list_of("")).await.expect("lists").into_inner();
+    assert_eq!(
+        all.applications.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["shared"],
+        "listed with the grantee's own"
+    );
+    assert_eq!(code(other.write_attribute(write_of("shared", 9)).await), "D0001");
+    let deploy = safex::proto::DeployRequest {
+        application: "shared".into(),
+        object: CPU_PID.to_vec(),
+    };
+    assert_eq!(code(other.deploy(deploy).await), "D0001");
+    assert_eq!(
+        code(other.undeploy(safex::proto::UndeployRequest { id: ext.id }).await),
+        "D0001"
+    );
+    // A grantee does not grant on.
+    assert_eq!(code(other.grant(grant("shared", b + 1, "r")).await), "D0001");
+
+    // `w` alone: write, not read (a grant replaces the rights held).
+    owner.grant("shared", b, "w").await.expect("grants");
+    other.write_attribute(write_of("shared", 8)).await.expect("writes");
+    assert_eq!(code(other.read_attribute(read_of("shared")).await), "D0001");
+    assert_eq!(code(other.list(list_of("shared")).await), "D0001");
+
+    // `rw`: both.
+    owner.grant("shared", b, "rw").await.expect("grants");
+    assert_eq!(grants_of(&owner, "shared").await, [(b, "rw".to_string())]);
+    let written = other.write_attribute(write_of("shared", 99)).await.expect("writes");
+    assert_eq!(written.into_inner().attribute, "cpu_qos.target_cpu");
+    assert_eq!(
+        other
+            .read_attribute(read_of("shared"))
+            .await
+            .expect("reads")
+            .into_inner()
+            .value,
+        99
+    );
+    assert_eq!(
+        owner.read_attribute("shared", "target_cpu").await.expect("reads").value,
+        99
+    );
+    // Guarded attributes stay guarded for a grantee.
+    let guarded = safex::proto::WriteAttributeRequest {
+        application: "shared".into(),
+        attribute: "timeslice_adjustment".into(),
+        value: 5,
+    };
+    assert_eq!(code(other.write_attribute(guarded).await), "D0015");
+
+    // Bad grants, and unknown applications.
+    for bad in ["", "x", "wr", "R", "rwx"] {
+        let e = owner.grant("shared", b, bad).await.expect_err(bad);
+        assert_eq!(
+            (e.code.as_str(), e.status),
+            ("D0016", Some(tonic::Code::InvalidArgument)),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(owner.grant("shared", me, "r").await.expect_err("owner").code, "D0016");
+    assert_eq!(owner.grant("nobody", b, "r").await.expect_err("unknown").code, "D0002");
+    assert_eq!(owner.revoke("nobody", b).await.expect_err("unknown").code, "D0002");
+    assert_eq!(grants_of(&owner, "shared").await, [(b, "rw".to_string())], "unchanged");
+
+    // Revoked: neither.
+    owner.revoke("shared", b).await.expect("revokes");
+    assert_eq!(code(other.read_attribute(read_of("shared")).await), "D0001");
+    assert_eq!(code(other.write_attribute(write_of("shared", 1)).await), "D0001");
+    assert_eq!(code(other.list(list_of("shared")).await), "D0001");
+    assert!(
+        other
+            .list(list_of(""))
+            .await
+            .expect("lists")
+            .into_inner()
+            .applications
+            .is_empty()
+    );
+    assert!(grants_of(&owner, "shared").await.is_empty());
+    // A revoke of a grant that does not exist is an error, and changes
+    // nothing.
+    let e = owner.revoke("shared", b).await.expect_err("revoked already");
+    assert_eq!((e.code.as_str(), e.status), ("D0017", Some(tonic::Code::NotFound)));
+    assert_eq!(owner.revoke("shared", b + 7).await.expect_err("never").code, "D0017");
+    assert_eq!(
+        owner.read_attribute("shared", "target_cpu").await.expect("reads").value,
+        99
+    );
+    drop((owner, other));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let me = own_uid(dir.path());
+    let (b, c, d) = (me.wrapping_add(1), me.wrapping_add(2), me.wrapping_add(3));
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let owner = daemon.client().await;
+    owner.create_application("kept").await.expect("creates");
+    owner.create_application("other").await.expect("creates");
+    owner.grant("kept", b, "r").await.expect("grants");
+    owner.grant("kept", c, "r").await.expect("grants");
+    owner.grant("kept", c, "rw").await.expect("replaces");
+    owner.grant("kept", d, "w").await.expect("grants");
+    owner.revoke("kept", d).await.expect("revokes");
+    owner.grant("other", d, "w").await.expect("grants");
+    drop(owner);
+    daemon.stop().await;
+
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let owner = daemon.client().await;
+    assert_eq!(
+        grants_of(&owner, "kept").await,
+        [(b, "r".to_string()), (c, "rw".to_string())]
+    );
+    assert_eq!(grants_of(&owner, "other").await, [(d, "w".to_string())]);
+    let mut as_b = daemon.client_as(b).await;
+    let mut as_c = daemon.client_as(c).await;
+    let mut as_d = daemon.client_as(d).await;
+    as_b.read_attribute(read_of("kept")).await.expect("b reads");
+    assert_eq!(code(as_b.write_attribute(write_of("kept", 3)).await), "D0001");
+    as_c.write_attribute(write_of("kept", 3)).await.expect("c writes");
+    assert_eq!(
+        as_c.read_attribute(read_of("kept"))
+            .await
+            .expect("c reads")
+            .into_inner()
+            .value,
+        3
+    );
+    assert_eq!(code(as_d.write_attribute(write_of("kept", 4)).await), "D0001");
+    as_d.write_attribute(write_of("other", 4)).await.expect("d writes");
+    // And a revoke after the restart is kept too.
+    owner.revoke("kept", b).await.expect("revokes");
+    drop((owner, as_b, as_c, as_d));
+    daemon.stop().await;
+
+    let daemon = start(dir.path(), Duration::from_millis(10)).await;
+    let owner = daemon.client().await;
+    assert_eq!(grants_of(&owner, "kept").await, [(c, "rw".to_string())]);
+    let mut as_b = daemon.client_as(b).await;
+    assert_eq!(code(as_b.read_attribute(read_of("kept")).await), "D0001");
+    drop((owner, as_b));
+    daemon.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_and_oversize_objects_are_refused_with_their_codes() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -506,6 +734,19 @@ mod binary {
             client.list(None).expect("lists").applications[0].extensions[0].id,
             ext.id
         );
+        // The blocking client's grants.
+        let grantee = own_uid(dir.path()).wrapping_add(1);
+        client.grant("bin", grantee, "rw").expect("grants");
+        let grants = &client.list(Some("bin")).expect("lists").applications[0].grants;
+        assert_eq!(
+            grants
+                .iter()
+                .map(|g| (g.principal_uid, g.rights.as_str()))
+                .collect::<Vec<_>>(),
+            [(grantee, "rw")]
+        );
+        client.revoke("bin", grantee).expect("revokes");
+        assert_eq!(client.revoke("bin", grantee).expect_err("revoked").code, "D0017");
 
         // A second daemon on the same socket is refused, and the first
         // keeps serving.
