@@ -8,8 +8,9 @@
 //! never resides in memory: the declarations, a bounded number of
 //! functions and the input do; a file of TAL text not even the input, only
 //! a window of it (`tal_ir::text::Reader` reads the file itself). Reading
-//! and verifying run in a pipeline on two threads (the reader a couple of
-//! functions ahead), so that on two cores the slower sets the pace. A module
+//! and verifying run on two threads that share the reading (a helper reads
+//! a couple of functions ahead; the verifier reads the next one itself
+//! rather than wait), so that on two cores neither idles. A module
 //! so refused, or not so read, is read and verified whole ([`check_tal`])
 //! for its diagnostics; binary TAL is printed as text only then, for
 //! diagnostics to point into.
@@ -23,7 +24,7 @@ use runtime::load::LoadError as LoadErr;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tal_ir::{Module, ModuleReader};
+use tal_ir::{FormatError, Function, Module, ModuleReader};
 
 /// Verifies each file, one summary line per file on standard output and
 /// diagnostics on standard error; exit 1 if any is rejected.
@@ -171,7 +172,8 @@ const PROGRESS_EVERY: usize = 100_000;
 /// is accepted, `None` if it is refused or cannot be read so.
 fn stream_tal(bytes: &[u8], config: &verifier::Config, progress: &Spinner) -> Option<(usize, usize)> {
     if bytes.starts_with(tal_ir::binary::MAGIC) {
-        stream(tal_ir::binary::Reader::new(bytes).ok()?, config, progress)
+        let reader = tal_ir::binary::Reader::new(bytes).ok()?;
+        stream(Binary { reader, next: 0 }, config, progress)
     } else {
         stream(
             tal_ir::text::Reader::new(std::io::Cursor::new(bytes)).ok()?,
@@ -181,89 +183,248 @@ fn stream_tal(bytes: &[u8], config: &verifier::Config, progress: &Spinner) -> Op
     }
 }
 
-/// Functions the reader may parse ahead of the verifier.
+/// Functions that may be read ahead of the one the verifier waits for.
 const AHEAD: usize = 2;
 
-/// What the verifying thread asks of the reading one.
-enum Ask {
-    /// A function was taken: one more may be read ahead; here is a spent
-    /// one whose allocations the reader may reuse.
-    Took(Option<tal_ir::Function>),
-    /// A function read before, again (`verifier::Stream`'s reread).
-    Again(tal_ir::FuncId),
+/// A module reader in two halves, so that two threads can share reading:
+/// *taking* a function's input, one thread at a time, in order or again
+/// (a reread); and *making* the function of that input, on any thread.
+trait Split: Send {
+    /// A function's input as taken.
+    type Input: Default + Send;
+    /// What makes functions of inputs: one per thread.
+    type Maker: Send;
+    fn declarations(&self) -> &Module;
+    fn functions(&self) -> usize;
+    fn maker(&self) -> Self::Maker;
+    /// Takes function `index`'s input, using `spare`'s allocations where
+    /// this half makes the function.
+    fn take(&mut self, index: usize, spare: &mut Option<Function>, input: &mut Self::Input) -> Result<(), FormatError>;
+    /// Makes function `index` of its input, into `spare`'s allocations.
+    fn make(
+        maker: &mut Self::Maker,
+        index: usize,
+        input: &mut Self::Input,
+        spare: Option<Function>,
+    ) -> Result<Function, FormatError>;
+    /// Checks the input ends after the last function.
+    fn finish(&mut self) -> Result<(), FormatError>;
 }
 
-/// Verifies the functions `reader` gives, in a pipeline: one thread reads
-/// (parses or decodes) up to [`AHEAD`] functions ahead while this one
-/// verifies, so that on two cores the slower of the two sets the pace, not
-/// their sum. The verifier sees the same functions in the same order, and
-/// its rereads are served by the reading thread between functions; memory
-/// grows by the functions read ahead.
-fn stream<R: ModuleReader + Send>(
-    mut reader: R,
-    config: &verifier::Config,
-    progress: &Spinner,
-) -> Option<(usize, usize)> {
-    let functions = reader.functions();
-    let mut verifier = verifier::Stream::new(reader.declarations().clone(), functions, config);
+/// TAL text: a body's text is taken, and parsed on either thread.
+impl<R: std::io::Read + std::io::Seek + Send> Split for tal_ir::text::Reader<R> {
+    type Input = (String, usize);
+    type Maker = tal_ir::text::BodyParser;
+    fn declarations(&self) -> &Module {
+        ModuleReader::declarations(self)
+    }
+    fn functions(&self) -> usize {
+        ModuleReader::functions(self)
+    }
+    fn maker(&self) -> Self::Maker {
+        self.body_parser()
+    }
+    fn take(
+        &mut self,
+        index: usize,
+        _: &mut Option<Function>,
+        (text, at): &mut Self::Input,
+    ) -> Result<(), FormatError> {
+        *at = self.body_text(index, text)?;
+        Ok(())
+    }
+    fn make(
+        parser: &mut Self::Maker,
+        index: usize,
+        (text, at): &mut Self::Input,
+        spare: Option<Function>,
+    ) -> Result<Function, FormatError> {
+        parser.parse(index, text, *at, spare)
+    }
+    fn finish(&mut self) -> Result<(), FormatError> {
+        Ok(())
+    }
+}
+
+/// Binary TAL: a function is decoded as it is taken (where it starts is
+/// known only once the one before it is decoded); making it hands it over.
+struct Binary<'a> {
+    reader: tal_ir::binary::Reader<'a>,
+    /// Functions decoded in order so far.
+    next: usize,
+}
+
+impl Split for Binary<'_> {
+    type Input = Option<Function>;
+    type Maker = ();
+    fn declarations(&self) -> &Module {
+        self.reader.declarations()
+    }
+    fn functions(&self) -> usize {
+        self.reader.functions()
+    }
+    fn maker(&self) {}
+    fn take(&mut self, index: usize, spare: &mut Option<Function>, input: &mut Self::Input) -> Result<(), FormatError> {
+        *input = Some(if index == self.next {
+            let function = self.reader.next_function_reusing(spare.take())?;
+            self.next += 1;
+            function.ok_or_else(|| FormatError {
+                code: "V0052",
+                message: format!("the input ends before function #{index}"),
+                span: 0..0,
+            })?
+        } else {
+            self.reader.function_again(tal_ir::FuncId(index as u32))?
+        });
+        Ok(())
+    }
+    fn make(_: &mut (), _: usize, input: &mut Self::Input, _: Option<Function>) -> Result<Function, FormatError> {
+        input.take().ok_or_else(|| FormatError {
+            code: "V0052",
+            message: "no function was taken".to_owned(),
+            span: 0..0,
+        })
+    }
+    fn finish(&mut self) -> Result<(), FormatError> {
+        match self.reader.next_function()? {
+            None => Ok(()),
+            Some(_) => Err(FormatError {
+                code: "V0052",
+                message: "the input has more functions than it declares".to_owned(),
+                span: 0..0,
+            }),
+        }
+    }
+}
+
+/// What the two threads of [`stream`] share.
+struct Shared<S> {
+    split: S,
+    /// The next function no thread has taken.
+    next: usize,
+    /// The function the verifier waits for or checks.
+    want: usize,
+    /// Functions made and not yet verified, with their indices.
+    made: Vec<(usize, Result<Function, FormatError>)>,
+    /// Verified functions whose allocations may be reused.
+    spares: Vec<Function>,
+    /// Set when the verifier is done, or has given up.
+    stop: bool,
+}
+
+impl<S: Split> Shared<S> {
+    /// Whether a function may be taken now: it exists and is at most
+    /// [`AHEAD`] past the one the verifier waits for.
+    fn may_take(&self) -> bool {
+        !self.stop && self.next < self.split.functions() && self.next <= self.want + AHEAD
+    }
+}
+
+type Lock<'a, S> = std::sync::MutexGuard<'a, Shared<S>>;
+
+/// The verifier's state lock, which is never poisoned: no thread panics
+/// while holding it (a panic would be a bug, and the scope re-raises it).
+fn lock<S>(shared: &std::sync::Mutex<Shared<S>>) -> Lock<'_, S> {
+    shared.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes the next function (`guard` must allow it), unlocks while making
+/// it, and files it for the verifier.
+fn read_one<'a, S: Split>(
+    shared: &'a std::sync::Mutex<Shared<S>>,
+    ready: &std::sync::Condvar,
+    mut guard: Lock<'a, S>,
+    maker: &mut S::Maker,
+    input: &mut S::Input,
+) {
+    let index = guard.next;
+    guard.next += 1;
+    let mut spare = guard.spares.pop();
+    let taken = guard.split.take(index, &mut spare, input);
+    drop(guard);
+    let made = taken.and_then(|()| S::make(maker, index, input, spare));
+    lock(shared).made.push((index, made));
+    ready.notify_all();
+}
+
+/// Verifies the functions `split` reads, in a pipeline on two threads that
+/// share the reading: a helper reads (parses or decodes) up to [`AHEAD`]
+/// functions ahead of the one the verifier waits for, and the verifier,
+/// rather than wait, reads the next one itself; so on two cores both stay
+/// busy whichever of reading and verifying is slower. The verifier sees
+/// the same functions in the same order, and serves its own rereads.
+/// Memory grows by the functions read ahead.
+fn stream<S: Split>(split: S, config: &verifier::Config, progress: &Spinner) -> Option<(usize, usize)> {
+    let functions = split.functions();
+    let mut verifier = verifier::Stream::new(split.declarations().clone(), functions, config);
+    let (mut maker, mut helper_maker) = (split.maker(), split.maker());
+    let shared = std::sync::Mutex::new(Shared {
+        split,
+        next: 0,
+        want: 0,
+        made: Vec::with_capacity(AHEAD + 2),
+        spares: Vec::new(),
+        stop: false,
+    });
+    let ready = std::sync::Condvar::new();
     std::thread::scope(|scope| {
-        // Made in the scope, so that this thread's ends are dropped, and the
-        // reading thread told to stop, on every return before the join.
-        let (ask, asked) = std::sync::mpsc::channel::<Ask>();
-        let (send_next, next) = std::sync::mpsc::channel();
-        let (send_again, again) = std::sync::mpsc::channel();
-        scope.spawn(move || {
-            let (mut credit, mut spare, mut done) = (AHEAD, None, false);
+        scope.spawn(|| {
+            let mut input = S::Input::default();
             loop {
-                // Requests first (a reread holds the verifier up); block
-                // only when nothing may be read ahead.
-                let request = if credit == 0 || done {
-                    asked.recv().ok()
-                } else {
-                    asked.try_recv().ok()
-                };
-                match request {
-                    Some(Ask::Took(spent)) => {
-                        credit += 1;
-                        spare = spent.or(spare);
-                    }
-                    Some(Ask::Again(id)) => {
-                        if send_again.send(reader.function_again(id)).is_err() {
-                            return;
-                        }
-                    }
-                    None if credit == 0 || done => return,
-                    None => {
-                        let read = reader.next_function_reusing(spare.take());
-                        done = !matches!(read, Ok(Some(_)));
-                        credit -= 1;
-                        if send_next.send(read).is_err() {
-                            return;
-                        }
-                    }
+                let mut guard = lock(&shared);
+                while !guard.stop && !guard.may_take() {
+                    guard = ready.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
+                if guard.stop {
+                    return;
+                }
+                read_one(&shared, &ready, guard, &mut helper_maker, &mut input);
             }
         });
-        let mut insts = 0usize;
-        let mut shown = 0usize;
-        while let Some(function) = next.recv().ok()?.ok()? {
-            ask.send(Ask::Took(verifier.take_spare())).ok()?;
-            insts += function.inst_count();
-            if insts - shown >= PROGRESS_EVERY {
-                shown = insts;
-                progress.set(&format!("{insts} instructions"));
+        let verdict = (|| {
+            let mut input = S::Input::default();
+            let (mut insts, mut shown) = (0usize, 0usize);
+            for want in 0..functions {
+                let function = loop {
+                    let mut guard = lock(&shared);
+                    guard.want = want;
+                    if let Some(at) = guard.made.iter().position(|(index, _)| *index == want) {
+                        break guard.made.swap_remove(at).1;
+                    }
+                    if guard.may_take() {
+                        read_one(&shared, &ready, guard, &mut maker, &mut input);
+                    } else {
+                        drop(ready.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner));
+                    }
+                };
+                let function = function.ok()?;
+                let spare = verifier.take_spare();
+                lock(&shared).spares.extend(spare);
+                // The helper may now read one further ahead.
+                ready.notify_all();
+                insts += function.inst_count();
+                if insts - shown >= PROGRESS_EVERY {
+                    shown = insts;
+                    progress.set(&format!("{insts} instructions"));
+                }
+                let mut reread = |id: tal_ir::FuncId| {
+                    let taken = lock(&shared).split.take(id.index(), &mut None, &mut input);
+                    taken
+                        .and_then(|()| S::make(&mut maker, id.index(), &mut input, None))
+                        .map_err(|_| ())
+                };
+                verifier.function(function, &mut reread).ok()?;
+                if verifier.rejected() {
+                    return None;
+                }
             }
-            let mut reread = |id| {
-                ask.send(Ask::Again(id)).map_err(|_| ())?;
-                again.recv().map_err(|_| ())?.map_err(|_| ())
-            };
-            verifier.function(function, &mut reread).ok()?;
-            if verifier.rejected() {
-                return None;
-            }
-        }
-        verifier.finish().ok()?;
-        Some((functions, insts))
+            lock(&shared).split.finish().ok()?;
+            verifier.finish().ok()?;
+            Some((functions, insts))
+        })();
+        lock(&shared).stop = true;
+        ready.notify_all();
+        verdict
     })
 }
 
@@ -404,27 +565,48 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use tal_ir::{FormatError, FuncId, Function};
 
-    /// A reader that counts the rereads it serves.
+    /// A text reader that counts the rereads it serves: inputs taken
+    /// again.
     struct Counting<R> {
         inner: R,
+        taken: Vec<bool>,
         again: Arc<AtomicUsize>,
     }
 
-    impl<R: ModuleReader> ModuleReader for Counting<R> {
+    impl<R: Split> Split for Counting<R> {
+        type Input = R::Input;
+        type Maker = R::Maker;
         fn declarations(&self) -> &Module {
             self.inner.declarations()
         }
         fn functions(&self) -> usize {
             self.inner.functions()
         }
-        fn next_function(&mut self) -> Result<Option<Function>, FormatError> {
-            self.inner.next_function()
+        fn maker(&self) -> R::Maker {
+            self.inner.maker()
         }
-        fn function_again(&mut self, id: FuncId) -> Result<Function, FormatError> {
-            self.again.fetch_add(1, Ordering::Relaxed);
-            self.inner.function_again(id)
+        fn take(
+            &mut self,
+            index: usize,
+            spare: &mut Option<Function>,
+            input: &mut R::Input,
+        ) -> Result<(), FormatError> {
+            if std::mem::replace(&mut self.taken[index], true) {
+                self.again.fetch_add(1, Ordering::Relaxed);
+            }
+            self.inner.take(index, spare, input)
+        }
+        fn make(
+            maker: &mut R::Maker,
+            index: usize,
+            input: &mut R::Input,
+            spare: Option<Function>,
+        ) -> Result<Function, FormatError> {
+            R::make(maker, index, input, spare)
+        }
+        fn finish(&mut self) -> Result<(), FormatError> {
+            self.inner.finish()
         }
     }
 
@@ -448,8 +630,10 @@ mod tests {
 
     fn streamed(text: &str) -> (Option<(usize, usize)>, usize) {
         let again = Arc::new(AtomicUsize::new(0));
+        let inner = tal_ir::text::Reader::new(std::io::Cursor::new(text.as_bytes())).unwrap();
         let reader = Counting {
-            inner: tal_ir::text::Reader::new(std::io::Cursor::new(text.as_bytes())).unwrap(),
+            taken: vec![false; Split::functions(&inner)],
+            inner,
             again: Arc::clone(&again),
         };
         let result = stream(reader, &verifier::Config::default(), &Spinner::new("test"));
@@ -465,5 +649,24 @@ mod tests {
         // The leaf returns a bool: every caller's `ret` is refused.
         let (refused, _) = streamed(&waiters(34, "bconst true"));
         assert_eq!(refused, None);
+    }
+
+    /// Binary TAL, decoded as it is taken: the same verdicts, and an input
+    /// cut inside its last function is refused.
+    #[test]
+    fn the_pipeline_decodes_binary_tal() {
+        let binary = |leaf_returns| tal_ir::binary::encode(&tal_ir::text::parse(&waiters(34, leaf_returns)).unwrap().0);
+        let streamed = |bytes: &[u8]| {
+            let reader = tal_ir::binary::Reader::new(bytes).unwrap();
+            stream(
+                Binary { reader, next: 0 },
+                &verifier::Config::default(),
+                &Spinner::new("test"),
+            )
+        };
+        let accepted = binary("iconst 7");
+        assert_eq!(streamed(&accepted), Some((35, 34 * 2043 + 3)));
+        assert_eq!(streamed(&accepted[..accepted.len() - 1]), None);
+        assert_eq!(streamed(&binary("bconst true")), None);
     }
 }

@@ -35,7 +35,7 @@ mod print;
 mod read;
 
 use crate::{BinaryOp, Cond, ElemType, FormatError, GlobalDef, Module, ObjType, ParamType, Root, TextMap, UnaryOp};
-pub use read::Reader;
+pub use read::{BodyParser, Reader};
 
 /// Writes the canonical text of a module. Never panics.
 pub fn print(module: &Module) -> String {

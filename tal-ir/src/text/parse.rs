@@ -183,6 +183,7 @@ impl Mnemonic {
 }
 
 /// A struct name used in a struct's field, before all structs are declared.
+#[derive(Clone)]
 struct StructRef {
     strukt: usize,
     field: usize,
@@ -220,7 +221,7 @@ type Names = HashMap<Box<str>, u32>;
 /// What a parser has learnt of a module, kept from one text to the next:
 /// the module so far (with only signatures in an outline), where its items
 /// are, and its names.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(super) struct Scope {
     pub(super) module: Module,
     map: TextMap,

@@ -85,15 +85,69 @@ impl<R: Read + Seek> Reader<R> {
 
     /// Parses the body of function `index`, reusing `spare`'s vectors.
     fn body(&mut self, index: usize, spare: Option<Function>) -> Result<Function, FormatError> {
-        let Some(range) = self.bodies.get(index).cloned() else {
-            return Err(error(0..0, format!("the module has no function #{index}")));
-        };
+        let range = self.body_range(index)?;
         let text = self.window.exactly(range.clone())?;
-        let mut parser = Parser::new(text, range.start, Mode::Outline, std::mem::take(&mut self.scope));
-        let body = parser.body(index, spare);
-        self.scope = parser.s;
-        body
+        parse_body(&mut self.scope, index, text, range.start, spare)
     }
+
+    fn body_range(&self, index: usize) -> Result<Range<usize>, FormatError> {
+        (self.bodies.get(index).cloned()).ok_or_else(|| error(0..0, format!("the module has no function #{index}")))
+    }
+
+    /// The text of function `index`'s body (from after its `{` through its
+    /// `}`), copied into `into`, which is emptied first; returns where it
+    /// starts in the input. With a [`BodyParser`] the bodies can be parsed
+    /// on other threads than the one that reads them.
+    pub fn body_text(&mut self, index: usize, into: &mut String) -> Result<usize, FormatError> {
+        let range = self.body_range(index)?;
+        into.clear();
+        into.push_str(self.window.exactly(range.clone())?);
+        Ok(range.start)
+    }
+
+    /// A parser of this module's bodies, as [`Reader::body_text`] gives
+    /// them: it holds its own copy of the declarations, so that it can be
+    /// moved to another thread.
+    pub fn body_parser(&self) -> BodyParser {
+        BodyParser {
+            scope: self.scope.clone(),
+        }
+    }
+}
+
+/// Parses the bodies of one module's functions ([`Reader::body_parser`]):
+/// what [`Reader`] gives for the same function, or the same error.
+pub struct BodyParser {
+    scope: Scope,
+}
+
+impl BodyParser {
+    /// Function `index`, from the text and start [`Reader::body_text`]
+    /// gave, reusing `spare`'s vectors.
+    pub fn parse(
+        &mut self,
+        index: usize,
+        text: &str,
+        at: usize,
+        spare: Option<Function>,
+    ) -> Result<Function, FormatError> {
+        parse_body(&mut self.scope, index, text, at, spare)
+    }
+}
+
+/// Function `index` of `scope`'s module, from its body's text, which starts
+/// at input byte `at`.
+fn parse_body(
+    scope: &mut Scope,
+    index: usize,
+    text: &str,
+    at: usize,
+    spare: Option<Function>,
+) -> Result<Function, FormatError> {
+    let mut parser = Parser::new(text, at, Mode::Outline, std::mem::take(scope));
+    let body = parser.body(index, spare);
+    *scope = parser.s;
+    body
 }
 
 /// What an outline found.
