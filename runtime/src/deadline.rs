@@ -129,7 +129,7 @@ impl Deadline {
 }
 
 /// The calling thread's CPU time.
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `t` is a valid, writable timespec; the call writes only it.
     // CLOCK_THREAD_CPUTIME_ID is always supported on Linux, so a failure

@@ -915,6 +915,25 @@ impl Host {
         self.ext(id).map(|e| e.name.as_str())
     }
 
+    /// The fuel of each invocation of a loaded extension: its declared
+    /// budget, or the host's default.
+    pub fn fuel_budget(&self, id: ExtId) -> Option<u64> {
+        self.ext(id).map(|e| e.fuel)
+    }
+
+    /// How many entry points (monitors, handlers, guards) a loaded
+    /// extension has.
+    pub fn entry_count(&self, id: ExtId) -> usize {
+        self.ext(id).map_or(0, |e| e.entries.len())
+    }
+
+    /// The application a loaded extension runs for (`None` for a system
+    /// guard, or once unloaded).
+    pub fn app_of(&self, id: ExtId) -> Option<AppId> {
+        let app = self.ext(id)?.app?;
+        Some(AppId(u32::try_from(app).ok()?))
+    }
+
     /// The entry point `name` of a loaded extension.
     pub fn entry(&self, ext: ExtId, name: &str) -> Option<EntryRef> {
         let index = self.ext(ext)?.entries.iter().position(|e| e.name == name)?;

@@ -28,7 +28,7 @@ compile_error!("the SafeX runtime runs x86-64 code on Linux only (target_os = \"
 mod api;
 pub mod codes;
 mod deadline;
-pub use deadline::SMALL_DATA_CELLS;
+pub use deadline::{SMALL_DATA_CELLS, thread_cpu_time};
 pub mod device;
 pub mod host;
 pub mod image;

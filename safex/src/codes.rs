@@ -47,6 +47,13 @@ pub const GUARDED: &str = "D0015";
 pub const BAD_GRANT: &str = "D0016";
 /// A revoke of a grant that does not exist.
 pub const UNKNOWN_GRANT: &str = "D0017";
+/// A subscription's counters interval over an hour.
+pub const BAD_SUBSCRIPTION: &str = "D0018";
+/// A deploy that would reserve more of the service manager's period than
+/// the daemon admits.
+pub const ADMISSION: &str = "D0019";
+/// A blocking client's wait for a notice timed out (in the client).
+pub const TIMED_OUT: &str = "D0020";
 /// `proto/safex.proto` does not compile (at build time).
 pub const PROTO: &str = "D0100";
 
@@ -156,6 +163,28 @@ pub const CODES: &[Code] = &[
         title: "no such grant",
         explanation: "Revoke names a principal that holds no grant on the application (never granted, or \
             revoked already); nothing changed. List shows the application's grants to its owner.",
+    },
+    Code {
+        code: BAD_SUBSCRIPTION,
+        title: "invalid subscription",
+        explanation: "Subscribe takes a counters interval of 0 (no counters) to 3600000 milliseconds; a \
+            shorter one than the service manager's period gives counters once per tick.",
+    },
+    Code {
+        code: ADMISSION,
+        title: "the deploy would overcommit the service manager's period",
+        explanation: "Each deployed extension reserves its worst case per service-manager period: its fuel \
+            budget times the daemon's measured cost per fuel unit, or its deadline if that is less, for every \
+            entry point the manager runs each period. The daemon refuses a deploy that would take the sum of \
+            reservations past its admitted share of the period (`--admit-percent`, default 5 %); the message \
+            names the extension's reservation, the sum already reserved and the limit. Undeploy something, \
+            lower the extension's budget, or give the daemon a longer period or a larger share.",
+    },
+    Code {
+        code: TIMED_OUT,
+        title: "no notice in time",
+        explanation: "A blocking client waited for the next notice of a subscription for the time it was \
+            given and none came; the subscription goes on, and the next call waits again.",
     },
     Code {
         code: PROTO,

@@ -23,6 +23,7 @@ pub mod codes;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint, Uri};
@@ -33,7 +34,9 @@ pub mod proto {
     tonic::include_proto!("safex.v1");
 }
 
-pub use proto::{Acceptance, Application, Counters, Extension, Grant, ListResponse, ReadAttributeResponse};
+pub use proto::{
+    Acceptance, Application, Counters, Extension, Grant, ListResponse, Notice, ReadAttributeResponse, notice,
+};
 
 /// Where the daemon listens unless told otherwise (`safexd --socket`).
 pub const DEFAULT_SOCKET: &str = "/run/safex/safex.sock";
@@ -255,6 +258,40 @@ impl Client {
         self.raw.clone().revoke(request).await?;
         Ok(())
     }
+
+    /// Subscribes to what happens in one of the caller's applications (or
+    /// one it was granted `r` on): events, attribute changes, traps,
+    /// `trace` records, and its extensions' counters every
+    /// `counters_interval_ms` (0 for none). The stream runs until dropped,
+    /// the daemon stops, or the grant is revoked (an error `D0001`).
+    pub async fn subscribe(&self, application: &str, counters_interval_ms: u32) -> Result<Subscription, Error> {
+        let request = proto::SubscribeRequest {
+            application: application.to_string(),
+            counters_interval_ms,
+        };
+        Ok(self.raw.clone().subscribe(request).await?.into_inner().into())
+    }
+}
+
+/// A stream of [`Notice`]s ([`Client::subscribe`]).
+#[derive(Debug)]
+pub struct Subscription {
+    stream: tonic::Streaming<Notice>,
+}
+
+/// For a subscription made with the generated client
+/// ([`connect_channel`]).
+impl From<tonic::Streaming<Notice>> for Subscription {
+    fn from(stream: tonic::Streaming<Notice>) -> Subscription {
+        Subscription { stream }
+    }
+}
+
+impl Subscription {
+    /// The next notice; `None` once the stream has ended.
+    pub async fn next(&mut self) -> Option<Result<Notice, Error>> {
+        self.stream.message().await.map_err(Error::from).transpose()
+    }
 }
 
 /// The blocking client: [`Client`] on a single-threaded runtime of its own.
@@ -316,6 +353,33 @@ impl BlockingClient {
     /// [`Client::revoke`].
     pub fn revoke(&self, application: &str, uid: u32) -> Result<(), Error> {
         self.runtime.block_on(self.client.revoke(application, uid))
+    }
+
+    /// [`Client::subscribe`]: notices are read with
+    /// [`BlockingClient::next_notice`].
+    pub fn subscribe(&self, application: &str, counters_interval_ms: u32) -> Result<Subscription, Error> {
+        self.runtime
+            .block_on(self.client.subscribe(application, counters_interval_ms))
+    }
+
+    /// The next notice of `subscription` (made by this client), waiting at
+    /// most `timeout` (forever if `None`): `Ok(None)` if the stream has
+    /// ended, an error `D0020` if the time ran out (the stream goes on).
+    pub fn next_notice(
+        &self,
+        subscription: &mut Subscription,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Notice>, Error> {
+        let next = self.runtime.block_on(async {
+            match timeout {
+                Some(limit) => tokio::time::timeout(limit, subscription.next()).await.ok(),
+                None => Some(subscription.next().await),
+            }
+        });
+        match next {
+            Some(notice) => notice.transpose(),
+            None => Err(Error::new(codes::TIMED_OUT, "no notice within the time given")),
+        }
     }
 }
 

@@ -10,14 +10,15 @@
 //! if the commit fails the host's change is undone, so the host and the
 //! store agree after every job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use runtime::host::{TraceRecord, WriteOutcome};
 use runtime::load::Accepted;
 use runtime::manager::TickReport;
-use runtime::{AppId, ExtId, Host, HostError};
+use runtime::{AppId, EntryRef, ExtId, Host, HostError};
 use safex::codes;
 use safex::proto;
 use tonic::Status;
@@ -75,13 +76,14 @@ impl HostHandle {
 }
 
 /// Starts the host thread: it makes the host, opens the store and restores
-/// what it keeps before `start` returns.
-pub(crate) fn start(config: Config) -> Result<(HostHandle, JoinHandle<()>), DaemonError> {
+/// what it keeps before `start` returns. `ns_per_fuel` is the cost of a
+/// fuel unit, for admission control.
+pub(crate) fn start(config: Config, ns_per_fuel: f64) -> Result<(HostHandle, JoinHandle<()>), DaemonError> {
     let (tx, rx) = mpsc::channel::<Msg>();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), DaemonError>>();
     let thread = std::thread::Builder::new()
         .name("safexd-host".into())
-        .spawn(move || match Core::open(&config) {
+        .spawn(move || match Core::open(&config, ns_per_fuel) {
             Ok(mut core) => {
                 // `start` waits for this answer; if it went away there is
                 // nobody to serve.
@@ -140,6 +142,84 @@ struct Deployment {
     ext: Option<ExtId>,
     error: Option<String>,
     object_bytes: u64,
+    /// Its worst case per period (`admission`).
+    reserved: Duration,
+}
+
+/// What the admission control knows.
+struct Admitting {
+    ns_per_fuel: f64,
+    /// What reservations may take of a period.
+    limit: Duration,
+    deadline: Option<Duration>,
+}
+
+/// The sending end of a `Subscribe` stream.
+pub(crate) type Notices = tokio::sync::mpsc::Sender<Result<proto::Notice, Status>>;
+
+/// A `Subscribe` stream, on the host thread.
+struct Subscriber {
+    app: String,
+    app_id: AppId,
+    uid: u32,
+    queue: Queue,
+    counters: Option<Counting>,
+}
+
+/// When a subscriber gets its next counters.
+struct Counting {
+    every: Duration,
+    next: Instant,
+}
+
+/// A subscriber's notices on their way: a bounded queue that never blocks
+/// the host thread. What does not fit is lost and counted, and the count
+/// goes first, as a `Lagged` notice, once there is room again.
+struct Queue {
+    tx: Notices,
+    /// Notices lost since the last one queued.
+    lost: u64,
+    /// The receiver is gone: the subscriber is removed after the round.
+    closed: bool,
+}
+
+impl Queue {
+    fn new(tx: Notices) -> Queue {
+        Queue {
+            tx,
+            lost: 0,
+            closed: false,
+        }
+    }
+
+    /// Queues `kind` from tick `tick`, or counts it lost.
+    fn send(&mut self, tick: u64, kind: proto::notice::Kind) {
+        if self.lost > 0 {
+            let lagged = proto::notice::Kind::Lagged(proto::LaggedNotice { lost: self.lost });
+            if !self.try_send(tick, lagged) {
+                self.lost += 1;
+                return;
+            }
+            self.lost = 0;
+        }
+        if !self.try_send(tick, kind) {
+            self.lost += 1;
+        }
+    }
+
+    /// Whether the notice was queued (or need not be: the receiver is
+    /// gone); false if the queue is full.
+    fn try_send(&mut self, tick: u64, kind: proto::notice::Kind) -> bool {
+        let notice = proto::Notice { tick, kind: Some(kind) };
+        match self.tx.try_send(Ok(notice)) {
+            Ok(()) => true,
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => false,
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                self.closed = true;
+                true
+            }
+        }
+    }
 }
 
 /// The host and everything the daemon knows of it. Lives on the host
@@ -149,14 +229,22 @@ pub(crate) struct Core {
     store: Store,
     apps: BTreeMap<String, App>,
     exts: BTreeMap<u64, Deployment>,
+    /// The deployment id of each loaded extension.
+    ids: HashMap<ExtId, u64>,
     next_id: u64,
     ticks: u64,
     period: Duration,
     report: TickReport,
+    subscribers: Vec<Subscriber>,
+    /// The `trace` records of the last tick.
+    traces: Vec<TraceRecord>,
+    /// `None` if every deploy is admitted.
+    admitting: Option<Admitting>,
 }
 
 impl Core {
-    fn open(config: &Config) -> Result<Core, DaemonError> {
+    /// `ns_per_fuel`: the cost of a fuel unit, for admission control.
+    fn open(config: &Config, ns_per_fuel: f64) -> Result<Core, DaemonError> {
         let mut host = runtime::system::host(config.host.clone(), true)
             .map_err(|e| DaemonError::new(codes::STATE, format!("cannot start the host: {e}")))?;
         for key in &config.trust {
@@ -168,6 +256,11 @@ impl Core {
                 format!("cannot open the state {}: {e}", config.state.display()),
             )
         })?;
+        let admitting = config.admission.map(|a| Admitting {
+            ns_per_fuel,
+            limit: crate::admission::limit(config.period, a.percent),
+            deadline: config.host.deadline,
+        });
         let snapshot = store.snapshot().map_err(|e| {
             DaemonError::new(
                 codes::STATE,
@@ -179,10 +272,14 @@ impl Core {
             store,
             apps: BTreeMap::new(),
             exts: BTreeMap::new(),
+            ids: HashMap::new(),
             next_id: snapshot.next_id,
             ticks: 0,
             period: config.period,
             report: TickReport::default(),
+            subscribers: Vec::new(),
+            traces: Vec::new(),
+            admitting,
         };
         for (name, record) in snapshot.apps {
             let id = core
@@ -217,13 +314,17 @@ impl Core {
                 )),
             };
             let (ext, error) = match loaded {
-                Ok(ext) => (Some(ext), None),
+                Ok(ext) => {
+                    core.ids.insert(ext, id);
+                    (Some(ext), None)
+                }
                 Err(e) => {
                     eprintln!("safexd: extension {id} of `{}` not restored: {e}", record.app);
                     (None, Some(e))
                 }
             };
             core.next_id = core.next_id.max(id + 1);
+            let reserved = ext.map_or(Duration::ZERO, |ext| core.reservation(ext));
             core.exts.insert(
                 id,
                 Deployment {
@@ -232,7 +333,19 @@ impl Core {
                     ext,
                     error,
                     object_bytes: record.object.len() as u64,
+                    reserved,
                 },
+            );
+        }
+        // What was kept is restored whatever the limit now is.
+        if let Some(a) = &core.admitting
+            && core.reserved() > a.limit
+        {
+            eprintln!(
+                "safexd: the restored extensions reserve {:?} of each period, past the admitted {:?}: \
+                 deploys are refused until some are undeployed",
+                core.reserved(),
+                a.limit
             );
         }
         Ok(core)
@@ -246,6 +359,7 @@ impl Core {
             if now >= next {
                 self.host.tick(&mut self.report);
                 self.ticks += 1;
+                self.publish(now);
                 next += period;
                 if next <= now {
                     // Behind by more than a period (a long job): the missed
@@ -339,37 +453,7 @@ impl Core {
     }
 
     fn extension(&self, id: u64, d: &Deployment) -> proto::Extension {
-        let mut e = proto::Extension {
-            id,
-            application: d.app.clone(),
-            name: d.name.clone(),
-            acceptance: proto::Acceptance::Unspecified as i32,
-            quarantined: false,
-            counters: None,
-            error: d.error.clone().unwrap_or_default(),
-            object_bytes: d.object_bytes,
-        };
-        if let Some(ext) = d.ext {
-            e.acceptance = match self.host.accepted(ext) {
-                Some(Accepted::Checked) => proto::Acceptance::Checked,
-                Some(Accepted::Cached) => proto::Acceptance::Cached,
-                Some(Accepted::Signed) => proto::Acceptance::Signed,
-                None => proto::Acceptance::Unspecified,
-            } as i32;
-            e.quarantined = self.host.quarantined(ext);
-            e.counters = self.host.counters(ext).map(|c| proto::Counters {
-                invocations: c.invocations,
-                aborts: c.aborts,
-                exceptions: c.exceptions,
-                out_of_fuel: c.out_of_fuel,
-                deadlines: c.deadlines,
-                host_aborts: c.host_aborts,
-                fuel_used: c.fuel_used,
-                events_raised: c.events_raised,
-                time_ns: u64::try_from(c.time.as_nanos()).unwrap_or(u64::MAX),
-            });
-        }
-        e
+        extension(&self.host, id, d)
     }
 
     pub(crate) fn create_application(&mut self, who: Principal, name: &str) -> Result<proto::Application, Status> {
@@ -391,12 +475,67 @@ impl Core {
         Ok(answer)
     }
 
+    /// Extension `ext`'s worst case per period (zero if every deploy is
+    /// admitted).
+    fn reservation(&self, ext: ExtId) -> Duration {
+        self.admitting.as_ref().map_or(Duration::ZERO, |a| {
+            let fuel = self.host.fuel_budget(ext).unwrap_or(0);
+            crate::admission::reservation(self.host.entry_count(ext), fuel, a.ns_per_fuel, a.deadline)
+        })
+    }
+
+    /// What the deployed extensions reserve of each period.
+    fn reserved(&self) -> Duration {
+        self.exts.values().map(|d| d.reserved).sum()
+    }
+
+    /// Extension `ext`'s reservation, or `D0019` if it would take the sum
+    /// past the admitted share of the period.
+    fn admit(&self, ext: ExtId) -> Result<Duration, Status> {
+        let reserved = self.reservation(ext);
+        let Some(a) = &self.admitting else {
+            return Ok(reserved);
+        };
+        let already = self.reserved();
+        if already + reserved <= a.limit {
+            return Ok(reserved);
+        }
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        let deadline = a
+            .deadline
+            .map_or(String::new(), |d| format!(", or the {} µs deadline", us(d)));
+        Err(status(
+            tonic::Code::ResourceExhausted,
+            codes::ADMISSION,
+            format!(
+                "`{}` reserves {:.1} µs per period ({} entry points × {} fuel units at {:.3} ns each{deadline}); \
+                 {:.1} µs are reserved already, and at most {:.1} µs ({} % of the {} µs period) are admitted",
+                self.host.name(ext).unwrap_or("?"),
+                us(reserved),
+                self.host.entry_count(ext),
+                self.host.fuel_budget(ext).unwrap_or(0),
+                a.ns_per_fuel,
+                us(already),
+                us(a.limit),
+                a.limit.as_secs_f64() * 100.0 / self.period.as_secs_f64(),
+                self.period.as_micros(),
+            ),
+        ))
+    }
+
     pub(crate) fn deploy(&mut self, who: Principal, name: &str, object: Vec<u8>) -> Result<proto::Extension, Status> {
         let app = self.owned(who, name)?.id;
         let ext = self
             .host
             .load(app, &object)
             .map_err(|e| status(tonic::Code::InvalidArgument, e.code, e.message))?;
+        let reserved = match self.admit(ext) {
+            Ok(reserved) => reserved,
+            Err(refused) => {
+                self.host.unload(ext);
+                return Err(refused);
+            }
+        };
         let id = self.next_id;
         let ext_name = self.host.name(ext).unwrap_or_default().to_string();
         let record = ExtRecord {
@@ -409,12 +548,14 @@ impl Core {
             return Err(store_status(e));
         }
         self.next_id = id + 1;
+        self.ids.insert(ext, id);
         let deployment = Deployment {
             app: name.to_string(),
             name: ext_name,
             ext: Some(ext),
             error: None,
             object_bytes: record.object.len() as u64,
+            reserved,
         };
         let answer = self.extension(id, &deployment);
         self.exts.insert(id, deployment);
@@ -435,6 +576,7 @@ impl Core {
         // host's unload cannot fail.
         self.store.remove_ext(id).map_err(store_status)?;
         if let Some(ext) = self.exts.remove(&id).and_then(|d| d.ext) {
+            self.ids.remove(&ext);
             self.host.unload(ext);
         }
         Ok(())
@@ -493,8 +635,23 @@ impl Core {
                 ),
             ));
         }
+        let old = self.host.attribute(app, attr).map_err(host_status)?;
         self.host.write_attribute(app, attr, value).map_err(host_status)?;
-        Ok(self.host.attribute_name(class, index))
+        let attribute = self.host.attribute_name(class, index);
+        let change = proto::ChangeNotice {
+            attribute: attribute.clone(),
+            old,
+            new: value,
+            extension_id: 0,
+            entry: String::new(),
+            outcome: "written".into(),
+            applied: None,
+        };
+        let tick = self.ticks;
+        for s in self.subscribers.iter_mut().filter(|s| s.app_id == app) {
+            s.queue.send(tick, proto::notice::Kind::Change(change.clone()));
+        }
+        Ok(attribute)
     }
 }
 
@@ -520,6 +677,9 @@ impl Core {
         if let Some(app) = self.apps.get_mut(name) {
             app.grants.insert(uid, bits);
         }
+        if bits & READ == 0 {
+            self.end_subscriptions(name, uid);
+        }
         Ok(())
     }
 
@@ -538,8 +698,184 @@ impl Core {
         if let Some(app) = self.apps.get_mut(name) {
             app.grants.remove(&uid);
         }
+        self.end_subscriptions(name, uid);
         Ok(())
     }
+}
+
+impl Core {
+    /// Starts a `Subscribe` stream of application `name` (owned, or
+    /// granted `r`) into `tx`.
+    pub(crate) fn subscribe(
+        &mut self,
+        who: Principal,
+        name: &str,
+        counters_every: Option<Duration>,
+        tx: Notices,
+    ) -> Result<(), Status> {
+        let app_id = self.permitted(who, name, READ)?.id;
+        self.subscribers.push(Subscriber {
+            app: name.to_string(),
+            app_id,
+            uid: who.uid,
+            queue: Queue::new(tx),
+            counters: counters_every.map(|every| Counting {
+                every,
+                next: Instant::now(),
+            }),
+        });
+        Ok(())
+    }
+
+    /// Ends `uid`'s subscriptions to `name` (its right to read it is gone),
+    /// with `D0001` where the queue has room for it.
+    fn end_subscriptions(&mut self, name: &str, uid: u32) {
+        self.subscribers.retain(|s| {
+            if s.app != name || s.uid != uid {
+                return true;
+            }
+            let revoked = status(
+                tonic::Code::PermissionDenied,
+                codes::NOT_OWNER,
+                format!("uid {uid} may no longer read `{name}`: the subscription ends"),
+            );
+            let _ = s.queue.tx.try_send(Err(revoked));
+            false
+        });
+    }
+
+    /// Sends the last tick's notices to their subscribers.
+    fn publish(&mut self, now: Instant) {
+        // Taken every tick, so that a subscriber gets the records of the
+        // ticks after it subscribed, and none are dropped for being held.
+        self.host.take_traces(&mut self.traces);
+        if self.subscribers.is_empty() {
+            return;
+        }
+        let tick = self.ticks;
+        let Core {
+            host,
+            exts,
+            ids,
+            report,
+            subscribers,
+            traces,
+            ..
+        } = self;
+        let id_of = |entry: EntryRef| ids.get(&entry.ext()).copied().unwrap_or(0);
+        // A notice is made only if someone subscribed to its application.
+        let mut send = |app: AppId, make: &mut dyn FnMut() -> proto::notice::Kind| {
+            let mut made = None;
+            for s in subscribers.iter_mut().filter(|s| s.app_id == app) {
+                let kind = made.get_or_insert_with(&mut *make).clone();
+                s.queue.send(tick, kind);
+            }
+        };
+        for d in &report.deliveries {
+            send(d.app, &mut || {
+                proto::notice::Kind::Event(proto::EventNotice {
+                    event: host.event_name(d.event).to_string(),
+                    value: d.value,
+                    handlers: u32::try_from(d.handlers).unwrap_or(u32::MAX),
+                })
+            });
+        }
+        for c in &report.changes {
+            send(c.app, &mut || {
+                let (outcome, applied) = match &c.outcome {
+                    WriteOutcome::Written { applied } => ("written".to_string(), *applied),
+                    WriteOutcome::Blocked => ("blocked".to_string(), None),
+                    WriteOutcome::GuardTrapped(trap) => (format!("guard trapped: {trap}"), None),
+                };
+                proto::notice::Kind::Change(proto::ChangeNotice {
+                    attribute: host.attribute_name(c.class, c.attr),
+                    old: c.old,
+                    new: c.new,
+                    extension_id: id_of(c.by),
+                    entry: host.entry_name(c.by),
+                    outcome,
+                    applied,
+                })
+            });
+        }
+        for t in &report.traps {
+            send(t.app, &mut || {
+                proto::notice::Kind::Trap(proto::TrapNotice {
+                    extension_id: id_of(t.entry),
+                    entry: host.entry_name(t.entry),
+                    trap: t.trap.to_string(),
+                    quarantined: t.quarantined,
+                })
+            });
+        }
+        for r in traces.iter() {
+            let Some(app) = host.app_of(r.entry.ext()) else {
+                continue;
+            };
+            send(app, &mut || {
+                proto::notice::Kind::Trace(proto::TraceNotice {
+                    extension_id: id_of(r.entry),
+                    entry: host.entry_name(r.entry),
+                    value: r.value,
+                    site: r.site,
+                })
+            });
+        }
+        for s in subscribers.iter_mut() {
+            let due = s.counters.as_mut().is_some_and(|c| {
+                let due = now >= c.next;
+                if due {
+                    c.next = (c.next + c.every).max(now);
+                }
+                due
+            });
+            if due {
+                let extensions = exts
+                    .iter()
+                    .filter(|(_, d)| d.app == s.app)
+                    .map(|(id, d)| extension(host, *id, d))
+                    .collect();
+                let counters = proto::notice::Kind::Counters(proto::CountersNotice { extensions });
+                s.queue.send(tick, counters);
+            }
+        }
+        subscribers.retain(|s| !s.queue.closed);
+    }
+}
+
+/// What the API shows of deployment `id`.
+fn extension(host: &Host, id: u64, d: &Deployment) -> proto::Extension {
+    let mut e = proto::Extension {
+        id,
+        application: d.app.clone(),
+        name: d.name.clone(),
+        acceptance: proto::Acceptance::Unspecified as i32,
+        quarantined: false,
+        counters: None,
+        error: d.error.clone().unwrap_or_default(),
+        object_bytes: d.object_bytes,
+    };
+    if let Some(ext) = d.ext {
+        e.acceptance = match host.accepted(ext) {
+            Some(Accepted::Checked) => proto::Acceptance::Checked,
+            Some(Accepted::Cached) => proto::Acceptance::Cached,
+            Some(Accepted::Signed) => proto::Acceptance::Signed,
+            None => proto::Acceptance::Unspecified,
+        } as i32;
+        e.quarantined = host.quarantined(ext);
+        e.counters = host.counters(ext).map(|c| proto::Counters {
+            invocations: c.invocations,
+            aborts: c.aborts,
+            exceptions: c.exceptions,
+            out_of_fuel: c.out_of_fuel,
+            deadlines: c.deadlines,
+            host_aborts: c.host_aborts,
+            fuel_used: c.fuel_used,
+            events_raised: c.events_raised,
+            time_ns: u64::try_from(c.time.as_nanos()).unwrap_or(u64::MAX),
+        });
+    }
+    e
 }
 
 fn store_status(e: crate::store::StoreError) -> Status {
@@ -583,6 +919,49 @@ mod tests {
         for bad in ["", "wr", "R", "rwx", "r ", "x", "rr"] {
             assert_eq!(parse_rights(bad), None, "{bad:?}");
         }
+    }
+
+    /// What does not fit is lost and counted; the count goes first once
+    /// there is room; a queue whose receiver is gone is closed.
+    #[test]
+    fn a_full_queue_counts_what_it_loses() {
+        use super::{Queue, proto};
+        let event = |value| {
+            proto::notice::Kind::Event(proto::EventNotice {
+                event: "e".into(),
+                value,
+                handlers: 0,
+            })
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let mut queue = Queue::new(tx);
+        for value in 0..10 {
+            queue.send(value as u64, event(value));
+        }
+        assert_eq!(queue.lost, 8);
+        let mut next = || rx.try_recv().expect("queued").expect("a notice").kind.expect("a kind");
+        assert_eq!((next(), next()), (event(0), event(1)));
+        // Room for the count and one notice: the count comes first.
+        queue.send(10, event(10));
+        queue.send(11, event(11));
+        assert_eq!(next(), proto::notice::Kind::Lagged(proto::LaggedNotice { lost: 8 }));
+        assert_eq!(next(), event(10));
+        assert_eq!(queue.lost, 1);
+        // The count of 11 and 12 fill the queue; 13 is lost.
+        queue.send(12, event(12));
+        queue.send(13, event(13));
+        assert_eq!(queue.lost, 1);
+        assert_eq!(next(), proto::notice::Kind::Lagged(proto::LaggedNotice { lost: 1 }));
+        // One slot: the count of 13 takes it, and 14 is lost in turn.
+        queue.send(14, event(14));
+        assert_eq!(queue.lost, 1);
+        assert_eq!(
+            (next(), next()),
+            (event(12), proto::notice::Kind::Lagged(proto::LaggedNotice { lost: 1 }))
+        );
+        drop(rx);
+        queue.send(15, event(15));
+        assert!(queue.closed);
     }
 
     #[test]

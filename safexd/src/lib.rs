@@ -13,6 +13,7 @@
 //! [`Daemon::serve`] serves a listener from [`bind`] until a shutdown
 //! future completes. The `safexd` binary is those two and a command line.
 
+pub mod admission;
 mod core;
 pub mod store;
 
@@ -27,16 +28,25 @@ use safex::codes;
 use safex::proto::safex_server::{Safex, SafexServer};
 use safex::proto::{
     CreateApplicationRequest, CreateApplicationResponse, DeployRequest, DeployResponse, GrantRequest, GrantResponse,
-    ListRequest, ListResponse, ReadAttributeRequest, ReadAttributeResponse, RevokeRequest, RevokeResponse,
-    UndeployRequest, UndeployResponse, WriteAttributeRequest, WriteAttributeResponse,
+    ListRequest, ListResponse, Notice, ReadAttributeRequest, ReadAttributeResponse, RevokeRequest, RevokeResponse,
+    SubscribeRequest, UndeployRequest, UndeployResponse, WriteAttributeRequest, WriteAttributeResponse,
 };
 use tonic::metadata::MetadataMap;
 use tonic::transport::server::UdsConnectInfo;
 use tonic::{Request, Response, Status};
 
+use crate::admission::Admission;
 use crate::core::{HostHandle, status};
 
 pub use safex::{DEFAULT_SOCKET, MAX_MESSAGE_BYTES, MAX_OBJECT_BYTES};
+
+/// Notices a subscriber may have queued in the daemon (beyond what the
+/// connection buffers); past them it loses notices, and is told how many,
+/// so that a slow one never holds the service manager up.
+pub const NOTICE_QUEUE: usize = 4096;
+
+/// The longest interval between a subscription's counters: an hour.
+pub const MAX_COUNTERS_INTERVAL_MS: u32 = 3_600_000;
 
 /// Where the daemon keeps its state unless told otherwise (`--state`).
 pub const DEFAULT_STATE: &str = "/var/lib/safex/state.redb";
@@ -78,7 +88,16 @@ pub struct Config {
     pub trust: Vec<Vec<u8>>,
     /// The host's limits.
     pub host: runtime::HostConfig,
+    /// How deployments are admitted (docs/daemon.md); `None` admits every
+    /// one.
+    pub admission: Option<Admission>,
 }
+
+/// The fuel of an invocation of an extension that declares no budget, under
+/// the daemon: the host's own default (a million units, a millisecond or
+/// so) would reserve the whole admitted share of a 10 ms period for one
+/// entry point.
+pub const DEFAULT_FUEL: u64 = 10_000;
 
 impl Config {
     /// The defaults (`safexd` with no flags), state at `state`.
@@ -87,7 +106,11 @@ impl Config {
             state: state.into(),
             period: Duration::from_millis(10),
             trust: Vec::new(),
-            host: runtime::HostConfig::default(),
+            host: runtime::HostConfig {
+                default_fuel: DEFAULT_FUEL,
+                ..runtime::HostConfig::default()
+            },
+            admission: Some(Admission::default()),
         }
     }
 }
@@ -141,6 +164,16 @@ pub struct Daemon {
     host: Arc<HostHandle>,
     thread: Option<JoinHandle<()>>,
     principals: Principals,
+    admission: Option<Admitted>,
+}
+
+/// The admission control a daemon runs with.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Admitted {
+    /// The cost of a fuel unit, given or measured.
+    pub ns_per_fuel: f64,
+    /// What the reservations may take of each period.
+    pub limit: Duration,
 }
 
 impl Daemon {
@@ -149,12 +182,28 @@ impl Daemon {
     /// deployment it keeps, each object through the host's checks again (one
     /// that fails them stays listed with its error). Blocks until done.
     pub fn open(config: Config) -> Result<Daemon, DaemonError> {
-        let (host, thread) = core::start(config)?;
+        let admission = match config.admission {
+            Some(a) => Some(Admitted {
+                ns_per_fuel: match a.ns_per_fuel {
+                    Some(ns) => ns,
+                    None => admission::measure_ns_per_fuel(&config.host)?,
+                },
+                limit: admission::limit(config.period, a.percent),
+            }),
+            None => None,
+        };
+        let (host, thread) = core::start(config, admission.map_or(0.0, |a| a.ns_per_fuel))?;
         Ok(Daemon {
             host: Arc::new(host),
             thread: Some(thread),
             principals: Principals::PeerCred,
+            admission,
         })
+    }
+
+    /// How deploys are admitted: `None` if every one is.
+    pub fn admission(&self) -> Option<Admitted> {
+        self.admission
     }
 
     /// Tells principals apart another way than by SO_PEERCRED.
@@ -182,6 +231,13 @@ impl Daemon {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), DaemonError> {
         let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+        // The host stops first: that ends every `Subscribe` stream, which
+        // the server's graceful shutdown would otherwise wait for forever.
+        let host = self.host.clone();
+        let shutdown = async move {
+            shutdown.await;
+            host.stop();
+        };
         let served = tonic::transport::Server::builder()
             .add_service(self.service())
             .serve_with_incoming_shutdown(incoming, shutdown)
@@ -323,6 +379,29 @@ impl Safex for Service {
             .call(move |core| core.grant(who, &r.application, r.principal_uid, &r.rights))
             .await?;
         Ok(Response::new(GrantResponse {}))
+    }
+
+    type SubscribeStream = tokio_stream::wrappers::ReceiverStream<Result<Notice, Status>>;
+
+    async fn subscribe(&self, request: Request<SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
+        let who = self.principals.resolve(&request)?;
+        let r = request.into_inner();
+        let counters_every = match r.counters_interval_ms {
+            0 => None,
+            ms @ 1..=MAX_COUNTERS_INTERVAL_MS => Some(Duration::from_millis(ms.into())),
+            ms => {
+                return Err(status(
+                    tonic::Code::InvalidArgument,
+                    codes::BAD_SUBSCRIPTION,
+                    format!("a counters interval of {ms} ms: at most {MAX_COUNTERS_INTERVAL_MS} (an hour), 0 for none"),
+                ));
+            }
+        };
+        let (tx, rx) = tokio::sync::mpsc::channel(NOTICE_QUEUE);
+        self.host
+            .call(move |core| core.subscribe(who, &r.application, counters_every, tx))
+            .await?;
+        Ok(Response::new(tokio_stream::wrappers::ReceiverStream::new(rx)))
     }
 
     async fn revoke(&self, request: Request<RevokeRequest>) -> Result<Response<RevokeResponse>, Status> {

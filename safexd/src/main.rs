@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use safex::codes;
+use safexd::admission::Admission;
 use safexd::{Config, DEFAULT_SOCKET, DEFAULT_STATE, Daemon, DaemonError};
 
 /// The SafeX daemon: one user-space host, its service manager, and its API
@@ -29,6 +30,40 @@ struct Cli {
     /// repeated.
     #[arg(long, value_name = "KEY.pub")]
     trust: Vec<PathBuf>,
+    /// The share of each period the deployed extensions' worst cases may
+    /// reserve, in percent (above 0, at most 100).
+    #[arg(long, value_name = "PERCENT", default_value_t = 5.0, value_parser = percent)]
+    admit_percent: f64,
+    /// The cost of a fuel unit in nanoseconds, for admission control,
+    /// rather than measuring it at start (above 0, at most 1000000).
+    #[arg(long, value_name = "NS", value_parser = ns_per_fuel)]
+    ns_per_fuel: Option<f64>,
+    /// Admit every deploy: no reservations.
+    #[arg(long, conflicts_with_all = ["admit_percent", "ns_per_fuel"])]
+    no_admission: bool,
+    /// The fuel of an invocation of an extension that declares no budget
+    /// (1 to 100000000).
+    #[arg(long, value_name = "UNITS", default_value_t = safexd::DEFAULT_FUEL,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    default_fuel: u64,
+}
+
+/// A share in percent: above 0, at most 100.
+fn percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        _ => Err(format!("`{text}` is not a share above 0 and at most 100 (percent)")),
+    }
+}
+
+/// A cost in nanoseconds: above 0, at most a millisecond.
+fn ns_per_fuel(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(ns) if ns > 0.0 && ns <= 1e6 => Ok(ns),
+        _ => Err(format!(
+            "`{text}` is not a cost above 0 and at most 1000000 (nanoseconds)"
+        )),
+    }
 }
 
 fn main() -> ExitCode {
@@ -58,6 +93,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), DaemonError> {
     let mut config = Config::new(&cli.state);
     config.period = Duration::from_millis(cli.period_ms);
+    config.host.default_fuel = cli.default_fuel;
+    config.admission = (!cli.no_admission).then_some(Admission {
+        percent: cli.admit_percent,
+        ns_per_fuel: cli.ns_per_fuel,
+    });
     for path in &cli.trust {
         let key = std::fs::read(path)
             .map_err(|e| DaemonError::new(codes::TRUST_FILE, format!("cannot read {}: {e}", path.display())))?;
@@ -80,8 +120,15 @@ fn run(cli: Cli) -> Result<(), DaemonError> {
         let listener = safexd::bind(&cli.socket)?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| DaemonError::new(codes::SOCKET, format!("cannot catch SIGTERM: {e}")))?;
+        let admitting = daemon.admission().map_or("every deploy admitted".to_string(), |a| {
+            format!(
+                "{:.1} µs of each period admitted, a fuel unit at {:.3} ns",
+                a.limit.as_secs_f64() * 1e6,
+                a.ns_per_fuel
+            )
+        });
         eprintln!(
-            "safexd: serving {} (state {}, period {} ms)",
+            "safexd: serving {} (state {}, period {} ms, {admitting})",
             cli.socket.display(),
             cli.state.display(),
             cli.period_ms
