@@ -228,6 +228,8 @@ pub struct Counters {
     pub fuel_used: u64,
     /// Time spent in invocations (with [`HostConfig::account_time`]).
     pub time: Duration,
+    /// The longest invocation (with [`HostConfig::account_time`]).
+    pub max_time: Duration,
     /// Events raised.
     pub events_raised: u64,
     /// `trace` records kept, and those dropped over the limits.
@@ -1049,6 +1051,7 @@ impl Host {
             c.fuel_used = c.fuel_used.saturating_add(used);
             if let Some(t) = elapsed {
                 c.time += t;
+                c.max_time = c.max_time.max(t);
             }
             return Ok(Some(ret));
         }
@@ -1169,6 +1172,7 @@ impl Host {
         c.fuel_used = c.fuel_used.saturating_add(used);
         if let Some(t) = elapsed {
             c.time += t;
+            c.max_time = c.max_time.max(t);
         }
         let kind = match ctx.status {
             status::OK => return Ok(Some(ret)),

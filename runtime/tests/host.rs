@@ -114,6 +114,14 @@ fn pid_matches_the_reference_on_a_recorded_trace() {
     assert_eq!(c.events_raised, 200);
     assert!(c.fuel_used >= 400, "fuel is charged: {}", c.fuel_used);
     assert!(c.time > Duration::ZERO);
+    // The longest invocation is one of them: at most their sum, at least
+    // their mean.
+    assert!(
+        c.max_time <= c.time && c.max_time * 400 >= c.time,
+        "{:?} of {:?}",
+        c.max_time,
+        c.time
+    );
 }
 
 #[test]

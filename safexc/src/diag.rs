@@ -42,7 +42,9 @@ pub fn json() -> bool {
 }
 
 /// (code, title, explanation, example) of every documented code, of every
-/// family (front-end, verifier, code generator, loader and hosts).
+/// family (front-end, verifier, code generator, loader and hosts, the
+/// daemon). A daemon's code added before safexc has an example for it has
+/// an empty one.
 pub fn code_docs() -> Vec<[&'static str; 4]> {
     let front = popcorn_front::codes::CODES
         .iter()
@@ -56,7 +58,16 @@ pub fn code_docs() -> Vec<[&'static str; 4]> {
     let runtime = runtime::codes::CODES
         .iter()
         .map(|d| [d.code, d.title, d.explanation, d.example]);
-    front.chain(verifier).chain(codegen).chain(runtime).collect()
+    // The daemon's (`safexd`, `safex::codes`), with safexc's examples.
+    let daemon = safex::codes::CODES
+        .iter()
+        .map(|d| [d.code, d.title, d.explanation, crate::daemon::example(d.code)]);
+    front
+        .chain(verifier)
+        .chain(codegen)
+        .chain(runtime)
+        .chain(daemon)
+        .collect()
 }
 
 /// A code's explanation (`safexc explain`'s), for the JSON objects.

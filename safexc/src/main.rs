@@ -12,6 +12,7 @@
 mod out;
 mod app;
 mod compile;
+mod daemon;
 mod device;
 mod diag;
 mod experiment;
@@ -30,6 +31,7 @@ mod shell;
 mod sign;
 mod source;
 mod state;
+mod top;
 mod verify;
 
 use clap::error::ErrorKind;
@@ -128,6 +130,21 @@ enum Command {
     Invoke(invoke::InvokeArgs),
     /// Run the kernel module's service rounds now, and time them.
     Round(invoke::RoundArgs),
+    /// Create an application on the SafeX daemon (`safexd`), owned by the caller.
+    CreateApp(daemon::CreateAppArgs),
+    /// Deploy an object into one of the caller's applications on the daemon; print its id.
+    Deploy(daemon::DeployArgs),
+    /// Undeploy an extension from the daemon.
+    Undeploy(daemon::UndeployArgs),
+    /// List the caller's applications on the daemon, their extensions and counters.
+    Ls(daemon::LsArgs),
+    /// Grant another uid `r`, `w` or `rw` on one of the caller's applications on the daemon.
+    Grant(daemon::GrantArgs),
+    /// Take back every right a uid was granted on one of the caller's applications on the daemon.
+    Revoke(daemon::RevokeArgs),
+    /// Watch the daemon's extensions live: invocations per second, mean time,
+    /// fuel and traps per interval (`--json`: one snapshot).
+    Top(top::TopArgs),
     /// Print a shell's completion script (`source <(safexc completions bash)`).
     Completions(shell::CompletionsArgs),
     /// Print the manual page, or write every command's into a folder (`-o DIR`).
@@ -249,6 +266,13 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Log(args) => log::log(out, args),
         Command::Invoke(args) => invoke::invoke(out, args),
         Command::Round(args) => invoke::round(out, args),
+        Command::CreateApp(args) => daemon::create_app(out, args),
+        Command::Deploy(args) => daemon::deploy(out, args),
+        Command::Undeploy(args) => daemon::undeploy(out, args),
+        Command::Ls(args) => daemon::ls(out, args),
+        Command::Grant(args) => daemon::grant(out, args),
+        Command::Revoke(args) => daemon::revoke(out, args),
+        Command::Top(args) => top::top(out, args),
         Command::Completions(args) => shell::completions(out, Cli::command(), args),
         Command::Man(args) => shell::man(out, Cli::command(), args),
         Command::Explain { code, all } => explain(out, code.as_deref().unwrap_or_default(), all),
@@ -270,8 +294,8 @@ fn explain(out: &mut Out, code: &str, all: bool) -> Result<ExitCode, OutputError
     let Some(&[code, title, explanation, example]) = docs.iter().find(|d| d[0].eq_ignore_ascii_case(wanted)) else {
         errln!(
             "error: `{code}` is not a documented error code. Codes are P0xxx (Popcorn-SX front-end), V0xxx (TAL \
-             formats and verifier), C0xxx (objects and code generation) and L0xxx (loader and command line); \
-             `safexc explain --all` lists them."
+             formats and verifier), C0xxx (objects and code generation), L0xxx (loader and command line) and \
+             D0xxx (the daemon, safexd, and its clients); `safexc explain --all` lists them."
         );
         return Ok(ExitCode::from(1));
     };
@@ -287,7 +311,11 @@ fn explain(out: &mut Out, code: &str, all: bool) -> Result<ExitCode, OutputError
         }
         line.push_str(word);
     }
-    writeln!(out, "{line}\n\nExample:")?;
+    writeln!(out, "{line}")?;
+    if example.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "\nExample:")?;
     for l in example.lines() {
         let indent = if l.is_empty() { "" } else { "    " };
         writeln!(out, "{indent}{l}")?;

@@ -186,7 +186,8 @@ fn explain_all_lists_every_code_once() {
         popcorn_front::codes::CODES.len()
             + verifier::codes::CODES.len()
             + codegen::codes::CODES.len()
-            + runtime::codes::CODES.len(),
+            + runtime::codes::CODES.len()
+            + safex::codes::CODES.len(),
         "{stdout}"
     );
     assert!(codes.windows(2).all(|w| w[0] < w[1]), "{stdout}");

@@ -873,6 +873,7 @@ fn extension(host: &Host, id: u64, d: &Deployment) -> proto::Extension {
             fuel_used: c.fuel_used,
             events_raised: c.events_raised,
             time_ns: u64::try_from(c.time.as_nanos()).unwrap_or(u64::MAX),
+            max_time_ns: u64::try_from(c.max_time.as_nanos()).unwrap_or(u64::MAX),
         });
     }
     e

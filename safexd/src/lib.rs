@@ -108,6 +108,10 @@ impl Config {
             trust: Vec::new(),
             host: runtime::HostConfig {
                 default_fuel: DEFAULT_FUEL,
+                // Mean and longest invocation for `List`, `top` and
+                // subscribers: two clock reads per invocation, which a
+                // service manager's period makes small.
+                account_time: true,
                 ..runtime::HostConfig::default()
             },
             admission: Some(Admission::default()),
