@@ -54,6 +54,8 @@ pub const BAD_SUBSCRIPTION: &str = "D0018";
 pub const ADMISSION: &str = "D0019";
 /// A blocking client's wait for a notice timed out (in the client).
 pub const TIMED_OUT: &str = "D0020";
+/// A TLS file that cannot be read, or a TLS configuration refused.
+pub const TLS: &str = "D0021";
 /// `proto/safex.proto` does not compile (at build time).
 pub const PROTO: &str = "D0100";
 
@@ -185,6 +187,15 @@ pub const CODES: &[Code] = &[
         title: "no notice in time",
         explanation: "A blocking client waited for the next notice of a subscription for the time it was \
             given and none came; the subscription goes on, and the next call waits again.",
+    },
+    Code {
+        code: TLS,
+        title: "TLS files refused",
+        explanation: "safexd --listen serves TCP with mutual TLS, which takes --tls-cert (the daemon's \
+            certificate, PEM), --tls-key (its private key, PEM) and --tls-client-ca (the CA whose client \
+            certificates it accepts, PEM); one of them cannot be read, or they do not make a TLS configuration \
+            (a key that is not the certificate's, a file that is not PEM). The daemon does not start. Clients \
+            (safexc --host) get the same code for their --tls-* files.",
     },
     Code {
         code: PROTO,

@@ -142,10 +142,39 @@ pub enum Principals {
 impl Principals {
     fn resolve<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
         match self {
-            Principals::PeerCred => peer_cred(request.extensions()),
+            Principals::PeerCred if request.extensions().get::<UdsConnectInfo>().is_some() => {
+                peer_cred(request.extensions())
+            }
+            Principals::PeerCred => cert_principal(request.peer_certs().as_deref().map_or(&[], Vec::as_slice)),
             Principals::Custom(f) => f(request.extensions(), request.metadata()),
         }
     }
+}
+
+/// The principal of a client over TLS: the uid its certificate's subject
+/// Common Name gives, in decimal (`CN=1000`). The CA that issues client
+/// certificates decides who each client acts as. `D0006` without a
+/// certificate, or with a Common Name that is not one uid.
+pub fn cert_principal(certs: &[tonic::transport::CertificateDer<'static>]) -> Result<Principal, Status> {
+    let refuse = |why: String| status(tonic::Code::Unauthenticated, codes::NO_PRINCIPAL, why);
+    let leaf = certs
+        .first()
+        .ok_or_else(|| refuse("the connection has no client certificate".into()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+        .map_err(|e| refuse(format!("the client certificate cannot be read: {e}")))?;
+    let mut names = cert.subject().iter_common_name();
+    let name = match (names.next(), names.next()) {
+        (Some(name), None) => name.as_str().ok(),
+        _ => None,
+    };
+    let uid = name.and_then(|n| n.parse::<u32>().ok().filter(|_| n.bytes().all(|b| b.is_ascii_digit())));
+    uid.map(|uid| Principal { uid }).ok_or_else(|| {
+        let shown: String = name.unwrap_or("").chars().take(64).collect();
+        refuse(format!(
+            "the client certificate's subject must have one Common Name, a uid in decimal; it has `{}`",
+            shown.escape_debug()
+        ))
+    })
 }
 
 /// The uid the kernel reported for the connection (`D0006` if none).
@@ -234,23 +263,92 @@ impl Daemon {
         listener: tokio::net::UnixListener,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), DaemonError> {
-        let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+        self.serve_on(listener, None, shutdown).await
+    }
+
+    /// [`Daemon::serve`], and also `tcp` with mutual TLS (`tls`): a client
+    /// must show a certificate that `tls`' client CA signed, and is the
+    /// principal its Common Name names ([`cert_principal`]).
+    pub async fn serve_with_tcp(
+        self,
+        listener: tokio::net::UnixListener,
+        tcp: tokio::net::TcpListener,
+        tls: &Tls,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), DaemonError> {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        let config = ServerTlsConfig::new()
+            .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
+            .client_ca_root(Certificate::from_pem(&tls.client_ca_pem))
+            .client_auth_optional(false);
+        self.serve_on(listener, Some((tcp, config)), shutdown).await
+    }
+
+    async fn serve_on(
+        self,
+        listener: tokio::net::UnixListener,
+        tcp: Option<(tokio::net::TcpListener, tonic::transport::ServerTlsConfig)>,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), DaemonError> {
+        let tcp_server = match tcp {
+            Some((listener, config)) => Some((
+                tonic::transport::Server::builder()
+                    .tls_config(config)
+                    .map_err(|e| DaemonError::new(codes::TLS, format!("the TLS configuration is refused: {e}")))?,
+                listener,
+            )),
+            None => None,
+        };
         // The host stops first: that ends every `Subscribe` stream, which
-        // the server's graceful shutdown would otherwise wait for forever.
+        // the servers' graceful shutdown would otherwise wait for forever.
         let host = self.host.clone();
-        let shutdown = async move {
+        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let stop = async move {
             shutdown.await;
             host.stop();
+            // Nobody listens once both servers have failed: nothing to stop.
+            let _ = stopping.send(true);
         };
-        let served = tonic::transport::Server::builder()
+        let signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            // An error means the sender is gone: stop as well.
+            let _ = stopped.wait_for(|&s| s).await;
+        };
+        let unix = tonic::transport::Server::builder()
             .add_service(self.service())
-            .serve_with_incoming_shutdown(incoming, shutdown)
-            .await;
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::UnixListenerStream::new(listener),
+                signal(stopped.clone()),
+            );
+        let tcp = async {
+            match tcp_server {
+                Some((mut server, listener)) => {
+                    server
+                        .add_service(self.service())
+                        .serve_with_incoming_shutdown(
+                            tokio_stream::wrappers::TcpListenerStream::new(listener),
+                            signal(stopped.clone()),
+                        )
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        let ((), unix, tcp) = tokio::join!(stop, unix, tcp);
         // Joining the host thread waits for at most one job or tick.
-        let stopped = tokio::task::spawn_blocking(move || drop(self)).await;
-        served.map_err(|e| DaemonError::new(codes::SOCKET, format!("serving failed: {e}")))?;
-        stopped.map_err(|e| DaemonError::new(codes::STOPPING, format!("the host thread failed: {e}")))
+        let joined = tokio::task::spawn_blocking(move || drop(self)).await;
+        unix.and(tcp)
+            .map_err(|e| DaemonError::new(codes::SOCKET, format!("serving failed: {e}")))?;
+        joined.map_err(|e| DaemonError::new(codes::STOPPING, format!("the host thread failed: {e}")))
     }
+}
+
+/// The TCP listener's mutual TLS: the daemon's certificate and private key,
+/// and the CA whose client certificates it accepts, as PEM.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    pub client_ca_pem: Vec<u8>,
 }
 
 impl Drop for Daemon {

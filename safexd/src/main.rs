@@ -38,6 +38,20 @@ struct Cli {
     /// rather than measuring it at start (above 0, at most 1000000).
     #[arg(long, value_name = "NS", value_parser = ns_per_fuel)]
     ns_per_fuel: Option<f64>,
+    /// Also serve TCP at this address (`HOST:PORT`) with mutual TLS: a
+    /// client shows a certificate signed by --tls-client-ca, whose Common
+    /// Name is the uid it acts as.
+    #[arg(long, value_name = "ADDR", requires_all = ["tls_cert", "tls_key", "tls_client_ca"])]
+    listen: Option<std::net::SocketAddr>,
+    /// The daemon's certificate (PEM), for --listen.
+    #[arg(long, value_name = "PEM", requires = "listen")]
+    tls_cert: Option<PathBuf>,
+    /// The daemon's private key (PEM), for --listen.
+    #[arg(long, value_name = "PEM", requires = "listen")]
+    tls_key: Option<PathBuf>,
+    /// The CA whose client certificates --listen accepts (PEM).
+    #[arg(long, value_name = "PEM", requires = "listen")]
+    tls_client_ca: Option<PathBuf>,
     /// Admit every deploy: no reservations.
     #[arg(long, conflicts_with_all = ["admit_percent", "ns_per_fuel"])]
     no_admission: bool,
@@ -115,9 +129,29 @@ fn run(cli: Cli) -> Result<(), DaemonError> {
         .enable_all()
         .build()
         .map_err(|e| DaemonError::new(codes::SOCKET, format!("cannot start the async runtime: {e}")))?;
+    let read_tls = |path: &Option<PathBuf>| -> Result<Vec<u8>, DaemonError> {
+        let path = path.as_deref().unwrap_or(std::path::Path::new(""));
+        std::fs::read(path).map_err(|e| DaemonError::new(codes::TLS, format!("cannot read {}: {e}", path.display())))
+    };
+    let tls = match cli.listen {
+        Some(_) => Some(safexd::Tls {
+            cert_pem: read_tls(&cli.tls_cert)?,
+            key_pem: read_tls(&cli.tls_key)?,
+            client_ca_pem: read_tls(&cli.tls_client_ca)?,
+        }),
+        None => None,
+    };
     runtime.block_on(async {
         let daemon = Daemon::open(config)?;
         let listener = safexd::bind(&cli.socket)?;
+        let tcp = match cli.listen {
+            Some(address) => Some(
+                tokio::net::TcpListener::bind(address)
+                    .await
+                    .map_err(|e| DaemonError::new(codes::SOCKET, format!("cannot listen on {address}: {e}")))?,
+            ),
+            None => None,
+        };
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .map_err(|e| DaemonError::new(codes::SOCKET, format!("cannot catch SIGTERM: {e}")))?;
         let admitting = daemon.admission().map_or("every deploy admitted".to_string(), |a| {
@@ -139,7 +173,13 @@ fn run(cli: Cli) -> Result<(), DaemonError> {
                 _ = tokio::signal::ctrl_c() => {}
             }
         };
-        let served = daemon.serve(listener, shutdown).await;
+        if let Some(address) = cli.listen {
+            eprintln!("safexd: serving {address} with mutual TLS");
+        }
+        let served = match (tcp, &tls) {
+            (Some(tcp), Some(tls)) => daemon.serve_with_tcp(listener, tcp, tls, shutdown).await,
+            _ => daemon.serve(listener, shutdown).await,
+        };
         // Gone when we stop, so that a later start does not take the socket
         // for another daemon's; it would be replaced as stale anyway.
         let _ = std::fs::remove_file(&cli.socket);
