@@ -56,6 +56,8 @@ pub const ADMISSION: &str = "D0019";
 pub const TIMED_OUT: &str = "D0020";
 /// A TLS file that cannot be read, or a TLS configuration refused.
 pub const TLS: &str = "D0021";
+/// A request for a peer daemon this one does not know.
+pub const UNKNOWN_PEER: &str = "D0022";
 /// `proto/safex.proto` does not compile (at build time).
 pub const PROTO: &str = "D0100";
 
@@ -196,6 +198,13 @@ pub const CODES: &[Code] = &[
             certificates it accepts, PEM); one of them cannot be read, or they do not make a TLS configuration \
             (a key that is not the certificate's, a file that is not PEM). The daemon does not start. Clients \
             (safexc --host) get the same code for their --tls-* files.",
+    },
+    Code {
+        code: UNKNOWN_PEER,
+        title: "no such peer daemon",
+        explanation: "A request named a remote daemon (the client's `on_host`, safexc --host) that this \
+            daemon was not started with (`safexd --peer NAME=HOST:PORT`); the message lists the peers it knows. \
+            Nothing was sent.",
     },
     Code {
         code: PROTO,

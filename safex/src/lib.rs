@@ -189,13 +189,39 @@ pub async fn connect_channel(socket: impl AsRef<Path>) -> Result<Channel, Error>
         })
 }
 
-type Raw = proto::safex_client::SafexClient<Channel>;
+type Raw = proto::safex_client::SafexClient<tonic::codegen::InterceptedService<Channel, OnHost>>;
+
+/// The header that names a remote daemon (`safexd --peer`), which the
+/// daemon the client is connected to forwards the request to.
+pub const HOST_HEADER: &str = "x-safex-host";
+
+/// The generated client on `channel`, with the daemon's message limits.
+fn raw(channel: Channel, on_host: OnHost) -> Raw {
+    proto::safex_client::SafexClient::with_interceptor(channel, on_host)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// Adds [`HOST_HEADER`] to every request, if a host is named.
+#[derive(Clone, Debug, Default)]
+pub struct OnHost(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for OnHost {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(host) = &self.0 {
+            request.metadata_mut().insert(HOST_HEADER, host.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// The async client. Cheap to clone; every clone shares the connection, and
 /// calls may run concurrently.
 #[derive(Clone, Debug)]
 pub struct Client {
     raw: Raw,
+    /// The connection, for clients of it that name another host.
+    channel: Channel,
 }
 
 impl Client {
@@ -213,10 +239,31 @@ impl Client {
     /// A client on a channel made by [`connect_channel`].
     pub fn from_channel(channel: Channel) -> Client {
         Client {
-            raw: Raw::new(channel)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            raw: raw(channel.clone(), OnHost::default()),
+            channel,
         }
+    }
+
+    /// This client, its requests for the remote daemon `peer` (a peer of
+    /// the daemon it is connected to: `safexd --peer NAME=…`), which
+    /// forwards them as the caller. `D0022` comes back if the daemon knows
+    /// no such peer; a name that is not printable ASCII is refused here
+    /// (`D0022`).
+    pub fn on_host(&self, peer: &str) -> Result<Client, Error> {
+        let value = peer
+            .parse::<tonic::metadata::AsciiMetadataValue>()
+            .ok()
+            .filter(|_| !peer.is_empty())
+            .ok_or_else(|| {
+                Error::new(
+                    codes::UNKNOWN_PEER,
+                    format!("`{}` cannot name a peer daemon", peer.escape_debug()),
+                )
+            })?;
+        Ok(Client {
+            raw: raw(self.channel.clone(), OnHost(Some(value))),
+            channel: self.channel.clone(),
+        })
     }
 
     /// Creates an application (an instance of every attribute class) owned
@@ -361,7 +408,8 @@ fn client_runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// Do not call it from inside an async runtime (use [`Client`] there).
 #[derive(Debug)]
 pub struct BlockingClient {
-    runtime: tokio::runtime::Runtime,
+    /// Shared with the clients [`BlockingClient::on_host`] makes.
+    runtime: std::sync::Arc<tokio::runtime::Runtime>,
     client: Client,
 }
 
@@ -370,7 +418,10 @@ impl BlockingClient {
     pub fn connect(socket: impl AsRef<Path>) -> Result<BlockingClient, Error> {
         let runtime = client_runtime()?;
         let client = runtime.block_on(Client::connect(socket))?;
-        Ok(BlockingClient { runtime, client })
+        Ok(BlockingClient {
+            runtime: std::sync::Arc::new(runtime),
+            client,
+        })
     }
 
     /// Connects to the daemon listening at `address` (`HOST:PORT`) over
@@ -378,7 +429,18 @@ impl BlockingClient {
     pub fn connect_tls(address: &str, tls: &TlsIdentity) -> Result<BlockingClient, Error> {
         let runtime = client_runtime()?;
         let client = runtime.block_on(Client::connect_tls(address, tls))?;
-        Ok(BlockingClient { runtime, client })
+        Ok(BlockingClient {
+            runtime: std::sync::Arc::new(runtime),
+            client,
+        })
+    }
+
+    /// [`Client::on_host`]: this client's requests for peer daemon `peer`.
+    pub fn on_host(&self, peer: &str) -> Result<BlockingClient, Error> {
+        Ok(BlockingClient {
+            runtime: self.runtime.clone(),
+            client: self.client.on_host(peer)?,
+        })
     }
 
     /// [`Client::create_application`].

@@ -21,12 +21,17 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// `--socket`, common to every daemon command.
-#[derive(clap::Args)]
+/// `--socket` and `--host`, common to every daemon command.
+#[derive(clap::Args, Clone)]
 pub struct SocketArgs {
     /// The daemon's socket (`safexd --socket`).
     #[arg(long, value_name = "PATH", default_value = safex::DEFAULT_SOCKET)]
     pub socket: PathBuf,
+    /// A remote daemon, by the name the local one knows it by (`safexd
+    /// --peer NAME=…`): the local daemon forwards the request to it, as the
+    /// caller.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
 }
 
 /// Why a daemon command stopped.
@@ -81,9 +86,14 @@ pub fn finish(result: Result<(), Failed>) -> Result<ExitCode, OutputError> {
     }
 }
 
-/// Connects to the daemon (`D0012` if nobody answers on the socket).
-pub fn connect(socket: &SocketArgs) -> Result<safex::BlockingClient, Failed> {
-    Ok(safex::BlockingClient::connect(&socket.socket)?)
+/// Connects to the daemon (`D0012` if nobody answers on the socket), its
+/// requests for `--host` if given.
+pub fn connect(socket: &SocketArgs) -> Result<safex::BlockingClient, safex::Error> {
+    let client = safex::BlockingClient::connect(&socket.socket)?;
+    match &socket.host {
+        Some(host) => client.on_host(host),
+        None => Ok(client),
+    }
 }
 
 #[derive(clap::Args)]
@@ -538,6 +548,14 @@ pub fn example(code: &str) -> &'static str {
         "D0020" => {
             "blocking.next_notice(&mut subscription, Some(Duration::from_secs(1)))\nerror[D0020]: no notice within \
              the time given"
+        }
+        "D0021" => {
+            "$ safexd --listen 0.0.0.0:7443 --tls-cert cert.pem --tls-key key.pem --tls-client-ca clients.pem\n\
+             safexd: error[D0021]: cannot read key.pem: No such file or directory (os error 2)"
+        }
+        "D0022" => {
+            "$ safexc ls --host edge-7\nerror[D0022]: no peer daemon `edge-7` (peers: edge-1, edge-2)\n$ safexd \
+             --peer edge-7=10.0.0.7:7443 --peer-cert a.pem --peer-key a.key --peer-ca servers.pem …"
         }
         "D0100" => "$ cargo build -p safex\nwarning: error[D0100]: …/proto/safex.proto: …",
         _ => "",

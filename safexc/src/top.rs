@@ -23,7 +23,6 @@ use ratatui::widgets::{Cell, Paragraph, Row as TableRow, Table, TableState};
 use safex::proto::{Counters, ListResponse};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -390,7 +389,7 @@ pub fn top(out: &mut Out, args: TopArgs) -> Result<ExitCode, OutputError> {
         let client = daemon::connect(&args.socket)?;
         let mut view = View::new(&args, interval);
         let mut poller = Poller {
-            socket: args.socket.socket.clone(),
+            socket: args.socket.clone(),
             client: Some(client),
             last: None,
         };
@@ -412,7 +411,7 @@ fn terminal_error(e: &std::io::Error) -> Failed {
 
 /// Polls the daemon, reconnecting after a failure.
 struct Poller {
-    socket: PathBuf,
+    socket: SocketArgs,
     client: Option<safex::BlockingClient>,
     /// The last answer, and when it came.
     last: Option<(Instant, ListResponse)>,
@@ -424,7 +423,7 @@ impl Poller {
     fn poll(&mut self, view: &mut View) {
         let answer = match &self.client {
             Some(client) => client.list(None),
-            None => safex::BlockingClient::connect(&self.socket).and_then(|client| {
+            None => daemon::connect(&self.socket).and_then(|client| {
                 let answer = client.list(None);
                 self.client = Some(client);
                 answer

@@ -402,6 +402,9 @@ fn refusals_carry_their_codes() {
         "the host's code: {stderr}"
     );
     refused(&daemon.run(&["undeploy", "999999"]), 1, "D0003");
+    // A remote daemon the local one does not know (`safexd --peer`).
+    let stderr = refused(&daemon.run(&["ls", "--host", "elsewhere"]), 1, "D0022");
+    assert!(stderr.contains("no peer daemon `elsewhere` (peers: none)"), "{stderr}");
 
     // Files: missing, a directory, over the limit (not read, not sent: the
     // daemon never sees it).

@@ -15,6 +15,7 @@
 
 pub mod admission;
 mod core;
+pub mod forward;
 pub mod store;
 
 use std::future::Future;
@@ -91,6 +92,9 @@ pub struct Config {
     /// How deployments are admitted (docs/daemon.md); `None` admits every
     /// one.
     pub admission: Option<Admission>,
+    /// Remote daemons requests may name (`x-safex-host`), and this one's
+    /// identity towards them.
+    pub peers: Option<forward::Peers>,
 }
 
 /// The fuel of an invocation of an extension that declares no budget, under
@@ -115,6 +119,7 @@ impl Config {
                 ..runtime::HostConfig::default()
             },
             admission: Some(Admission::default()),
+            peers: None,
         }
     }
 }
@@ -141,21 +146,37 @@ pub enum Principals {
 
 impl Principals {
     fn resolve<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        self.resolve_parts(request.extensions(), request.metadata())
+    }
+
+    /// The principal of a request with these connection information and
+    /// metadata.
+    pub fn resolve_parts(&self, extensions: &tonic::Extensions, metadata: &MetadataMap) -> Result<Principal, Status> {
+        use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
         match self {
-            Principals::PeerCred if request.extensions().get::<UdsConnectInfo>().is_some() => {
-                peer_cred(request.extensions())
+            Principals::PeerCred if extensions.get::<UdsConnectInfo>().is_some() => peer_cred(extensions),
+            Principals::PeerCred => {
+                let certs = extensions
+                    .get::<TlsConnectInfo<TcpConnectInfo>>()
+                    .and_then(TlsConnectInfo::peer_certs);
+                cert_principal(certs.as_deref().map_or(&[], Vec::as_slice), metadata)
             }
-            Principals::PeerCred => cert_principal(request.peer_certs().as_deref().map_or(&[], Vec::as_slice)),
-            Principals::Custom(f) => f(request.extensions(), request.metadata()),
+            Principals::Custom(f) => f(extensions, metadata),
         }
     }
 }
 
 /// The principal of a client over TLS: the uid its certificate's subject
-/// Common Name gives, in decimal (`CN=1000`). The CA that issues client
+/// Common Name gives, in decimal (`CN=1000`); or, for a peer daemon's
+/// certificate (`CN=peer:NAME`), the uid it forwards for, in the
+/// `x-safex-uid` header ([`forward`]). The CA that issues client
 /// certificates decides who each client acts as. `D0006` without a
-/// certificate, or with a Common Name that is not one uid.
-pub fn cert_principal(certs: &[tonic::transport::CertificateDer<'static>]) -> Result<Principal, Status> {
+/// certificate, with another Common Name, for a peer that names no uid,
+/// and for a client that is not a peer but names one.
+pub fn cert_principal(
+    certs: &[tonic::transport::CertificateDer<'static>],
+    metadata: &MetadataMap,
+) -> Result<Principal, Status> {
     let refuse = |why: String| status(tonic::Code::Unauthenticated, codes::NO_PRINCIPAL, why);
     let leaf = certs
         .first()
@@ -167,11 +188,32 @@ pub fn cert_principal(certs: &[tonic::transport::CertificateDer<'static>]) -> Re
         (Some(name), None) => name.as_str().ok(),
         _ => None,
     };
-    let uid = name.and_then(|n| n.parse::<u32>().ok().filter(|_| n.bytes().all(|b| b.is_ascii_digit())));
+    let decimal = |n: &str| n.parse::<u32>().ok().filter(|_| n.bytes().all(|b| b.is_ascii_digit()));
+    let forwarded = metadata
+        .get(forward::UID_HEADER)
+        .map(|v| v.to_str().ok().and_then(decimal));
+    if let Some(peer) = name.and_then(|n| n.strip_prefix("peer:")) {
+        return match forwarded {
+            Some(Some(uid)) => Ok(Principal { uid }),
+            _ => Err(refuse(format!(
+                "peer daemon `{}` forwards a request without a uid in `{}`",
+                peer.chars().take(64).collect::<String>().escape_debug(),
+                forward::UID_HEADER
+            ))),
+        };
+    }
+    if forwarded.is_some() {
+        return Err(refuse(format!(
+            "only a peer daemon's certificate (CN=peer:NAME) may name a uid in `{}`",
+            forward::UID_HEADER
+        )));
+    }
+    let uid = name.and_then(decimal);
     uid.map(|uid| Principal { uid }).ok_or_else(|| {
         let shown: String = name.unwrap_or("").chars().take(64).collect();
         refuse(format!(
-            "the client certificate's subject must have one Common Name, a uid in decimal; it has `{}`",
+            "the client certificate's subject must have one Common Name, a uid in decimal (or `peer:NAME` for a \
+             daemon); it has `{}`",
             shown.escape_debug()
         ))
     })
@@ -198,6 +240,10 @@ pub struct Daemon {
     thread: Option<JoinHandle<()>>,
     principals: Principals,
     admission: Option<Admitted>,
+    /// A channel to each peer.
+    peers: Arc<std::collections::BTreeMap<String, tonic::transport::Channel>>,
+    /// Set when the daemon stops: servers shut down, forwarded answers end.
+    stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// The admission control a daemon runs with.
@@ -225,12 +271,18 @@ impl Daemon {
             }),
             None => None,
         };
+        let peers = match &config.peers {
+            Some(peers) => forward::channels(peers)?,
+            None => Default::default(),
+        };
         let (host, thread) = core::start(config, admission.map_or(0.0, |a| a.ns_per_fuel))?;
         Ok(Daemon {
             host: Arc::new(host),
             thread: Some(thread),
             principals: Principals::PeerCred,
             admission,
+            peers: Arc::new(peers),
+            stopping: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -245,14 +297,21 @@ impl Daemon {
         self
     }
 
-    /// The gRPC service, for a server of the caller's.
-    pub fn service(&self) -> SafexServer<Service> {
-        SafexServer::new(Service {
+    /// The gRPC service, for a server of the caller's: this daemon's,
+    /// and the peers' for requests that name one.
+    pub fn service(&self) -> forward::Forwarding {
+        let local = SafexServer::new(Service {
             host: self.host.clone(),
             principals: self.principals.clone(),
         })
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        forward::Forwarding {
+            local,
+            peers: self.peers.clone(),
+            principals: self.principals.clone(),
+            stopping: self.stopping.subscribe(),
+        }
     }
 
     /// Serves `listener` until `shutdown` completes, then stops the host
@@ -302,12 +361,11 @@ impl Daemon {
         // The host stops first: that ends every `Subscribe` stream, which
         // the servers' graceful shutdown would otherwise wait for forever.
         let host = self.host.clone();
-        let (stopping, stopped) = tokio::sync::watch::channel(false);
+        let (stopping, stopped) = (self.stopping.clone(), self.stopping.subscribe());
         let stop = async move {
             shutdown.await;
             host.stop();
-            // Nobody listens once both servers have failed: nothing to stop.
-            let _ = stopping.send(true);
+            stopping.send_replace(true);
         };
         let signal = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
             // An error means the sender is gone: stop as well.

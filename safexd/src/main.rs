@@ -52,6 +52,22 @@ struct Cli {
     /// The CA whose client certificates --listen accepts (PEM).
     #[arg(long, value_name = "PEM", requires = "listen")]
     tls_client_ca: Option<PathBuf>,
+    /// A remote daemon (its --listen address) that requests may name
+    /// (`x-safex-host: NAME`; safexc --host NAME): they are forwarded to
+    /// it as their caller. May be repeated.
+    #[arg(long, value_name = "NAME=HOST:PORT", value_parser = peer,
+          requires_all = ["peer_cert", "peer_key", "peer_ca"])]
+    peer: Vec<(String, String)>,
+    /// This daemon's certificate towards its peers (PEM; its Common Name
+    /// `peer:NAME`, signed by a CA the peers accept clients of).
+    #[arg(long, value_name = "PEM", requires = "peer")]
+    peer_cert: Option<PathBuf>,
+    /// The private key of --peer-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "peer")]
+    peer_key: Option<PathBuf>,
+    /// The CA that signed the peers' certificates (PEM).
+    #[arg(long, value_name = "PEM", requires = "peer")]
+    peer_ca: Option<PathBuf>,
     /// Admit every deploy: no reservations.
     #[arg(long, conflicts_with_all = ["admit_percent", "ns_per_fuel"])]
     no_admission: bool,
@@ -60,6 +76,28 @@ struct Cli {
     #[arg(long, value_name = "UNITS", default_value_t = safexd::DEFAULT_FUEL,
           value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     default_fuel: u64,
+}
+
+/// `NAME=HOST:PORT`: a name of 1 to 64 of `[A-Za-z0-9_.-]`.
+fn peer(text: &str) -> Result<(String, String), String> {
+    let (name, address) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not NAME=HOST:PORT"))?;
+    let good = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if !good {
+        return Err(format!(
+            "`{name}`: a peer's name has 1 to 64 characters of [A-Za-z0-9_.-]"
+        ));
+    }
+    match address.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok((name.to_string(), address.to_string()))
+        }
+        _ => Err(format!("`{address}` is not HOST:PORT")),
+    }
 }
 
 /// A share in percent: above 0, at most 100.
@@ -141,6 +179,26 @@ fn run(cli: Cli) -> Result<(), DaemonError> {
         }),
         None => None,
     };
+    if !cli.peer.is_empty() {
+        config.peers = Some(safexd::forward::Peers {
+            peers: cli
+                .peer
+                .iter()
+                .map(|(name, address)| {
+                    let peer = safexd::forward::Peer {
+                        address: address.clone(),
+                        domain: None,
+                    };
+                    (name.clone(), peer)
+                })
+                .collect(),
+            identity: safexd::Tls {
+                cert_pem: read_tls(&cli.peer_cert)?,
+                key_pem: read_tls(&cli.peer_key)?,
+                client_ca_pem: read_tls(&cli.peer_ca)?,
+            },
+        });
+    }
     runtime.block_on(async {
         let daemon = Daemon::open(config)?;
         let listener = safexd::bind(&cli.socket)?;

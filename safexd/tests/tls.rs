@@ -199,3 +199,143 @@ fn the_binary_wants_its_tls_files() {
         "{stderr}"
     );
 }
+
+/// Remote deployment: a client of daemon A names peer `b` (`on_host`); A
+/// forwards its requests under A's peer certificate as the client's uid,
+/// and daemon B serves them as that uid's: an application and an
+/// extension deployed on B from a client of A, a subscription through A.
+/// B believes a forwarded uid from a peer certificate only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_one_daemon_deploys_on_its_peer() {
+    use std::os::unix::fs::MetadataExt;
+    let (servers, clients) = (Ca::new("servers"), Ca::new("clients"));
+    let (far, near) = (
+        tempfile::tempdir().expect("temp dir"),
+        tempfile::tempdir().expect("temp dir"),
+    );
+    let uid = std::fs::metadata(near.path()).expect("stat").uid();
+    let (cert_pem, key_pem) = servers.issue("safexd b", &["localhost"]);
+    let b = start(
+        far.path(),
+        Tls {
+            cert_pem,
+            key_pem,
+            client_ca_pem: clients.pem(),
+        },
+    )
+    .await;
+    let (cert_pem, key_pem) = clients.issue("peer:a", &[]);
+    let peers = safexd::forward::Peers {
+        peers: [(
+            "b".to_string(),
+            safexd::forward::Peer {
+                address: b.address.clone(),
+                domain: Some("localhost".into()),
+            },
+        )]
+        .into(),
+        identity: Tls {
+            cert_pem,
+            key_pem,
+            client_ca_pem: servers.pem(),
+        },
+    };
+    let a = common::start_with(near.path(), |config| config.peers = Some(peers)).await;
+    let local = a.client().await;
+    let remote = local.on_host("b").expect("a name");
+    let app = remote.create_application("far").await.expect("creates on b");
+    assert_eq!(app.owner_uid, uid, "b's application is the caller's");
+    let ext = remote.deploy("far", CPU_PID).await.expect("deploys on b");
+    let mut sub = remote.subscribe("far", 0).await.expect("subscribes through a");
+    let notice = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("a notice in time")
+        .expect("the stream goes on")
+        .expect("a notice");
+    assert!(notice.kind.is_some());
+    let listed = remote.list(Some("far")).await.expect("lists on b");
+    assert_eq!(listed.applications[0].extensions[0].id, ext.id);
+    // A itself has no such application.
+    assert!(local.list(None).await.expect("lists on a").applications.is_empty());
+    assert_eq!(local.list(Some("far")).await.expect_err("not on a").code, "D0002");
+    // B, asked directly by the same uid over TLS, shows what A deployed.
+    let direct = |ca: &Ca, cn: &str| {
+        let (cert_pem, key_pem) = ca.issue(cn, &[]);
+        TlsIdentity {
+            ca_pem: servers.pem(),
+            cert_pem,
+            key_pem,
+            domain: Some("localhost".into()),
+        }
+    };
+    let owner = Client::connect_tls(&b.address, &direct(&clients, &uid.to_string()))
+        .await
+        .expect("connects");
+    assert_eq!(
+        owner.list(Some("far")).await.expect("lists").applications[0]
+            .extensions
+            .len(),
+        1
+    );
+    let other = Client::connect_tls(&b.address, &direct(&clients, &(uid + 1).to_string()))
+        .await
+        .expect("connects");
+    assert_eq!(other.list(Some("far")).await.expect_err("not its").code, "D0001");
+    remote.undeploy(ext.id).await.expect("undeploys on b");
+    assert_eq!(
+        owner.list(Some("far")).await.expect("lists").applications[0]
+            .extensions
+            .len(),
+        0
+    );
+    // A peer A does not know; a name that is no header value.
+    assert_eq!(
+        local
+            .on_host("c")
+            .expect("a name")
+            .list(None)
+            .await
+            .expect_err("no c")
+            .code,
+        "D0022"
+    );
+    assert_eq!(local.on_host("b\n").expect_err("not a name").code, "D0022");
+
+    // Only a peer certificate may name a uid, and a peer must.
+    let naming = |identity: TlsIdentity, forwarded: Option<u32>| {
+        let address = b.address.clone();
+        async move {
+            let channel = safex::connect_tls_channel(&address, &identity).await.expect("connects");
+            let mut raw = safex::proto::safex_client::SafexClient::with_interceptor(
+                channel,
+                move |mut request: tonic::Request<()>| {
+                    if let Some(uid) = forwarded {
+                        request.metadata_mut().insert("x-safex-uid", uid.into());
+                    }
+                    Ok(request)
+                },
+            );
+            let request = safex::proto::ListRequest {
+                application: "far".into(),
+            };
+            raw.list(request).await.map(|r| r.into_inner())
+        }
+    };
+    let code = |r: Result<_, tonic::Status>| safex::Error::from_status(&r.expect_err("refused")).code;
+    assert_eq!(
+        code(naming(direct(&clients, "7"), Some(uid)).await),
+        "D0006",
+        "a client names a uid"
+    );
+    assert_eq!(
+        code(naming(direct(&clients, "peer:x"), None).await),
+        "D0006",
+        "a peer names none"
+    );
+    let as_owner = naming(direct(&clients, "peer:x"), Some(uid))
+        .await
+        .expect("a peer names the owner");
+    assert_eq!(as_owner.applications[0].owner_uid, uid);
+    a.stop().await;
+    b.stop().await;
+}
