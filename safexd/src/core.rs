@@ -361,6 +361,10 @@ impl Core {
                 self.ticks += 1;
                 self.publish(now);
                 next += period;
+                // After the tick: one that outlasts the period must not
+                // make the next run at once, and the next, so that jobs
+                // are never served again.
+                let now = Instant::now();
                 if next <= now {
                     // Behind by more than a period (a long job): the missed
                     // ticks are skipped, not run back to back.

@@ -46,6 +46,10 @@ pub use safex::{DEFAULT_SOCKET, MAX_MESSAGE_BYTES, MAX_OBJECT_BYTES};
 /// so that a slow one never holds the service manager up.
 pub const NOTICE_QUEUE: usize = 4096;
 
+/// How long a stopping daemon waits for its connections to close before
+/// it drops them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 /// The longest interval between a subscription's counters: an hour.
 pub const MAX_COUNTERS_INTERVAL_MS: u32 = 3_600_000;
 
@@ -391,7 +395,18 @@ impl Daemon {
                 None => Ok(()),
             }
         };
-        let ((), unix, tcp) = tokio::join!(stop, unix, tcp);
+        // The servers end once every connection has closed; a client that
+        // makes no call (a blocking client between calls) never reads the
+        // shutdown, so after the grace the connections are dropped.
+        let servers = async { tokio::join!(unix, tcp) };
+        let stop_and_grace = async {
+            stop.await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        };
+        let (unix, tcp) = tokio::select! {
+            served = servers => served,
+            () = stop_and_grace => (Ok(()), Ok(())),
+        };
         // Joining the host thread waits for at most one job or tick.
         let joined = tokio::task::spawn_blocking(move || drop(self)).await;
         unix.and(tcp)

@@ -195,3 +195,34 @@ async fn only_readers_subscribe_and_a_revoke_ends_the_stream() {
     assert_eq!(ended.expect("an error").expect_err("no longer reads").code, "D0001");
     daemon.stop().await;
 }
+
+/// A blocking client between calls never reads the server's shutdown (its
+/// runtime runs only during calls): the daemon stops anyway, once its
+/// grace has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_stops_with_an_idle_blocking_client() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let daemon = start(dir.path()).await;
+    let socket = dir.path().join("safex.sock");
+    let (connected, is_connected) = std::sync::mpsc::channel();
+    let (go_on, proceed) = std::sync::mpsc::channel::<()>();
+    let idle = std::thread::spawn(move || {
+        let client = safex::BlockingClient::connect(&socket).expect("connects");
+        client.list(None).expect("lists");
+        connected.send(()).expect("the test waits");
+        let _ = proceed.recv();
+        client.list(None).expect_err("stopped").code
+    });
+    is_connected.recv().expect("connected");
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), daemon.stop())
+        .await
+        .expect("the daemon stops");
+    assert!(
+        started.elapsed() >= safexd::SHUTDOWN_GRACE / 2,
+        "it waited for the client a while"
+    );
+    go_on.send(()).expect("the client waits");
+    let code = idle.join().expect("the client");
+    assert!(code == "D0013" || code == "D0008", "{code}");
+}
