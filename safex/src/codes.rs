@@ -58,6 +58,10 @@ pub const TIMED_OUT: &str = "D0020";
 pub const TLS: &str = "D0021";
 /// A request for a peer daemon this one does not know.
 pub const UNKNOWN_PEER: &str = "D0022";
+/// An argument the C library (libsafex) refuses before calling the daemon.
+pub const BAD_ARGUMENT: &str = "D0200";
+/// A failure inside the C library itself (a panic caught at its boundary).
+pub const INTERNAL: &str = "D0201";
 /// `proto/safex.proto` does not compile (at build time).
 pub const PROTO: &str = "D0100";
 
@@ -212,9 +216,37 @@ pub const CODES: &[Code] = &[
         explanation: "Building the safex crate compiles proto/safex.proto with protox; an error there stops \
             the build with this code and protox's message.",
     },
+    Code {
+        code: BAD_ARGUMENT,
+        title: "argument refused by the C library",
+        explanation: "A libsafex function (safex.h) was given a NULL pointer where one is required, a name \
+            that is not UTF-8, or a subscription with another client than the one that made it; nothing was \
+            sent to the daemon. The function returned -EINVAL; safex_client_last_error says which argument.",
+    },
+    Code {
+        code: INTERNAL,
+        title: "the C library failed",
+        explanation: "A libsafex function panicked (a bug in the library): the panic was caught at the C \
+            boundary, so it never unwinds into C, and the function returned an error. Please report it with \
+            the message.",
+    },
 ];
 
 /// The documentation of `code`.
 pub fn explain(code: &str) -> Option<&'static Code> {
     CODES.iter().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn codes_are_sorted_unique_and_documented() {
+        let codes = super::CODES;
+        assert!(codes.windows(2).all(|w| w[0].code < w[1].code), "sorted, each once");
+        for c in codes {
+            assert!(c.code.len() == 5 && c.code.starts_with('D'), "{}", c.code);
+            assert!(!c.title.is_empty() && c.explanation.len() > 40, "{}", c.code);
+            assert_eq!(super::explain(c.code).map(|e| e.code), Some(c.code));
+        }
+    }
 }
