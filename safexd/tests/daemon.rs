@@ -2,94 +2,25 @@
 //! the built binary: deployments, counters, attributes, principals,
 //! refusals with their codes, restart recovery, concurrent clients.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use safex::proto::safex_client::SafexClient;
+use common::{CPU_PID, Running};
 use safex::{Acceptance, Client, Error};
-use safexd::{Config, Daemon, DaemonError, Principal, Principals};
-use tonic::transport::Channel;
+use safexd::{Config, Daemon};
 
-const CPU_PID: &[u8] = include_bytes!("../../examples/obj/cpu_pid.o");
-
-/// A daemon served by this process.
-struct Running {
-    socket: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), DaemonError>>,
-}
-
-/// Principals by the `x-test-uid` header when a request has one, else by
-/// SO_PEERCRED: tests cannot change their uid.
-fn test_principals() -> Principals {
-    Principals::Custom(Arc::new(|extensions, metadata| match metadata.get("x-test-uid") {
-        Some(v) => {
-            let uid = v.to_str().ok().and_then(|s| s.parse().ok());
-            uid.map(|uid| Principal { uid })
-                .ok_or_else(|| tonic::Status::unauthenticated("D0006: bad x-test-uid"))
-        }
-        None => safexd::peer_cred(extensions),
-    }))
-}
-
+/// A daemon at `period`, admitting every deploy: these tests deploy more
+/// than a period admits; admission has tests of its own (`admission.rs`).
 async fn start(dir: &Path, period: Duration) -> Running {
-    let mut config = Config::new(dir.join("state.redb"));
-    config.period = period;
-    // These tests deploy more than a period admits; admission has tests of
-    // its own (`admission.rs`).
-    config.admission = None;
-    let daemon = tokio::task::spawn_blocking(move || Daemon::open(config))
-        .await
-        .expect("joins")
-        .expect("opens")
-        .with_principals(test_principals());
-    let socket = dir.join("run/safex.sock");
-    let listener = safexd::bind(&socket).expect("binds");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(daemon.serve(listener, async move {
-        let _ = stopped.await;
-    }));
-    Running {
-        socket,
-        stop: Some(stop),
-        task,
-    }
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut self.task).await.expect("joins").expect("served");
-    }
-
-    async fn client(&self) -> Client {
-        Client::connect(&self.socket).await.expect("connects")
-    }
-
-    /// The generated client, calling as `uid`.
-    async fn client_as(
-        &self,
-        uid: u32,
-    ) -> SafexClient<
-        tonic::service::interceptor::InterceptedService<
-            Channel,
-            impl Fn(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone,
-        >,
-    > {
-        let channel = safex::connect_channel(&self.socket).await.expect("connects");
-        SafexClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-            request
-                .metadata_mut()
-                .insert("x-test-uid", uid.to_string().parse().expect("ascii"));
-            Ok(request)
-        })
-        .max_encoding_message_size(64 << 20)
-    }
+    common::start_with(dir, |config| {
+        config.period = period;
+        config.admission = None;
+    })
+    .await
 }
 
 /// This process's uid, as the kernel reports it: the owner of a file it

@@ -44,10 +44,13 @@ pub async fn start_with(dir: &Path, configure: impl FnOnce(&mut Config)) -> Runn
         ..Admission::default()
     });
     configure(&mut config);
+    // Tests cannot change their uid: a request may name one.
     let principals = Principals::Custom(Arc::new(|extensions, metadata| match metadata.get("x-test-uid") {
-        Some(v) => Ok(Principal {
-            uid: v.to_str().ok().and_then(|s| s.parse().ok()).expect("a uid"),
-        }),
+        Some(v) => {
+            let uid = v.to_str().ok().and_then(|s| s.parse().ok());
+            uid.map(|uid| Principal { uid })
+                .ok_or_else(|| tonic::Status::unauthenticated("D0006: bad x-test-uid"))
+        }
         None => safexd::peer_cred(extensions),
     }));
     let daemon = tokio::task::spawn_blocking(move || Daemon::open(config))
@@ -90,6 +93,8 @@ impl Running {
                 .insert("x-test-uid", uid.to_string().parse().expect("ascii"));
             Ok(request)
         })
+        // Past the daemon's limit, to see it refuse.
+        .max_encoding_message_size(64 << 20)
     }
 
     pub async fn stop(mut self) {
