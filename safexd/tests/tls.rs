@@ -45,6 +45,18 @@ impl Ca {
         let cert = params.signed_by(&key, &self.issuer).expect("signs");
         (cert.pem().into_bytes(), key.serialize_pem().into_bytes())
     }
+
+    /// A client identity with Common Name `cn` from this CA, for daemons
+    /// whose certificates `servers` signed for `localhost`.
+    fn client(&self, cn: &str, servers: &Ca) -> TlsIdentity {
+        let (cert_pem, key_pem) = self.issue(cn, &[]);
+        TlsIdentity {
+            ca_pem: servers.pem(),
+            cert_pem,
+            key_pem,
+            domain: Some("localhost".into()),
+        }
+    }
 }
 
 /// A daemon serving a Unix socket and `127.0.0.1:PORT` with mutual TLS.
@@ -96,15 +108,7 @@ async fn clients_are_the_uid_their_certificate_names() {
         },
     )
     .await;
-    let identity = |ca: &Ca, cn: &str| {
-        let (cert_pem, key_pem) = ca.issue(cn, &[]);
-        TlsIdentity {
-            ca_pem: servers.pem(),
-            cert_pem,
-            key_pem,
-            domain: Some("localhost".into()),
-        }
-    };
+    let identity = |ca: &Ca, cn: &str| ca.client(cn, &servers);
     let alice = Client::connect_tls(&daemon.address, &identity(&clients, "1000"))
         .await
         .expect("connects");
@@ -259,15 +263,7 @@ async fn a_client_of_one_daemon_deploys_on_its_peer() {
     assert!(local.list(None).await.expect("lists on a").applications.is_empty());
     assert_eq!(local.list(Some("far")).await.expect_err("not on a").code, "D0002");
     // B, asked directly by the same uid over TLS, shows what A deployed.
-    let direct = |ca: &Ca, cn: &str| {
-        let (cert_pem, key_pem) = ca.issue(cn, &[]);
-        TlsIdentity {
-            ca_pem: servers.pem(),
-            cert_pem,
-            key_pem,
-            domain: Some("localhost".into()),
-        }
-    };
+    let direct = |ca: &Ca, cn: &str| ca.client(cn, &servers);
     let owner = Client::connect_tls(&b.address, &direct(&clients, &uid.to_string()))
         .await
         .expect("connects");
