@@ -312,6 +312,121 @@ pub fn revoke(out: &mut Out, args: RevokeArgs) -> Result<ExitCode, OutputError> 
     })())
 }
 
+#[derive(clap::Args)]
+pub struct WatchArgs {
+    /// The application (the caller's, or one it was granted `r` on).
+    app: String,
+    /// Also its extensions' counters every MS milliseconds (0: none; at
+    /// most 3600000).
+    #[arg(long, value_name = "MS", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=3_600_000))]
+    counters_ms: u32,
+    /// Stop after N notices (0: when interrupted or the stream ends).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    count: u64,
+    /// One JSON object per notice and line instead of a sentence.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    socket: SocketArgs,
+}
+
+/// `safexc watch APP`: the application's notices as they come
+/// (`Subscribe`), a line each.
+pub fn watch(out: &mut Out, args: WatchArgs) -> Result<ExitCode, OutputError> {
+    finish((|| {
+        let client = connect(&args.socket)?;
+        let mut subscription = client.subscribe(&args.app, args.counters_ms)?;
+        let mut seen = 0;
+        while args.count == 0 || seen < args.count {
+            let Some(notice) = client.next_notice(&mut subscription, None)? else {
+                break;
+            };
+            if args.json {
+                writeln!(out, "{}", notice_json(&notice))?;
+            } else {
+                writeln!(out, "{}", notice_line(&notice))?;
+            }
+            seen += 1;
+        }
+        Ok(())
+    })())
+}
+
+/// A notice as a sentence: `tick N  KIND  …`.
+pub fn notice_line(notice: &safex::Notice) -> String {
+    use safex::notice::Kind;
+    let what = match &notice.kind {
+        Some(Kind::Event(e)) => format!("event {} = {} ({} handlers)", e.event, e.value, e.handlers),
+        Some(Kind::Change(c)) => {
+            let by = if c.extension_id == 0 {
+                "the API".to_string()
+            } else {
+                format!("{} (extension {})", c.entry, c.extension_id)
+            };
+            let applied = c.applied.map_or(String::new(), |a| format!(", applied {a}"));
+            format!(
+                "change {} {} -> {} by {by}: {}{applied}",
+                c.attribute, c.old, c.new, c.outcome
+            )
+        }
+        Some(Kind::Trap(t)) => {
+            let quarantined = if t.quarantined { ", quarantined" } else { "" };
+            format!(
+                "trap {} (extension {}): {}{quarantined}",
+                t.entry, t.extension_id, t.trap
+            )
+        }
+        Some(Kind::Trace(t)) => format!(
+            "trace {} (extension {}) = {} at byte {}",
+            t.entry, t.extension_id, t.value, t.site
+        ),
+        Some(Kind::Counters(c)) => {
+            let each: Vec<String> = c
+                .extensions
+                .iter()
+                .map(|e| {
+                    let n = e.counters.as_ref().map_or(0, |c| c.invocations);
+                    format!("{} (extension {}) {n} invocations", e.name, e.id)
+                })
+                .collect();
+            format!(
+                "counters {}",
+                if each.is_empty() {
+                    "(no extension)".into()
+                } else {
+                    each.join(", ")
+                }
+            )
+        }
+        Some(Kind::Lagged(l)) => format!("lagged: {} notices lost", l.lost),
+        None => "a notice of a kind this safexc does not know".into(),
+    };
+    format!("tick {}  {what}", notice.tick)
+}
+
+/// A notice as JSON: `{"tick": N, "kind": KIND, …}`.
+pub fn notice_json(notice: &safex::Notice) -> Value {
+    use safex::notice::Kind;
+    let tick = notice.tick;
+    match &notice.kind {
+        Some(Kind::Event(e)) => {
+            json!({"tick": tick, "kind": "event", "event": e.event, "value": e.value, "handlers": e.handlers})
+        }
+        Some(Kind::Change(c)) => json!({"tick": tick, "kind": "change", "attribute": c.attribute, "old": c.old,
+            "new": c.new, "extension_id": c.extension_id, "entry": c.entry, "outcome": c.outcome,
+            "applied": c.applied}),
+        Some(Kind::Trap(t)) => json!({"tick": tick, "kind": "trap", "extension_id": t.extension_id,
+            "entry": t.entry, "trap": t.trap, "quarantined": t.quarantined}),
+        Some(Kind::Trace(t)) => json!({"tick": tick, "kind": "trace", "extension_id": t.extension_id,
+            "entry": t.entry, "value": t.value, "site": t.site}),
+        Some(Kind::Counters(c)) => json!({"tick": tick, "kind": "counters",
+            "extensions": c.extensions.iter().map(ext_json).collect::<Vec<_>>()}),
+        Some(Kind::Lagged(l)) => json!({"tick": tick, "kind": "lagged", "lost": l.lost}),
+        None => json!({"tick": tick, "kind": null}),
+    }
+}
+
 /// How the host accepted an extension: `checked`, `cached`, `signed`.
 pub fn acceptance_name(acceptance: i32) -> String {
     match Acceptance::try_from(acceptance) {

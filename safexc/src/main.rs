@@ -142,6 +142,9 @@ enum Command {
     Grant(daemon::GrantArgs),
     /// Take back every right a uid was granted on one of the caller's applications on the daemon.
     Revoke(daemon::RevokeArgs),
+    /// Print an application's events, attribute changes, traps and traces as they
+    /// come (the daemon's Subscribe).
+    Watch(daemon::WatchArgs),
     /// Watch the daemon's extensions live: invocations per second, mean time,
     /// fuel and traps per interval (`--json`: one snapshot).
     Top(top::TopArgs),
@@ -272,6 +275,7 @@ fn command(out: &mut Out, command: Command) -> Result<ExitCode, OutputError> {
         Command::Ls(args) => daemon::ls(out, args),
         Command::Grant(args) => daemon::grant(out, args),
         Command::Revoke(args) => daemon::revoke(out, args),
+        Command::Watch(args) => daemon::watch(out, args),
         Command::Top(args) => top::top(out, args),
         Command::Completions(args) => shell::completions(out, Cli::command(), args),
         Command::Man(args) => shell::man(out, Cli::command(), args),

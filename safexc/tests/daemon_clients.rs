@@ -524,3 +524,47 @@ fn the_documented_json_fields_are_the_printed_ones() {
         );
     }
 }
+
+/// `watch` prints an application's notices as they come, a line each (or a
+/// JSON object each), and stops after `--count`.
+#[test]
+fn watch_prints_the_notices_of_an_application() {
+    let daemon = Daemon::start();
+    daemon.ok(&["create-app", "watched"]);
+    daemon.ok(&["deploy", "watched", "examples/obj/cpu_pid.o"]);
+    // The monitor raises its error every tick; the handler writes the
+    // adjustment through the guard.
+    let lines = daemon.ok(&["watch", "watched", "--count", "6", "--json"]);
+    let notices: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object a line"))
+        .collect();
+    assert_eq!(notices.len(), 6, "{lines}");
+    assert!(notices.iter().all(|n| n["tick"].as_u64().is_some()), "{lines}");
+    let event = notices.iter().find(|n| n["kind"] == "event").expect("an event");
+    assert_eq!(
+        (&event["event"], &event["handlers"]),
+        (&Value::from("Error"), &Value::from(1))
+    );
+    let change = notices.iter().find(|n| n["kind"] == "change").expect("a change");
+    assert_eq!(change["attribute"], "cpu_qos.timeslice_adjustment");
+    assert_eq!(
+        (&change["entry"], &change["outcome"]),
+        (&Value::from("cpu_pid.cpu_pid"), &Value::from("written"))
+    );
+    let text = daemon.ok(&["watch", "watched", "--count", "2"]);
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.lines().all(|l| l.starts_with("tick ")), "{text}");
+    assert!(
+        text.contains("event Error = ") || text.contains("change cpu_qos.timeslice_adjustment"),
+        "{text}"
+    );
+    let counted = daemon.ok(&["watch", "watched", "--count", "40", "--counters-ms", "10"]);
+    assert!(counted.contains("counters cpu_pid (extension "), "{counted}");
+    refused(&daemon.run(&["watch", "nothing", "--count", "1"]), 1, "D0002");
+    refused(
+        &daemon.run(&["watch", "watched", "--counters-ms", "3600001"]),
+        2,
+        "L0003",
+    );
+}
