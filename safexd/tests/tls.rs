@@ -8,7 +8,6 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::CPU_PID;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
@@ -129,9 +128,8 @@ async fn clients_are_the_uid_their_certificate_names() {
     assert_eq!(bob.read_attribute("remote", "period").await.expect("reads").value, 0);
     // The extension runs, as a subscriber over TLS sees.
     let mut sub = bob.subscribe("remote", 0).await.expect("subscribes");
-    let notice = tokio::time::timeout(Duration::from_secs(10), sub.next())
+    let notice = common::next_in_time(&mut sub)
         .await
-        .expect("a notice in time")
         .expect("the stream goes on")
         .expect("a notice");
     assert!(notice.kind.is_some());
@@ -251,9 +249,8 @@ async fn a_client_of_one_daemon_deploys_on_its_peer() {
     assert_eq!(app.owner_uid, uid, "b's application is the caller's");
     let ext = remote.deploy("far", CPU_PID).await.expect("deploys on b");
     let mut sub = remote.subscribe("far", 0).await.expect("subscribes through a");
-    let notice = tokio::time::timeout(Duration::from_secs(10), sub.next())
+    let notice = common::next_in_time(&mut sub)
         .await
-        .expect("a notice in time")
         .expect("the stream goes on")
         .expect("a notice");
     assert!(notice.kind.is_some());

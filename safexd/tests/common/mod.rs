@@ -104,3 +104,11 @@ impl Running {
         (&mut self.task).await.expect("joins").expect("served");
     }
 }
+
+/// The next message of `subscription`, within 10 s (panics otherwise):
+/// `None` once the stream has ended.
+pub async fn next_in_time(subscription: &mut safex::Subscription) -> Option<Result<safex::Notice, safex::Error>> {
+    tokio::time::timeout(Duration::from_secs(10), subscription.next())
+        .await
+        .expect("a message, or the end, in time")
+}
