@@ -938,6 +938,24 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         visible.iter().rposition(|v| v.name == name).map(|i| i + self.var_base)
     }
 
+    /// `e`'s value if it is a constant expression where it stands: as
+    /// `Env::try_const`, but a name a local variable shadows is that
+    /// variable, not the constant of the same name.
+    fn try_const_here(&self, e: &Expr) -> Result<Const, crate::sema::ConstError> {
+        fn local_in<'x>(lx: &Lowerer, e: &'x Expr) -> Option<&'x ast::Ident> {
+            match &e.kind {
+                ExprKind::Var(name) => lx.lookup(&name.name).map(|_| name),
+                ExprKind::Unary(_, inner) => local_in(lx, inner),
+                ExprKind::Binary(_, l, r) => local_in(lx, l).or_else(|| local_in(lx, r)),
+                _ => None,
+            }
+        }
+        match local_in(self, e) {
+            Some(name) => Err(("P0211", name.span, format!("`{}` is not a constant", name.name))),
+            None => self.env.try_const(e),
+        }
+    }
+
     // ---- statements -------------------------------------------------------
 
     fn block(&mut self, b: &ast::Block) {
@@ -1106,7 +1124,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
     /// through (as in Java); a condition with an error keeps both arms
     /// checked.
     fn branch(&mut self, cond: &Expr, then_l: LabelId, else_l: LabelId) {
-        if let Ok(Const::Bool(true)) = self.env.try_const(cond) {
+        if let Ok(Const::Bool(true)) = self.try_const_here(cond) {
             self.jump(then_l, vec![], cond.span);
             return;
         }
@@ -1141,7 +1159,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         let mut default: Option<(usize, Span)> = None;
         for (i, arm) in arms.iter().enumerate() {
             match &arm.label {
-                ast::CaseLabel::Case(e) => match self.env.try_const(e) {
+                ast::CaseLabel::Case(e) => match self.try_const_here(e) {
                     Ok(Const::Int(n)) => match cases.iter().find(|c| c.0 == n) {
                         Some(&(_, _, first)) => self.diags.push(
                             Diagnostic::error("P0102", e.span, format!("`case {n}` appears twice in this switch"))
@@ -2963,7 +2981,7 @@ impl<'e, 'a> Lowerer<'e, 'a> {
         }
         let v = match range {
             Some((lo, hi)) => {
-                if let Ok(Const::Int(n)) = self.env.try_const(&args[2])
+                if let Ok(Const::Int(n)) = self.try_const_here(&args[2])
                     && !(lo..=hi).contains(&n)
                 {
                     self.diags.push(Diagnostic::error(
