@@ -57,11 +57,15 @@ pub(crate) enum LexError {
 #[derive(Logos, Clone, Copy, PartialEq, Eq, Debug)]
 #[logos(error = LexError)]
 #[logos(skip r"[ \t\r\n\f\x0B]+")]
-#[logos(skip(r"//[^\n]*", allow_greedy = true))]
-#[logos(skip("/\\*", block_comment))]
 #[logos(skip("'", char_literal))]
 #[logos(skip("#", preprocessor))]
 pub(crate) enum Token<'s> {
+    /// A comment: a token, dropped by [`lex`], rather than skipped inside
+    /// logos, whose generated code recursed once per skipped item (a debug
+    /// build overflowed a thread's stack on some thousands of comments).
+    #[regex(r"//[^\n]*", allow_greedy = true)]
+    #[token("/*", block_comment)]
+    Comment,
     #[regex("[A-Za-z_][A-Za-z0-9_]*")]
     Ident(&'s str),
     #[regex("[0-9][0-9A-Za-z_]*", integer)]
@@ -420,6 +424,7 @@ pub(crate) fn lex(source: &str) -> Lexed<'_> {
         let range = lexer.span();
         let (lo, hi) = (range.start, range.end);
         let token = match result {
+            Ok(Token::Comment) => continue,
             Ok(token) => token,
             Err(error) => {
                 let (token, diag, hi) = lex_error(source, error, lo, hi);
