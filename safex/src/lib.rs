@@ -136,16 +136,24 @@ pub struct TlsIdentity {
 /// handshake fails (a certificate the daemon does not accept, or a daemon
 /// whose certificate `tls.ca_pem` did not sign).
 pub async fn connect_tls_channel(address: &str, tls: &TlsIdentity) -> Result<Channel, Error> {
-    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     let fail = |e: &dyn std::error::Error| {
-        let mut message = format!("cannot connect to the SafeX daemon at {address}: {e}");
-        let mut source = e.source();
-        while let Some(s) = source {
-            message.push_str(&format!(": {s}"));
-            source = s.source();
-        }
-        Error::new(codes::CONNECT, message)
+        Error::new(
+            codes::CONNECT,
+            format!("cannot connect to the SafeX daemon at {address}: {}", error_chain(e)),
+        )
     };
+    tls_endpoint(address, tls)
+        .map_err(|e| fail(&e))?
+        .connect()
+        .await
+        .map_err(|e| fail(&e))
+}
+
+/// The endpoint of a daemon listening at `address` (`HOST:PORT`) over TCP
+/// with mutual TLS, not connected yet: `tls.domain`, or the address's host,
+/// is the name the daemon's certificate must carry.
+pub fn tls_endpoint(address: &str, tls: &TlsIdentity) -> Result<Endpoint, tonic::transport::Error> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
     let host = address.rsplit_once(':').map_or(address, |(host, _)| host);
     let domain = tls
         .domain
@@ -155,13 +163,19 @@ pub async fn connect_tls_channel(address: &str, tls: &TlsIdentity) -> Result<Cha
         .ca_certificate(Certificate::from_pem(&tls.ca_pem))
         .identity(Identity::from_pem(&tls.cert_pem, &tls.key_pem))
         .domain_name(domain);
-    Endpoint::from_shared(format!("https://{address}"))
-        .map_err(|e| fail(&e))?
-        .tls_config(config)
-        .map_err(|e| fail(&e))?
-        .connect()
-        .await
-        .map_err(|e| fail(&e))
+    Endpoint::from_shared(format!("https://{address}"))?.tls_config(config)
+}
+
+/// `e` and its sources, `: `-separated (a transport error's own message
+/// rarely says why).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    message
 }
 
 /// A gRPC channel to the daemon at `socket` (a Unix socket path, any
@@ -179,13 +193,10 @@ pub async fn connect_channel(socket: impl AsRef<Path>) -> Result<Channel, Error>
         .connect_with_connector(connector)
         .await
         .map_err(|e| {
-            let mut message = format!("cannot connect to the SafeX daemon at {shown}: {e}");
-            let mut source = std::error::Error::source(&e);
-            while let Some(s) = source {
-                message.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            Error::new(codes::CONNECT, message)
+            Error::new(
+                codes::CONNECT,
+                format!("cannot connect to the SafeX daemon at {shown}: {}", error_chain(&e)),
+            )
         })
 }
 

@@ -24,7 +24,7 @@ use tonic::body::Body;
 use tonic::codegen::http;
 use tonic::codegen::{BoxFuture, Context, Poll};
 use tonic::server::NamedService;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::Channel;
 use tower::ServiceExt as _;
 
 use crate::core::status;
@@ -58,20 +58,14 @@ pub struct Peers {
 pub(crate) fn channels(peers: &Peers) -> Result<BTreeMap<String, Channel>, DaemonError> {
     let mut channels = BTreeMap::new();
     for (name, peer) in &peers.peers {
-        let bad = |e: &dyn std::fmt::Display| DaemonError::new(codes::TLS, format!("peer `{name}`: {e}"));
-        let host = peer.address.rsplit_once(':').map_or(peer.address.as_str(), |(h, _)| h);
-        let domain = peer
-            .domain
-            .clone()
-            .unwrap_or_else(|| host.trim_start_matches('[').trim_end_matches(']').to_string());
-        let tls = ClientTlsConfig::new()
-            .ca_certificate(Certificate::from_pem(&peers.identity.client_ca_pem))
-            .identity(Identity::from_pem(&peers.identity.cert_pem, &peers.identity.key_pem))
-            .domain_name(domain);
-        let channel = Endpoint::from_shared(format!("https://{}", peer.address))
-            .map_err(|e| bad(&e))?
-            .tls_config(tls)
-            .map_err(|e| bad(&e))?
+        let identity = safex::TlsIdentity {
+            ca_pem: peers.identity.client_ca_pem.clone(),
+            cert_pem: peers.identity.cert_pem.clone(),
+            key_pem: peers.identity.key_pem.clone(),
+            domain: peer.domain.clone(),
+        };
+        let channel = safex::tls_endpoint(&peer.address, &identity)
+            .map_err(|e| DaemonError::new(codes::TLS, format!("peer `{name}`: {}", safex::error_chain(&e))))?
             .connect_lazy();
         channels.insert(name.clone(), channel);
     }
@@ -139,12 +133,7 @@ impl tonic::codegen::Service<http::Request<Body>> for Forwarding {
             match channel.oneshot(request).await {
                 Ok(response) => Ok(response.map(|body| Body::new(Until::new(body, stopping)))),
                 Err(e) => {
-                    let mut message = format!("cannot reach peer daemon `{name}`: {e}");
-                    let mut source = std::error::Error::source(&e);
-                    while let Some(s) = source {
-                        message.push_str(&format!(": {s}"));
-                        source = s.source();
-                    }
+                    let message = format!("cannot reach peer daemon `{name}`: {}", safex::error_chain(&e));
                     refuse(status(tonic::Code::Unavailable, codes::CONNECT, message))
                 }
             }
